@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class BenefitsConfig(AppConfig):
+    """Benefits, redemptions, growth points and service levels (issue 5)."""
+
+    name = "benefits"
+    verbose_name = _("Benefits")

@@ -1,0 +1,35 @@
+"""Project-wide DRF glue: one exception handler that gives every error the same body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from common.exceptions import DomainError
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Translate domain and integrity errors; wrap every error as {"error": {...}}.
+
+    Integrity conflicts (a duplicate code slipping past validation under a race) are 409,
+    never 500.
+    """
+    if isinstance(exc, DomainError):
+        detail: dict[str, Any] = {"code": exc.code, "message": exc.message}
+        if exc.field:
+            detail["field"] = exc.field
+        return Response({"error": detail}, status=exc.status_code)
+    if isinstance(exc, IntegrityError):
+        return Response(
+            {"error": {"code": "conflict", "message": "The data conflicts with existing rows."}},
+            status=status.HTTP_409_CONFLICT,
+        )
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        code = getattr(exc, "default_code", "error")
+        response.data = {"error": {"code": code, "detail": response.data}}
+    return response

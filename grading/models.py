@@ -1,0 +1,672 @@
+"""Grades, versioned grading schemes, runs, snapshots and the audited history of changes.
+
+Invariants held by the database (DESIGN.md, "Invariants"):
+- one active scheme; one ladder row per (scheme, grade);
+- one run per (scheme, as_of); one snapshot and at most one change per (customer, run);
+- one active override and one open downgrade proposal per customer.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from customers.models import MONEY, Customer
+
+WEIGHT = {"max_digits": 7, "decimal_places": 3, "validators": [MinValueValidator(0)]}
+SCORE = {
+    "max_digits": 6,
+    "decimal_places": 2,
+    "validators": [MinValueValidator(0), MaxValueValidator(100)],
+}
+
+
+class Cadence(models.TextChoices):
+    MONTHLY = "monthly", _("Monthly")
+    QUARTERLY = "quarterly", _("Quarterly")
+
+
+class Grade(models.Model):
+    """A tier customers are sorted into. Its scoring rules live in each scheme's ladder."""
+
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    rank = models.PositiveSmallIntegerField(
+        _("rank"), unique=True, help_text=_("Higher is better.")
+    )
+    description = models.TextField(_("description"), blank=True)
+    service_level = models.CharField(
+        _("service level"),
+        max_length=200,
+        blank=True,
+        help_text=_("What the customer can expect, e.g. 'First response within 1 hour'."),
+    )
+    first_response_minutes = models.PositiveIntegerField(
+        _("first response target (minutes)"), null=True, blank=True
+    )
+    review_cadence = models.CharField(
+        _("review cadence"), max_length=10, choices=Cadence.choices, default=Cadence.MONTHLY
+    )
+    color = models.CharField(_("colour"), max_length=7, default="#64748b")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("grade")
+        verbose_name_plural = _("grades")
+        ordering = ["-rank"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class GradingScheme(models.Model):
+    """A versioned set of weights, windows and the grade ladder.
+
+    Drafts are edited freely; an active scheme is never edited in place: revising it creates
+    the next version (`grading.services.scheme_revise`) so past runs stay explainable.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        ACTIVE = "active", _("Active")
+        RETIRED = "retired", _("Retired")
+
+    class RfmMethod(models.TextChoices):
+        QUINTILE = "quintile", _("Quintile ranks")
+        THRESHOLDS = "thresholds", _("Fixed thresholds")
+
+    name = models.CharField(_("name"), max_length=100)
+    version = models.PositiveIntegerField(_("version"), default=1)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.DRAFT
+    )
+    description = models.TextField(_("description"), blank=True)
+    based_on = models.ForeignKey(
+        "self",
+        verbose_name=_("based on"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="revisions",
+    )
+
+    window_days = models.PositiveIntegerField(
+        _("window (days)"), default=365, validators=[MinValueValidator(1)]
+    )
+    rfm_method = models.CharField(
+        _("R/F/M scoring"), max_length=12, choices=RfmMethod.choices, default=RfmMethod.QUINTILE
+    )
+    r_thresholds = models.JSONField(
+        _("recency thresholds (days) for scores 5,4,3,2"), default=list, blank=True
+    )
+    f_thresholds = models.JSONField(
+        _("frequency thresholds for scores 2,3,4,5"), default=list, blank=True
+    )
+    m_thresholds = models.JSONField(
+        _("monetary thresholds for scores 2,3,4,5"), default=list, blank=True
+    )
+    weight_r = models.DecimalField(_("weight R"), default=Decimal("1"), **WEIGHT)
+    weight_f = models.DecimalField(_("weight F"), default=Decimal("1"), **WEIGHT)
+    weight_m = models.DecimalField(_("weight M"), default=Decimal("1"), **WEIGHT)
+    weight_historical = models.DecimalField(
+        _("weight historical"), default=Decimal("0.6"), **WEIGHT
+    )
+    weight_potential = models.DecimalField(_("weight potential"), default=Decimal("0.3"), **WEIGHT)
+    weight_cooperation = models.DecimalField(
+        _("weight cooperation"), default=Decimal("0.1"), **WEIGHT
+    )
+    weight_breadth = models.DecimalField(_("weight breadth"), default=Decimal("0.25"), **WEIGHT)
+    weight_stability = models.DecimalField(
+        _("weight stability"), default=Decimal("0.25"), **WEIGHT
+    )
+    weight_growth = models.DecimalField(_("weight growth"), default=Decimal("0.25"), **WEIGHT)
+    weight_industry = models.DecimalField(_("weight industry"), default=Decimal("0.25"), **WEIGHT)
+    industry_priors = models.JSONField(
+        _("industry priors"),
+        default=dict,
+        blank=True,
+        help_text=_('Industry to a prior between 0 and 1, e.g. {"retail": 0.6}.'),
+    )
+    default_industry_prior = models.DecimalField(
+        _("default industry prior"),
+        max_digits=4,
+        decimal_places=3,
+        default=Decimal("0.5"),
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+    )
+    weight_campaign = models.DecimalField(_("weight campaigns"), default=Decimal("0.3"), **WEIGHT)
+    weight_referral = models.DecimalField(_("weight referrals"), default=Decimal("0.2"), **WEIGHT)
+    weight_complaint = models.DecimalField(
+        _("weight complaints"), default=Decimal("0.2"), **WEIGHT
+    )
+    weight_on_time = models.DecimalField(_("weight on-time"), default=Decimal("0.2"), **WEIGHT)
+    weight_review = models.DecimalField(_("weight reviews"), default=Decimal("0.1"), **WEIGHT)
+    referral_cap = models.PositiveIntegerField(
+        _("referrals for full score"), default=3, validators=[MinValueValidator(1)]
+    )
+    review_cap = models.PositiveIntegerField(
+        _("reviews for full score"), default=5, validators=[MinValueValidator(1)]
+    )
+    points_rate = models.DecimalField(
+        _("cooperation points per growth point"),
+        max_digits=7,
+        decimal_places=4,
+        default=Decimal("0.1"),
+        validators=[MinValueValidator(0)],
+    )
+    points_cap = models.DecimalField(
+        _("maximum cooperation points from growth points"), default=Decimal("20"), **SCORE
+    )
+    new_days = models.PositiveIntegerField(_("'new' for (days)"), default=90)
+    dormant_days = models.PositiveIntegerField(_("dormant after (days)"), default=180)
+    churn_days = models.PositiveIntegerField(_("churned after (days)"), default=365)
+    growth_ratio = models.DecimalField(
+        _("growing when second half >= ratio x first half"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("1.2"),
+        validators=[MinValueValidator(0)],
+    )
+    pyramid_top = models.DecimalField(
+        _("pyramid: top share"), max_digits=5, decimal_places=4, default=Decimal("0.01")
+    )
+    pyramid_large = models.DecimalField(
+        _("pyramid: top + large share"), max_digits=5, decimal_places=4, default=Decimal("0.05")
+    )
+    pyramid_medium = models.DecimalField(
+        _("pyramid: top + large + medium share"),
+        max_digits=5,
+        decimal_places=4,
+        default=Decimal("0.20"),
+    )
+    rfm_within_pyramid = models.BooleanField(
+        _("score RFM inside each pyramid layer"), default=False
+    )
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    activated_at = models.DateTimeField(_("activated at"), null=True, blank=True)
+    retired_at = models.DateTimeField(_("retired at"), null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("grading scheme")
+        verbose_name_plural = _("grading schemes")
+        ordering = ["name", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "version"], name="scheme_name_version_unique"),
+            models.UniqueConstraint(
+                fields=["status"], condition=Q(status="active"), name="scheme_one_active"
+            ),
+            models.CheckConstraint(
+                condition=Q(pyramid_top__lte=models.F("pyramid_large"))
+                & Q(pyramid_large__lte=models.F("pyramid_medium"))
+                & Q(pyramid_medium__lte=1),
+                name="scheme_pyramid_cuts_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version} ({self.get_status_display()})"
+
+
+class SchemeGrade(models.Model):
+    """One rung of a scheme's ladder: when a customer reaches a grade and how they lose it."""
+
+    scheme = models.ForeignKey(
+        GradingScheme, verbose_name=_("scheme"), on_delete=models.CASCADE, related_name="ladder"
+    )
+    grade = models.ForeignKey(
+        Grade, verbose_name=_("grade"), on_delete=models.PROTECT, related_name="scheme_rules"
+    )
+    min_score = models.DecimalField(_("minimum composite score"), **SCORE)
+    min_frequency = models.PositiveIntegerField(
+        _("gate: minimum orders in window"), default=0
+    )
+    min_monetary = models.DecimalField(
+        _("gate: minimum net purchases in window"), default=Decimal("0"), **MONEY
+    )
+    hysteresis = models.DecimalField(
+        _("hysteresis margin"),
+        default=Decimal("0"),
+        help_text=_("A customer keeps the grade while the score stays within this margin below."),
+        **SCORE,
+    )
+    cadence = models.CharField(
+        _("review cadence"), max_length=10, choices=Cadence.choices, default=Cadence.MONTHLY
+    )
+    warn_after = models.PositiveSmallIntegerField(
+        _("warn after (periods under target)"), default=1
+    )
+    downgrade_after = models.PositiveSmallIntegerField(
+        _("propose downgrade after (periods under target)"),
+        default=2,
+        validators=[MinValueValidator(1)],
+    )
+    downgrade_needs_review = models.BooleanField(_("downgrade needs review"), default=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("ladder rung")
+        verbose_name_plural = _("grade ladder")
+        ordering = ["scheme", "-grade__rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["scheme", "grade"], name="ladder_grade_once"),
+            models.CheckConstraint(
+                condition=Q(warn_after__lte=models.F("downgrade_after")),
+                name="ladder_warn_before_downgrade",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.grade} ≥ {self.min_score}"
+
+
+class CustomerGrade(models.Model):
+    """A customer's current grade and the policy state the next run needs.
+
+    Written by the engine only through conditional, column-limited updates; a pinned grade
+    (override or appeal lock) lives in `GradeOverride` and is never overwritten by a run.
+    """
+
+    customer = models.OneToOneField(
+        Customer,
+        verbose_name=_("customer"),
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="grade_state",
+    )
+    grade = models.ForeignKey(
+        Grade,
+        verbose_name=_("grade"),
+        on_delete=models.PROTECT,
+        related_name="customer_states",
+    )
+    since = models.DateTimeField(_("grade since"))
+    periods_under = models.PositiveSmallIntegerField(_("periods under target"), default=0)
+    last_run = models.ForeignKey(
+        "GradingRun",
+        verbose_name=_("last run"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("customer grade")
+        verbose_name_plural = _("customer grades")
+        indexes = [models.Index(fields=["grade"], name="customer_grade_grade_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.grade_id}"
+
+
+class GradingRun(models.Model):
+    """One grading of the population for (scheme, as_of); idempotent and unique."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+
+    scheme = models.ForeignKey(
+        GradingScheme, verbose_name=_("scheme"), on_delete=models.PROTECT, related_name="runs"
+    )
+    as_of = models.DateField(_("as of"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    triggered_by = models.CharField(_("triggered by"), max_length=100, blank=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    duration_seconds = models.FloatField(_("duration (s)"), null=True, blank=True)
+    shards = models.PositiveIntegerField(_("shards"), default=1)
+    scored = models.PositiveIntegerField(_("scored"), default=0)
+    assigned = models.PositiveIntegerField(_("first grades"), default=0)
+    upgraded = models.PositiveIntegerField(_("upgraded"), default=0)
+    warned = models.PositiveIntegerField(_("warned"), default=0)
+    downgrade_proposals = models.PositiveIntegerField(_("downgrade proposals"), default=0)
+    downgraded = models.PositiveIntegerField(_("downgraded"), default=0)
+    unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
+    pinned = models.PositiveIntegerField(_("pinned"), default=0)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("grading run")
+        verbose_name_plural = _("grading runs")
+        ordering = ["-as_of", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["scheme", "as_of"], name="run_once_per_period"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scheme} @ {self.as_of}"
+
+
+class ScoreSnapshot(models.Model):
+    """Every input and component score of one customer in one run, so a grade can be explained."""
+
+    run = models.ForeignKey(
+        GradingRun, verbose_name=_("run"), on_delete=models.CASCADE, related_name="snapshots"
+    )
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="snapshots"
+    )
+    # Inputs (facts of the window).
+    recency_days = models.IntegerField(_("recency (days)"), null=True, blank=True)
+    frequency = models.IntegerField(_("frequency"))
+    monetary = models.DecimalField(_("monetary"), **MONEY)
+    categories = models.IntegerField(_("categories"), default=0)
+    first_half_amount = models.DecimalField(_("first-half purchases"), **MONEY)
+    second_half_amount = models.DecimalField(_("second-half purchases"), **MONEY)
+    gap_cv = models.FloatField(_("order gap variation"), null=True, blank=True)
+    campaign_invitations = models.IntegerField(default=0)
+    campaign_joins = models.IntegerField(default=0)
+    referrals = models.IntegerField(default=0)
+    complaints = models.IntegerField(default=0)
+    reviews = models.IntegerField(default=0)
+    on_time_orders = models.IntegerField(default=0)
+    rated_orders = models.IntegerField(default=0)
+    growth_points = models.IntegerField(default=0)
+    # Scores.
+    r_score = models.PositiveSmallIntegerField(_("R score"))
+    f_score = models.PositiveSmallIntegerField(_("F score"))
+    m_score = models.PositiveSmallIntegerField(_("M score"))
+    rfm_segment = models.CharField(_("RFM segment"), max_length=20)
+    rfm_label = models.CharField(_("RFM label"), max_length=20)
+    lifecycle = models.CharField(_("lifecycle stage"), max_length=10)
+    pyramid = models.CharField(_("value pyramid"), max_length=10)
+    breadth = models.FloatField(default=0)
+    stability = models.FloatField(default=0)
+    growth = models.FloatField(default=0)
+    industry_prior = models.FloatField(default=0)
+    campaign_rate = models.FloatField(default=0)
+    referral_score = models.FloatField(default=0)
+    complaint_score = models.FloatField(default=0)
+    on_time_rate = models.FloatField(default=0)
+    review_score = models.FloatField(default=0)
+    points_bonus = models.FloatField(default=0)
+    historical = models.FloatField(_("historical value"))
+    potential = models.FloatField(_("potential value"))
+    cooperation = models.FloatField(_("cooperation value"))
+    composite = models.FloatField(_("composite"))
+    computed_grade = models.ForeignKey(
+        Grade,
+        verbose_name=_("computed grade"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    # Decision.
+    grade_before = models.ForeignKey(
+        Grade,
+        verbose_name=_("grade before"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    grade_after = models.ForeignKey(
+        Grade,
+        verbose_name=_("grade after"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    action = models.CharField(_("decision"), max_length=20)
+    rule = models.CharField(_("rule"), max_length=30)
+    periods_under = models.PositiveSmallIntegerField(_("periods under target"), default=0)
+
+    class Meta:
+        verbose_name = _("score snapshot")
+        verbose_name_plural = _("score snapshots")
+        constraints = [
+            models.UniqueConstraint(fields=["run", "customer"], name="snapshot_once_per_run"),
+        ]
+        indexes = [models.Index(fields=["customer", "run"], name="snapshot_customer_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} @ run {self.run_id}"
+
+
+class ChangeSource(models.TextChoices):
+    RUN = "run", _("Grading run")
+    REVIEW = "review", _("Review decision")
+    OVERRIDE = "override", _("Override")
+    APPEAL = "appeal", _("Appeal")
+    IMPORT = "import", _("Import")
+    MANUAL = "manual", _("Manual")
+
+
+class GradeChange(models.Model):
+    """A grade change a run made or proposed; proposals wait for review."""
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", _("Proposed")
+        APPLIED = "applied", _("Applied")
+        REJECTED = "rejected", _("Rejected")
+        SUPERSEDED = "superseded", _("Superseded")
+
+    class Direction(models.TextChoices):
+        ASSIGN = "assign", _("First grade")
+        UP = "up", _("Upgrade")
+        DOWN = "down", _("Downgrade")
+
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="grade_changes",
+    )
+    run = models.ForeignKey(
+        GradingRun,
+        verbose_name=_("run"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="changes",
+    )
+    from_grade = models.ForeignKey(
+        Grade,
+        verbose_name=_("from grade"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    to_grade = models.ForeignKey(
+        Grade, verbose_name=_("to grade"), on_delete=models.PROTECT, related_name="+"
+    )
+    direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices)
+    source = models.CharField(_("source"), max_length=10, choices=ChangeSource.choices)
+    rule = models.CharField(_("rule"), max_length=30, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    decision_note = models.TextField(_("decision note"), blank=True)
+
+    class Meta:
+        verbose_name = _("grade change")
+        verbose_name_plural = _("grade changes")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "run"],
+                condition=Q(run__isnull=False),
+                name="change_once_per_run",
+            ),
+            models.UniqueConstraint(
+                fields=["customer"],
+                condition=Q(status="proposed"),
+                name="change_one_open_proposal",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="change_status_idx"),
+            models.Index(fields=["customer", "created_at"], name="change_customer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.from_grade_id} → {self.to_grade_id}"
+
+
+class GradeOverride(models.Model):
+    """A pinned grade (manual override or an accepted appeal's lock). Runs never change it."""
+
+    class Source(models.TextChoices):
+        MANUAL = "manual", _("Manual override")
+        APPEAL = "appeal", _("Appeal lock")
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="overrides"
+    )
+    grade = models.ForeignKey(
+        Grade, verbose_name=_("grade"), on_delete=models.PROTECT, related_name="+"
+    )
+    source = models.CharField(
+        _("source"), max_length=8, choices=Source.choices, default=Source.MANUAL
+    )
+    reason = models.TextField(_("reason"))
+    expires_on = models.DateField(
+        _("expires on"), null=True, blank=True, help_text=_("Empty: until ended by hand.")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("ended by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    end_reason = models.CharField(_("end reason"), max_length=200, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("grade override")
+        verbose_name_plural = _("grade overrides")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer"],
+                condition=Q(ended_at__isnull=True),
+                name="override_one_active_per_customer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} pinned to {self.grade_id}"
+
+
+class AppendOnlyError(Exception):
+    """Raised when code tries to rewrite audit history."""
+
+
+class GradeAuditEntry(models.Model):
+    """Append-only history of every grade a customer actually held: who, when, why."""
+
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="grade_audit",
+    )
+    old_grade = models.ForeignKey(
+        Grade,
+        verbose_name=_("old grade"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    new_grade = models.ForeignKey(
+        Grade, verbose_name=_("new grade"), on_delete=models.PROTECT, related_name="+"
+    )
+    source = models.CharField(_("source"), max_length=10, choices=ChangeSource.choices)
+    reason = models.TextField(_("reason"), blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    run = models.ForeignKey(
+        GradingRun,
+        verbose_name=_("run"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    change = models.ForeignKey(
+        GradeChange,
+        verbose_name=_("change"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_entries",
+    )
+    created_at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("grade audit entry")
+        verbose_name_plural = _("grade audit history")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["customer", "created_at"], name="audit_customer_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.old_grade_id} → {self.new_grade_id} ({self.source})"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise AppendOnlyError("Grade audit entries are append-only.")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("Grade audit entries are append-only.")

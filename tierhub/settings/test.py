@@ -1,0 +1,15 @@
+"""Settings for the pytest suite. The harness (tests/harness.py) points DATABASE_URL and
+CELERY_BROKER_URL at throwaway PostgreSQL and Redis instances before this module loads."""
+
+from tierhub.settings.base import *  # noqa: F403
+from tierhub.settings.base import env
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+LANGUAGE_CODE = "en"
