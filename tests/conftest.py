@@ -1,0 +1,44 @@
+"""Project-wide fixtures: a small named cast of actors.
+
+- ``ops``: an Operations staff user (sees everything in the admin).
+- ``alice`` / ``bob``: account managers, each with their own customers.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+
+from common.roles import ACCOUNT_MANAGERS, OPERATIONS
+from tests.customers.factories import CustomerFactory, UserFactory
+
+
+@pytest.fixture
+def ops(db):
+    return UserFactory(
+        username="olivia-ops", is_staff=True, groups=[Group.objects.get(name=OPERATIONS)]
+    )
+
+
+@pytest.fixture
+def alice(db):
+    return UserFactory(
+        username="alice-am", is_staff=True, groups=[Group.objects.get(name=ACCOUNT_MANAGERS)]
+    )
+
+
+@pytest.fixture
+def bob(db):
+    return UserFactory(
+        username="bob-am", is_staff=True, groups=[Group.objects.get(name=ACCOUNT_MANAGERS)]
+    )
+
+
+@pytest.fixture
+def alices_customer(alice):
+    return CustomerFactory(code="ALICE-1", name="Alice's customer", account_manager=alice)
+
+
+@pytest.fixture
+def bobs_customer(bob):
+    return CustomerFactory(code="BOB-1", name="Bob's customer", account_manager=bob)
