@@ -109,7 +109,7 @@ RULES: Final[tuple[str, ...]] = tuple(dict.fromkeys(outcome.rule for outcome in 
 
 @dataclass(frozen=True, slots=True)
 class GradePolicy:
-    """One grade of the ladder and the rules that move customers out of it.
+    """Describe one grade of the ladder and the rules that move customers out of it.
 
     ``rank``: higher is better. ``min_score``: the composite (0..100) that earns the grade.
     ``hysteresis``: composite points below ``min_score`` that still keep the grade.

@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from common.roles import ACCOUNT_MANAGERS, OPERATIONS
+from tests.celery_worker import celery_worker_process  # noqa: F401  (fixture)
 from tests.customers.factories import CustomerFactory, UserFactory
 
 

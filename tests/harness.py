@@ -145,6 +145,7 @@ def pytest_load_initial_conftests(
             raise
         os.environ["DATABASE_URL"] = db_url
         os.environ["CELERY_BROKER_URL"] = redis_url
+        os.environ["CELERY_RESULT_BACKEND"] = redis_url
         os.environ["TIERHUB_TEST_REDIS_URL"] = redis_url
         os.environ[_OWNER_ENV] = str(os.getpid())
     elif not already:

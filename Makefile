@@ -1,0 +1,84 @@
+# TierHub: `make run` serves the site on the embedded default; `make test` runs the whole suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.12 2>/dev/null || command -v python3 2>/dev/null)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+HOST ?= 127.0.0.1
+DEMO_CUSTOMERS ?= 2000
+export TIERHUB_VAR_DIR ?= $(CURDIR)/var
+
+RUNTIME_STAMP := $(VENV)/.runtime-$(shell cat requirements.txt | sha1sum | cut -c1-12)
+DEV_STAMP := $(VENV)/.dev-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+SYSTEM_PACKAGES := postgresql redis-server chromium gettext
+
+.PHONY: help run test venv dev-venv system-packages lint migrate worker clean
+
+help:
+	@echo "make run   - install into $(VENV), migrate, seed demo data, serve http://$(HOST):$(PORT)/"
+	@echo "make test  - install what the suite needs (PostgreSQL, Redis, Chromium) and run it all"
+	@echo "make lint  - ruff check + format check"
+
+$(RUNTIME_STAMP): requirements.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 12), "TierHub needs Python 3.12+, found " + sys.version' 
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@rm -f $(VENV)/.runtime-*; touch $@
+
+$(DEV_STAMP): $(RUNTIME_STAMP) requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@rm -f $(VENV)/.dev-*; touch $@
+
+venv: $(RUNTIME_STAMP)
+dev-venv: $(DEV_STAMP)
+
+migrate: venv
+	@mkdir -p $(TIERHUB_VAR_DIR)
+	$(PY) manage.py migrate --noinput -v 0
+
+# Serve the site and the periodic-job runner (a Celery worker with embedded beat on the
+# filesystem broker: no server to install). Ctrl-C stops both.
+run: migrate
+	$(PY) manage.py seed_demo --if-empty --customers $(DEMO_CUSTOMERS)
+	$(PY) manage.py run_grading --if-missing
+	@mkdir -p $(TIERHUB_VAR_DIR)/celery/broker $(TIERHUB_VAR_DIR)/celery/processed
+	@$(PY) -m celery -A tierhub worker -B --pool=solo --loglevel=warning \
+		--schedule $(TIERHUB_VAR_DIR)/celery/beat-schedule & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	echo; echo "TierHub:  http://$(HOST):$(PORT)/admin/"; \
+	echo "  operations login:       ops / tierhub-demo"; \
+	echo "  account manager login:  manager / tierhub-demo"; \
+	echo "  API schema:             http://$(HOST):$(PORT)/api/schema/"; echo; \
+	$(PY) manage.py runserver --noreload $(HOST):$(PORT)
+
+worker: venv
+	$(PY) -m celery -A tierhub worker -B --pool=solo --loglevel=info
+
+# Installs PostgreSQL, Redis and Chromium with apt-get when missing (root or sudo), then
+# runs the whole suite; tests/harness.py starts throwaway servers on loopback and stops them.
+system-packages:
+	@missing=""; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	command -v msgfmt >/dev/null || missing="$$missing gettext"; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing:$$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+test: system-packages dev-venv
+	$(PY) manage.py makemigrations --check --dry-run -v 0
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: dev-venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,17 @@
+"""Operational tasks with no domain owner."""
+
+from __future__ import annotations
+
+import socket
+
+from celery import shared_task
+from django.db import connection
+
+
+@shared_task(name="common.healthcheck", soft_time_limit=30, time_limit=60)
+def healthcheck_task() -> dict[str, object]:
+    """Report that a worker is alive and can reach the database (used by ops and CI)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        (one,) = cursor.fetchone()
+    return {"worker": socket.gethostname(), "database": connection.vendor, "ok": one == 1}

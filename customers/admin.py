@@ -1,0 +1,194 @@
+"""Admin for customers and their data. Account managers only ever see their own customers:
+every changelist, change view and autocomplete goes through `customers.selectors`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from customers import selectors
+from customers.models import (
+    Campaign,
+    CampaignInvitation,
+    Category,
+    Complaint,
+    Customer,
+    Order,
+    ProductReview,
+    Referral,
+    ServiceTicket,
+)
+
+
+class CustomerScopedAdmin(admin.ModelAdmin):
+    """Limit rows to the customers the staff user may see (path to Customer in `customer_path`)."""
+
+    customer_path = "customer"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return selectors.scope_for_user(
+            super().get_queryset(request), user=request.user, customer_path=self.customer_path
+        )
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.related_model is Customer:
+            kwargs["queryset"] = selectors.customer_list_for_user(user=request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "parent")
+    list_select_related = ("parent",)
+    search_fields = ("code", "name")
+    autocomplete_fields = ("parent",)
+
+
+@admin.register(Customer)
+class CustomerAdmin(CustomerScopedAdmin):
+    customer_path = ""
+    list_display = (
+        "code",
+        "name",
+        "kind",
+        "industry",
+        "current_grade",
+        "account_manager",
+        "registered_at",
+        "is_active",
+    )
+    list_filter = ("kind", "is_active", "grade_state__grade", "industry", "account_manager")
+    list_select_related = ("account_manager", "grade_state__grade")
+    search_fields = ("code", "name", "email", "phone", "contact_name")
+    date_hierarchy = "registered_at"
+    autocomplete_fields = ("account_manager",)
+    readonly_fields = ("current_grade", "recent_orders", "recent_events", "created_at", "updated_at")
+    show_full_result_count = False
+    fieldsets = (
+        (None, {"fields": ("code", "name", "kind", "industry", "is_active", "current_grade")}),
+        (_("Contact"), {"fields": ("contact_name", "email", "phone", "address")}),
+        (_("Relationship"), {"fields": ("account_manager", "registered_at")}),
+        (_("Activity"), {"fields": ("recent_orders", "recent_events")}),
+        (_("Bookkeeping"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
+    )
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        if selectors.user_sees_all_customers(request.user):
+            return self.list_filter
+        return tuple(f for f in self.list_filter if f != "account_manager")
+
+    @admin.display(description=_("grade"), ordering="grade_state__grade__rank")
+    def current_grade(self, obj: Customer) -> str:
+        state = getattr(obj, "grade_state", None)
+        return state.grade.name if state else "—"
+
+    @admin.display(description=_("recent orders"))
+    def recent_orders(self, obj: Customer) -> str:
+        orders = selectors.customer_recent_orders(customer=obj) if obj.pk else []
+        if not orders:
+            return "—"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (o.order_no, o.placed_at.date(), o.net_amount, o.get_status_display(), o.category or "")
+                for o in orders
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"
+            "</thead><tbody>{}</tbody></table>",
+            _("order"), _("date"), _("net amount"), _("status"), _("category"), rows,
+        )
+
+    @admin.display(description=_("recent engagement"))
+    def recent_events(self, obj: Customer) -> str:
+        events = selectors.customer_recent_events(customer=obj) if obj.pk else []
+        if not events:
+            return "—"
+        rows = format_html_join(
+            "", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", ((w, k, s) for w, k, s in events)
+        )
+        return format_html("<table><tbody>{}</tbody></table>", rows)
+
+
+@admin.register(Order)
+class OrderAdmin(CustomerScopedAdmin):
+    list_display = (
+        "order_no",
+        "customer",
+        "placed_at",
+        "amount",
+        "refunded_amount",
+        "status",
+        "category",
+        "on_time",
+    )
+    list_filter = ("status", "on_time", "category")
+    list_select_related = ("customer", "category")
+    search_fields = ("order_no", "customer__code", "customer__name")
+    date_hierarchy = "placed_at"
+    autocomplete_fields = ("customer", "category")
+    show_full_result_count = False
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "starts_on", "ends_on")
+    search_fields = ("code", "name")
+    date_hierarchy = "starts_on"
+
+
+@admin.register(CampaignInvitation)
+class CampaignInvitationAdmin(CustomerScopedAdmin):
+    list_display = ("campaign", "customer", "invited_at", "joined_at")
+    list_filter = ("campaign",)
+    list_select_related = ("campaign", "customer")
+    search_fields = ("customer__code", "customer__name", "campaign__name")
+    date_hierarchy = "invited_at"
+    autocomplete_fields = ("campaign", "customer")
+
+
+@admin.register(Referral)
+class ReferralAdmin(CustomerScopedAdmin):
+    customer_path = "referrer"
+    list_display = ("referrer", "referred", "referred_name", "created_at")
+    list_select_related = ("referrer", "referred")
+    search_fields = ("referrer__code", "referrer__name", "referred_name")
+    date_hierarchy = "created_at"
+    autocomplete_fields = ("referrer", "referred")
+
+
+@admin.register(Complaint)
+class ComplaintAdmin(CustomerScopedAdmin):
+    list_display = ("customer", "severity", "created_at", "resolved_at")
+    list_filter = ("severity",)
+    list_select_related = ("customer",)
+    search_fields = ("customer__code", "customer__name", "description")
+    date_hierarchy = "created_at"
+    autocomplete_fields = ("customer", "order")
+
+
+@admin.register(ProductReview)
+class ProductReviewAdmin(CustomerScopedAdmin):
+    list_display = ("customer", "rating", "created_at")
+    list_filter = ("rating",)
+    list_select_related = ("customer",)
+    search_fields = ("customer__code", "customer__name", "text")
+    date_hierarchy = "created_at"
+    autocomplete_fields = ("customer", "order")
+
+
+@admin.register(ServiceTicket)
+class ServiceTicketAdmin(CustomerScopedAdmin):
+    list_display = ("subject", "customer", "priority", "opened_at", "first_response_at", "closed_at")
+    list_filter = ("priority",)
+    list_select_related = ("customer",)
+    search_fields = ("subject", "customer__code", "customer__name")
+    date_hierarchy = "opened_at"
+    autocomplete_fields = ("customer",)

@@ -1,0 +1,81 @@
+"""Read access to customers, scoped to who is asking (DESIGN.md invariant 5).
+
+Every interface (admin, pages, API, exports) narrows querysets through `scope_for_user`, so
+an account manager never reaches another manager's customers and out-of-scope rows look
+exactly like missing ones.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Model, QuerySet
+
+from customers.models import Customer, Order
+
+M = TypeVar("M", bound=Model)
+
+VIEW_ALL_PERMISSION = "customers.view_all_customers"
+
+
+def user_sees_all_customers(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Return True for superusers and roles granted `view_all_customers` (Operations)."""
+    return bool(user.is_active and (user.is_superuser or user.has_perm(VIEW_ALL_PERMISSION)))
+
+
+def scope_for_user(
+    queryset: QuerySet[M], *, user: AbstractBaseUser | AnonymousUser, customer_path: str = ""
+) -> QuerySet[M]:
+    """Narrow `queryset` to rows of customers `user` may see.
+
+    `customer_path` is the lookup from the queryset's model to Customer ("" for Customer
+    itself, "customer" for orders and events). Anonymous and inactive users see nothing.
+    """
+    if not user.is_authenticated or not user.is_active:
+        return queryset.none()
+    if user_sees_all_customers(user):
+        return queryset
+    prefix = f"{customer_path}__" if customer_path else ""
+    return queryset.filter(**{f"{prefix}account_manager": user})
+
+
+def customer_list_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Customer]:
+    """Return the customers `user` may see, with their manager and grade joined in."""
+    queryset = Customer.objects.select_related("account_manager", "grade_state__grade")
+    return scope_for_user(queryset, user=user)
+
+
+def customer_recent_orders(*, customer: Customer, limit: int = 20) -> list[Order]:
+    """Return the customer's latest orders, newest first."""
+    return list(customer.orders.select_related("category").order_by("-placed_at")[:limit])
+
+
+def customer_recent_events(*, customer: Customer, limit: int = 20) -> list[tuple[object, str, str]]:
+    """Return the customer's latest engagement events as (when, kind, summary), newest first.
+
+    One query per event kind (five), each limited, then merged in Python.
+    """
+    from django.utils.translation import gettext as _
+
+    events: list[tuple[object, str, str]] = []
+    for inv in customer.campaign_invitations.select_related("campaign")[:limit]:
+        state = _("joined") if inv.joined_at else _("invited")
+        events.append((inv.joined_at or inv.invited_at, _("Campaign"), f"{inv.campaign} ({state})"))
+    events.extend(
+        (ref.created_at, _("Referral"), str(ref.referred or ref.referred_name))
+        for ref in customer.referrals.select_related("referred")[:limit]
+    )
+    events.extend(
+        (c.created_at, _("Complaint"), f"{c.get_severity_display()}: {c.description[:80]}")
+        for c in customer.complaints.all()[:limit]
+    )
+    events.extend(
+        (r.created_at, _("Review"), f"{r.rating}★ {r.text[:80]}")
+        for r in customer.reviews.all()[:limit]
+    )
+    for t in customer.tickets.all()[:limit]:
+        state = _("answered") if t.first_response_at else _("waiting for first response")
+        events.append((t.opened_at, _("Ticket"), f"{t.subject} ({state})"))
+    events.sort(key=lambda e: e[0], reverse=True)  # type: ignore[arg-type, return-value]
+    return events[:limit]

@@ -1,0 +1,691 @@
+"""Per-customer facts and the scores of grading scheme v1 (DESIGN.md "Scoring, scheme v1").
+
+All functions are pure: `as_of` and the parameters come in as arguments, input frames are never
+modified, and every result is a new frame or Series indexed by customer_id. The work is done
+with whole-column numpy operations (no per-customer Python loop), and every comparison that a
+grade can hinge on (ranks, quintiles, pyramid shares, the growth ratio) is made in exact integer
+arithmetic, so that any correct implementation of the definitions reproduces the same codes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from fractions import Fraction
+
+import numpy as np
+import pandas as pd
+
+from grading.scoring import inputs as col
+from grading.scoring.inputs import customer_table, date_to_day, order_arrays
+from grading.scoring.rules import (
+    LIFECYCLE_STAGES,
+    PYRAMID_LAYERS,
+    RFM_LABEL_KEYS,
+    RFM_LABELS,
+    RFM_SEGMENTS,
+    GradeRule,
+    ScoringParams,
+)
+from grading.scoring.tiers import assign_grades
+
+# Output column names.
+FIRST_ORDER_DATE = "first_order_date"
+LAST_ORDER_DATE = "last_order_date"
+RECENCY_DAYS = "recency_days"
+FREQUENCY = "frequency"
+MONETARY_CENTS = "monetary_cents"
+CATEGORIES = "categories"
+FIRST_HALF_CENTS = "first_half_cents"
+SECOND_HALF_CENTS = "second_half_cents"
+GAP_CV = "gap_cv"
+ORDER_COUNT_WINDOW = "order_count_window"
+TENURE_DAYS = "tenure_days"
+R_SCORE, F_SCORE, M_SCORE = "r_score", "f_score", "m_score"
+RFM_SEGMENT, RFM_LABEL, LIFECYCLE, PYRAMID = "rfm_segment", "rfm_label", "lifecycle", "pyramid"
+POTENTIAL_COMPONENTS: tuple[str, ...] = ("breadth", "stability", "growth", "industry_prior")
+COOPERATION_COMPONENTS: tuple[str, ...] = (
+    "campaign_rate",
+    "referral_score",
+    "complaint_score",
+    "on_time_rate",
+    "review_score",
+    "points_bonus",
+)
+HISTORICAL, POTENTIAL, COOPERATION, COMPOSITE, GRADE = (
+    "historical",
+    "potential",
+    "cooperation",
+    "composite",
+    "grade",
+)
+FACT_COLUMNS: tuple[str, ...] = (
+    FIRST_ORDER_DATE,
+    LAST_ORDER_DATE,
+    RECENCY_DAYS,
+    FREQUENCY,
+    MONETARY_CENTS,
+    CATEGORIES,
+    FIRST_HALF_CENTS,
+    SECOND_HALF_CENTS,
+    GAP_CV,
+    ORDER_COUNT_WINDOW,
+    TENURE_DAYS,
+    col.INDUSTRY,
+    *col.ENGAGEMENT_COUNT_COLUMNS,
+)
+SCORE_COLUMNS: tuple[str, ...] = (
+    *FACT_COLUMNS,
+    R_SCORE,
+    F_SCORE,
+    M_SCORE,
+    RFM_SEGMENT,
+    RFM_LABEL,
+    LIFECYCLE,
+    PYRAMID,
+    *POTENTIAL_COMPONENTS,
+    *COOPERATION_COMPONENTS,
+    HISTORICAL,
+    POTENTIAL,
+    COOPERATION,
+    COMPOSITE,
+    GRADE,
+)
+
+ROUND_DECIMALS = 4
+_DATE_DTYPE = "datetime64[s]"
+_SECONDS_PER_DAY = 86_400
+_INT64_SAFE = 2**62  # head-room bound for exact int64 products
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _int_column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    return frame[name].to_numpy(dtype=np.int64)
+
+
+def _nullable_int_column(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Return (values with NA as 0, has_value mask) of an Int64 column."""
+    series = frame[name]
+    present = series.notna().to_numpy()
+    return series.to_numpy(dtype=np.int64, na_value=0), present
+
+
+def _categorical(
+    codes: np.ndarray, categories: tuple[str, ...], index: pd.Index, name: str
+) -> pd.Series:
+    values = pd.Categorical.from_codes(codes.astype(np.int8), categories=list(categories))
+    return pd.Series(values, index=index, name=name)
+
+
+def _times(values: np.ndarray, factor: int) -> np.ndarray:
+    """Return values * factor exactly: int64 when it cannot overflow, else Python ints."""
+    peak = int(np.abs(values).max()) if values.size else 0
+    if peak * abs(factor) < _INT64_SAFE:
+        return values * np.int64(factor)
+    return values.astype(object) * factor
+
+
+def _tie_ranks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the 1-based (min, max) positions of each value's tied block, ascending order.
+
+    This is pandas' rank(method="min") and rank(method="max"); the average rank is their mean.
+    """
+    size = values.size
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    block_start = np.ones(size, dtype=bool)
+    block_start[1:] = ordered[1:] != ordered[:-1]
+    starts = np.flatnonzero(block_start)
+    ends = np.append(starts[1:], size)
+    block = np.cumsum(block_start) - 1
+    min_rank = np.empty(size, dtype=np.int64)
+    max_rank = np.empty(size, dtype=np.int64)
+    min_rank[order] = starts[block] + 1
+    max_rank[order] = ends[block]
+    return min_rank, max_rank
+
+
+def _quintile(values: np.ndarray) -> np.ndarray:
+    """Return ceil(5 * average_rank / n) for values ranked ascending (best last), exactly.
+
+    ceil(5 * (min + max) / (2 n)) in integers: -((-a) // b) is the ceiling of a / b.
+    """
+    if values.size == 0:
+        return np.empty(0, dtype=np.int64)
+    min_rank, max_rank = _tie_ranks(values)
+    return -((-5 * (min_rank + max_rank)) // (2 * values.size))
+
+
+def _customer_codes(ids: np.ndarray, order_ids: np.ndarray) -> np.ndarray:
+    """Return each order's position in the sorted customer ids, -1 if not a graded customer."""
+    codes = np.full(order_ids.size, -1, dtype=np.int64)
+    if ids.size == 0 or order_ids.size == 0:
+        return codes
+    low, high = int(ids[0]), int(ids[-1])
+    span = high - low + 1
+    if span <= 8 * ids.size + 1_000_000:
+        # Database ids are dense: a lookup table is ~5x faster than hashing.
+        lookup = np.full(span, -1, dtype=np.int64)
+        lookup[ids - low] = np.arange(ids.size)
+        inside = (order_ids >= low) & (order_ids <= high)
+        codes[inside] = lookup[order_ids[inside] - low]
+        return codes
+    return pd.Index(ids).get_indexer(order_ids).astype(np.int64)
+
+
+def _distinct_per_customer(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Return, per customer code, how many distinct `values` its rows carry."""
+    if codes.size == 0:
+        return np.zeros(n, dtype=np.int64)
+    low = int(values.min())
+    span = int(values.max()) - low + 1
+    if span * n >= _INT64_SAFE:
+        values, uniques = pd.factorize(values)
+        low, span = 0, len(uniques)
+    keys = np.sort(codes * span + (values - low))
+    first_of_pair = np.ones(keys.size, dtype=bool)
+    first_of_pair[1:] = keys[1:] != keys[:-1]
+    return np.bincount(keys[first_of_pair] // span, minlength=n).astype(np.int64)
+
+
+def _gap_cv(codes: np.ndarray, offsets: np.ndarray, span: int, n: int) -> np.ndarray:
+    """Return std(gaps, ddof=0) / mean(gaps) of each customer's sorted order days.
+
+    Gaps are whole days, so with k gaps, S = sum and Q = sum of squares the ratio is
+    sqrt(k Q - S^2) / S with an exact integer radicand: one rounding in sqrt, one in the
+    division (np.std would sum rounded squares). NaN for fewer than 3 orders or S = 0.
+    """
+    cv = np.full(n, np.nan)
+    if codes.size == 0:
+        return cv
+    keys = np.sort(codes * span + offsets)
+    key_code = keys // span
+    key_day = keys - key_code * span
+    same = key_code[1:] == key_code[:-1]
+    gaps = (key_day[1:] - key_day[:-1])[same]
+    gap_code = key_code[1:][same]
+    # Sums of whole numbers far below 2**53: the float bincount is exact.
+    total = np.bincount(gap_code, weights=gaps, minlength=n).astype(np.int64)
+    squares = np.bincount(gap_code, weights=gaps * gaps, minlength=n).astype(np.int64)
+    count = np.bincount(gap_code, minlength=n).astype(np.int64)
+    defined = (count >= 2) & (total > 0)
+    radicand = count[defined] * squares[defined] - total[defined] ** 2
+    cv[defined] = np.sqrt(radicand.astype(np.float64)) / total[defined]
+    return cv
+
+
+def _day_dates(days: np.ndarray, present: np.ndarray) -> np.ndarray:
+    dates = (days * _SECONDS_PER_DAY).astype(_DATE_DTYPE)
+    dates[~present] = np.datetime64("NaT")
+    return dates
+
+
+def _round(values: np.ndarray) -> np.ndarray:
+    # np.round: round half to even on the binary value, the documented rule for exports.
+    return np.round(values, ROUND_DECIMALS)
+
+
+def _rfm_arrays(scores: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return (
+        _int_column(scores, R_SCORE),
+        _int_column(scores, F_SCORE),
+        _int_column(scores, M_SCORE),
+    )
+
+
+# --------------------------------------------------------------------------- facts
+
+
+def customer_facts(
+    orders: pd.DataFrame,
+    customers: pd.DataFrame,
+    *,
+    as_of: dt.date,
+    params: ScoringParams,
+) -> pd.DataFrame:
+    """Return the per-customer order facts at `as_of`, one row per customer, by customer_id.
+
+    Counted orders are those dated before `as_of` (later ones are ignored everywhere); the
+    window is [as_of - window_days, as_of), its halves split at as_of - window_days // 2.
+    Columns (days are whole days, money integer cents):
+    first_order_date / last_order_date (datetime64[s], all counted history, NaT if none);
+    recency_days = (as_of - last_order_date).days and tenure_days = (as_of -
+    first_order_date).days (Int64, NA if none); frequency = order_count_window (window orders);
+    monetary_cents, first_half_cents, second_half_cents (window net sums, 0 if none);
+    categories (distinct non-NA category_id in the window); gap_cv = std(gaps, ddof=0) /
+    mean(gaps) over the sorted window order dates (same-day orders give gap 0; NaN with fewer
+    than 3 window orders or when every gap is 0); then `industry` and the engagement counts
+    copied from `customers` (missing count column or NA -> 0).
+    Orders of customers absent from `customers` are ignored. No ties arise here.
+    """
+    table = customer_table(customers)
+    orders_in = order_arrays(orders)
+    as_of_day = date_to_day(as_of)
+    window = params.window_days
+    window_start = as_of_day - window
+    mid = as_of_day - window // 2
+    ids = table.index.to_numpy()
+    n = ids.size
+
+    code = _customer_codes(ids, orders_in.customer_id)
+    counted = (code >= 0) & (orders_in.day < as_of_day)
+    code_c = code[counted]
+    day_c = orders_in.day[counted]
+
+    ever = np.bincount(code_c, minlength=n) > 0
+    first = np.zeros(n, dtype=np.int64)
+    last = np.zeros(n, dtype=np.int64)
+    if code_c.size:
+        first_all = np.full(n, np.iinfo(np.int64).max)
+        last_all = np.full(n, np.iinfo(np.int64).min)
+        np.minimum.at(first_all, code_c, day_c)
+        np.maximum.at(last_all, code_c, day_c)
+        first[ever] = first_all[ever]
+        last[ever] = last_all[ever]
+
+    in_window = day_c >= window_start
+    code_w = code_c[in_window]
+    day_w = day_c[in_window]
+    net_w = orders_in.net_cents[counted][in_window]
+    frequency = np.bincount(code_w, minlength=n).astype(np.int64)
+    monetary = np.zeros(n, dtype=np.int64)
+    np.add.at(monetary, code_w, net_w)
+    late = day_w >= mid
+    second_half = np.zeros(n, dtype=np.int64)
+    np.add.at(second_half, code_w[late], net_w[late])
+
+    has_category = orders_in.has_category[counted][in_window]
+    categories = _distinct_per_customer(
+        code_w[has_category], orders_in.category_id[counted][in_window][has_category], n
+    )
+    gap_cv = _gap_cv(code_w, day_w - window_start, window, n)
+
+    columns: dict[str, object] = {
+        FIRST_ORDER_DATE: _day_dates(first, ever),
+        LAST_ORDER_DATE: _day_dates(last, ever),
+        RECENCY_DAYS: pd.arrays.IntegerArray(as_of_day - last, ~ever),
+        FREQUENCY: frequency,
+        MONETARY_CENTS: monetary,
+        CATEGORIES: categories,
+        FIRST_HALF_CENTS: monetary - second_half,
+        SECOND_HALF_CENTS: second_half,
+        GAP_CV: gap_cv,
+        ORDER_COUNT_WINDOW: frequency.copy(),
+        TENURE_DAYS: pd.arrays.IntegerArray(as_of_day - first, ~ever),
+    }
+    facts = pd.DataFrame(columns, index=table.index)
+    return pd.concat([facts, table], axis=1)
+
+
+# --------------------------------------------------------------------------- RFM
+
+
+def value_pyramid(facts: pd.DataFrame, *, params: ScoringParams) -> pd.Series:
+    """Return each customer's value-pyramid layer (`PYRAMID_LAYERS`, categorical).
+
+    The population is the n customers with frequency >= 1, ranked by monetary_cents
+    descending (largest = rank 1); tied customers share their average rank. With
+    share = average_rank / n, compared exactly as fractions against `params.pyramid_cuts`:
+    top if share <= cut 1, large if <= cut 2, medium if <= cut 3, else small. A tie straddling
+    a cut therefore lands wholly on one side. Customers with frequency 0 are `small`.
+    """
+    frequency = _int_column(facts, FREQUENCY)
+    active = np.flatnonzero(frequency >= 1)
+    layer = np.full(frequency.size, len(PYRAMID_LAYERS) - 1, dtype=np.int64)
+    n = active.size
+    if n:
+        min_rank, max_rank = _tie_ranks(-_int_column(facts, MONETARY_CENTS)[active])
+        twice_rank = min_rank + max_rank  # 2 * average rank
+        active_layer = np.full(n, len(PYRAMID_LAYERS) - 1, dtype=np.int64)
+        # share <= p/q  <=>  twice_rank * q <= 2 n p; widest cut first so the narrowest wins.
+        for position in (2, 1, 0):
+            cut = params.pyramid_fractions[position]
+            inside = _times(twice_rank, cut.denominator) <= 2 * n * cut.numerator
+            active_layer[np.asarray(inside, dtype=bool)] = position
+        layer[active] = active_layer
+    return _categorical(layer, PYRAMID_LAYERS, facts.index, PYRAMID)
+
+
+def rfm_scores(
+    facts: pd.DataFrame,
+    *,
+    params: ScoringParams,
+    pyramid: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Return r_score, f_score, m_score (int64, 1..5) for each customer of `facts`.
+
+    Quintile method: the population is the n customers with frequency >= 1; each of R
+    (recency_days, smaller is better), F (frequency) and M (monetary_cents) is ranked ascending
+    with the best last, ties share their average rank, and score = ceil(5 * avg_rank / n),
+    computed exactly in integers (so n = 5 distinct values give the 3rd exactly 3, and a block
+    of ties always shares one score). With `params.rfm_within_pyramid` the same is done inside
+    each pyramid layer (n = that layer's population); `pyramid` (from `value_pyramid`) is
+    computed when not given. Threshold method: R <= r_thresholds[i] and F, M >= their
+    thresholds count upwards from 1 (inclusive bounds). Customers with frequency 0 get 1/1/1.
+    """
+    frequency = _int_column(facts, FREQUENCY)
+    recency, _ = _nullable_int_column(facts, RECENCY_DAYS)
+    monetary = _int_column(facts, MONETARY_CENTS)
+    active = frequency >= 1
+    r_score = np.ones(frequency.size, dtype=np.int64)
+    f_score = np.ones(frequency.size, dtype=np.int64)
+    m_score = np.ones(frequency.size, dtype=np.int64)
+
+    if params.rfm_method == "thresholds":
+        # Thresholds are non-decreasing, so counting the bounds met equals "first match wins".
+        rec, freq, mon = recency[active], frequency[active], monetary[active]
+        r_score[active] = 1 + sum((rec <= t).astype(np.int64) for t in params.r_thresholds)
+        f_score[active] = 1 + sum((freq >= t).astype(np.int64) for t in params.f_thresholds)
+        m_score[active] = 1 + sum((mon >= t).astype(np.int64) for t in params.m_thresholds_cents)
+    else:
+        if params.rfm_within_pyramid:
+            if pyramid is None:
+                pyramid = value_pyramid(facts, params=params)
+            layers = pyramid.reindex(facts.index)
+            if layers.isna().any():
+                raise ValueError("pyramid has no layer for some customers of facts")
+            layer_codes = pd.Categorical(layers, categories=list(PYRAMID_LAYERS)).codes
+            groups = [active & (layer_codes == i) for i in range(len(PYRAMID_LAYERS))]
+        else:
+            groups = [active]
+        for group in groups:
+            members = np.flatnonzero(group)
+            r_score[members] = _quintile(-recency[members])
+            f_score[members] = _quintile(frequency[members])
+            m_score[members] = _quintile(monetary[members])
+
+    return pd.DataFrame({R_SCORE: r_score, F_SCORE: f_score, M_SCORE: m_score}, index=facts.index)
+
+
+def rfm_segment(scores: pd.DataFrame) -> pd.Series:
+    """Return the 8-class RFM segment (`RFM_SEGMENTS`, categorical) of each score row.
+
+    A dimension is high when its score >= 3. M high: important_value (R, F high),
+    important_develop (R high, F low), important_keep (R low, F high), important_retain (R, F
+    low); M low: the same four as general_*. Scores of 1/1/1 (frequency 0) give general_retain.
+    """
+    r_score, f_score, m_score = _rfm_arrays(scores)
+    low_r, low_f, low_m = (r_score < 3), (f_score < 3), (m_score < 3)
+    codes = 4 * low_m.astype(np.int64) + 2 * low_r.astype(np.int64) + low_f.astype(np.int64)
+    return _categorical(codes, RFM_SEGMENTS, scores.index, RFM_SEGMENT)
+
+
+_LABEL_BY_KEY = np.full(56, -1, dtype=np.int64)
+for _label, _keys in RFM_LABEL_KEYS.items():
+    _LABEL_BY_KEY[list(_keys)] = RFM_LABELS.index(_label)
+
+
+def rfm_label(scores: pd.DataFrame, facts: pd.DataFrame) -> pd.Series:
+    """Return the 11-class RFM label plus `prospect` (`RFM_LABELS`, categorical).
+
+    key = 10 * r_score + (f_score + m_score + 1) // 2 (FM rounds half up) looked up in
+    `RFM_LABEL_KEYS`. Customers with frequency 0 are `lost` when they have any counted order
+    before as_of (recency_days not NA) and `prospect` otherwise. `facts` must share the index.
+    """
+    r_score, f_score, m_score = _rfm_arrays(scores)
+    facts = facts.reindex(scores.index)
+    frequency = facts[FREQUENCY].to_numpy(dtype=np.int64, na_value=0)
+    ever = facts[RECENCY_DAYS].notna().to_numpy()
+    codes = _LABEL_BY_KEY[10 * r_score + (f_score + m_score + 1) // 2]
+    codes = np.where(frequency >= 1, codes, np.where(ever, RFM_LABELS.index("lost"), -1))
+    codes = np.where(codes >= 0, codes, RFM_LABELS.index("prospect"))
+    return _categorical(codes, RFM_LABELS, scores.index, RFM_LABEL)
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+def lifecycle_stage(facts: pd.DataFrame, *, params: ScoringParams) -> pd.Series:
+    """Return each customer's lifecycle stage (`LIFECYCLE_STAGES`, categorical).
+
+    The first matching rule wins: prospect (no counted order ever); new (tenure_days <=
+    new_days); churned (recency_days > churn_days); dormant (recency_days > dormant_days);
+    growing (second_half_cents > 0 and second_half_cents >= growth_ratio * first_half_cents,
+    compared exactly as integers with the ratio's numerator / denominator); else mature.
+    Bounds are inclusive as written: exactly new_days is still new, exactly churn_days is not
+    churned.
+    """
+    tenure, ever = _nullable_int_column(facts, TENURE_DAYS)
+    recency, _ = _nullable_int_column(facts, RECENCY_DAYS)
+    first_half = _int_column(facts, FIRST_HALF_CENTS)
+    second_half = _int_column(facts, SECOND_HALF_CENTS)
+    ratio = params.growth_fraction
+    growing = (second_half > 0) & np.asarray(
+        _times(second_half, ratio.denominator) >= _times(first_half, ratio.numerator), dtype=bool
+    )
+    codes = np.select(
+        [
+            ~ever,
+            tenure <= params.new_days,
+            recency > params.churn_days,
+            recency > params.dormant_days,
+            growing,
+        ],
+        [0, 1, 2, 3, 4],
+        default=5,
+    )
+    return _categorical(codes, LIFECYCLE_STAGES, facts.index, LIFECYCLE)
+
+
+# --------------------------------------------------------------------------- values
+
+
+def historical_value(scores: pd.DataFrame, *, params: ScoringParams) -> pd.Series:
+    """Return historical value H in 0..100 points (float64, rounded to 4 decimals).
+
+    H = 100 * (wR (r-1) + wF (f-1) + wM (m-1)) / (4 (wR + wF + wM)), evaluated left to right,
+    then np.round(H, 4) (round half to even). Scores of 1/1/1 give 0.
+    """
+    r_score, f_score, m_score = _rfm_arrays(scores)
+    w_r, w_f, w_m = params.weight_r, params.weight_f, params.weight_m
+    weighted = w_r * (r_score - 1) + w_f * (f_score - 1) + w_m * (m_score - 1)
+    value = 100 * weighted / (4 * (w_r + w_f + w_m))
+    return pd.Series(_round(value), index=scores.index, name=HISTORICAL)
+
+
+def _weighted_mean(parts: list[tuple[float, np.ndarray]]) -> np.ndarray:
+    """Return sum(w * x) / sum(w), both sums taken left to right in the listed order."""
+    numerator = parts[0][0] * parts[0][1]
+    weight_sum = parts[0][0]
+    for weight, values in parts[1:]:
+        numerator = numerator + weight * values
+        weight_sum = weight_sum + weight
+    return numerator / weight_sum
+
+
+def _share(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """Return numerator / denominator as float, 0 where the denominator is 0."""
+    out = np.zeros(numerator.size, dtype=np.float64)
+    np.divide(numerator, denominator, out=out, where=denominator > 0)
+    return out
+
+
+def potential_value(facts: pd.DataFrame, *, params: ScoringParams) -> pd.DataFrame:
+    """Return potential value P in 0..100 points with its four components in 0..1.
+
+    breadth = average_rank / n of `categories` ranked ascending among the n customers with
+    frequency >= 1 (ties share their average rank; 0 for frequency 0); stability = 0 with fewer
+    than 3 window orders, 1 when every gap is 0 (gap_cv NaN), else clip(1 - gap_cv, 0, 1);
+    growth = second_half / (first_half + second_half) cents, 0 when both are 0; industry_prior
+    = params' prior for `industry` (NA, empty or unknown industry -> default_industry_prior
+    unless that exact string has a prior). P = 100 * (weighted mean of the components, weights
+    in the order listed), np.round(P, 4). Components are not rounded.
+    """
+    frequency = _int_column(facts, FREQUENCY)
+    active = np.flatnonzero(frequency >= 1)
+    breadth = np.zeros(frequency.size, dtype=np.float64)
+    if active.size:
+        min_rank, max_rank = _tie_ranks(_int_column(facts, CATEGORIES)[active])
+        # (min + max) / (2 n): one correctly rounded division of the exact average-rank share.
+        breadth[active] = (min_rank + max_rank) / (2 * active.size)
+
+    gap_cv = facts[GAP_CV].to_numpy(dtype=np.float64, na_value=np.nan)
+    stability = np.where(
+        frequency < 3, 0.0, np.where(np.isnan(gap_cv), 1.0, np.clip(1.0 - gap_cv, 0.0, 1.0))
+    )
+    first_half = _int_column(facts, FIRST_HALF_CENTS)
+    second_half = _int_column(facts, SECOND_HALF_CENTS)
+    growth = _share(second_half, first_half + second_half)
+
+    prior_map = params.industry_prior_map
+    codes, uniques = pd.factorize(facts[col.INDUSTRY])
+    unique_priors = np.array(
+        [prior_map.get(value, params.default_industry_prior) for value in uniques], dtype=float
+    )
+    industry_prior = np.full(frequency.size, params.default_industry_prior)
+    known = codes >= 0
+    industry_prior[known] = unique_priors[codes[known]]
+
+    mean = _weighted_mean(
+        [
+            (params.weight_breadth, breadth),
+            (params.weight_stability, stability),
+            (params.weight_growth, growth),
+            (params.weight_industry, industry_prior),
+        ]
+    )
+    return pd.DataFrame(
+        {
+            "breadth": breadth,
+            "stability": stability,
+            "growth": growth,
+            "industry_prior": industry_prior,
+            POTENTIAL: _round(100 * mean),
+        },
+        index=facts.index,
+    )
+
+
+def cooperation_value(facts: pd.DataFrame, *, params: ScoringParams) -> pd.DataFrame:
+    """Return cooperation value C in 0..100 points with its components.
+
+    campaign_rate = min(joins / invitations, 1) (0 without invitations); referral_score =
+    min(referrals / referral_cap, 1); complaint_score = 1 - min(complaints / frequency, 1)
+    (0 when frequency is 0); on_time_rate = on_time_orders / rated_orders (0 without rated
+    orders); review_score = min(reviews / review_cap, 1); points_bonus = min(growth_points *
+    points_rate, points_cap) in points. C = min(100, 100 * weighted mean of the five rates
+    (weights in the order listed) + points_bonus), then np.round(C, 4). Counts are int64 >= 0.
+    """
+    count = {name: _int_column(facts, name) for name in col.ENGAGEMENT_COUNT_COLUMNS}
+    frequency = _int_column(facts, FREQUENCY)
+    campaign = np.minimum(
+        _share(count[col.CAMPAIGN_JOINS], count[col.CAMPAIGN_INVITATIONS]), 1.0
+    )
+    referral = np.minimum(count[col.REFERRALS] / params.referral_cap, 1.0)
+    complaint = np.where(
+        frequency > 0, 1.0 - np.minimum(_share(count[col.COMPLAINTS], frequency), 1.0), 0.0
+    )
+    on_time = _share(count[col.ON_TIME_ORDERS], count[col.RATED_ORDERS])
+    review = np.minimum(count[col.REVIEWS] / params.review_cap, 1.0)
+    bonus = np.minimum(count[col.GROWTH_POINTS] * params.points_rate, params.points_cap)
+    mean = _weighted_mean(
+        [
+            (params.weight_campaign, campaign),
+            (params.weight_referral, referral),
+            (params.weight_complaint, complaint),
+            (params.weight_on_time, on_time),
+            (params.weight_review, review),
+        ]
+    )
+    cooperation = np.minimum(100.0, 100 * mean + bonus)
+    return pd.DataFrame(
+        {
+            "campaign_rate": campaign,
+            "referral_score": referral,
+            "complaint_score": complaint,
+            "on_time_rate": on_time,
+            "review_score": review,
+            "points_bonus": bonus.astype(np.float64),
+            COOPERATION: _round(cooperation),
+        },
+        index=facts.index,
+    )
+
+
+def composite_value(values: pd.DataFrame, *, params: ScoringParams) -> pd.Series:
+    """Return the composite score in points (float64, rounded to 4 decimals).
+
+    composite = wH * historical + wP * potential + wC * cooperation from the ROUNDED component
+    columns, evaluated left to right, then np.round(., 4) (half to even), so exported figures
+    recompute exactly. It is not renormalised: with weights summing to 1 it stays in 0..100.
+    """
+    value = (
+        params.weight_historical * values[HISTORICAL].to_numpy(dtype=np.float64)
+        + params.weight_potential * values[POTENTIAL].to_numpy(dtype=np.float64)
+        + params.weight_cooperation * values[COOPERATION].to_numpy(dtype=np.float64)
+    )
+    return pd.Series(_round(value), index=values.index, name=COMPOSITE)
+
+
+# --------------------------------------------------------------------------- everything
+
+
+def score_population(
+    orders: pd.DataFrame,
+    customers: pd.DataFrame,
+    *,
+    as_of: dt.date,
+    params: ScoringParams,
+    ladder: list[GradeRule] | tuple[GradeRule, ...],
+) -> pd.DataFrame:
+    """Return every fact, component and score of each customer at `as_of`, by customer_id.
+
+    One row per customer of `customers` (sorted by customer_id) with the columns
+    `SCORE_COLUMNS`: the facts of `customer_facts`, r/f/m_score, rfm_segment, rfm_label,
+    lifecycle, pyramid (categoricals), the potential and cooperation components, and
+    historical, potential, cooperation (each rounded to 4 decimals) and composite (computed
+    from those rounded values, then rounded to 4 decimals) in points, and grade (see
+    `assign_grades`: the rounded composite is compared, so a value exactly on a min_score
+    qualifies). An empty `customers` frame gives an empty frame with the same columns and
+    dtypes. Raises ValueError for an empty ladder or invalid input frames.
+    """
+    facts = customer_facts(orders, customers, as_of=as_of, params=params)
+    pyramid = value_pyramid(facts, params=params)
+    scores = rfm_scores(facts, params=params, pyramid=pyramid)
+    potential = potential_value(facts, params=params)
+    cooperation = cooperation_value(facts, params=params)
+    values = pd.DataFrame(
+        {
+            HISTORICAL: historical_value(scores, params=params),
+            POTENTIAL: potential[POTENTIAL],
+            COOPERATION: cooperation[COOPERATION],
+        }
+    )
+    values[COMPOSITE] = composite_value(values, params=params)
+    result = pd.concat(
+        [
+            facts,
+            scores,
+            rfm_segment(scores),
+            rfm_label(scores, facts),
+            lifecycle_stage(facts, params=params),
+            pyramid,
+            potential[list(POTENTIAL_COMPONENTS)],
+            cooperation[list(COOPERATION_COMPONENTS)],
+            values,
+        ],
+        axis=1,
+    )
+    result[GRADE] = assign_grades(result, ladder)
+    return result
+
+
+__all__ = [
+    "COOPERATION_COMPONENTS",
+    "FACT_COLUMNS",
+    "POTENTIAL_COMPONENTS",
+    "ROUND_DECIMALS",
+    "SCORE_COLUMNS",
+    "composite_value",
+    "cooperation_value",
+    "customer_facts",
+    "historical_value",
+    "lifecycle_stage",
+    "potential_value",
+    "rfm_label",
+    "rfm_scores",
+    "rfm_segment",
+    "score_population",
+    "value_pyramid",
+]
