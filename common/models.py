@@ -34,6 +34,7 @@ class Notification(models.Model):
     dedupe_key = models.CharField(_("deduplication key"), max_length=150)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    emailed_at = models.DateTimeField(_("e-mailed at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("notification")

@@ -7,6 +7,8 @@ import socket
 from celery import shared_task
 from django.db import connection
 
+from common.services import notification_emails_send
+
 
 @shared_task(name="common.healthcheck", soft_time_limit=30, time_limit=60)
 def healthcheck_task() -> dict[str, object]:
@@ -15,3 +17,16 @@ def healthcheck_task() -> dict[str, object]:
         cursor.execute("SELECT 1")
         (one,) = cursor.fetchone()
     return {"worker": socket.gethostname(), "database": connection.vendor, "ok": one == 1}
+
+
+@shared_task(
+    name="common.send_notification_emails",
+    autoretry_for=(ConnectionError, TimeoutError),
+    retry_backoff=True,
+    max_retries=5,
+    soft_time_limit=600,
+    time_limit=660,
+)
+def send_notification_emails_task() -> int:
+    """E-mail pending notifications (idempotent: each row is claimed before sending)."""
+    return notification_emails_send()

@@ -180,24 +180,33 @@ def customer_table(customers: pd.DataFrame) -> pd.DataFrame:
     """
     _require(customers, (CUSTOMER_ID,), "customers")
     ids = _int64_values(customers[CUSTOMER_ID], CUSTOMER_ID, na_value=None)
-    order = np.argsort(ids, kind="stable")
-    ids = ids[order]
-    if ids.size and (ids[1:] == ids[:-1]).any():
-        raise ValueError(f"customers has duplicated {CUSTOMER_ID} values")
-    columns: dict[str, object] = {}
+    order: np.ndarray | None = None  # None: already sorted, keep the row order
+    if ids.size > 1 and not (ids[1:] > ids[:-1]).all():
+        order = np.argsort(ids, kind="stable")
+        ids = ids[order]
+        if (ids[1:] == ids[:-1]).any():
+            raise ValueError(f"customers has duplicated {CUSTOMER_ID} values")
+
+    def in_id_order(values: np.ndarray) -> np.ndarray:
+        return values if order is None else values[order]
+
     if INDUSTRY in customers.columns:
-        industry = customers[INDUSTRY].take(order).astype("str").to_numpy()
+        industry = customers[INDUSTRY].astype("str").array
+        if order is not None:
+            industry = industry.take(order)
     else:
-        industry = np.full(ids.size, np.nan, dtype=object)
-    columns[INDUSTRY] = pd.array(industry, dtype="str")
+        industry = pd.array(np.full(ids.size, np.nan, dtype=object), dtype="str")
+    columns: dict[str, object] = {INDUSTRY: industry}
+    counts: dict[str, np.ndarray] = {}
     for name in ENGAGEMENT_COUNT_COLUMNS:
         if name in customers.columns:
-            values = _int64_values(customers[name], name, na_value=0)[order]
+            values = in_id_order(_int64_values(customers[name], name, na_value=0))
             if (values < 0).any():
                 raise ValueError(f"{name} must not be negative")
         else:
             values = np.zeros(ids.size, dtype=np.int64)
-        columns[name] = values
-    if (columns[ON_TIME_ORDERS] > columns[RATED_ORDERS]).any():  # type: ignore[operator]
+        counts[name] = values
+    if (counts[ON_TIME_ORDERS] > counts[RATED_ORDERS]).any():
         raise ValueError(f"{ON_TIME_ORDERS} must not exceed {RATED_ORDERS}")
+    columns.update(counts)
     return pd.DataFrame(columns, index=pd.Index(ids, name=CUSTOMER_ID))

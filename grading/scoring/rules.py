@@ -7,6 +7,7 @@ model choices from the code tuples.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -78,14 +79,14 @@ def _non_decreasing_ints(name: str, values: tuple[int, ...], length: int) -> tup
     out = tuple(values)
     if len(out) != length or not all(isinstance(v, int) and not isinstance(v, bool) for v in out):
         raise ValueError(f"{name} must be {length} integers, got {values!r}")
-    if any(b < a for a, b in zip(out, out[1:], strict=False)):
+    if any(b < a for a, b in itertools.pairwise(out)):
         raise ValueError(f"{name} must be non-decreasing, got {values!r}")
     return out
 
 
 def _to_decimal(name: str, value: Decimal | int | str) -> Decimal:
     # Floats are refused: Decimal(0.1) is not 0.1, and these values are compared exactly.
-    if isinstance(value, float) or isinstance(value, bool):
+    if isinstance(value, (float, bool)):
         raise TypeError(f"{name} must be a Decimal, int or str, not {type(value).__name__}")
     dec = Decimal(value)
     if not dec.is_finite():
