@@ -277,8 +277,11 @@ def decide(state: pd.DataFrame, *, ladder: Ladder, context: RunContext) -> pd.Da
                                                 computed (any
                                                 number of steps)
     5    computed == current                    keep               0               same_grade
-    6a   computed lower, composite >=           keep               0               within_hysteresis
-         cur.min_score - cur.hysteresis
+    6a   computed lower, cur.min_score -        keep               0               within_hysteresis
+         cur.hysteresis <= composite <
+         cur.min_score (a gate failure with a
+         composite above the floor is not
+         forgiven)
     6b   cur.cadence not in due_cadences        keep               unchanged       cadence_not_due
     6c   pending_downgrade                      keep               n               pending_review
     6d   n >= cur.downgrade_after               propose_downgrade  n               downgrade_after
@@ -334,6 +337,7 @@ def decide(state: pd.DataFrame, *, ladder: Ladder, context: RunContext) -> pd.Da
     grades = ladder.grades
     rank = _per_grade([g.rank for g in grades], padding, 0, np.int64)
     floor = _per_grade([g.min_score - g.hysteresis for g in grades], padding, np.inf, float)
+    ceiling = _per_grade([g.min_score for g in grades], padding, np.inf, float)
     due = _per_grade([g.cadence in context.due_cadences for g in grades], padding, False, bool)
     warn_after = _per_grade([g.warn_after for g in grades], padding, 0, np.int64)
     down_after = _per_grade([g.downgrade_after for g in grades], padding, 1, np.int64)
@@ -344,7 +348,9 @@ def decide(state: pd.DataFrame, *, ladder: Ladder, context: RunContext) -> pd.Da
     upgrade = graded & (rank[computed] > rank[cur])
     same = graded & (computed == cur)
     below = graded & (rank[computed] < rank[cur])
-    within = below & (composite >= floor[cur])
+    # Hysteresis only forgives a score just under the floor; a composite at or above it with a
+    # lower computed grade failed a hard gate (e.g. minimum spend) and counts as under target.
+    within = below & (composite >= floor[cur]) & (composite < ceiling[cur])
     evaluated = below & ~within & due[cur]
     not_due = below & ~within & ~due[cur]
     pending_review = evaluated & pending

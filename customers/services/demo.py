@@ -310,6 +310,7 @@ def _plan_population(
     ).clip(1, 80)
     count = np.where(kind == AGENT, rng.integers(12, 41, n), count)
     count = np.where(segment == NEW, 1 + rng.binomial(3, 0.3, n), count)
+    count = np.where(segment == ACTIVE, np.maximum(count, 2), count)
     one_off = (kind == END) & (segment != NEW) & (rng.random(n) < 0.03)
     count = np.where(one_off, 1, count)
     count = np.where(segment == PROSPECT, 0, count).astype(np.int64)
@@ -336,7 +337,7 @@ def _plan_population(
     value = rng.lognormal(np.log(np.array([1500.0, 600.0, 150.0])[kind]), 0.7)
     value *= np.where(rng.random(n) < 0.02, 5.0, 1.0)
     value *= np.where(one_off, 20.0, 1.0)
-    trend = np.where(segment == ACTIVE, rng.choice(3, size=n, p=[0.70, 0.15, 0.15]), 0)
+    trend = np.where(segment == ACTIVE, rng.choice(3, size=n, p=[0.62, 0.10, 0.28]), 0)
 
     total = int(count.sum())
     owner = np.repeat(np.arange(n), count)
@@ -356,7 +357,7 @@ def _plan_population(
     alone = (segment == ACTIVE) & (count == 1) & (last < 90)
     last = np.where(alone, rng.integers(90, 181, n), last)
     room = np.where(segment == NEW, 89, MAX_HISTORY_DAYS - 20) - last
-    least = np.where(segment == NEW, 0, rng.integers(180, 720, n)) - last
+    least = np.where(segment == NEW, 0, rng.integers(190, 380, n)) - last
     safe_span = np.maximum(span, 1e-9)
     stretch = np.select([span > room, (span > 0) & (span < least)], [room, least]) / safe_span
     stretch = np.where((span > room) | ((span > 0) & (span < least)), stretch, 1.0)

@@ -248,11 +248,14 @@ def order_import(
             required=True,
             model_field=Customer._meta.get_field("code"),
         )
+        placed_at = checker.moment(line, values, "placed_at", required=True)
         amount = checker.decimal(line, values, "amount", required=True)
-        refunded = checker.decimal(line, values, "refunded_amount")
         category = checker.text(
             line, values, "category", model_field=Category._meta.get_field("code")
         )
+        status = checker.choice(line, values, "status", Order.Status)
+        profit = checker.decimal(line, values, "profit", signed=True)
+        refunded = checker.decimal(line, values, "refunded_amount")
         if amount is not None and refunded is not None and refunded > amount:
             checker.error(
                 line,
@@ -264,12 +267,12 @@ def order_import(
             line,
             order_no,
             customer_codes.setdefault(customer_code, customer_code) if customer_code else None,
-            checker.moment(line, values, "placed_at", required=True),
+            placed_at,
             amount,
             refunded,
-            checker.decimal(line, values, "profit", signed=True),
+            profit,
             category_codes.setdefault(category, category) if category else None,
-            checker.choice(line, values, "status", Order.Status),
+            status,
         )
         if order_no is not None:
             checker.unique(line, "order_no", order_no, rows, row)

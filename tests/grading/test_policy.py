@@ -342,6 +342,12 @@ RULE_CASES = [
         ("warn", "gold", "gold", None, 1, "warn_after"),
     ),
     (
+        "gate_failure_above_the_floor_is_not_forgiven",
+        {"computed_grade": "silver", "composite": 75.0, "current_grade": "gold"},
+        MONTH_END,
+        ("warn", "gold", "gold", None, 1, "warn_after"),
+    ),
+    (
         "missing_composite_is_outside_the_band",
         {"computed_grade": "silver", "composite": float("nan"), "current_grade": "gold"},
         MONTH_END,
@@ -780,7 +786,7 @@ def reference_decision(row: dict[str, Any], ladder: Ladder, due: frozenset[str])
         return ("upgrade", current, computed, computed, 0, "score_above_grade")
     if new.rank == cur.rank:
         return ("keep", current, current, None, 0, "same_grade")
-    if row["composite"] >= cur.min_score - cur.hysteresis:
+    if cur.min_score - cur.hysteresis <= row["composite"] < cur.min_score:
         return ("keep", current, current, None, 0, "within_hysteresis")
     if cur.cadence not in due:
         return ("keep", current, current, None, periods, "cadence_not_due")
