@@ -43,3 +43,12 @@ def alices_customer(alice):
 @pytest.fixture
 def bobs_customer(bob):
     return CustomerFactory(code="BOB-1", name="Bob's customer", account_manager=bob)
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Each test starts in English: a request in another language must not leak into the next."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield

@@ -10,6 +10,7 @@ arithmetic, so that any correct implementation of the definitions reproduces the
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -111,10 +112,15 @@ def _nullable_int_column(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, np
     return series.to_numpy(dtype=np.int64, na_value=0), present
 
 
+@functools.cache
+def _code_dtype(categories: tuple[str, ...]) -> pd.CategoricalDtype:
+    return pd.CategoricalDtype(list(categories))
+
+
 def _categorical(
     codes: np.ndarray, categories: tuple[str, ...], index: pd.Index, name: str
 ) -> pd.Series:
-    values = pd.Categorical.from_codes(codes.astype(np.int8), categories=list(categories))
+    values = pd.Categorical.from_codes(codes.astype(np.int8), dtype=_code_dtype(categories))
     return pd.Series(values, index=index, name=name)
 
 
@@ -449,11 +455,12 @@ def rfm_label(scores: pd.DataFrame, facts: pd.DataFrame) -> pd.Series:
     before as_of (recency_days not NA) and `prospect` otherwise. `facts` must share the index.
     """
     r_score, f_score, m_score = _rfm_arrays(scores)
-    needed = facts[[FREQUENCY, RECENCY_DAYS]]
-    if not needed.index.equals(scores.index):
-        needed = needed.reindex(scores.index)
-    frequency = needed[FREQUENCY].to_numpy(dtype=np.int64, na_value=0)
-    ever = needed[RECENCY_DAYS].notna().to_numpy()
+    frequency_column, recency_column = facts[FREQUENCY], facts[RECENCY_DAYS]
+    if not facts.index.equals(scores.index):
+        frequency_column = frequency_column.reindex(scores.index)
+        recency_column = recency_column.reindex(scores.index)
+    frequency = frequency_column.to_numpy(dtype=np.int64, na_value=0)
+    ever = recency_column.notna().to_numpy()
     codes = _LABEL_BY_KEY[10 * r_score + (f_score + m_score + 1) // 2]
     codes = np.where(frequency >= 1, codes, np.where(ever, RFM_LABELS.index("lost"), -1))
     codes = np.where(codes >= 0, codes, RFM_LABELS.index("prospect"))

@@ -96,17 +96,18 @@ def test_growing_compares_halves_exactly(first: int, second: int, expected: str)
 
 
 def test_growth_ratio_is_compared_without_floats() -> None:
-    # 1.1 * 10 == 11.000000000000002 in floats, which would wrongly reject 11 >= 1.1 * 10.
-    assert 1.1 * 10 > 11
-    assert stage(400, 10, 10, 11, growth_ratio=Decimal("1.1")) == "growing"
-    assert stage(400, 10, 10, 10, growth_ratio=Decimal("1.1")) == "mature"
+    # 1.1 * 50 == 55.00000000000001 in floats, which would wrongly reject 55 >= 1.1 * 50.
+    assert 1.1 * 50 > 55
+    assert stage(400, 10, 50, 55, growth_ratio=Decimal("1.1")) == "growing"
+    assert stage(400, 10, 50, 54, growth_ratio=Decimal("1.1")) == "mature"
 
 
 def test_growth_ratio_with_huge_amounts_stays_exact() -> None:
+    # ratio * first = 2**61 + 2.305843009213693952: int64 products would overflow.
     first = 2**61
     ratio = Decimal("1.000000000000000001")
-    assert stage(400, 10, first, first, growth_ratio=ratio) == "mature"
-    assert stage(400, 10, first, first + 1, growth_ratio=ratio) == "growing"
+    assert stage(400, 10, first, first + 2, growth_ratio=ratio) == "mature"
+    assert stage(400, 10, first, first + 3, growth_ratio=ratio) == "growing"
 
 
 def test_lifecycle_through_customer_facts() -> None:
@@ -182,8 +183,11 @@ def test_customers_without_window_orders_are_small_and_not_ranked() -> None:
 
 
 def test_zero_spend_window_customers_are_in_the_population() -> None:
+    # The nine zero-spend customers tie over ranks 2-10: average rank 6, share 0.6.
     facts = pyramid_facts([0, 0, 0, 0, 0, 0, 0, 0, 0, 100])
     layers = value_pyramid(facts, params=ScoringParams(pyramid_cuts=("0.1", "0.5", "0.6")))
+    assert layers.tolist() == ["medium"] * 9 + ["top"]
+    layers = value_pyramid(facts, params=ScoringParams(pyramid_cuts=("0.1", "0.5", "0.59")))
     assert layers.tolist() == ["small"] * 9 + ["top"]
 
 
