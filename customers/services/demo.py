@@ -62,12 +62,12 @@ CHUNK = 20_000
 
 MAX_HISTORY_DAYS = 4 * 365  # registered 0-4 years ago
 CAMPAIGNS = (
-    ("demo-spring-cards", "Spring game-card festival"),
-    ("demo-topup-bonus", "Mid-year top-up bonus"),
-    ("demo-back-to-school", "Back-to-school software deals"),
-    ("demo-golden-week", "Golden Week gift cards"),
-    ("demo-double-eleven", "Double Eleven wholesale week"),
-    ("demo-year-end", "Year-end streaming bundles"),
+    ("demo-game-card-week", "Game-card bonus week"),
+    ("demo-top-up-rebate", "Top-up rebate month"),
+    ("demo-licence-bundle", "Software licence bundles"),
+    ("demo-gift-card-drive", "Gift-card volume drive"),
+    ("demo-streaming-promo", "Streaming plan promotion"),
+    ("demo-agent-rally", "Channel agent rally"),
 )
 
 # (code, name, parent code or None). Children are the categories orders are booked on.
@@ -134,7 +134,7 @@ TRADES = (
     ("Digital Trading", "Game Store", "Gift Card Shop", "E-commerce", "Software Mart"),
     ("Technology", "Studio", "Network", "Media", "Education", "Travel"),
 )
-SUFFIXES = ("Co., Ltd.", "Ltd.", "Trading Co.", "Group", "Pte. Ltd.")
+SUFFIXES = ("Co., Ltd.", "Ltd.", "Limited", "Group", "Pte. Ltd.")
 SURNAMES = (
     "Wang", "Li", "Zhang", "Liu", "Chen", "Yang", "Huang", "Zhao", "Wu", "Zhou", "Xu", "Sun",
     "Ma", "Zhu", "Hu", "Guo", "He", "Lin", "Luo", "Gao", "Tan", "Lim", "Ng", "Wong",
@@ -484,28 +484,25 @@ def _plan_population(
 def _names(rng: np.random.Generator, kind: np.ndarray) -> tuple[list[str], list[str], list[str]]:
     """Return company or person names, contact names and addresses for each customer."""
     n = kind.size
-    city = rng.integers(0, len(CITIES), n)
-    brand = rng.integers(0, len(BRANDS), n)
-    trade = rng.integers(0, 1000, n)
-    suffix = rng.integers(0, len(SUFFIXES), n)
-    surname = rng.integers(0, len(SURNAMES), (n, 2))
-    given = rng.integers(0, len(GIVEN_NAMES), (n, 2))
-    person = (kind == END) & (rng.random(n) < 0.5)
-    street_no = rng.integers(1, 999, n)
-    street = rng.integers(0, len(STREETS), n)
+    city = _take(CITIES, rng.integers(0, len(CITIES), n))
+    brand = _take(BRANDS, rng.integers(0, len(BRANDS), n))
+    trade = rng.integers(0, 1000, n).tolist()
+    suffix = _take(SUFFIXES, rng.integers(0, len(SUFFIXES), n))
+    surname = _take(SURNAMES, rng.integers(0, len(SURNAMES), n))
+    given = _take(GIVEN_NAMES, rng.integers(0, len(GIVEN_NAMES), n))
+    person = ((kind == END) & (rng.random(n) < 0.5)).tolist()
+    street_no = rng.integers(1, 999, n).tolist()
+    street = _take(STREETS, rng.integers(0, len(STREETS), n))
     names, contacts, addresses = [], [], []
-    for i in range(n):
-        contact = f"{SURNAMES[surname[i, 1]]} {GIVEN_NAMES[given[i, 1]]}"
+    for i, customer_kind in enumerate(kind.tolist()):
+        contact = f"{surname[i]} {given[i]}"
         if person[i]:
-            names.append(f"{SURNAMES[surname[i, 0]]} {GIVEN_NAMES[given[i, 0]]}")
+            names.append(contact)  # a private buyer is their own contact
         else:
-            trades = TRADES[kind[i]]
-            names.append(
-                f"{CITIES[city[i]]} {BRANDS[brand[i]]} {trades[trade[i] % len(trades)]} "
-                f"{SUFFIXES[suffix[i]]}"
-            )
+            trades = TRADES[customer_kind]
+            names.append(f"{city[i]} {brand[i]} {trades[trade[i] % len(trades)]} {suffix[i]}")
         contacts.append(contact)
-        addresses.append(f"{street_no[i]} {STREETS[street[i]]}, {CITIES[city[i]]}")
+        addresses.append(f"{street_no[i]} {street[i]}, {city[i]}")
     return names, contacts, addresses
 
 
@@ -817,10 +814,9 @@ def _plan_referrals(
     named_by = rng.choice(n, size=n // 25, p=weight)
     since = np.maximum(population.registered[named_by], clock.end - 730 * 86400)
     named_at = since + (rng.random(named_by.size) * (clock.end - since)).astype(np.int64)
-    name = np.char.add(
-        np.char.add(_take(SURNAMES, rng.integers(0, len(SURNAMES), named_by.size)), " "),
-        _take(GIVEN_NAMES, rng.integers(0, len(GIVEN_NAMES), named_by.size)),
-    ).astype(object)
+    surnames = _take(SURNAMES, rng.integers(0, len(SURNAMES), named_by.size))
+    given = _take(GIVEN_NAMES, rng.integers(0, len(GIVEN_NAMES), named_by.size))
+    name = np.array([f"{s} {g}" for s, g in zip(surnames, given, strict=True)], dtype=object)
     return {
         "referrer": np.concatenate([referrer[keep], named_by]),
         "referred": np.concatenate([referred[keep], np.full(named_by.size, -1)]),

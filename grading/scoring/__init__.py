@@ -37,6 +37,7 @@ from grading.scoring.inputs import (
 from grading.scoring.rules import (
     ALGORITHM_VERSION,
     LIFECYCLE_STAGES,
+    MAX_WINDOW_DAYS,
     PYRAMID_LAYERS,
     RFM_LABEL_KEYS,
     RFM_LABELS,
@@ -55,6 +56,7 @@ __all__ = [
     "ENGAGEMENT_COUNT_COLUMNS",
     "FACT_COLUMNS",
     "LIFECYCLE_STAGES",
+    "MAX_WINDOW_DAYS",
     "ORDER_COLUMNS",
     "ORDER_DTYPES",
     "POTENTIAL_COMPONENTS",

@@ -138,7 +138,7 @@ def _tie_ranks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     This is pandas' rank(method="min") and rank(method="max"); the average rank is their mean.
     """
     size = values.size
-    order = np.argsort(values, kind="stable")
+    order = np.argsort(values)  # any order within a tied block gives the same ranks
     ordered = values[order]
     block_start = np.ones(size, dtype=bool)
     block_start[1:] = ordered[1:] != ordered[:-1]
@@ -198,11 +198,13 @@ def _distinct_per_customer(codes: np.ndarray, values: np.ndarray, n: int) -> np.
     """Return, per customer code 0..n-1, how many distinct `values` its rows carry."""
     if codes.size == 0:
         return np.zeros(n, dtype=np.int64)
-    values = values - values.min()
-    bits = _pack_bits(values)
-    if n.bit_length() + bits > 62:
+    low, high = int(values.min()), int(values.max())
+    if n.bit_length() + (high - low).bit_length() > 62:
+        # Ids too far apart to pack next to the customer code: renumber them densely.
         values, _ = pd.factorize(values)
-        bits = _pack_bits(values)
+    else:
+        values = values - low
+    bits = _pack_bits(values)
     keys = np.sort((codes << bits) | values)
     first_of_pair = np.ones(keys.size, dtype=bool)
     first_of_pair[1:] = keys[1:] != keys[:-1]
@@ -232,7 +234,8 @@ def _gap_cv(codes: np.ndarray, offsets: np.ndarray, n: int) -> np.ndarray:
     same = key_code[1:] == key_code[:-1]
     gaps = (key_day[1:] - key_day[:-1])[same]
     gap_code = key_code[1:][same]
-    # Sums of whole numbers far below 2**53: the float bincounts are exact.
+    # Per customer, sum(gaps) <= window_days and sum(gaps^2) <= window_days^2 < 2**53
+    # (window_days <= MAX_WINDOW_DAYS): the float bincounts are exact.
     total = np.bincount(gap_code, weights=gaps, minlength=n).astype(np.int64)
     squares = np.bincount(gap_code, weights=gaps * gaps, minlength=n).astype(np.int64)
     count = np.bincount(gap_code, minlength=n).astype(np.int64)
@@ -429,6 +432,8 @@ def rfm_segment(scores: pd.DataFrame) -> pd.Series:
     A dimension is high when its score >= 3. M high: important_value (R, F high),
     important_develop (R high, F low), important_keep (R low, F high), important_retain (R, F
     low); M low: the same four as general_*. Scores of 1/1/1 (frequency 0) give general_retain.
+    Scores are never missing (customers without window orders carry 1/1/1); ties were already
+    settled when the scores were computed, so equal scores always share a segment.
     """
     r_score, f_score, m_score = _rfm_arrays(scores)
     low_r, low_f, low_m = (r_score < 3), (f_score < 3), (m_score < 3)
@@ -452,7 +457,8 @@ def rfm_label(scores: pd.DataFrame, facts: pd.DataFrame) -> pd.Series:
 
     key = 10 * r_score + (f_score + m_score + 1) // 2 (FM rounds half up) looked up in
     `RFM_LABEL_KEYS`. Customers with frequency 0 are `lost` when they have any counted order
-    before as_of (recency_days not NA) and `prospect` otherwise. `facts` must share the index.
+    before as_of (recency_days not NA) and `prospect` otherwise. `facts` must share the index
+    (it is realigned when in another order). Equal scores always share a label.
     """
     r_score, f_score, m_score = _rfm_arrays(scores)
     frequency_column, recency_column = facts[FREQUENCY], facts[RECENCY_DAYS]
@@ -478,7 +484,8 @@ def lifecycle_stage(facts: pd.DataFrame, *, params: ScoringParams) -> pd.Series:
     growing (second_half_cents > 0 and second_half_cents >= growth_ratio * first_half_cents,
     compared exactly as integers with the ratio's numerator / denominator); else mature.
     Bounds are inclusive as written: exactly new_days is still new, exactly churn_days is not
-    churned.
+    churned. Missing data: NA tenure_days (no counted order) is what makes a prospect. Nothing
+    is ranked, so there are no ties.
     """
     tenure, ever = _nullable_int_column(facts, TENURE_DAYS)
     recency, _ = _nullable_int_column(facts, RECENCY_DAYS)
@@ -509,7 +516,8 @@ def historical_value(scores: pd.DataFrame, *, params: ScoringParams) -> pd.Serie
     """Return historical value H in 0..100 points (float64, rounded to 4 decimals).
 
     H = 100 * (wR (r-1) + wF (f-1) + wM (m-1)) / (4 (wR + wF + wM)), evaluated left to right,
-    then np.round(H, 4) (round half to even). Scores of 1/1/1 give 0.
+    then np.round(H, 4) (round half to even). Scores of 1/1/1 give 0. Scores are never missing;
+    ties were settled by the scores (equal scores, equal H).
     """
     r_score, f_score, m_score = _rfm_arrays(scores)
     w_r, w_f, w_m = params.weight_r, params.weight_f, params.weight_m
@@ -599,7 +607,9 @@ def cooperation_value(facts: pd.DataFrame, *, params: ScoringParams) -> pd.DataF
     (0 when frequency is 0); on_time_rate = on_time_orders / rated_orders (0 without rated
     orders); review_score = min(reviews / review_cap, 1); points_bonus = min(growth_points *
     points_rate, points_cap) in points. C = min(100, 100 * weighted mean of the five rates
-    (weights in the order listed) + points_bonus), then np.round(C, 4). Counts are int64 >= 0.
+    (weights in the order listed) + points_bonus), then np.round(C, 4). Counts are int64 >= 0
+    (customer_facts turns missing counts into 0); a zero denominator gives a 0 rate as listed.
+    Nothing is ranked, so there are no ties.
     """
     count = {name: _int_column(facts, name) for name in col.ENGAGEMENT_COUNT_COLUMNS}
     frequency = _int_column(facts, FREQUENCY)
@@ -641,6 +651,7 @@ def composite_value(values: pd.DataFrame, *, params: ScoringParams) -> pd.Series
     composite = wH * historical + wP * potential + wC * cooperation from the ROUNDED component
     columns, evaluated left to right, then np.round(., 4) (half to even), so exported figures
     recompute exactly. It is not renormalised: with weights summing to 1 it stays in 0..100.
+    A NaN component would give a NaN composite (this package never produces one).
     """
     value = (
         params.weight_historical * values[HISTORICAL].to_numpy(dtype=np.float64)

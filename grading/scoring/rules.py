@@ -71,6 +71,10 @@ LIFECYCLE_STAGES: tuple[str, ...] = ("prospect", "new", "churned", "dormant", "g
 
 PYRAMID_LAYERS: tuple[str, ...] = ("top", "large", "medium", "small")
 
+# Upper bound of window_days (about 270 years): keeps per-customer sums of squared gaps exact
+# in float64 and their products in int64.
+MAX_WINDOW_DAYS = 100_000
+
 RfmMethod = Literal["quintile", "thresholds"]
 IndustryPriors = tuple[tuple[str, float], ...]
 
@@ -153,8 +157,10 @@ class ScoringParams:
         def put(name: str, value: object) -> None:
             object.__setattr__(self, name, value)
 
-        if not isinstance(self.window_days, int) or self.window_days < 1:
-            raise ValueError(f"window_days must be a positive integer, got {self.window_days!r}")
+        if not isinstance(self.window_days, int) or not 1 <= self.window_days <= MAX_WINDOW_DAYS:
+            raise ValueError(
+                f"window_days must be an integer in 1..{MAX_WINDOW_DAYS}, got {self.window_days!r}"
+            )
         if self.rfm_method not in RFM_METHODS:
             raise ValueError(f"rfm_method must be one of {RFM_METHODS}, got {self.rfm_method!r}")
         put("r_thresholds", _non_decreasing_ints("r_thresholds", self.r_thresholds, 4))

@@ -108,13 +108,16 @@ class Command(BaseCommand):
         if options["if_empty"] and Customer.objects.exists():
             self.stdout.write(_("Customers already exist; no demo data created (--if-empty)."))
             return
+        today = options["today"]
+        if isinstance(today, str):  # call_command(..., today="YYYY-MM-DD") skips the parser
+            today = _iso_date(today)
         bars = _ProgressBars()
         started = time.monotonic()
         try:
             summary = demo_seed(
                 customers=options["customers"],
                 seed=options["seed"],
-                today=options["today"],
+                today=today,
                 progress=bars,
             )
         except DomainError as exc:

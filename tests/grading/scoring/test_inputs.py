@@ -184,24 +184,25 @@ def test_params_are_frozen_and_hashable_with_industry_priors() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "message"),
     [
-        {"window_days": 0},
-        {"rfm_method": "deciles"},
-        {"r_thresholds": (30, 90, 180)},
-        {"f_thresholds": (2, 8, 4, 16)},
-        {"weight_r": 0.0, "weight_f": 0.0, "weight_m": 0.0},
-        {"weight_campaign": -0.1},
-        {"industry_priors": {"retail": 1.5}},
-        {"default_industry_prior": 2.0},
-        {"pyramid_cuts": (Decimal("0.05"), Decimal("0.01"), Decimal("0.2"))},
-        {"pyramid_cuts": (Decimal("0"), Decimal("0.01"), Decimal("0.2"))},
-        {"referral_cap": 0},
-        {"growth_ratio": Decimal("-1")},
+        ({"window_days": 0}, "window_days"),
+        ({"window_days": 100_001}, "window_days"),
+        ({"rfm_method": "deciles"}, "rfm_method"),
+        ({"r_thresholds": (30, 90, 180)}, "r_thresholds"),
+        ({"f_thresholds": (2, 8, 4, 16)}, "f_thresholds"),
+        ({"weight_r": 0.0, "weight_f": 0.0, "weight_m": 0.0}, "RFM weights"),
+        ({"weight_campaign": -0.1}, "weight_campaign"),
+        ({"industry_priors": {"retail": 1.5}}, "industry priors"),
+        ({"default_industry_prior": 2.0}, "default_industry_prior"),
+        ({"pyramid_cuts": (Decimal("0.05"), Decimal("0.01"), Decimal("0.2"))}, "pyramid_cuts"),
+        ({"pyramid_cuts": (Decimal("0"), Decimal("0.01"), Decimal("0.2"))}, "pyramid_cuts"),
+        ({"referral_cap": 0}, "referral_cap"),
+        ({"growth_ratio": Decimal("-1")}, "growth_ratio"),
     ],
 )
-def test_invalid_params_are_refused(kwargs: dict[str, object]) -> None:
-    with pytest.raises(ValueError):
+def test_invalid_params_are_refused(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
         ScoringParams(**kwargs)  # type: ignore[arg-type]
 
 
@@ -215,7 +216,7 @@ def test_grade_rule_converts_a_decimal_floor_to_float() -> None:
     rule = GradeRule("gold", 3, Decimal("70.5"))  # type: ignore[arg-type]
     assert rule.min_score == 70.5
     assert isinstance(rule.min_score, float)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="code"):
         GradeRule("", 1, 0.0)
 
 

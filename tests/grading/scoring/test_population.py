@@ -139,9 +139,7 @@ def test_empty_population_has_the_same_columns_and_dtypes() -> None:
 
 def test_empty_ladder_is_refused_even_for_an_empty_population() -> None:
     with pytest.raises(ValueError, match="empty"):
-        score_population(
-            empty_orders(), empty_customers(), as_of=AS_OF, params=PARAMS, ladder=()
-        )
+        score_population(empty_orders(), empty_customers(), as_of=AS_OF, params=PARAMS, ladder=())
 
 
 def test_inputs_are_not_modified() -> None:

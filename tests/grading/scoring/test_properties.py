@@ -222,8 +222,10 @@ def reference(
         total = row["first_half"] + row["second_half"]
         growth = row["second_half"] / total if total else 0.0
         industry = row["industry"]
-        prior = priors.get(industry, params.default_industry_prior) if industry is not None else (
-            params.default_industry_prior
+        prior = (
+            priors.get(industry, params.default_industry_prior)
+            if industry is not None
+            else (params.default_industry_prior)
         )
         pw = (
             params.weight_breadth,
@@ -350,9 +352,10 @@ def test_more_spend_never_lowers_the_m_score(population, params, extra, data) ->
     richer = list(orders)
     cid, date, cents, category = richer[position]
     richer[position] = (cid, date, cents + extra, category)
-    assert run(richer, customers, params).loc[cid, "m_score"] >= run(
-        orders, customers, params
-    ).loc[cid, "m_score"]
+    assert (
+        run(richer, customers, params).loc[cid, "m_score"]
+        >= run(orders, customers, params).loc[cid, "m_score"]
+    )
 
 
 def test_param_choices_are_distinct() -> None:

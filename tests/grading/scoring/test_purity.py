@@ -42,7 +42,8 @@ def imported_names(tree: ast.AST) -> list[str]:
         elif (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute | ast.Name)
-            and getattr(node.func, "attr", getattr(node.func, "id", "")) in {
+            and getattr(node.func, "attr", getattr(node.func, "id", ""))
+            in {
                 "import_module",
                 "__import__",
             }
