@@ -67,7 +67,13 @@ class CustomerAdmin(CustomerScopedAdmin):
     search_fields = ("code", "name", "email", "phone", "contact_name")
     date_hierarchy = "registered_at"
     autocomplete_fields = ("account_manager",)
-    readonly_fields = ("current_grade", "recent_orders", "recent_events", "created_at", "updated_at")
+    readonly_fields = (
+        "current_grade",
+        "recent_orders",
+        "recent_events",
+        "created_at",
+        "updated_at",
+    )
     show_full_result_count = False
     fieldsets = (
         (None, {"fields": ("code", "name", "kind", "industry", "is_active", "current_grade")}),
@@ -96,14 +102,25 @@ class CustomerAdmin(CustomerScopedAdmin):
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
-                (o.order_no, o.placed_at.date(), o.net_amount, o.get_status_display(), o.category or "")
+                (
+                    o.order_no,
+                    o.placed_at.date(),
+                    o.net_amount,
+                    o.get_status_display(),
+                    o.category or "",
+                )
                 for o in orders
             ),
         )
         return format_html(
             "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"
             "</thead><tbody>{}</tbody></table>",
-            _("order"), _("date"), _("net amount"), _("status"), _("category"), rows,
+            _("order"),
+            _("date"),
+            _("net amount"),
+            _("status"),
+            _("category"),
+            rows,
         )
 
     @admin.display(description=_("recent engagement"))
@@ -186,7 +203,14 @@ class ProductReviewAdmin(CustomerScopedAdmin):
 
 @admin.register(ServiceTicket)
 class ServiceTicketAdmin(CustomerScopedAdmin):
-    list_display = ("subject", "customer", "priority", "opened_at", "first_response_at", "closed_at")
+    list_display = (
+        "subject",
+        "customer",
+        "priority",
+        "opened_at",
+        "first_response_at",
+        "closed_at",
+    )
     list_filter = ("priority",)
     list_select_related = ("customer",)
     search_fields = ("subject", "customer__code", "customer__name")

@@ -229,9 +229,7 @@ class Referral(models.Model):
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["referrer", "created_at"], name="referral_referrer_idx")]
         constraints = [
-            models.CheckConstraint(
-                condition=~Q(referrer=F("referred")), name="referral_not_self"
-            ),
+            models.CheckConstraint(condition=~Q(referrer=F("referred")), name="referral_not_self"),
         ]
 
     def __str__(self) -> str:

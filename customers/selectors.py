@@ -7,14 +7,10 @@ exactly like missing ones.
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Model, QuerySet
 
 from customers.models import Customer, Order
-
-M = TypeVar("M", bound=Model)
 
 VIEW_ALL_PERMISSION = "customers.view_all_customers"
 
@@ -24,7 +20,7 @@ def user_sees_all_customers(user: AbstractBaseUser | AnonymousUser) -> bool:
     return bool(user.is_active and (user.is_superuser or user.has_perm(VIEW_ALL_PERMISSION)))
 
 
-def scope_for_user(
+def scope_for_user[M: Model](
     queryset: QuerySet[M], *, user: AbstractBaseUser | AnonymousUser, customer_path: str = ""
 ) -> QuerySet[M]:
     """Narrow `queryset` to rows of customers `user` may see.

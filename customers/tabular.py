@@ -108,9 +108,13 @@ def _rows(
     header: tuple[str, ...], lines: Iterator[tuple[int, list[str]]]
 ) -> Iterator[tuple[int, dict[str, str]]]:
     width = len(header)
+    plain = UNNAMED_COLUMN not in header
     named = [(index, name) for index, name in enumerate(header) if name != UNNAMED_COLUMN]
     for line, cells in lines:
         if not any(cells):
+            continue
+        if plain and len(cells) == width:  # the common case, kept fast for big files
+            yield line, dict(zip(header, cells, strict=True))
             continue
         row = {name: cells[index] if index < len(cells) else "" for index, name in named}
         stray = [

@@ -42,7 +42,14 @@ class ReadOnlyAdminMixin:
 
 @admin.register(Grade)
 class GradeAdmin(SimpleHistoryAdmin):
-    list_display = ("name", "code", "rank", "review_cadence", "service_level", "first_response_minutes")
+    list_display = (
+        "name",
+        "code",
+        "rank",
+        "review_cadence",
+        "service_level",
+        "first_response_minutes",
+    )
     search_fields = ("code", "name")
     ordering = ("-rank",)
 
@@ -69,7 +76,14 @@ class GradingSchemeAdmin(SimpleHistoryAdmin):
     list_display = ("name", "version", "status", "window_days", "rfm_method", "activated_at")
     list_filter = ("status", "rfm_method")
     search_fields = ("name", "description")
-    readonly_fields = ("status", "created_by", "created_at", "activated_at", "retired_at", "based_on")
+    readonly_fields = (
+        "status",
+        "created_by",
+        "created_at",
+        "activated_at",
+        "retired_at",
+        "based_on",
+    )
     inlines = (SchemeGradeInline,)
 
 
@@ -142,7 +156,15 @@ class GradeChangeAdmin(ReadOnlyAdminMixin, CustomerScopedAdmin):
 
 @admin.register(GradeOverride)
 class GradeOverrideAdmin(CustomerScopedAdmin, SimpleHistoryAdmin):
-    list_display = ("customer", "grade", "source", "expires_on", "created_by", "created_at", "ended_at")
+    list_display = (
+        "customer",
+        "grade",
+        "source",
+        "expires_on",
+        "created_by",
+        "created_at",
+        "ended_at",
+    )
     list_filter = ("source", "grade")
     list_select_related = ("customer", "grade", "created_by")
     search_fields = ("customer__code", "customer__name", "reason")

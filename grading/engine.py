@@ -41,7 +41,7 @@ from grading.models import (
     GradingScheme,
     SchemeGrade,
 )
-from grading.scoring import GradeRule, ScoringParams, score_population
+from grading.scoring import GradeRule, ScoringParams
 
 #: Score-frame columns copied into ScoreSnapshot as they are (same names).
 SNAPSHOT_SCORE_COLUMNS = (
@@ -296,9 +296,10 @@ def _extract_orders_postgres(
     return pd.DataFrame(
         {
             "customer_id": frame["customer_id"].astype("int64"),
-            "order_date": frame["day"].to_numpy(dtype="int64").astype("datetime64[D]").astype(
-                "datetime64[s]"
-            ),
+            "order_date": frame["day"]
+            .to_numpy(dtype="int64")
+            .astype("datetime64[D]")
+            .astype("datetime64[s]"),
             "net_cents": frame["net_cents"].astype("int64"),
             "category_id": frame["category_id"].astype("Int64"),
             "on_time": frame["on_time"].astype("int8"),
@@ -378,9 +379,7 @@ def extract_customers(
     return frame.reset_index()
 
 
-def extract_state(
-    *, as_of: dt.date, customer_ids: Iterable[int] | None = None
-) -> pd.DataFrame:
+def extract_state(*, as_of: dt.date, customer_ids: Iterable[int] | None = None) -> pd.DataFrame:
     """Return each customer's policy state: current grade, counter, pins, open proposals.
 
     Three queries: grade states, active overrides/locks, open downgrade proposals.
@@ -388,9 +387,7 @@ def extract_state(
     from grading.models import CustomerGrade
 
     states = pd.DataFrame.from_records(
-        list(
-            CustomerGrade.objects.values_list("customer_id", "grade__code", "periods_under")
-        ),
+        list(CustomerGrade.objects.values_list("customer_id", "grade__code", "periods_under")),
         columns=["customer_id", "current_grade", "periods_under"],
     ).set_index("customer_id")
     active = GradeOverride.objects.filter(ended_at__isnull=True).filter(
@@ -655,7 +652,5 @@ def write_results(
         "downgrade_proposals": int(actions.get("propose_downgrade", 0)),
         "downgraded": int(actions.get("downgrade", 0)),
         "pinned": int(actions.get("pinned", 0) + actions.get("locked", 0)),
-        "unchanged": int(
-            actions.get("keep", 0) + actions.get("under_target", 0)
-        ),
+        "unchanged": int(actions.get("keep", 0) + actions.get("under_target", 0)),
     }

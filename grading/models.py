@@ -123,9 +123,7 @@ class GradingScheme(models.Model):
         _("weight cooperation"), default=Decimal("0.1"), **WEIGHT
     )
     weight_breadth = models.DecimalField(_("weight breadth"), default=Decimal("0.25"), **WEIGHT)
-    weight_stability = models.DecimalField(
-        _("weight stability"), default=Decimal("0.25"), **WEIGHT
-    )
+    weight_stability = models.DecimalField(_("weight stability"), default=Decimal("0.25"), **WEIGHT)
     weight_growth = models.DecimalField(_("weight growth"), default=Decimal("0.25"), **WEIGHT)
     weight_industry = models.DecimalField(_("weight industry"), default=Decimal("0.25"), **WEIGHT)
     industry_priors = models.JSONField(
@@ -143,9 +141,7 @@ class GradingScheme(models.Model):
     )
     weight_campaign = models.DecimalField(_("weight campaigns"), default=Decimal("0.3"), **WEIGHT)
     weight_referral = models.DecimalField(_("weight referrals"), default=Decimal("0.2"), **WEIGHT)
-    weight_complaint = models.DecimalField(
-        _("weight complaints"), default=Decimal("0.2"), **WEIGHT
-    )
+    weight_complaint = models.DecimalField(_("weight complaints"), default=Decimal("0.2"), **WEIGHT)
     weight_on_time = models.DecimalField(_("weight on-time"), default=Decimal("0.2"), **WEIGHT)
     weight_review = models.DecimalField(_("weight reviews"), default=Decimal("0.1"), **WEIGHT)
     referral_cap = models.PositiveIntegerField(
@@ -235,9 +231,7 @@ class SchemeGrade(models.Model):
         Grade, verbose_name=_("grade"), on_delete=models.PROTECT, related_name="scheme_rules"
     )
     min_score = models.DecimalField(_("minimum composite score"), **SCORE)
-    min_frequency = models.PositiveIntegerField(
-        _("gate: minimum orders in window"), default=0
-    )
+    min_frequency = models.PositiveIntegerField(_("gate: minimum orders in window"), default=0)
     min_monetary = models.DecimalField(
         _("gate: minimum net purchases in window"), default=Decimal("0"), **MONEY
     )
@@ -250,9 +244,7 @@ class SchemeGrade(models.Model):
     cadence = models.CharField(
         _("review cadence"), max_length=10, choices=Cadence.choices, default=Cadence.MONTHLY
     )
-    warn_after = models.PositiveSmallIntegerField(
-        _("warn after (periods under target)"), default=1
-    )
+    warn_after = models.PositiveSmallIntegerField(_("warn after (periods under target)"), default=1)
     downgrade_after = models.PositiveSmallIntegerField(
         _("propose downgrade after (periods under target)"),
         default=2,

@@ -33,11 +33,27 @@ def celery_worker_process(django_db_setup, django_db_blocker) -> Iterator[subpro
         "DATABASE_URL": _database_url(),
         "DJANGO_SETTINGS_MODULE": "tierhub.settings.test",
     }
-    log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"tierhub-worker-{os.getpid()}.log", "wb")
+    log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"tierhub-worker-{os.getpid()}.log"
+    log = open(log_path, "wb")  # noqa: SIM115  (closed in the fixture's finally block)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "tierhub", "worker", "--pool=solo",
-         "--loglevel=info", "--without-mingle", "--without-gossip", "-n", f"test-{os.getpid()}@%h"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tierhub",
+            "worker",
+            "--pool=solo",
+            "--loglevel=info",
+            "--without-mingle",
+            "--without-gossip",
+            "-n",
+            f"test-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         from tierhub.celery import app

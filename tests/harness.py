@@ -11,6 +11,7 @@ at them. xdist workers inherit the environment and reuse the controller's server
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -71,10 +72,25 @@ class Services:
             shutil.chown(pg_root, "postgres", "postgres")
         self.pg_data = pg_root / "data"
         port = _free_port()
-        self._pg("initdb", "-D", str(self.pg_data), "-U", "tierhub", "--auth=trust",
-                 "-E", "UTF8", "--no-locale")
         self._pg(
-            "pg_ctl", "-D", str(self.pg_data), "-l", str(pg_root / "pg.log"), "-w", "-o",
+            "initdb",
+            "-D",
+            str(self.pg_data),
+            "-U",
+            "tierhub",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-locale",
+        )
+        self._pg(
+            "pg_ctl",
+            "-D",
+            str(self.pg_data),
+            "-l",
+            str(pg_root / "pg.log"),
+            "-w",
+            "-o",
             f"-c listen_addresses=127.0.0.1 -p {port} -k {pg_root} -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
             "start",
@@ -91,9 +107,25 @@ class Services:
         port = _free_port()
         self.redis_pidfile = self.run_dir / "redis.pid"
         subprocess.run(
-            [redis, "--bind", "127.0.0.1", "--port", str(port), "--daemonize", "yes",
-             "--save", "", "--appendonly", "no", "--dir", str(self.run_dir),
-             "--pidfile", str(self.redis_pidfile), "--logfile", str(self.run_dir / "redis.log")],
+            [
+                redis,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--daemonize",
+                "yes",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.run_dir),
+                "--pidfile",
+                str(self.redis_pidfile),
+                "--logfile",
+                str(self.run_dir / "redis.log"),
+            ],
             check=True,
         )
         deadline = time.monotonic() + 10
@@ -106,15 +138,11 @@ class Services:
 
     def stop(self) -> None:
         if self.pg_data is not None and self.pg_bin is not None:
-            try:
+            with contextlib.suppress(subprocess.CalledProcessError):
                 self._pg("pg_ctl", "-D", str(self.pg_data), "-m", "immediate", "-w", "stop")
-            except subprocess.CalledProcessError:
-                pass
         if self.redis_pidfile is not None and self.redis_pidfile.exists():
-            try:
+            with contextlib.suppress(ProcessLookupError, ValueError):
                 os.kill(int(self.redis_pidfile.read_text().strip()), 15)
-            except (ProcessLookupError, ValueError):
-                pass
         shutil.rmtree(self.run_dir, ignore_errors=True)
 
 

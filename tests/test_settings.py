@@ -40,8 +40,12 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     result = subprocess.run(
         [sys.executable, "manage.py", "check"],
         cwd=ROOT,
-        env={**env, "DJANGO_SETTINGS_MODULE": "tierhub.settings.production",
-             "ALLOWED_HOSTS": "x", "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"},
+        env={
+            **env,
+            "DJANGO_SETTINGS_MODULE": "tierhub.settings.production",
+            "ALLOWED_HOSTS": "x",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        },
         capture_output=True,
         text=True,
         timeout=120,

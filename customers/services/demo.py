@@ -190,7 +190,7 @@ class DemoDataExists(ConflictError):
 
 @dataclass
 class _Clock:
-    """Turn (days before `today`, seconds into that local day) into epoch seconds and back."""
+    """Turn (days before `today`, seconds into that local day) into epoch seconds."""
 
     day_starts: np.ndarray  # epoch seconds of local midnight, indexed by days before today
 
@@ -267,6 +267,7 @@ def _insert[M: models.Model](
     >= 3.35 hand the keys back from the INSERT itself, so no query reads them again.
     """
     pks = np.zeros(total, dtype=np.int64)
+    progress(step, 0)
     for start in range(0, total, CHUNK):
         window = slice(start, min(start + CHUNK, total))
         size = window.stop - window.start
@@ -508,6 +509,7 @@ def _names(rng: np.random.Generator, kind: np.ndarray) -> tuple[list[str], list[
 
 def _ensure_staff(progress: Progress) -> tuple[int, list[Any]]:
     """Get or create the demo logins; return how many were new and the managers in order."""
+    progress("staff", 0)
     user_model = get_user_model()
     password = make_password(DEMO_PASSWORD)  # hashing is slow by design: once, reused
     operations, _created = Group.objects.get_or_create(name=OPERATIONS)
@@ -536,6 +538,7 @@ def _ensure_staff(progress: Progress) -> tuple[int, list[Any]]:
 
 def _ensure_categories(progress: Progress) -> tuple[int, dict[str, Category]]:
     """Get or create the category tree in two inserts (parents, then children)."""
+    progress("categories", 0)
     existing = {c.code: c for c in Category.objects.filter(code__in=[c for c, *_ in CATEGORY_TREE])}
     created = 0
     for level_is_parent in (True, False):
@@ -555,6 +558,7 @@ def _ensure_campaigns(
     rng: np.random.Generator, today: dt.date, progress: Progress
 ) -> tuple[int, list[Campaign]]:
     """Get or create ~6 campaigns spread over the last year, all ended before `today`."""
+    progress("campaigns", 0)
     # Drawn for every campaign, existing or not, so the rest of the data stays the same.
     shift = rng.integers(0, 10, len(CAMPAIGNS))
     length = rng.integers(14, 31, len(CAMPAIGNS))
@@ -627,8 +631,8 @@ def demo_seed(
     date in the project time zone and every generated timestamp falls before it. Staff
     users, categories and campaigns are reused when they exist (existing passwords are left
     alone); the customers are not: if any ``DEMO…`` customer exists this raises
-    `DemoDataExists` and writes nothing. `progress(step, n)` is told that `n` more rows of
-    `step` are done; a new step name means the previous step finished.
+    `DemoDataExists` and writes nothing. `progress(step, n)` is called with n = 0 when a
+    step starts (so the previous one is finished), then with the rows each chunk added.
 
     One transaction; the number of queries grows with the number of insert batches, not
     with the number of customers.
@@ -646,11 +650,13 @@ def demo_seed(
             % {"prefix": CUSTOMER_PREFIX}
         )
 
+    report("plan", 0)
     rng = np.random.Generator(np.random.PCG64(seed))
     clock = _Clock.for_today(today, tz)
     population, orders = _plan_population(rng, customers, clock)
     names, contacts, addresses = _names(rng, population.kind)
     phones = rng.integers(130_0000_0000, 199_9999_9999, customers)
+    report("plan", customers)
 
     staff_created, managers = _ensure_staff(report)
     categories_created, categories = _ensure_categories(report)

@@ -158,7 +158,11 @@ def _record_counts(run: GradingRun) -> None:
     run.downgraded = actions.get("downgrade", 0)
     run.pinned = actions.get("pinned", 0) + actions.get("locked", 0)
     run.unchanged = run.scored - (
-        run.assigned + run.upgraded + run.warned + run.downgrade_proposals + run.downgraded
+        run.assigned
+        + run.upgraded
+        + run.warned
+        + run.downgrade_proposals
+        + run.downgraded
         + run.pinned
     )
     run.save(

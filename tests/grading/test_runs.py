@@ -23,8 +23,10 @@ def _population():
     customers = []
     for i in range(5):
         customer = CustomerFactory(code=f"P{i}")
-        days = [(AS_OF - dt.timedelta(days=10 + 30 * j + (4 - i) * 3), str(100 * (i + 1)))
-                for j in range(i + 1)]
+        days = [
+            (AS_OF - dt.timedelta(days=10 + 30 * j + (4 - i) * 3), str(100 * (i + 1)))
+            for j in range(i + 1)
+        ]
         orders_for(customer, *days)
         customers.append(customer)
     customers.append(CustomerFactory(code="PROSPECT"))

@@ -22,6 +22,7 @@ from customers.models import Customer
 from customers.services.demo import demo_seed
 
 STEP_LABELS = {
+    "plan": gettext_lazy("Planning customers"),
     "staff": gettext_lazy("Staff logins"),
     "categories": gettext_lazy("Categories"),
     "campaigns": gettext_lazy("Campaigns"),
@@ -63,7 +64,9 @@ class _ProgressBars:
             self.close()
             self.step = step
             label = str(STEP_LABELS.get(step, step))
-            self.bar = tqdm(desc=label, unit=" rows", file=sys.stderr, disable=None, leave=True)
+            self.bar = tqdm(
+                desc=label, unit=" " + _("rows"), file=sys.stderr, disable=None, leave=True
+            )
         if self.bar is not None:
             self.bar.update(n)
 

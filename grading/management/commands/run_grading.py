@@ -35,9 +35,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["if_missing"] and GradingRun.objects.filter(
-            status=GradingRun.Status.SUCCEEDED
-        ).exists():
+        if (
+            options["if_missing"]
+            and GradingRun.objects.filter(status=GradingRun.Status.SUCCEEDED).exists()
+        ):
             self.stdout.write("A grading run exists already; nothing to do.")
             return
         as_of = options["as_of"] or period_as_of(timezone.localdate())
