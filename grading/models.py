@@ -331,6 +331,12 @@ class GradingRun(models.Model):
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     duration_seconds = models.FloatField(_("duration (s)"), null=True, blank=True)
+    phase_seconds = models.JSONField(
+        _("seconds per phase"),
+        default=dict,
+        blank=True,
+        help_text=_("Wall time of extract, score, decide and write."),
+    )
     shards = models.PositiveIntegerField(_("shards"), default=1)
     scored = models.PositiveIntegerField(_("scored"), default=0)
     assigned = models.PositiveIntegerField(_("first grades"), default=0)

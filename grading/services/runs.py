@@ -112,11 +112,21 @@ def grading_run_execute(
 
 def _execute(run: GradingRun) -> None:
     """Extract, score, decide and write one run in a single transaction."""
+    phases: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(phase: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        phases[phase] = round(now - clock, 3)
+        clock = now
+
     rules = engine.scheme_rules(run.scheme)
     orders = engine.extract_orders(as_of=run.as_of)
     customers = engine.extract_customers(
         as_of=run.as_of, window_days=rules.params.window_days, orders=orders
     )
+    lap("extract")
     scores = score_population(
         orders.drop(columns=["on_time"]),
         customers,
@@ -128,16 +138,20 @@ def _execute(run: GradingRun) -> None:
     done = set(ScoreSnapshot.objects.filter(run=run).values_list("customer_id", flat=True))
     if done:
         scores = scores[~scores.index.isin(list(done))]
+    lap("score")
     state = engine.extract_state(as_of=run.as_of, customer_ids=scores.index)
     decisions = engine.decide(scores, state, rules=rules, as_of=run.as_of)
+    lap("decide")
     with transaction.atomic():
         engine.write_results(
             run=run, scores=scores, decisions=decisions, rules=rules, now=timezone.now()
         )
         _record_counts(run)
+        lap("write")
         run.status = GradingRun.Status.SUCCEEDED
         run.finished_at = timezone.now()
-        run.save(update_fields=["status", "finished_at"])
+        run.phase_seconds = phases
+        run.save(update_fields=["status", "finished_at", "phase_seconds"])
         run_id = run.pk
         transaction.on_commit(lambda: _enqueue_notifications(run_id))
 
