@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,9 @@ from grading.scoring.rules import (
     ScoringParams,
 )
 from grading.scoring.tiers import assign_grades
+
+if TYPE_CHECKING:
+    from grading.scoring.population import PopulationCuts
 
 # Output column names.
 FIRST_ORDER_DATE = "first_order_date"
@@ -543,7 +547,9 @@ def _share(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     return out
 
 
-def potential_value(facts: pd.DataFrame, *, params: ScoringParams) -> pd.DataFrame:
+def potential_value(
+    facts: pd.DataFrame, *, params: ScoringParams, breadth: pd.Series | None = None
+) -> pd.DataFrame:
     """Return potential value P in 0..100 points with its four components in 0..1.
 
     breadth = average_rank / n of `categories` ranked ascending among the n customers with
@@ -552,12 +558,16 @@ def potential_value(facts: pd.DataFrame, *, params: ScoringParams) -> pd.DataFra
     growth = second_half / (first_half + second_half) cents, 0 when both are 0; industry_prior
     = params' prior for `industry` (NA, empty or unknown industry -> default_industry_prior
     unless that exact string has a prior). P = 100 * (weighted mean of the components, weights
-    in the order listed), np.round(P, 4). Components are not rounded.
+    in the order listed), np.round(P, 4). Components are not rounded. A given `breadth` (from
+    population cut points, see `grading.scoring.population`) replaces the computed one.
     """
     frequency = _int_column(facts, FREQUENCY)
     active = np.flatnonzero(frequency >= 1)
+    given_breadth = breadth
     breadth = np.zeros(frequency.size, dtype=np.float64)
-    if active.size:
+    if given_breadth is not None:
+        breadth = given_breadth.reindex(facts.index).to_numpy(dtype=np.float64)
+    elif active.size:
         min_rank, max_rank = _tie_ranks(_int_column(facts, CATEGORIES)[active])
         # (min + max) / (2 n): one correctly rounded division of the exact average-rank share.
         breadth[active] = (min_rank + max_rank) / (2 * active.size)
@@ -671,6 +681,7 @@ def score_population(
     as_of: dt.date,
     params: ScoringParams,
     ladder: Sequence[GradeRule],
+    cuts: PopulationCuts | None = None,
 ) -> pd.DataFrame:
     """Return every fact, component and score of each customer at `as_of`, by customer_id.
 
@@ -682,11 +693,22 @@ def score_population(
     `assign_grades`: the rounded composite is compared, so a value exactly on a min_score
     qualifies). An empty `customers` frame gives an empty frame with the same columns and
     dtypes. Raises ValueError for an empty ladder or invalid input frames.
+
+    With `cuts` (population cut points from `population.population_cuts`), the
+    population-dependent results (R/F/M quintiles, pyramid, breadth) come from the cuts, so a
+    subset of the population scores exactly as it would inside the whole.
     """
     facts = customer_facts(orders, customers, as_of=as_of, params=params)
-    pyramid = value_pyramid(facts, params=params)
-    scores = rfm_scores(facts, params=params, pyramid=pyramid)
-    potential = potential_value(facts, params=params)
+    breadth = None
+    if cuts is None:
+        pyramid = value_pyramid(facts, params=params)
+        scores = rfm_scores(facts, params=params, pyramid=pyramid)
+    else:
+        # Imported here: population builds on this module's functions.
+        from grading.scoring.population import apply_cuts
+
+        scores, pyramid, breadth = apply_cuts(facts, cuts, params=params)
+    potential = potential_value(facts, params=params, breadth=breadth)
     cooperation = cooperation_value(facts, params=params)
     values = pd.DataFrame(
         {
