@@ -338,6 +338,12 @@ class GradingRun(models.Model):
         help_text=_("Wall time of extract, score, decide and write."),
     )
     shards = models.PositiveIntegerField(_("shards"), default=1)
+    population_cuts = models.JSONField(
+        _("population cut points"),
+        default=dict,
+        blank=True,
+        help_text=_("Quintile, pyramid and breadth cut points a sharded run scored with."),
+    )
     scored = models.PositiveIntegerField(_("scored"), default=0)
     assigned = models.PositiveIntegerField(_("first grades"), default=0)
     upgraded = models.PositiveIntegerField(_("upgraded"), default=0)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 from celery import shared_task
+from django.db import OperationalError
 
 from grading.services.notifications import run_notify
 from grading.services.runs import grading_run_execute
 from grading.services.schedule import grading_periodic_kickoff
+from grading.services.sharding import run_finish, run_shard_execute
 
 
 @shared_task(name="grading.run_grading", soft_time_limit=3 * 3600, time_limit=3 * 3600 + 300)
@@ -34,3 +36,26 @@ def periodic_grading_task() -> dict[str, object]:
 def notify_run_task(run_id: int) -> int:
     """Notify account managers about run `run_id` (idempotent)."""
     return run_notify(run_id=run_id)
+
+
+@shared_task(
+    name="grading.grade_shard",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=3,
+    soft_time_limit=3600,
+    time_limit=3900,
+)
+def grade_shard_task(run_id: int, low: int, high: int) -> int:
+    """Grade customers with ids in [low, high) of run `run_id` (idempotent)."""
+    return run_shard_execute(run_id=run_id, low=low, high=high)
+
+
+@shared_task(name="grading.finish_run", soft_time_limit=600, time_limit=660)
+def finish_run_task(run_id: int) -> dict[str, object]:
+    """Chord callback: record a sharded run's counts and mark it succeeded."""
+    run = run_finish(run_id=run_id)
+    return {"run": run.pk, "status": run.status, "scored": run.scored}
+

@@ -52,3 +52,15 @@ def _english():
 
     with translation.override("en"):
         yield
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip tests marked `services` on a quick run without the harness's servers."""
+    from tests.harness import services_available
+
+    if services_available():
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL + Redis (TIERHUB_TEST_SERVICES=off)")
+    for item in items:
+        if "services" in item.keywords:
+            item.add_marker(skip)

@@ -23,6 +23,7 @@ from grading import engine
 from grading.models import GradingRun, GradingScheme, ScoreSnapshot
 from grading.scoring import score_population
 from grading.selectors import scheme_get_active
+from grading.services import sharding
 
 logger = logging.getLogger(__name__)
 
@@ -73,12 +74,17 @@ def grading_run_execute(
     as_of: dt.date,
     scheme: GradingScheme | None = None,
     triggered_by: str = "",
+    shards: int | None = None,
 ) -> GradingRun:
     """Grade every active customer at `as_of` with `scheme` (default: the active one).
 
     Idempotent: a finished run is returned as is; a failed or killed one resumes and converges
     to the same snapshots and changes without duplicates. Returns the run (check `status`:
     a run held by another process is returned still `running`).
+
+    Above `GRADING_SHARD_THRESHOLD` active customers (or with `shards` > 1) the run shards:
+    this call computes the population cut points, enqueues one Celery task per customer-id
+    range and returns the run still `running`; the last shard's callback finishes it.
     """
     scheme = scheme or scheme_get_active()
     run = _run_get_or_create(scheme=scheme, as_of=as_of, triggered_by=triggered_by)
@@ -91,6 +97,17 @@ def grading_run_execute(
         run.refresh_from_db()
         if run.status == GradingRun.Status.SUCCEEDED:
             return run
+        if (
+            run.status == GradingRun.Status.RUNNING
+            and run.shards > 1
+            and run.started_at is not None
+            and run.started_at > timezone.now() - STALE_AFTER
+        ):
+            # Its shards are in flight on the workers; the callback will finish it.
+            return run
+        shard_count = shards if shards is not None else sharding.shard_count_for_population()
+        if shard_count > 1:
+            return sharding.run_shards_start(run=run, shards=shard_count)
         started = time.monotonic()
         run.status = GradingRun.Status.RUNNING
         run.started_at = timezone.now()
@@ -146,17 +163,17 @@ def _execute(run: GradingRun) -> None:
         engine.write_results(
             run=run, scores=scores, decisions=decisions, rules=rules, now=timezone.now()
         )
-        _record_counts(run)
+        run_counts_record(run)
         lap("write")
         run.status = GradingRun.Status.SUCCEEDED
         run.finished_at = timezone.now()
         run.phase_seconds = phases
         run.save(update_fields=["status", "finished_at", "phase_seconds"])
         run_id = run.pk
-        transaction.on_commit(lambda: _enqueue_notifications(run_id))
+        transaction.on_commit(lambda: run_notifications_enqueue(run_id))
 
 
-def _record_counts(run: GradingRun) -> None:
+def run_counts_record(run: GradingRun) -> None:
     """Set the run's counters from its snapshots (correct however many attempts wrote them)."""
     actions = dict(
         ScoreSnapshot.objects.filter(run=run)
@@ -193,7 +210,8 @@ def _record_counts(run: GradingRun) -> None:
     )
 
 
-def _enqueue_notifications(run_id: int) -> None:
+def run_notifications_enqueue(run_id: int) -> None:
+    """Enqueue the account-manager notifications of a finished run (call on commit)."""
     from grading.tasks import notify_run_task
 
     notify_run_task.delay(run_id)

@@ -5,7 +5,7 @@ from common.tasks import healthcheck_task
 pytestmark = [pytest.mark.services, pytest.mark.celery]
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_task_round_trips_through_redis_to_a_real_worker(celery_worker_process):
     result = healthcheck_task.delay()
 
