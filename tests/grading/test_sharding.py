@@ -22,9 +22,7 @@ from tests.grading.factories import orders_for
 
 AS_OF = dt.date(2026, 4, 1)
 SNAPSHOT_FIELDS = [
-    f.attname
-    for f in ScoreSnapshot._meta.concrete_fields
-    if f.attname not in ("id", "run_id")
+    f.attname for f in ScoreSnapshot._meta.concrete_fields if f.attname not in ("id", "run_id")
 ]
 
 
@@ -42,10 +40,7 @@ def _population(n=40):
 
 
 def _written():
-    snapshots = {
-        row["customer_id"]: row
-        for row in ScoreSnapshot.objects.values(*SNAPSHOT_FIELDS)
-    }
+    snapshots = {row["customer_id"]: row for row in ScoreSnapshot.objects.values(*SNAPSHOT_FIELDS)}
     grades = dict(CustomerGrade.objects.values_list("customer_id", "grade_id"))
     return snapshots, grades
 
