@@ -26,18 +26,14 @@ from grading.models import GradingRun, ScoreSnapshot
 from grading.scoring import customer_facts, score_population
 from grading.scoring.population import CUT_FACT_COLUMNS, PopulationCuts, population_cuts
 
-#: Customers per shard. 250k customers with ~10 orders each keep a shard's frames around
-#: 0.5 GB, so two shards fit beside each other on a 2-core / 4 GB worker.
-SHARD_SIZE = 250_000
-
 
 def shard_count_for_population() -> int:
     """Return how many shards the active population needs (1 below the threshold)."""
-    threshold = getattr(settings, "GRADING_SHARD_THRESHOLD", 500_000)
+    threshold = settings.GRADING_SHARD_THRESHOLD
     active = Customer.objects.filter(is_active=True).count()
     if active <= threshold:
         return 1
-    return math.ceil(active / getattr(settings, "GRADING_SHARD_SIZE", SHARD_SIZE))
+    return math.ceil(active / settings.GRADING_SHARD_SIZE)
 
 
 def shard_ranges(*, shards: int) -> list[tuple[int, int]]:

@@ -34,7 +34,8 @@ def test_upgrade_notifies_the_manager_once_in_app_and_by_email(
     assert created == 1
     assert note.recipient == alice
     assert note.kind == "grade_upgrade"
-    assert "UP" in note.title and "Key" in note.title
+    assert "UP" in note.title
+    assert "Key" in note.title
     assert sent == 1
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == [alice.email]

@@ -121,3 +121,17 @@ def test_two_beats_at_once_make_one_run():
     assert ScoreSnapshot.objects.count() == 20
     assert GradeChange.objects.count() == 20
     assert GradeAuditEntry.objects.count() == 20
+
+
+@pytest.mark.django_db
+def test_population_above_the_threshold_is_sharded(settings):
+    from grading.services.sharding import shard_count_for_population
+
+    for _ in range(5):
+        CustomerFactory()
+    settings.GRADING_SHARD_THRESHOLD = 4
+    settings.GRADING_SHARD_SIZE = 2
+
+    assert shard_count_for_population() == 3
+    settings.GRADING_SHARD_THRESHOLD = 5
+    assert shard_count_for_population() == 1

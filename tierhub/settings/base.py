@@ -192,6 +192,14 @@ CELERY_TASK_TIME_LIMIT = 3 * 3600 + 300
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
+# --- Grading ----------------------------------------------------------------------------------
+# Above this many active customers a run shards over Celery workers (customer-id ranges of
+# GRADING_SHARD_SIZE, scored with population-wide cut points computed once).
+GRADING_SHARD_THRESHOLD = env.int("GRADING_SHARD_THRESHOLD", default=500_000)
+# 250k customers with ~10 orders each keep a shard's frames around 0.5 GB, so two shards fit
+# beside each other on a 2-core / 4 GB worker.
+GRADING_SHARD_SIZE = env.int("GRADING_SHARD_SIZE", default=250_000)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
