@@ -3,6 +3,8 @@ gives exactly the scores of the whole (DESIGN.md: sharded == single-process)."""
 
 from __future__ import annotations
 
+import itertools
+
 import pandas as pd
 import pytest
 from hypothesis import given
@@ -26,7 +28,7 @@ def _score_in_shards(orders, customers, params, boundaries):
     ids = customers["customer_id"]
     parts = []
     edges = [ids.min() - 1, *sorted(boundaries), ids.max()]
-    for low, high in zip(edges, edges[1:], strict=False):
+    for low, high in itertools.pairwise(edges):
         shard = customers[(ids > low) & (ids <= high)]
         shard_orders = orders[orders["customer_id"].isin(shard["customer_id"])]
         parts.append(
