@@ -344,3 +344,33 @@ class ServiceTicket(models.Model):
 
     def __str__(self) -> str:
         return self.subject
+
+
+class CustomerAccount(models.Model):
+    """A portal login of one customer. A customer may have several; a user belongs to one."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="customer_account",
+    )
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="accounts"
+    )
+    invited_at = models.DateTimeField(_("invited at"), default=timezone.now)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("invited by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("customer portal account")
+        verbose_name_plural = _("customer portal accounts")
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.customer_id}"
