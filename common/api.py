@@ -6,7 +6,11 @@ from typing import Any
 
 from django.db import IntegrityError
 from rest_framework import status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import BasePermission, DjangoModelPermissions
+from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from common.exceptions import DomainError
@@ -33,3 +37,31 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         code = getattr(exc, "default_code", "error")
         response.data = {"error": {"code": code, "detail": response.data}}
     return response
+
+
+class IsStaff(BasePermission):
+    """Staff only (operations and account managers); portal customers use their own pages."""
+
+    message = "Staff only."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return bool(request.user and request.user.is_authenticated and request.user.is_staff)
+
+
+class StaffModelPermissions(DjangoModelPermissions):
+    """Staff, and for writes the model's add/change permission (reads need view)."""
+
+    perms_map = {
+        **DjangoModelPermissions.perms_map,
+        "GET": ["%(app_label)s.view_%(model_name)s"],
+        "HEAD": ["%(app_label)s.view_%(model_name)s"],
+    }
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return IsStaff().has_permission(request, view) and super().has_permission(request, view)
+
+
+class StandardPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 1000
