@@ -60,8 +60,8 @@ def test_operations_see_everything_and_filter(ops, graded):
     assert client.get("/api/snapshots/", {"customer_code": "BOB-1"}).json()["count"] == 1
     assert client.get("/api/runs/").json()["results"][0]["status"] == "succeeded"
     scheme = client.get("/api/schemes/", {"status": "active"}).json()["results"][0]
-    assert [rung["grade"] for rung in scheme["ladder"]][0] == "strategic"
-    assert [g["code"] for g in client.get("/api/grades/").json()][0] == "strategic"
+    assert next(rung["grade"] for rung in scheme["ladder"]) == "strategic"
+    assert next(g["code"] for g in client.get("/api/grades/").json()) == "strategic"
 
 
 @pytest.mark.django_db
