@@ -33,6 +33,13 @@ def _population():
     return customers
 
 
+def _lose_writes(codes):
+    """Undo what one interrupted write transaction of these customers had done: it rolled
+    back, so their snapshots, changes, audit rows and grade states are all missing."""
+    for model in (ScoreSnapshot, GradeAuditEntry, GradeChange, CustomerGrade):
+        model.objects.filter(customer__code__in=codes).delete()
+
+
 @pytest.mark.django_db
 def test_first_run_grades_everyone_and_writes_one_snapshot_each():
     customers = _population()
@@ -78,15 +85,20 @@ def test_rerunning_a_period_changes_nothing():
 def test_failed_run_resumes_and_converges_without_duplicates():
     _population()
     run = grading_run_execute(as_of=AS_OF)
-    snapshot_ids = sorted(ScoreSnapshot.objects.values_list("customer_id", "r_score"))
+    snapshot_ids = sorted(
+        ScoreSnapshot.objects.values_list("customer_id", "r_score", "composite", "action")
+    )
     # Simulate a run killed after writing: mark it failed, drop half the snapshots.
     GradingRun.objects.filter(pk=run.pk).update(status=GradingRun.Status.FAILED)
-    ScoreSnapshot.objects.filter(customer__code__in=["P0", "P1", "P2"]).delete()
+    _lose_writes(["P0", "P1", "P2"])
 
     again = grading_run_execute(as_of=AS_OF)
 
     assert again.status == GradingRun.Status.SUCCEEDED
-    assert sorted(ScoreSnapshot.objects.values_list("customer_id", "r_score")) == snapshot_ids
+    assert (
+        sorted(ScoreSnapshot.objects.values_list("customer_id", "r_score", "composite", "action"))
+        == snapshot_ids
+    )
     assert GradeChange.objects.filter(run=run).count() == 6
     assert GradeAuditEntry.objects.filter(run=run).count() == 6
 
@@ -105,3 +117,47 @@ def test_override_survives_a_recompute():
     snapshot = ScoreSnapshot.objects.get(run=run, customer=pinned)
     assert snapshot.action == "pinned"
     assert not GradeChange.objects.filter(run=run, customer=pinned).exists()
+
+
+@pytest.mark.django_db
+def test_run_left_running_by_a_killed_process_is_taken_over_and_converges():
+    import datetime as _dt
+
+    from django.db import connection
+    from django.utils import timezone
+
+    _population()
+    run = grading_run_execute(as_of=AS_OF)
+    expected = sorted(ScoreSnapshot.objects.values_list("customer_id", "composite", "action"))
+    # The process died mid-run: status still "running", part of its work missing. On
+    # PostgreSQL its advisory lock died with it; on SQLite the claim goes stale after 2 h.
+    started = timezone.now() - (
+        _dt.timedelta(minutes=1) if connection.vendor == "postgresql" else _dt.timedelta(hours=3)
+    )
+    GradingRun.objects.filter(pk=run.pk).update(status="running", started_at=started)
+    _lose_writes(["P3", "PROSPECT"])
+
+    again = grading_run_execute(as_of=AS_OF)
+
+    assert again.status == GradingRun.Status.SUCCEEDED
+    assert (
+        sorted(ScoreSnapshot.objects.values_list("customer_id", "composite", "action")) == expected
+    )
+    assert GradeChange.objects.filter(run=run).count() == 6
+    assert GradeAuditEntry.objects.filter(run=run).count() == 6
+
+
+@pytest.mark.django_db
+def test_a_run_claimed_recently_on_sqlite_is_not_taken_over():
+    from django.db import connection
+    from django.utils import timezone
+
+    if connection.vendor == "postgresql":
+        pytest.skip("PostgreSQL uses the advisory lock, not the claim age")
+    _population()
+    run = grading_run_execute(as_of=AS_OF)
+    GradingRun.objects.filter(pk=run.pk).update(status="running", started_at=timezone.now())
+
+    again = grading_run_execute(as_of=AS_OF)
+
+    assert again.status == GradingRun.Status.RUNNING
