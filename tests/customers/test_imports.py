@@ -769,7 +769,7 @@ def _orders_file(path: Path, n: int) -> Path:
 def test_order_import_query_count_does_not_grow_with_rows(tmp_path, django_assert_max_num_queries):
     # The bound leaves room for SQLite's smaller write batches (999 parameters per query);
     # on PostgreSQL both imports run the same number of queries.
-    bound = 16
+    bound = 12
     small = _orders_file(tmp_path / "small.csv", 20)
     large = _orders_file(tmp_path / "large.csv", 400)
 
@@ -789,7 +789,7 @@ def test_customer_import_query_count_does_not_grow_with_rows(
         rows += [[f"K{n}-{i}", f"Name {i}", f"k{i}@x.test", "alice-am"] for i in range(n)]
         return write_csv(path, rows)
 
-    bound = 14
+    bound = 10
     small = customers_file(tmp_path / "small.csv", 20)
     large = customers_file(tmp_path / "large.csv", 400)
 
