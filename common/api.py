@@ -26,6 +26,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         detail: dict[str, Any] = {"code": exc.code, "message": exc.message}
         if exc.field:
             detail["field"] = exc.field
+        if (items := exc.details()) is not None:
+            detail["rows"] = items
         return Response({"error": detail}, status=exc.status_code)
     if isinstance(exc, IntegrityError):
         return Response(

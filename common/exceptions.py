@@ -15,6 +15,10 @@ class DomainError(Exception):
         self.message = message
         self.field = field
 
+    def details(self) -> list[dict[str, object]] | None:
+        """Return per-item problems (e.g. bad rows) for API error bodies, if any."""
+        return None
+
 
 class ConflictError(DomainError):
     """The operation conflicts with the current state (already decided, duplicate, ...)."""

@@ -23,8 +23,21 @@ from typing import IO, Any
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-#: What `open_table` and `read_rows` accept: a path, or a binary file object (an upload).
-Source = str | os.PathLike[str] | IO[bytes]
+
+@dataclass(frozen=True)
+class Records:
+    """Rows already in memory, e.g. an API request body: a sequence of JSON objects.
+
+    Read like a file whose header is every key seen (in order of first appearance) and whose
+    line numbers are the 1-based positions in the sequence.
+    """
+
+    items: Sequence[Any]
+
+
+#: What `open_table` and `read_rows` accept: a path, a binary file object (an upload), or
+#: in-memory `Records`.
+Source = str | os.PathLike[str] | IO[bytes] | Records
 
 #: Cells under a blank header, or beyond the last header, are joined under this key so the
 #: caller can refuse them (a stray unquoted comma shifts every later column).
@@ -75,6 +88,9 @@ def open_table(source: Source, filename: str | None = None) -> Iterator[Table]:
     object passed in is left open. Raises TableError for an unsupported extension, an empty
     file, or content that is not valid UTF-8 / XLSX (possibly while iterating the rows).
     """
+    if isinstance(source, Records):
+        yield _records_table(source)
+        return
     if filename is None:
         if not isinstance(source, str | os.PathLike):
             raise TypeError("filename is required when source is a file object")
@@ -89,6 +105,22 @@ def read_rows(source: Source, filename: str | None = None) -> Iterator[tuple[int
     """Yield ``(line_number, {normalised_header: value})`` for each non-blank data row."""
     with open_table(source, filename) as table:
         yield from table.rows
+
+
+def _records_table(records: Records) -> Table:
+    header: dict[str, None] = {}
+    for position, item in enumerate(records.items, start=1):
+        if not isinstance(item, dict):
+            raise TableError(_("each row must be an object of column: value"), line=position)
+        header.update(dict.fromkeys(normalise_header(str(key)) for key in item))
+    if not header:
+        raise TableError(_("no rows were given"), line=1)
+
+    def rows() -> Iterator[tuple[int, dict[str, str]]]:
+        for position, item in enumerate(records.items, start=1):
+            yield position, {normalise_header(str(k)): _cell_text(v) for k, v in item.items()}
+
+    return Table(header=tuple(header), header_line=0, rows=rows())
 
 
 def normalise_header(name: str) -> str:

@@ -140,7 +140,7 @@ def customer_import(
     `dry_run` validates everything and returns the report without writing.
     """
     report = ImportReport(dry_run=dry_run)
-    checker = _RowChecker(report, Customer)
+    checker = RowChecker(report, Customer)
     # code -> (line, code, name, kind, industry, email, phone, registered_at, account_manager)
     rows: dict[str, tuple[Any, ...]] = {}
 
@@ -160,10 +160,10 @@ def customer_import(
         if code is not None:
             checker.unique(line, "code", code, rows, row)
 
-    _read(source, filename, CUSTOMER_REQUIRED, CUSTOMER_OPTIONAL, parse, report, progress)
-    existing = _ids_by_key(Customer, "code", list(rows))
+    read_table_into(source, filename, CUSTOMER_REQUIRED, CUSTOMER_OPTIONAL, parse, report, progress)
+    existing = ids_by_key(Customer, "code", list(rows))
     manager_ids = _resolve_managers(rows.values(), report)
-    _reject_if_errors(report)
+    reject_if_errors(report)
 
     report.updated = sum(1 for code in rows if code in existing)
     report.created = len(rows) - report.updated
@@ -233,7 +233,7 @@ def order_import(
     having written nothing, when any row is bad; `dry_run` returns the report unwritten.
     """
     report = ImportReport(dry_run=dry_run)
-    checker = _RowChecker(report, Order)
+    checker = RowChecker(report, Order)
     # order_no -> (line, order_no, customer_code, placed_at, amount, refunded_amount, profit,
     # category, status): plain tuples, the only per-row memory kept. None = blank cell.
     rows: dict[str, tuple[Any, ...]] = {}
@@ -279,8 +279,8 @@ def order_import(
         if order_no is not None:
             checker.unique(line, "order_no", order_no, rows, row)
 
-    _read(source, filename, ORDER_REQUIRED, ORDER_OPTIONAL, parse, report, progress)
-    customer_ids = _ids_by_key(Customer, "code", list(customer_codes))
+    read_table_into(source, filename, ORDER_REQUIRED, ORDER_OPTIONAL, parse, report, progress)
+    customer_ids = ids_by_key(Customer, "code", list(customer_codes))
     missing_customers = [code for code in customer_codes if code not in customer_ids]
     if not create_missing_customers:
         missing = set(missing_customers)
@@ -308,8 +308,8 @@ def order_import(
                 _("%(amount)s is less than the refunded amount %(refunded)s already stored")
                 % {"amount": amount, "refunded": stored_refunded},
             )
-    category_ids = _ids_by_key(Category, "code", list(category_codes))
-    _reject_if_errors(report)
+    category_ids = ids_by_key(Category, "code", list(category_codes))
+    reject_if_errors(report)
 
     report.updated = len(existing)
     report.created = len(rows) - report.updated
@@ -324,14 +324,14 @@ def order_import(
                 batch_size=WRITE_BATCH,
                 ignore_conflicts=True,  # another import may have just created it
             )
-            category_ids |= _ids_by_key(Category, "code", new_categories)
+            category_ids |= ids_by_key(Category, "code", new_categories)
         if missing_customers and create_missing_customers:
             Customer.objects.bulk_create(
                 (Customer(code=code, name=code) for code in missing_customers),
                 batch_size=WRITE_BATCH,
                 ignore_conflicts=True,
             )
-            customer_ids |= _ids_by_key(Customer, "code", missing_customers)
+            customer_ids |= ids_by_key(Customer, "code", missing_customers)
         new_rows = (row for order_no, row in rows.items() if order_no not in existing)
         _insert_orders(new_rows, customer_ids, category_ids)
         updates = (rows[order_no] for order_no in existing)
@@ -350,7 +350,7 @@ def order_import(
 # --- reading and row validation ------------------------------------------------------------
 
 
-def _read(
+def read_table_into(
     source: Source,
     filename: str,
     required: tuple[str, ...],
@@ -367,7 +367,7 @@ def _read(
     try:
         with open_table(source, filename) as table:
             _check_header(table, required, optional, report)
-            _reject_if_errors(report)
+            reject_if_errors(report)
             for line, values in table.rows:
                 report.total_rows += 1
                 if values.get(UNNAMED_COLUMN):
@@ -384,7 +384,7 @@ def _read(
                     progress(report.total_rows)
     except TableError as exc:
         report.errors.append(RowError(exc.line, "", exc.message))
-        _reject_if_errors(report)
+        reject_if_errors(report)
     if progress is not None:
         progress(report.total_rows)
 
@@ -420,7 +420,7 @@ def _check_header(
     )
 
 
-class _RowChecker:
+class RowChecker:
     """Parse one cell at a time; on a bad value record a RowError and return None.
 
     Every parser returns None for a blank optional cell too: "not given".
@@ -576,7 +576,7 @@ def _shorten(value: str, limit: int = 40) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
-def _reject_if_errors(report: ImportReport) -> None:
+def reject_if_errors(report: ImportReport) -> None:
     if report.errors:
         report.errors.sort(key=lambda error: error.line)
         raise ImportRejected(report)
@@ -604,9 +604,7 @@ def _key_in(model: type[Model], key: str, chunk: list[str]) -> Q | RawSQL:
     return RawSQL(f"{column} = ANY(%s)", (chunk,), output_field=BooleanField())
 
 
-def _ids_by_key(
-    model: type[Customer] | type[Category], key: str, keys: list[str]
-) -> dict[str, int]:
+def ids_by_key(model: type[Customer] | type[Category], key: str, keys: list[str]) -> dict[str, int]:
     ids: dict[str, int] = {}
     for chunk in _chunks(keys):
         queryset = model.objects.filter(_key_in(model, key, chunk)).order_by()
