@@ -119,7 +119,11 @@ def test_bulk_of_ten_thousand_orders_in_one_request(ops, django_assert_max_num_q
     CustomerFactory(code="C1")
     rows = [_order(i) for i in range(10_000)]
 
-    with django_assert_max_num_queries(40):
+    from django.db import connection
+
+    # Never one query per row: SQLite caps a statement at 999 variables, so its batches are
+    # smaller, but still far fewer statements than rows.
+    with django_assert_max_num_queries(40 if connection.vendor == "postgresql" else 400):
         response = _client(ops).post("/api/orders/bulk/", {"rows": rows}, format="json")
 
     assert response.status_code == 201
