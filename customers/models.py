@@ -374,3 +374,55 @@ class CustomerAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.customer_id}"
+
+
+class AppendOnlyLedgerError(Exception):
+    """Raised when code tries to rewrite the points ledger."""
+
+
+class PointsEntry(models.Model):
+    """One credit of growth points: an append-only engagement fact grading reads.
+
+    The balance is derived (the sum of a customer's entries), never stored. `dedupe_key`
+    (unique per customer, e.g. "review_product:42") makes every credit idempotent, so a
+    re-run of the job that credits points inserts nothing twice.
+    """
+
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="points_entries",
+    )
+    points = models.PositiveIntegerField(_("points"))
+    task_code = models.CharField(_("task"), max_length=40)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    dedupe_key = models.CharField(_("deduplication key"), max_length=120)
+    created_at = models.DateTimeField(_("credited at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("points entry")
+        verbose_name_plural = _("points ledger")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # Balances and the grading window read a customer's entries by date.
+            models.Index(fields=["customer", "created_at"], name="points_customer_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "dedupe_key"], name="points_once_per_dedupe_key"
+            ),
+            models.CheckConstraint(condition=Q(points__gte=1), name="points_positive"),
+            models.CheckConstraint(condition=~Q(dedupe_key=""), name="points_dedupe_key_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} +{self.points} ({self.task_code})"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise AppendOnlyLedgerError("Points entries are append-only.")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyLedgerError("Points entries are append-only.")

@@ -8,9 +8,9 @@ exactly like missing ones.
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Model, QuerySet
+from django.db.models import Model, QuerySet, Sum
 
-from customers.models import Customer, Order
+from customers.models import Customer, Order, PointsEntry
 
 VIEW_ALL_PERMISSION = "customers.view_all_customers"
 
@@ -75,3 +75,20 @@ def customer_recent_events(*, customer: Customer, limit: int = 20) -> list[tuple
         events.append((t.opened_at, _("Ticket"), f"{t.subject} ({state})"))
     events.sort(key=lambda e: e[0], reverse=True)  # type: ignore[arg-type, return-value]
     return events[:limit]
+
+
+def points_balance(customer: Customer | int) -> int:
+    """Return the customer's growth-points balance: the sum of their ledger entries (0 if none).
+
+    Derived on every call (one aggregate query over the customer's index), never stored.
+    """
+    customer_id = customer if isinstance(customer, int) else customer.pk
+    total = PointsEntry.objects.filter(customer_id=customer_id).aggregate(total=Sum("points"))
+    return int(total["total"] or 0)
+
+
+def points_entries_for_customer(*, customer: Customer, limit: int = 50) -> list[PointsEntry]:
+    """Return the customer's latest points entries, newest first."""
+    return list(
+        PointsEntry.objects.filter(customer=customer).order_by("-created_at", "-id")[:limit]
+    )

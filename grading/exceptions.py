@@ -12,8 +12,42 @@ class RunInProgress(ConflictError):
 
 
 class ChangeAlreadyDecided(ConflictError):
+    """A proposed grade change was approved, rejected or superseded already."""
+
     code = "change_already_decided"
 
 
 class OverrideConflict(ConflictError):
+    """Another override of the same customer was set at the same moment."""
+
     code = "override_conflict"
+
+
+class ReasonRequired(DomainError):
+    """A decision that must say why (reject, override, end an override) was given no reason."""
+
+    code = "reason_required"
+
+
+class InvalidOverride(DomainError):
+    """An override's input breaks a business rule (e.g. it expires in the past)."""
+
+    code = "invalid_override"
+
+
+class SchemeNotDraft(ConflictError):
+    """Only a draft scheme can be activated (active and retired ones are frozen)."""
+
+    code = "scheme_not_draft"
+
+
+class InvalidSchemeLadder(DomainError):
+    """The scheme's grade ladder or parameters cannot grade a population."""
+
+    code = "invalid_scheme_ladder"
+
+
+class SchemeConflict(ConflictError):
+    """Another scheme was activated at the same moment."""
+
+    code = "scheme_conflict"

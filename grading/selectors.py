@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import QuerySet
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Case, IntegerField, OuterRef, QuerySet, Subquery, Value, When
 from django.utils.translation import gettext as _
 
+from customers.selectors import scope_for_user
 from grading.exceptions import NoActiveScheme
-from grading.models import GradingRun, GradingScheme, ScoreSnapshot
+from grading.models import GradeChange, GradingRun, GradingScheme, ScoreSnapshot
+
+#: Review-queue order: changes waiting for a decision first, then oldest first (FIFO).
+PROPOSED_FIRST = Case(
+    When(status=GradeChange.Status.PROPOSED, then=Value(0)),
+    default=Value(1),
+    output_field=IntegerField(),
+)
 
 
 def scheme_get_active() -> GradingScheme:
@@ -42,4 +51,38 @@ def snapshot_list_for_run(*, run: GradingRun) -> QuerySet[ScoreSnapshot]:
         ScoreSnapshot.objects.filter(run=run)
         .select_related("customer", "grade_after", "computed_grade")
         .order_by("customer__code")
+    )
+
+
+def grade_change_review_queue(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[GradeChange]:
+    """Return the grade changes `user` may see, as the review queue needs them.
+
+    Scoped to the user's customers (an account manager sees only their own). Each row has
+    its customer, manager and grades joined and `composite` annotated from the run's
+    snapshot of that customer (a correlated subquery on the (customer, run) index, NULL
+    for changes made outside a run), so listing N changes costs one query, not N.
+    """
+    composite = ScoreSnapshot.objects.filter(
+        run_id=OuterRef("run_id"), customer_id=OuterRef("customer_id")
+    ).values("composite")[:1]
+    queryset = (
+        GradeChange.objects.select_related(
+            "customer__account_manager", "from_grade", "to_grade", "decided_by"
+        )
+        .annotate(composite=Subquery(composite))
+        .order_by(PROPOSED_FIRST, "created_at", "pk")
+    )
+    return scope_for_user(queryset, user=user, customer_path="customer")
+
+
+def snapshot_get_for_change(*, change: GradeChange) -> ScoreSnapshot | None:
+    """Return the snapshot behind `change` (its run's row for its customer), if any."""
+    if change.run_id is None:
+        return None
+    return (
+        ScoreSnapshot.objects.select_related(
+            "run__scheme", "computed_grade", "grade_before", "grade_after"
+        )
+        .filter(run_id=change.run_id, customer_id=change.customer_id)
+        .first()
     )

@@ -14,4 +14,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include(("customers.api.urls", "customers_api"), namespace="customers-api")),
     path("api/", include(("grading.api.urls", "grading_api"), namespace="grading-api")),
+    path("api/benefits/", include("benefits.api.urls")),
 ]

@@ -8,8 +8,17 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from grading.models import Grade, GradeOverride, GradingScheme
-from tests.customers.factories import OrderFactory
+from grading.models import (
+    ChangeSource,
+    CustomerGrade,
+    Grade,
+    GradeChange,
+    GradeOverride,
+    GradingRun,
+    GradingScheme,
+    ScoreSnapshot,
+)
+from tests.customers.factories import CustomerFactory, OrderFactory
 
 
 def default_scheme() -> GradingScheme:
@@ -36,3 +45,111 @@ class GradeOverrideFactory(factory.django.DjangoModelFactory):
 
     grade = factory.LazyFunction(lambda: Grade.objects.get(code="key"))
     reason = "Strategic partner"
+
+
+class GradingRunFactory(factory.django.DjangoModelFactory):
+    """A finished run of the default scheme (no snapshots: add them with ScoreSnapshotFactory)."""
+
+    class Meta:
+        model = GradingRun
+
+    scheme = factory.LazyFunction(default_scheme)
+    as_of = factory.Sequence(lambda n: dt.date(2020, 1, 1) + dt.timedelta(days=n))
+    status = GradingRun.Status.SUCCEEDED
+
+
+class CustomerGradeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CustomerGrade
+
+    customer = factory.SubFactory(CustomerFactory)
+    grade = factory.LazyFunction(lambda: grade("key"))
+    since = factory.LazyFunction(timezone.now)
+
+
+class ScoreSnapshotFactory(factory.django.DjangoModelFactory):
+    """A snapshot with distinct, recognisable numbers (a customer just under Key)."""
+
+    class Meta:
+        model = ScoreSnapshot
+
+    run = factory.SubFactory(GradingRunFactory)
+    customer = factory.SubFactory(CustomerFactory)
+    recency_days = 95
+    frequency = 8
+    monetary = Decimal("2400.00")
+    categories = 3
+    first_half_amount = Decimal("1500.00")
+    second_half_amount = Decimal("900.00")
+    gap_cv = 0.4321
+    campaign_invitations = 4
+    campaign_joins = 1
+    referrals = 2
+    complaints = 1
+    reviews = 3
+    on_time_orders = 7
+    rated_orders = 8
+    growth_points = 40
+    r_score = 3
+    f_score = 4
+    m_score = 2
+    rfm_segment = "important_develop"
+    rfm_label = "needs_attention"
+    lifecycle = "mature"
+    pyramid = "medium"
+    breadth = 0.61
+    stability = 0.5679
+    growth = 0.3
+    industry_prior = 0.5
+    campaign_rate = 0.25
+    referral_score = 0.6667
+    complaint_score = 0.8
+    on_time_rate = 0.875
+    review_score = 0.6
+    points_bonus = 4.0
+    historical = 50.0
+    potential = 49.87
+    cooperation = 61.23
+    composite = 51.2345
+    computed_grade = factory.LazyFunction(lambda: grade("growth"))
+    grade_before = factory.LazyFunction(lambda: grade("key"))
+    grade_after = factory.LazyFunction(lambda: grade("key"))
+    action = "propose_downgrade"
+    rule = "downgrade_after"
+    periods_under = 2
+
+
+class GradeChangeFactory(factory.django.DjangoModelFactory):
+    """A downgrade proposal Key -> Growth waiting for review (no run unless given)."""
+
+    class Meta:
+        model = GradeChange
+
+    customer = factory.SubFactory(CustomerFactory)
+    from_grade = factory.LazyFunction(lambda: grade("key"))
+    to_grade = factory.LazyFunction(lambda: grade("growth"))
+    direction = GradeChange.Direction.DOWN
+    status = GradeChange.Status.PROPOSED
+    source = ChangeSource.RUN
+    rule = "downgrade_after"
+    reason = "Grading run 2026-04-01 (default v1)"
+
+
+def proposal_for(customer, *, from_code: str = "key", to_code: str = "growth") -> GradeChange:
+    """A customer holding `from_code` with a run's proposal to move to `to_code`, snapshot
+    included, as a grading run leaves it."""
+    CustomerGrade.objects.update_or_create(
+        customer=customer,
+        defaults={"grade": grade(from_code), "since": timezone.now(), "periods_under": 2},
+    )
+    snapshot = ScoreSnapshotFactory(
+        customer=customer,
+        grade_before=grade(from_code),
+        grade_after=grade(from_code),
+    )
+    return GradeChangeFactory(
+        customer=customer,
+        run=snapshot.run,
+        from_grade=grade(from_code),
+        to_grade=grade(to_code),
+    )

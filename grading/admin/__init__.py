@@ -1,0 +1,11 @@
+"""Admin for grades, schemes, runs, the review queue, overrides and the audited history.
+
+One module per model group (STYLE.md: split past ~400 lines). Importing them registers the
+ModelAdmins. Status and grade columns are read-only everywhere: grades change through
+services (runs, review decisions, overrides, appeals) called from actions, never by
+editing a row.
+"""
+
+from grading.admin import overrides, reviews, runs, schemes
+
+__all__ = ["overrides", "reviews", "runs", "schemes"]

@@ -1,0 +1,274 @@
+"""The review queue (GradeChange), customers' current grades and the audit history.
+
+The GradeChange changelist is where Operations approve or reject proposed downgrades. It
+opens on the changes waiting for review; account managers see their own customers' changes
+(read-only: deciding needs `grading.change_gradechange`, which only Operations have).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from customers.admin import CustomerScopedAdmin
+from grading import selectors
+from grading.admin.base import ReadOnlyAdminMixin, confirmed_action
+from grading.admin.explanations import explain_change
+from grading.forms import ApproveChangesForm, RejectChangesForm
+from grading.models import CustomerGrade, GradeAuditEntry, GradeChange, GradingRun
+from grading.services.reviews import ReviewResult, grade_change_approve, grade_change_reject
+
+REVIEW_PERMISSION = "grading.change_gradechange"
+
+#: Runs offered in the "run" filter (newest first); older ones still filter by URL.
+RUN_FILTER_LIMIT = 24
+
+
+class ReviewStatusFilter(admin.SimpleListFilter):
+    """Status filter whose default is "pending review": the queue opens on open proposals."""
+
+    title = gettext_lazy("status")
+    parameter_name = "status"
+    ALL = "all"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [
+            (GradeChange.Status.PROPOSED, gettext_lazy("Pending review")),
+            *(
+                (status.value, status.label)
+                for status in GradeChange.Status
+                if status != GradeChange.Status.PROPOSED
+            ),
+        ]
+
+    def value(self) -> str:
+        return super().value() or GradeChange.Status.PROPOSED
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        return queryset if value == self.ALL else queryset.filter(status=value)
+
+    def choices(self, changelist: Any) -> Any:
+        value = self.value()
+        yield {
+            "selected": value == self.ALL,
+            "query_string": changelist.get_query_string({self.parameter_name: self.ALL}),
+            "display": _("All"),
+        }
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": value == str(lookup),
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+
+class RunFilter(admin.SimpleListFilter):
+    """Filter by grading run; the runs are listed with their scheme in one query."""
+
+    title = gettext_lazy("run")
+    parameter_name = "run"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[int, str]]:
+        runs = GradingRun.objects.select_related("scheme").order_by("-as_of", "-id")
+        return [(run.pk, str(run)) for run in runs[:RUN_FILTER_LIMIT]]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        return queryset.filter(run_id=value) if value and value.isdigit() else queryset
+
+
+@admin.register(GradeChange)
+class GradeChangeAdmin(ReadOnlyAdminMixin, CustomerScopedAdmin):
+    list_display = (
+        "customer",
+        "grades",
+        "composite_score",
+        "rule",
+        "age",
+        "account_manager",
+        "status",
+        "direction",
+    )
+    list_filter = (ReviewStatusFilter, "direction", "source", "to_grade", RunFilter)
+    list_select_related = ("customer__account_manager", "from_grade", "to_grade")
+    search_fields = ("customer__code", "customer__name")
+    ordering = (selectors.PROPOSED_FIRST.asc(), "created_at")
+    actions = ("approve_changes", "reject_changes")
+    show_full_result_count = False
+    fields = (
+        "customer",
+        "run",
+        "from_grade",
+        "to_grade",
+        "direction",
+        "status",
+        "source",
+        "rule",
+        "reason",
+        "created_at",
+        "decided_by",
+        "decided_at",
+        "decision_note",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[GradeChange]:
+        return selectors.grade_change_review_queue(user=request.user)
+
+    def has_review_permission(self, request: HttpRequest) -> bool:
+        """Deciding needs the change permission; account managers only have view."""
+        return request.user.has_perm(REVIEW_PERMISSION)
+
+    @admin.display(description=gettext_lazy("from → to"))
+    def grades(self, obj: GradeChange) -> str:
+        return f"{obj.from_grade or '—'} → {obj.to_grade}"
+
+    @admin.display(description=gettext_lazy("composite"), ordering="composite")
+    def composite_score(self, obj: GradeChange) -> str:
+        composite = getattr(obj, "composite", None)
+        return "—" if composite is None else f"{composite:.1f}"
+
+    @admin.display(description=gettext_lazy("age (days)"), ordering="created_at")
+    def age(self, obj: GradeChange) -> int:
+        return (timezone.now() - obj.created_at).days
+
+    @admin.display(
+        description=gettext_lazy("account manager"), ordering="customer__account_manager"
+    )
+    def account_manager(self, obj: GradeChange) -> str:
+        return str(obj.customer.account_manager or "—")
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        change = self.get_object(request, unquote(object_id))
+        context = dict(extra_context or {})
+        if change is not None:
+            context["explanation"] = explain_change(change)
+        return super().change_view(request, object_id, form_url, context)
+
+    def _describe(self, change: GradeChange) -> str:
+        return f"{change.customer}: {self.grades(change)} ({change.get_status_display()})"
+
+    @admin.action(description=gettext_lazy("Approve selected downgrades"), permissions=["review"])
+    def approve_changes(
+        self, request: HttpRequest, queryset: QuerySet[GradeChange]
+    ) -> TemplateResponse | None:
+        def perform(data: dict[str, Any]) -> str:
+            result = grade_change_approve(
+                change_ids=list(queryset.values_list("pk", flat=True)),
+                by=request.user,
+                note=data["note"],
+            )
+            return _summary(result)
+
+        return confirmed_action(
+            self,
+            request,
+            queryset,
+            action="approve_changes",
+            form_class=ApproveChangesForm,
+            perform=perform,
+            title=_("Approve downgrades"),
+            intro=_(
+                "The customers below move to the proposed grade, unless their grade changed "
+                "meanwhile or is pinned by an override."
+            ),
+            submit_label=_("Yes, approve"),
+            describe=self._describe,
+        )
+
+    @admin.action(description=gettext_lazy("Reject selected downgrades"), permissions=["review"])
+    def reject_changes(
+        self, request: HttpRequest, queryset: QuerySet[GradeChange]
+    ) -> TemplateResponse | None:
+        def perform(data: dict[str, Any]) -> str:
+            result = grade_change_reject(
+                change_ids=list(queryset.values_list("pk", flat=True)),
+                by=request.user,
+                reason=data["reason"],
+            )
+            return _summary(result)
+
+        return confirmed_action(
+            self,
+            request,
+            queryset,
+            action="reject_changes",
+            form_class=RejectChangesForm,
+            perform=perform,
+            title=_("Reject downgrades"),
+            intro=_(
+                "The customers below keep their grades and start a fresh count of periods "
+                "under target."
+            ),
+            submit_label=_("Yes, reject"),
+            describe=self._describe,
+        )
+
+
+def _summary(result: ReviewResult) -> str:
+    """One line for message_user: what a review decision did."""
+    return _(
+        "Applied: %(applied)d, rejected: %(rejected)d, superseded (grade moved or pinned): "
+        "%(superseded)d, already decided: %(already)d."
+    ) % {
+        "applied": result.applied,
+        "rejected": result.rejected,
+        "superseded": result.superseded,
+        "already": result.already_decided,
+    }
+
+
+@admin.register(CustomerGrade)
+class CustomerGradeAdmin(ReadOnlyAdminMixin, CustomerScopedAdmin):
+    list_display = ("customer", "grade", "since", "periods_under", "last_run")
+    list_filter = ("grade",)
+    list_select_related = ("customer", "grade", "last_run__scheme")
+    search_fields = ("customer__code", "customer__name")
+    readonly_fields = ("override_link",)
+    show_full_result_count = False
+    fields = ("customer", "grade", "since", "periods_under", "last_run", "updated_at")
+
+    def _may_override(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("grading.add_gradeoverride")
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        if self._may_override(request):
+            return (*self.list_display, "override_link")
+        return self.list_display
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if self._may_override(request):
+            return (*self.fields, "override_link")
+        return self.fields
+
+    @admin.display(description=gettext_lazy("override"))
+    def override_link(self, obj: CustomerGrade) -> str:
+        url = reverse("admin:grading_gradeoverride_add")
+        query = urlencode({"customer": obj.customer_id})
+        return format_html('<a href="{}?{}">{}</a>', url, query, _("Override grade"))
+
+
+@admin.register(GradeAuditEntry)
+class GradeAuditEntryAdmin(ReadOnlyAdminMixin, CustomerScopedAdmin):
+    list_display = ("customer", "old_grade", "new_grade", "source", "actor", "reason", "created_at")
+    list_filter = ("source", "new_grade")
+    list_select_related = ("customer", "old_grade", "new_grade", "actor")
+    search_fields = ("customer__code", "customer__name", "reason")
+    date_hierarchy = "created_at"

@@ -1,0 +1,180 @@
+"""Grades and versioned grading schemes.
+
+A draft scheme is edited here (fields and ladder). Active and retired schemes are read-only,
+ladder included: changing one means "Create a new draft version" (`scheme_revise`), editing
+the draft and activating it (`scheme_activate`), so every past run stays explainable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+
+from common.exceptions import DomainError
+from grading.admin.base import GuardedHistoryAdmin
+from grading.models import Grade, GradingScheme, SchemeGrade
+from grading.services.schemes import scheme_activate, scheme_retire, scheme_revise
+
+
+def _is_draft(scheme: GradingScheme | None) -> bool:
+    """True for a new scheme (no object yet) and for a draft."""
+    return scheme is None or scheme.status == GradingScheme.Status.DRAFT
+
+
+@admin.register(Grade)
+class GradeAdmin(GuardedHistoryAdmin):
+    list_display = (
+        "name",
+        "code",
+        "rank",
+        "review_cadence",
+        "service_level",
+        "first_response_minutes",
+    )
+    search_fields = ("code", "name")
+    ordering = ("-rank",)
+
+
+class SchemeGradeInline(admin.TabularInline):
+    """The ladder; editable only while its scheme is a draft (`obj` is the scheme)."""
+
+    model = SchemeGrade
+    extra = 0
+    autocomplete_fields = ("grade",)
+    fields = (
+        "grade",
+        "min_score",
+        "min_frequency",
+        "min_monetary",
+        "hysteresis",
+        "cadence",
+        "warn_after",
+        "downgrade_after",
+        "downgrade_needs_review",
+    )
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _is_draft(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _is_draft(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _is_draft(obj) and super().has_delete_permission(request, obj)
+
+
+@admin.register(GradingScheme)
+class GradingSchemeAdmin(GuardedHistoryAdmin):
+    list_display = (
+        "name",
+        "version",
+        "status",
+        "based_on",
+        "window_days",
+        "rfm_method",
+        "activated_at",
+        "retired_at",
+    )
+    list_filter = ("status", "rfm_method")
+    list_select_related = ("based_on",)
+    search_fields = ("name", "description")
+    readonly_fields = (
+        "status",
+        "based_on",
+        "created_by",
+        "created_at",
+        "activated_at",
+        "retired_at",
+    )
+    inlines = (SchemeGradeInline,)
+    actions = ("activate_scheme", "revise_schemes", "retire_schemes")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # The version is chosen when a scheme is created (or by `scheme_revise`), then fixed.
+        return self.readonly_fields if obj is None else (*self.readonly_fields, "version")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _is_draft(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _is_draft(obj) and super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # Bulk delete would bypass the per-scheme rule above (only drafts are deleted).
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        context = {**(extra_context or {}), "can_revise": self.has_change_permission(request)}
+        return super().change_view(request, object_id, form_url, context)
+
+    def save_model(self, request: HttpRequest, obj: GradingScheme, form: Any, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description=gettext_lazy("Activate the selected draft"), permissions=["change"])
+    def activate_scheme(self, request: HttpRequest, queryset: QuerySet[GradingScheme]) -> None:
+        schemes = list(queryset[:2])
+        if len(schemes) != 1:
+            self.message_user(request, _("Select exactly one draft to activate."), messages.ERROR)
+            return
+        try:
+            scheme = scheme_activate(scheme=schemes[0], by=request.user)
+        except DomainError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return
+        self.message_user(
+            request,
+            _("%(scheme)s is now active; the previously active scheme was retired.")
+            % {"scheme": scheme},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=gettext_lazy("Create a new draft version"), permissions=["change"])
+    def revise_schemes(
+        self, request: HttpRequest, queryset: QuerySet[GradingScheme]
+    ) -> HttpResponseRedirect | None:
+        drafts = [scheme_revise(scheme=s, by=request.user) for s in queryset.order_by("pk")]
+        self.message_user(
+            request,
+            ngettext("Created draft %(drafts)s.", "Created drafts %(drafts)s.", len(drafts))
+            % {"drafts": ", ".join(str(d) for d in drafts)},
+            messages.SUCCESS,
+        )
+        if len(drafts) == 1:
+            # One scheme revised (e.g. from its change page): go straight to the new draft.
+            return HttpResponseRedirect(
+                reverse("admin:grading_gradingscheme_change", args=[drafts[0].pk])
+            )
+        return None
+
+    @admin.action(description=gettext_lazy("Retire the selected schemes"), permissions=["change"])
+    def retire_schemes(self, request: HttpRequest, queryset: QuerySet[GradingScheme]) -> None:
+        was_active = queryset.filter(status=GradingScheme.Status.ACTIVE).exists()
+        retired = [scheme_retire(scheme=s, by=request.user) for s in queryset.order_by("pk")]
+        self.message_user(
+            request,
+            ngettext("Retired %(count)d scheme.", "Retired %(count)d schemes.", len(retired))
+            % {"count": len(retired)},
+            messages.SUCCESS,
+        )
+        if was_active:
+            self.message_user(
+                request,
+                _("No scheme is active now: grading runs will not start until one is activated."),
+                messages.WARNING,
+            )

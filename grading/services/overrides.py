@@ -1,0 +1,174 @@
+"""Grade overrides: pin a customer's grade (manual override or an appeal's lock), end a pin,
+expire pins past their date.
+
+A pin lives in `GradeOverride` (one active row per customer, a partial unique constraint),
+and grading runs never change a pinned grade (DESIGN.md invariant 1). Lock order, shared
+with `reviews`: the customer's open GradeChange proposal -> CustomerGrade -> GradeOverride.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from customers.models import Customer
+from grading.exceptions import InvalidOverride, OverrideConflict, ReasonRequired
+from grading.models import (
+    ChangeSource,
+    CustomerGrade,
+    Grade,
+    GradeAuditEntry,
+    GradeChange,
+    GradeOverride,
+)
+
+#: `end_reason` codes the services write (a person ending a pin writes their own reason).
+END_REPLACED = "replaced"
+END_EXPIRED = "expired"
+
+_END_REASON_MAX = GradeOverride._meta.get_field("end_reason").max_length
+
+
+def grade_override_validate(
+    *, reason: str, expires_on: dt.date | None, today: dt.date | None = None
+) -> None:
+    """Raise a DomainError (naming the field) when override input breaks a business rule.
+
+    A reason is required and the expiry, when given, must be after `today` (the project's
+    local date by default): a pin that has already expired would be ended at once. Forms call
+    this to show the error next to the field; `grade_override_set` calls it again.
+    """
+    if not reason.strip():
+        raise ReasonRequired(_("Give a reason for the override."), field="reason")
+    today = today or timezone.localdate()
+    if expires_on is not None and expires_on <= today:
+        raise InvalidOverride(_("The expiry date must be in the future."), field="expires_on")
+
+
+def grade_override_set(
+    *,
+    customer: Customer,
+    grade: Grade,
+    reason: str,
+    expires_on: dt.date | None,
+    by: AbstractBaseUser | None,
+    source: str = GradeOverride.Source.MANUAL,
+) -> GradeOverride:
+    """Pin `customer` to `grade` until `expires_on` (None: until ended), in one transaction.
+
+    Ends the customer's active override first (end reason "replaced"), creates the new one,
+    sets CustomerGrade.grade (creating the row for a customer never graded; `since` moves
+    only when the grade changes), supersedes an open downgrade proposal, and writes exactly
+    one audit row (source "override", or "appeal" for an APPEAL lock) even when the grade
+    stays the same: the pin itself is an event the audit history must show.
+
+    Raises ReasonRequired / InvalidOverride for bad input and OverrideConflict when another
+    override of the customer was committed concurrently (the partial unique constraint).
+    """
+    reason = reason.strip()
+    grade_override_validate(reason=reason, expires_on=expires_on)
+    is_appeal = source == GradeOverride.Source.APPEAL
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            proposal = (
+                GradeChange.objects.select_for_update()
+                .filter(customer=customer, status=GradeChange.Status.PROPOSED)
+                .order_by("pk")
+                .first()
+            )
+            state = CustomerGrade.objects.select_for_update().filter(customer=customer).first()
+            for active in GradeOverride.objects.select_for_update().filter(
+                customer=customer, ended_at__isnull=True
+            ):
+                active.ended_at = now
+                active.ended_by = by
+                active.end_reason = END_REPLACED
+                active._history_user = by  # simple_history: who ended it
+                active.save(update_fields=["ended_at", "ended_by", "end_reason"])
+
+            override = GradeOverride(
+                customer=customer,
+                grade=grade,
+                source=source,
+                reason=reason,
+                expires_on=expires_on,
+                created_by=by,
+            )
+            override._history_user = by
+            override.save()
+
+            old_grade_id = state.grade_id if state is not None else None
+            if state is None:
+                CustomerGrade.objects.create(customer=customer, grade=grade, since=now)
+            elif state.grade_id != grade.pk:
+                CustomerGrade.objects.filter(pk=state.pk).update(
+                    grade=grade, since=now, updated_at=now
+                )
+            if proposal is not None:
+                proposal.status = GradeChange.Status.SUPERSEDED
+                proposal.decided_by = by
+                proposal.decided_at = now
+                proposal.decision_note = (
+                    _("Superseded by an appeal lock.")
+                    if is_appeal
+                    else _("Superseded by a grade override.")
+                )
+                proposal.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+            GradeAuditEntry.objects.create(
+                customer=customer,
+                old_grade_id=old_grade_id,
+                new_grade=grade,
+                source=ChangeSource.APPEAL if is_appeal else ChangeSource.OVERRIDE,
+                reason=reason,
+                actor=by,
+            )
+    except IntegrityError as exc:
+        # Two overrides of a customer without a grade state row raced past the locks above;
+        # the constraint let one win.
+        raise OverrideConflict(
+            _("Another override of this customer was just set; reload and try again.")
+        ) from exc
+    return override
+
+
+def grade_override_end(
+    *, override: GradeOverride, by: AbstractBaseUser | None, reason: str
+) -> GradeOverride:
+    """End an active override; the grade stays until the next run decides it normally.
+
+    Idempotent: ending an override that has already ended changes nothing and returns it.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise ReasonRequired(_("Give a reason for ending the override."), field="reason")
+    if len(reason) > _END_REASON_MAX:
+        raise InvalidOverride(
+            _("Keep the reason under %(max)d characters.") % {"max": _END_REASON_MAX},
+            field="reason",
+        )
+    with transaction.atomic():
+        locked = GradeOverride.objects.select_for_update().get(pk=override.pk)
+        if locked.ended_at is not None:
+            return locked
+        locked.ended_at = timezone.now()
+        locked.ended_by = by
+        locked.end_reason = reason
+        locked._history_user = by
+        locked.save(update_fields=["ended_at", "ended_by", "end_reason"])
+    return locked
+
+
+def grade_overrides_expire(*, today: dt.date) -> int:
+    """End every active override whose `expires_on` is before `today`; return how many.
+
+    One set-based UPDATE (ended_by stays empty: nobody ended them, the date did), so running
+    it twice on the same day ends nothing more.
+    """
+    return GradeOverride.objects.filter(ended_at__isnull=True, expires_on__lt=today).update(
+        ended_at=timezone.now(), end_reason=END_EXPIRED, ended_by=None
+    )

@@ -1,0 +1,182 @@
+"""Invariant 4 on PostgreSQL: parallel redemptions and a downgrade racing a redemption."""
+
+import threading
+import time
+
+import pytest
+from django.db import connections, transaction
+
+from benefits.exceptions import AllowanceExhausted, BenefitNotEntitled
+from benefits.models import Redemption
+from benefits.services.redemptions import benefit_redeem
+from grading.models import CustomerGrade, Grade
+from tests.benefits.factories import BenefitFactory, set_grade
+from tests.customers.factories import CustomerFactory
+
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+
+def _in_thread(results, errors, **kwargs):
+    def work():
+        try:
+            results.append(benefit_redeem(channel="api", **kwargs))
+        except Exception as exc:  # collected and asserted on below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    return threading.Thread(target=work)
+
+
+def test_twenty_parallel_requests_for_a_single_use_coupon_redeem_exactly_once():
+    customer = CustomerFactory()
+    set_grade(customer, "key")
+    BenefitFactory(code="one-shot", grades=["key"])
+    results, errors = [], []
+    barrier = threading.Barrier(20)
+
+    def work(i):
+        try:
+            barrier.wait()
+            results.append(
+                benefit_redeem(
+                    customer_id=customer.pk,
+                    benefit_code="one-shot",
+                    idempotency_key=f"request-{i}",
+                    channel="api",
+                )
+            )
+        except Exception as exc:  # collected and asserted on below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(results) == 1
+    assert len(errors) == 19
+    assert all(isinstance(e, AllowanceExhausted) for e in errors), errors
+    assert Redemption.objects.filter(customer=customer).count() == 1
+
+
+def test_twenty_parallel_retries_with_one_key_make_one_redemption():
+    customer = CustomerFactory()
+    set_grade(customer, "key")
+    BenefitFactory(code="one-shot", grades=["key"])
+    results, errors = [], []
+    threads = [
+        _in_thread(
+            results,
+            errors,
+            customer_id=customer.pk,
+            benefit_code="one-shot",
+            idempotency_key="same-request",
+        )
+        for _ in range(20)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert len({r.pk for r in results}) == 1
+    assert Redemption.objects.count() == 1
+
+
+def test_a_redemption_racing_a_downgrade_waits_and_then_refuses_for_the_lost_grade():
+    customer = CustomerFactory()
+    set_grade(customer, "key")
+    BenefitFactory(code="key-only", grades=["key"])
+    grade_changed = threading.Event()
+    release = threading.Event()
+
+    def downgrade():
+        # The same statement shape as the grading engine's conditional grade UPDATE.
+        try:
+            with transaction.atomic():
+                CustomerGrade.objects.filter(customer=customer, grade__code="key").update(
+                    grade=Grade.objects.get(code="growth")
+                )
+                grade_changed.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    results, errors = [], []
+    grader = threading.Thread(target=downgrade)
+    grader.start()
+    assert grade_changed.wait(10)
+    redeemer = _in_thread(
+        results, errors, customer_id=customer.pk, benefit_code="key-only", idempotency_key="r-1"
+    )
+    redeemer.start()
+
+    time.sleep(0.5)
+    assert redeemer.is_alive(), "the redemption must wait for the grade change to commit"
+    release.set()
+    grader.join()
+    redeemer.join(10)
+
+    assert results == []
+    assert len(errors) == 1
+    assert isinstance(errors[0], BenefitNotEntitled), errors
+    assert "Growth" in errors[0].message
+    assert not Redemption.objects.exists()
+
+
+def test_a_downgrade_waits_for_a_redemption_that_locked_first():
+    customer = CustomerFactory()
+    set_grade(customer, "key")
+    BenefitFactory(code="key-only", grades=["key"])
+    redeemed = threading.Event()
+    release = threading.Event()
+
+    def redeem_and_hold():
+        try:
+            with transaction.atomic():
+                benefit_redeem(
+                    customer_id=customer.pk,
+                    benefit_code="key-only",
+                    idempotency_key="first",
+                    channel="api",
+                )
+                redeemed.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=redeem_and_hold)
+    holder.start()
+    assert redeemed.wait(10)
+    changed = []
+
+    def downgrade():
+        try:
+            changed.append(
+                CustomerGrade.objects.filter(customer=customer).update(
+                    grade=Grade.objects.get(code="growth")
+                )
+            )
+        finally:
+            connections.close_all()
+
+    grader = threading.Thread(target=downgrade)
+    grader.start()
+    time.sleep(0.5)
+    assert grader.is_alive(), "the grade change must wait for the redemption to commit"
+    release.set()
+    holder.join()
+    grader.join(10)
+
+    # The redemption happened while the customer was key; the downgrade applied after it.
+    assert changed == [1]
+    assert Redemption.objects.get().grade.code == "key"
+    assert CustomerGrade.objects.get(customer=customer).grade.code == "growth"
