@@ -6,8 +6,10 @@ import datetime as dt
 
 from celery import shared_task
 from django.db import OperationalError
+from django.utils import timezone
 
 from grading.services.notifications import run_notify
+from grading.services.overrides import grade_overrides_expire
 from grading.services.runs import grading_run_execute
 from grading.services.schedule import grading_periodic_kickoff
 from grading.services.sharding import run_finish, run_shard_execute
@@ -59,3 +61,8 @@ def finish_run_task(run_id: int) -> dict[str, object]:
     run = run_finish(run_id=run_id)
     return {"run": run.pk, "status": run.status, "scored": run.scored}
 
+
+@shared_task(name="grading.expire_overrides", soft_time_limit=600, time_limit=660)
+def expire_overrides_task() -> int:
+    """End overrides and appeal locks whose expiry date has passed (daily; idempotent)."""
+    return grade_overrides_expire(today=timezone.localdate())

@@ -220,3 +220,16 @@ def test_a_run_after_an_override_keeps_the_pinned_grade_until_it_ends(ops):
     assert CustomerGrade.objects.get(customer=best).grade.rank > grade("basic").rank
     assert ScoreSnapshot.objects.get(run=free_run, customer=best).action == "upgrade"
     assert computed.rank > grade("basic").rank
+
+
+@pytest.mark.django_db
+def test_expire_task_delegates_to_the_service(monkeypatch):
+    from grading import tasks
+
+    seen = {}
+    monkeypatch.setattr(
+        tasks, "grade_overrides_expire", lambda today: seen.setdefault("t", today) and 3
+    )
+
+    assert tasks.expire_overrides_task() == 3
+    assert seen["t"] is not None
