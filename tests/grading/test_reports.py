@@ -150,3 +150,14 @@ def test_report_page_query_count_is_bounded(client, ops, inverted, django_assert
 
     with django_assert_max_num_queries(25):
         assert client.get("/reports/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_admin_links_to_reports_and_what_if(client, ops, scheme):
+    client.force_login(ops)
+
+    index = client.get("/admin/").content.decode()
+    scheme_page = client.get(f"/admin/grading/gradingscheme/{scheme.pk}/change/").content.decode()
+
+    assert "/reports/" in index
+    assert f"/reports/what-if/{scheme.pk}/" in scheme_page
