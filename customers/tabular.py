@@ -108,19 +108,29 @@ def read_rows(source: Source, filename: str | None = None) -> Iterator[tuple[int
 
 
 def _records_table(records: Records) -> Table:
-    header: dict[str, None] = {}
+    # Raw keys are few and repeat on every row: normalise each once (a 100k-row request
+    # would otherwise normalise half a million strings).
+    names: dict[Any, str] = {}
     for position, item in enumerate(records.items, start=1):
         if not isinstance(item, dict):
             raise TableError(_("each row must be an object of column: value"), line=position)
-        header.update(dict.fromkeys(normalise_header(str(key)) for key in item))
-    if not header:
+        for key in item:
+            if key not in names:
+                names[key] = normalise_header(str(key))
+    if not names:
         raise TableError(_("no rows were given"), line=1)
 
     def rows() -> Iterator[tuple[int, dict[str, str]]]:
         for position, item in enumerate(records.items, start=1):
-            yield position, {normalise_header(str(k)): _cell_text(v) for k, v in item.items()}
+            yield (
+                position,
+                {
+                    names[k]: v.strip() if type(v) is str else _cell_text(v)
+                    for k, v in item.items()
+                },
+            )
 
-    return Table(header=tuple(header), header_line=0, rows=rows())
+    return Table(header=tuple(dict.fromkeys(names.values())), header_line=0, rows=rows())
 
 
 def normalise_header(name: str) -> str:
