@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from common.exceptions import DomainError
 from customers import selectors
 from customers.models import (
     Campaign,
@@ -18,6 +19,7 @@ from customers.models import (
     Category,
     Complaint,
     Customer,
+    CustomerAccount,
     Order,
     ProductReview,
     Referral,
@@ -75,6 +77,7 @@ class CustomerAdmin(CustomerScopedAdmin):
         "updated_at",
     )
     show_full_result_count = False
+    actions = ("invite_to_portal",)
     fieldsets = (
         (None, {"fields": ("code", "name", "kind", "industry", "is_active", "current_grade")}),
         (_("Contact"), {"fields": ("contact_name", "email", "phone", "address")}),
@@ -87,6 +90,38 @@ class CustomerAdmin(CustomerScopedAdmin):
         if selectors.user_sees_all_customers(request.user):
             return self.list_filter
         return tuple(f for f in self.list_filter if f != "account_manager")
+
+    def has_invite_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("customers.add_customeraccount")
+
+    @admin.action(
+        description=_("Invite to the portal (e-mail a set-password link)"), permissions=["invite"]
+    )
+    def invite_to_portal(self, request: HttpRequest, queryset: QuerySet[Customer]) -> None:
+        """Invite each selected customer's e-mail address to the customer portal."""
+        from customers.services.accounts import customer_account_invite
+
+        invited, problems = 0, []
+        for customer in queryset.order_by("pk"):
+            if not customer.email:
+                problems.append(_("%(customer)s has no e-mail address.") % {"customer": customer})
+                continue
+            try:
+                customer_account_invite(
+                    customer=customer,
+                    email=customer.email,
+                    by=request.user,
+                    base_url=request.build_absolute_uri("/"),
+                )
+                invited += 1
+            except DomainError as error:
+                problems.append(f"{customer}: {error.message}")
+        if invited:
+            self.message_user(
+                request, _("Invitations sent: %(count)d.") % {"count": invited}, messages.SUCCESS
+            )
+        for problem in problems:
+            self.message_user(request, problem, messages.WARNING)
 
     @admin.display(description=_("grade"), ordering="grade_state__grade__rank")
     def current_grade(self, obj: Customer) -> str:
@@ -216,3 +251,21 @@ class ServiceTicketAdmin(CustomerScopedAdmin):
     search_fields = ("subject", "customer__code", "customer__name")
     date_hierarchy = "opened_at"
     autocomplete_fields = ("customer",)
+
+
+@admin.register(CustomerAccount)
+class CustomerAccountAdmin(CustomerScopedAdmin):
+    """Portal logins. Created by the customers' "Invite to the portal" action."""
+
+    list_display = ("user", "customer", "invited_at", "invited_by", "last_login")
+    list_select_related = ("user", "customer", "invited_by")
+    search_fields = ("user__username", "user__email", "customer__code", "customer__name")
+    date_hierarchy = "invited_at"
+    readonly_fields = ("user", "customer", "invited_at", "invited_by", "last_login")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # use the "Invite to the portal" action on customers
+
+    @admin.display(description=_("last login"), ordering="user__last_login")
+    def last_login(self, obj: CustomerAccount) -> Any:
+        return obj.user.last_login or "—"

@@ -130,6 +130,21 @@ MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 # permission-checked download views.
 PRIVATE_MEDIA_ROOT = env.str("PRIVATE_MEDIA_ROOT", default=str(VAR_DIR / "private"))
 
+# Uploads: files above this size are streamed to a temporary file, never held in memory;
+# a request may carry at most this many files (Django refuses more with a 400).
+FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+DATA_UPLOAD_MAX_NUMBER_FILES = env.int("DATA_UPLOAD_MAX_NUMBER_FILES", default=20)
+
+# --- Appeals (issue 4) -------------------------------------------------------------------------
+# Days a customer has to appeal a downgrade (from a proposal's creation or an applied
+# downgrade's decision), evidence bounds, and the review SLA shown to ops.
+APPEAL_WINDOW_DAYS = env.int("APPEAL_WINDOW_DAYS", default=30)
+APPEAL_EVIDENCE_MAX_FILES = env.int("APPEAL_EVIDENCE_MAX_FILES", default=5)
+APPEAL_EVIDENCE_MAX_BYTES = env.int("APPEAL_EVIDENCE_MAX_BYTES", default=5 * 1024 * 1024)
+APPEAL_REVIEW_SLA_DAYS = env.int("APPEAL_REVIEW_SLA_DAYS", default=5)
+# Absolute base of links in e-mails sent outside a request (portal invitations).
+SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
+
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="TierHub <no-reply@tierhub.local>")
 

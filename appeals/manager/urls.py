@@ -1,0 +1,14 @@
+"""URLs of the account managers' queue, mounted at /manager/ (namespace "manager")."""
+
+from django.urls import path
+
+from appeals.manager import views
+
+app_name = "manager"
+
+urlpatterns = [
+    path("", views.queue, name="queue"),
+    path("export.csv", views.queue_export, name="export"),
+    path("customers/<int:pk>/", views.customer_detail, name="customer"),
+    path("notifications/", views.notifications, name="notifications"),
+]

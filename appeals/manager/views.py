@@ -1,0 +1,172 @@
+"""Account managers' pages (/manager/): the queue, its CSV export and a customer page.
+
+Staff with the follow-up permission only (account managers and Operations). Every customer
+lookup goes through the scoped queue selector, so another manager's customer is a 404 by
+URL, absent from search results and from the export (DESIGN.md invariant 5).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from appeals import selectors, services
+from appeals.forms import FollowUpForm
+from appeals.manager.selectors import FLAGS, customer_queue_for_user, grade_choices
+from appeals.portal import selectors as portal_selectors
+from appeals.views_common import domain_error_to_form, notifications_context
+from common.exceptions import DomainError
+from common.services import notification_mark_read
+from customers.selectors import customer_list_for_user, customer_recent_orders
+
+PAGE_SIZE = 25
+VIEW_PERMISSION = "appeals.view_followup"
+ADD_PERMISSION = "appeals.add_followup"
+
+View = Callable[..., HttpResponse]
+
+
+def manager_view(view: View) -> View:
+    """Require a staff login allowed to read the follow-up log (managers and Operations)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user = request.user
+        if not user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), "admin:login")
+        if not (user.is_active and user.is_staff and user.has_perm(VIEW_PERMISSION)):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _filters(request: HttpRequest) -> dict[str, str]:
+    return {
+        "flag": request.GET.get("flag", ""),
+        "grade": request.GET.get("grade", ""),
+        "search": request.GET.get("q", "")[:100],
+    }
+
+
+@require_GET
+@manager_view
+def queue(request: HttpRequest) -> HttpResponse:
+    filters = _filters(request)
+    rows = customer_queue_for_user(user=request.user, now=timezone.now(), **filters)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "manager/queue.html",
+        {
+            "page": page,
+            "flags": FLAGS,
+            "grades": grade_choices(),
+            "filters": filters,
+            "query": query.urlencode(),
+            "section": "manager",
+            **notifications_context(request.user),
+        },
+    )
+
+
+def _cell(value: str) -> str:
+    # A spreadsheet runs text starting with = + - @ as a formula (CSV injection).
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@require_GET
+@manager_view
+def queue_export(request: HttpRequest) -> StreamingHttpResponse:
+    rows = customer_queue_for_user(user=request.user, now=timezone.now(), **_filters(request))
+    writer = csv.writer(_Echo())
+    header = ["code", "name", "grade", "composite", "account_manager", *[f.code for f in FLAGS]]
+
+    def lines() -> Iterator[str]:
+        yield writer.writerow(header)
+        for c in rows.iterator(chunk_size=2000):
+            state = getattr(c, "grade_state", None)
+            yield writer.writerow(
+                [
+                    _cell(c.code),
+                    _cell(c.name),
+                    state.grade.code if state else "",
+                    "" if c.composite is None else f"{c.composite:.2f}",
+                    c.account_manager.get_username() if c.account_manager else "",
+                    *[int(getattr(c, f"flag_{f.code}")) for f in FLAGS],
+                ]
+            )
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="manager-queue.csv"'
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@manager_view
+def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = get_object_or_404(customer_list_for_user(user=request.user), pk=pk)
+    form = FollowUpForm(request.POST or None)
+    if request.method == "POST":
+        if not request.user.has_perm(ADD_PERMISSION):
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                services.follow_up_create(customer=customer, by=request.user, **form.cleaned_data)
+            except DomainError as error:
+                domain_error_to_form(form, error)
+            else:
+                messages.success(request, _("Follow-up recorded."))
+                return redirect("manager:customer", pk=customer.pk)
+    explanation = portal_selectors.grade_explanation_for_customer(
+        customer=customer, today=timezone.localdate()
+    )
+    return render(
+        request,
+        "manager/customer.html",
+        {
+            "customer": customer,
+            "explanation": explanation,
+            "orders": customer_recent_orders(customer=customer),
+            "tickets": list(customer.tickets.order_by("-opened_at")[:20]),
+            "history": portal_selectors.grade_history_for_customer(customer=customer),
+            "appeals": list(selectors.appeal_list_for_customer(customer=customer)),
+            "follow_ups": selectors.follow_up_list(customer=customer),
+            "form": form,
+            "can_add_follow_up": request.user.has_perm(ADD_PERMISSION),
+            "section": "manager",
+            **notifications_context(request.user),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@manager_view
+def notifications(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        notification_mark_read(user_id=request.user.pk)
+        return redirect("manager:notifications")
+    return render(
+        request,
+        "manager/notifications.html",
+        {"section": "manager", **notifications_context(request.user, limit=50)},
+    )

@@ -1,0 +1,193 @@
+"""Downgrade appeals, their evidence and audit trail, and account managers' follow-up log.
+
+Invariants held by the database:
+- one open (submitted / under review) appeal per grade change (partial unique constraint);
+- evidence is stored under a random name, never the uploader's;
+- appeal events are append-only (save() refuses updates, delete() refuses).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from customers.models import Customer
+from grading.models import GradeChange
+
+
+class AppendOnlyError(Exception):
+    """Raised when code tries to rewrite an appeal's audit trail."""
+
+
+class Appeal(models.Model):
+    """A customer's appeal against one downgrade (applied or proposed).
+
+    The status moves only through `appeals.services.appeal_transition` and its single table
+    of allowed moves (`TRANSITIONS`).
+    """
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", _("Submitted")
+        UNDER_REVIEW = "under_review", _("Under review")
+        ACCEPTED = "accepted", _("Accepted")
+        REJECTED = "rejected", _("Rejected")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    #: Statuses in which an appeal waits for ops (at most one per change).
+    OPEN_STATUSES = (Status.SUBMITTED, Status.UNDER_REVIEW)
+    #: Final decisions: nothing moves an appeal out of these.
+    DECIDED_STATUSES = (Status.ACCEPTED, Status.REJECTED, Status.WITHDRAWN)
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="appeals"
+    )
+    change = models.ForeignKey(
+        GradeChange,
+        verbose_name=_("grade change"),
+        on_delete=models.PROTECT,
+        related_name="appeals",
+    )
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.SUBMITTED
+    )
+    reason = models.TextField(_("reason"))
+    ops_note = models.TextField(_("note from operations"), blank=True)
+    filed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("filed by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("filed at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("appeal")
+        verbose_name_plural = _("appeals")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["change"],
+                condition=Q(status__in=["submitted", "under_review"]),
+                name="appeal_one_open_per_change",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["submitted", "under_review"]) | Q(decided_at__isnull=False),
+                name="appeal_decided_has_time",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="appeal_status_idx"),
+            models.Index(fields=["customer", "created_at"], name="appeal_customer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return _("Appeal #%(id)s") % {"id": self.pk}
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+
+class Evidence(models.Model):
+    """One uploaded file of an appeal, stored privately under `stored_name`."""
+
+    appeal = models.ForeignKey(
+        Appeal, verbose_name=_("appeal"), on_delete=models.CASCADE, related_name="evidence"
+    )
+    original_name = models.CharField(_("original file name"), max_length=255)
+    stored_name = models.CharField(_("stored name"), max_length=100, unique=True)
+    content_type = models.CharField(_("content type"), max_length=100)
+    size = models.PositiveIntegerField(_("size (bytes)"))
+    created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("evidence file")
+        verbose_name_plural = _("evidence files")
+        ordering = ["appeal", "id"]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class AppealEvent(models.Model):
+    """Append-only audit of every status transition of an appeal."""
+
+    appeal = models.ForeignKey(
+        Appeal, verbose_name=_("appeal"), on_delete=models.CASCADE, related_name="events"
+    )
+    from_status = models.CharField(
+        _("from status"), max_length=12, choices=Appeal.Status.choices, blank=True
+    )
+    to_status = models.CharField(_("to status"), max_length=12, choices=Appeal.Status.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    note = models.TextField(_("note"), blank=True)
+    at = models.DateTimeField(_("at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("appeal event")
+        verbose_name_plural = _("appeal events")
+        ordering = ["appeal", "at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.appeal_id}: {self.from_status or '∅'} → {self.to_status}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise AppendOnlyError("Appeal events are append-only.")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("Appeal events are append-only.")
+
+
+class FollowUp(models.Model):
+    """An account manager's note of contact with a customer (call made, outcome)."""
+
+    class Kind(models.TextChoices):
+        CALL = "call", _("Call")
+        EMAIL = "email", _("E-mail")
+        MEETING = "meeting", _("Meeting")
+        OTHER = "other", _("Other")
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="follow_ups"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("author"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="follow_ups",
+    )
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.CALL)
+    outcome = models.TextField(_("outcome"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("follow-up")
+        verbose_name_plural = _("follow-ups")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["customer", "created_at"], name="followup_customer_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} · {self.get_kind_display()}"

@@ -1,0 +1,232 @@
+"""What the portal and the manager pages show about one customer's grade.
+
+Reads only: the latest snapshot, the active ladder, cut points of the latest run, grade
+history and benefits. A fixed number of queries per page, whatever the data (the cut
+points of a run are cached: a finished run never changes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.core.cache import cache
+from django.db.models import Min, Q
+
+from appeals.portal.explain import (
+    CutPoints,
+    Dimension,
+    Facts,
+    Needs,
+    Target,
+    Weights,
+    dimensions,
+    needs_sentence,
+    next_grade_needs,
+    next_run_date,
+)
+from benefits.selectors import benefit_catalog_by_grade
+from customers.models import Customer
+from grading.models import (
+    CustomerGrade,
+    Grade,
+    GradeAuditEntry,
+    GradeChange,
+    GradingRun,
+    GradingScheme,
+    SchemeGrade,
+    ScoreSnapshot,
+)
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One grade of the published ladder with its criteria and benefits."""
+
+    grade: Grade
+    min_score: Decimal
+    min_frequency: int
+    min_monetary: Decimal
+    cadence: str
+    benefits: list[object] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class GradeExplanation:
+    """Everything needed to say why a customer has their grade and what comes next."""
+
+    grade: Grade | None
+    since: dt.datetime | None
+    snapshot: ScoreSnapshot | None
+    dimensions: list[Dimension]
+    next_rung: Rung | None
+    needs: Needs | None
+    ladder: list[Rung]
+    needs_text: str = ""
+
+
+def ladder_published() -> list[Rung]:
+    """Return the active scheme's ladder, best grade first, with each grade's benefits."""
+    rungs = list(
+        SchemeGrade.objects.filter(scheme__status=GradingScheme.Status.ACTIVE)
+        .select_related("grade")
+        .order_by("-grade__rank")
+    )
+    benefits = benefit_catalog_by_grade()
+    return [
+        Rung(
+            grade=r.grade,
+            min_score=r.min_score,
+            min_frequency=r.min_frequency,
+            min_monetary=r.min_monetary,
+            cadence=r.cadence,
+            benefits=benefits.get(r.grade_id, []),
+        )
+        for r in rungs
+    ]
+
+
+def snapshot_latest_for_customer(*, customer: Customer) -> ScoreSnapshot | None:
+    """Return the customer's snapshot in the newest succeeded run (None if never graded)."""
+    return (
+        ScoreSnapshot.objects.filter(customer=customer, run__status=GradingRun.Status.SUCCEEDED)
+        .select_related("run__scheme", "grade_after", "grade_before", "computed_grade")
+        .order_by("-run__as_of", "-run_id")
+        .first()
+    )
+
+
+def cut_points_for_run(run: GradingRun) -> CutPoints:
+    """Return the F/M cut points a run scored with (exact for thresholds and sharded runs).
+
+    Otherwise (a single-process quintile run) they are read from its snapshots: for each
+    score k, the smallest value among customers scoring k or more. Cached per run.
+    """
+    scheme = run.scheme
+    if scheme.rfm_method == GradingScheme.RfmMethod.THRESHOLDS:
+        f = [int(v) for v in scheme.f_thresholds or (2, 4, 8, 16)]
+        m = [Decimal(str(v)) for v in scheme.m_thresholds or ("1000", "5000", "20000", "100000")]
+        return CutPoints(
+            frequency=dict(zip(range(2, 6), f, strict=False)),
+            monetary=dict(zip(range(2, 6), m, strict=False)),
+        )
+    rfm = (run.population_cuts or {}).get("rfm")
+    if rfm:
+        return CutPoints(
+            frequency={k: v for k, v in zip(range(2, 6), rfm["f"], strict=False) if v is not None},
+            monetary={
+                k: Decimal(v) / 100
+                for k, v in zip(range(2, 6), rfm["m"], strict=False)
+                if v is not None
+            },
+        )
+    key = f"appeals:cut-points:{run.pk}"
+    cached = cache.get(key)
+    if cached is None:
+        snapshots = ScoreSnapshot.objects.filter(run=run, frequency__gte=1)
+        per_f = dict(
+            snapshots.values_list("f_score")
+            .annotate(v=Min("frequency"))
+            .values_list("f_score", "v")
+        )
+        per_m = dict(
+            snapshots.values_list("m_score").annotate(v=Min("monetary")).values_list("m_score", "v")
+        )
+        cached = (per_f, per_m)
+        cache.set(key, cached, 24 * 3600)
+    per_f, per_m = cached
+
+    def floors(per_score: dict) -> dict:
+        # t_k = the smallest value among members scoring >= k.
+        return {
+            k: min(v for s, v in per_score.items() if s >= k)
+            for k in range(2, 6)
+            if any(s >= k for s in per_score)
+        }
+
+    return CutPoints(frequency=floors(per_f), monetary=floors(per_m))
+
+
+def grade_explanation_for_customer(
+    *, customer: Customer, today: dt.date, ladder: list[Rung] | None = None
+) -> GradeExplanation:
+    """Return the customer's grade, why they have it and what the next grade needs."""
+    state = CustomerGrade.objects.select_related("grade").filter(customer=customer).first()
+    snapshot = snapshot_latest_for_customer(customer=customer)
+    ladder = ladder if ladder is not None else ladder_published()
+    grade = state.grade if state else None
+    if snapshot is None:
+        return GradeExplanation(grade, state.since if state else None, None, [], None, None, ladder)
+
+    scheme = snapshot.run.scheme
+    facts = Facts(
+        as_of=snapshot.run.as_of,
+        window_days=scheme.window_days,
+        recency_days=snapshot.recency_days,
+        frequency=snapshot.frequency,
+        monetary=snapshot.monetary,
+        r_score=snapshot.r_score,
+        f_score=snapshot.f_score,
+        m_score=snapshot.m_score,
+        rfm_label=snapshot.rfm_label,
+        lifecycle=snapshot.lifecycle,
+        historical=snapshot.historical,
+        potential=snapshot.potential,
+        cooperation=snapshot.cooperation,
+        composite=snapshot.composite,
+        growth_points=snapshot.growth_points,
+    )
+    rank = grade.rank if grade else -1
+    above = [r for r in ladder if r.grade.rank > rank]
+    next_rung = above[-1] if above else None
+    needs = None
+    if next_rung is not None:
+        needs = next_grade_needs(
+            facts=facts,
+            target=Target(
+                name=next_rung.grade.name,
+                min_score=float(next_rung.min_score),
+                min_frequency=next_rung.min_frequency,
+                min_monetary=next_rung.min_monetary,
+            ),
+            weights=Weights(
+                r=float(scheme.weight_r),
+                f=float(scheme.weight_f),
+                m=float(scheme.weight_m),
+                historical=float(scheme.weight_historical),
+                potential=float(scheme.weight_potential),
+                cooperation=float(scheme.weight_cooperation),
+            ),
+            cuts=cut_points_for_run(snapshot.run),
+            deadline=next_run_date(today, cadence=next_rung.cadence),
+        )
+    return GradeExplanation(
+        grade=grade,
+        since=state.since if state else None,
+        snapshot=snapshot,
+        dimensions=dimensions(facts),
+        next_rung=next_rung,
+        needs=needs,
+        ladder=ladder,
+        needs_text=needs_sentence(needs) if needs else "",
+    )
+
+
+def grade_history_for_customer(*, customer: Customer, limit: int = 50) -> list[GradeAuditEntry]:
+    """Return the grades the customer held, newest first (the append-only audit)."""
+    return list(
+        GradeAuditEntry.objects.filter(customer=customer)
+        .select_related("old_grade", "new_grade")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def downgrades_for_customer(*, customer: Customer, limit: int = 20) -> list[GradeChange]:
+    """Return the customer's recent downgrades (applied or proposed), newest first."""
+    return list(
+        GradeChange.objects.filter(customer=customer, direction=GradeChange.Direction.DOWN)
+        .filter(Q(status=GradeChange.Status.PROPOSED) | Q(status=GradeChange.Status.APPLIED))
+        .select_related("from_grade", "to_grade", "run")
+        .order_by("-created_at", "-id")[:limit]
+    )

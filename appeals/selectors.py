@@ -1,0 +1,126 @@
+"""Read access to appeals, their evidence and the downgrades a customer may appeal.
+
+Two audiences, two entry points, one rule (DESIGN.md invariant 5):
+- a customer reads only their own rows (`*_for_customer`; the customer always comes from
+  the login, never from the URL);
+- staff read through `customers.selectors.scope_for_user` (an account manager sees only
+  their customers). Out-of-scope rows are simply absent, so a lookup by id is a 404.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from appeals.models import Appeal, AppealEvent, Evidence, FollowUp
+from customers.models import Customer
+from customers.selectors import scope_for_user
+from grading.models import GradeChange
+
+
+def appeal_window_days() -> int:
+    """Return how many days a customer has to appeal a downgrade (APPEAL_WINDOW_DAYS)."""
+    return int(settings.APPEAL_WINDOW_DAYS)
+
+
+def change_window_start(change: GradeChange) -> dt.datetime:
+    """Return when the appeal window of `change` opened.
+
+    A proposal counts from its creation; an applied downgrade from its decision (a
+    downgrade applied directly by a run has no decision time: its creation counts).
+    """
+    if change.status == GradeChange.Status.APPLIED and change.decided_at is not None:
+        return change.decided_at
+    return change.created_at
+
+
+def _appealable_q(*, now: dt.datetime) -> Q:
+    cutoff = now - dt.timedelta(days=appeal_window_days())
+    proposed = Q(status=GradeChange.Status.PROPOSED, created_at__gte=cutoff)
+    # An applied downgrade is appealable while the customer still holds the lower grade.
+    applied = Q(
+        status=GradeChange.Status.APPLIED,
+        customer__grade_state__grade_id=F("to_grade_id"),
+    ) & (
+        Q(decided_at__isnull=False, decided_at__gte=cutoff)
+        | Q(decided_at__isnull=True, created_at__gte=cutoff)
+    )
+    return Q(direction=GradeChange.Direction.DOWN, from_grade__isnull=False) & (proposed | applied)
+
+
+def appealable_change_list(*, customer: Customer, now: dt.datetime | None = None) -> QuerySet:
+    """Return the customer's downgrades that can be appealed now, newest first.
+
+    Appealable: a downgrade (proposed, or applied and still in force) within the window,
+    with no open appeal and no appeal already decided (accepted or rejected) on it.
+    """
+    now = now or timezone.now()
+    decided_or_open = Appeal.objects.filter(
+        change=OuterRef("pk"),
+        status__in=[*Appeal.OPEN_STATUSES, Appeal.Status.ACCEPTED, Appeal.Status.REJECTED],
+    )
+    return (
+        GradeChange.objects.filter(customer=customer)
+        .filter(_appealable_q(now=now))
+        .exclude(Exists(decided_or_open))
+        .select_related("from_grade", "to_grade", "run")
+        .order_by("-created_at", "-id")
+    )
+
+
+def change_is_appealable(*, change: GradeChange, now: dt.datetime | None = None) -> bool:
+    """Return True when `change` can be appealed now (same rule as `appealable_change_list`)."""
+    return appealable_change_list(customer=change.customer, now=now).filter(pk=change.pk).exists()
+
+
+def appeal_list_for_customer(*, customer: Customer) -> QuerySet[Appeal]:
+    """Return the customer's appeals, newest first, with the change's grades joined."""
+    return (
+        Appeal.objects.filter(customer=customer)
+        .select_related("change__from_grade", "change__to_grade")
+        .order_by("-created_at", "-id")
+    )
+
+
+def evidence_list_for_customer(*, customer: Customer) -> QuerySet[Evidence]:
+    """Return the evidence files of the customer's own appeals."""
+    return Evidence.objects.filter(appeal__customer=customer).select_related("appeal")
+
+
+def appeal_list_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Appeal]:
+    """Return the appeals a staff user may see (scoped by customer) with evidence counts."""
+    queryset = Appeal.objects.select_related(
+        "customer__account_manager", "change__from_grade", "change__to_grade", "decided_by"
+    ).annotate(evidence_count=Count("evidence"))
+    return scope_for_user(queryset, user=user, customer_path="customer")
+
+
+def evidence_list_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Evidence]:
+    """Return the evidence files a staff user may download (scoped by customer)."""
+    return scope_for_user(
+        Evidence.objects.select_related("appeal"), user=user, customer_path="appeal__customer"
+    )
+
+
+def appeal_events(*, appeal: Appeal) -> QuerySet[AppealEvent]:
+    """Return an appeal's audit trail, oldest first."""
+    return AppealEvent.objects.filter(appeal=appeal).select_related("actor").order_by("at", "id")
+
+
+def follow_up_list(*, customer: Customer, limit: int = 50) -> list[FollowUp]:
+    """Return the customer's latest follow-ups, newest first."""
+    return list(
+        FollowUp.objects.filter(customer=customer)
+        .select_related("author")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def appeal_review_overdue_before(*, now: dt.datetime | None = None) -> dt.datetime:
+    """Return the filing time before which an open appeal breaches the review SLA."""
+    now = now or timezone.now()
+    return now - dt.timedelta(days=int(settings.APPEAL_REVIEW_SLA_DAYS))

@@ -1,0 +1,365 @@
+"""Appeals: file, review, accept, reject, withdraw; and the managers' follow-up log.
+
+Every status change goes through `appeal_transition` and its single table `TRANSITIONS`;
+each service runs in one transaction holding the appeal's row lock (appeal first, then its
+grade change), writes one `AppealEvent` per transition and notifies the customer's portal
+users and the account manager on commit (dedupe key ``appeal:<id>:<status>``, so one event
+never notifies anyone twice).
+
+An accepted appeal restores the grade the change took away and locks it for one review
+period through `grading.services.overrides.grade_override_set(source=APPEAL)`, the same
+pin the grading engine already respects (DESIGN.md invariant 1).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections.abc import Sequence
+from typing import IO
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files import File
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from appeals.evidence import evidence_check, private_storage, stored_name_new
+from appeals.exceptions import (
+    AppealAlreadyDecided,
+    AppealAlreadyOpen,
+    AppealNotAllowed,
+    AppealTransitionNotAllowed,
+)
+from appeals.models import Appeal, AppealEvent, Evidence, FollowUp
+from appeals.selectors import appeal_window_days, change_is_appealable
+from common.exceptions import DomainError
+from common.services import NotificationDraft, notification_send_many
+from customers.models import Customer
+from grading.models import Cadence, GradeChange, GradeOverride, SchemeGrade
+
+Status = Appeal.Status
+
+#: The only moves an appeal can make. Decided statuses have no way out.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.SUBMITTED: frozenset(
+        {Status.UNDER_REVIEW, Status.ACCEPTED, Status.REJECTED, Status.WITHDRAWN}
+    ),
+    Status.UNDER_REVIEW: frozenset({Status.ACCEPTED, Status.REJECTED, Status.WITHDRAWN}),
+    Status.ACCEPTED: frozenset(),
+    Status.REJECTED: frozenset(),
+    Status.WITHDRAWN: frozenset(),
+}
+
+
+# ---------------------------------------------------------------------------- transitions
+
+
+def appeal_transition(
+    *, appeal: Appeal, to: str, by: AbstractBaseUser | None, note: str = ""
+) -> bool:
+    """Move a locked `appeal` to status `to`; write its event and notify. Return True if moved.
+
+    Moving to the current status of an open appeal does nothing (False). A decided appeal
+    refuses every move, even to its own status (AppealAlreadyDecided): a decision is never
+    made twice. Any other move not in `TRANSITIONS` raises AppealTransitionNotAllowed.
+    The caller holds the row lock (`select_for_update`) inside its transaction.
+    """
+    current = appeal.status
+    if current in Appeal.DECIDED_STATUSES:
+        raise AppealAlreadyDecided(
+            _("Appeal #%(id)s was already decided (%(status)s).")
+            % {"id": appeal.pk, "status": appeal.get_status_display()}
+        )
+    if to == current:
+        return False
+    if to not in TRANSITIONS[current]:
+        raise AppealTransitionNotAllowed(
+            _("Appeal #%(id)s cannot move from %(from)s to %(to)s.")
+            % {"id": appeal.pk, "from": Status(current).label, "to": Status(to).label}
+        )
+    appeal.status = to
+    fields = ["status"]
+    if to in Appeal.DECIDED_STATUSES:
+        appeal.decided_at = timezone.now()
+        appeal.decided_by = by  # type: ignore[assignment]
+        fields += ["decided_at", "decided_by"]
+        if note and to != Status.WITHDRAWN:
+            appeal.ops_note = note
+            fields.append("ops_note")
+    appeal.save(update_fields=fields)
+    _event_record(appeal=appeal, from_status=current, by=by, note=note)
+    return True
+
+
+def _event_record(
+    *, appeal: Appeal, from_status: str, by: AbstractBaseUser | None, note: str
+) -> AppealEvent:
+    event = AppealEvent.objects.create(
+        appeal=appeal, from_status=from_status, to_status=appeal.status, actor=by, note=note
+    )
+    _notify(appeal=appeal, note=note)
+    return event
+
+
+def _lock(appeal_id: int) -> Appeal:
+    return (
+        Appeal.objects.select_for_update(of=("self",)).select_related("customer").get(pk=appeal_id)
+    )
+
+
+# ------------------------------------------------------------------------------- services
+
+
+def appeal_file(
+    *,
+    customer: Customer,
+    change_id: int,
+    reason: str,
+    files: Sequence[IO[bytes]] = (),
+    by: AbstractBaseUser | None,
+) -> Appeal:
+    """File an appeal of `customer` against downgrade `change_id`, with evidence files.
+
+    Checks, in order: a reason is given; every file passes `evidence_check` (count, size,
+    type by content) *before anything is written*; the change is the customer's, a
+    downgrade, within APPEAL_WINDOW_DAYS and has no open or decided appeal. The files are
+    stored under random names in private storage; if anything fails, no row and no file
+    is left behind.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(_("Please explain why the downgrade is wrong."), field="reason")
+    checked = evidence_check(files)
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            change = (
+                GradeChange.objects.select_for_update()
+                .filter(pk=change_id, customer=customer)
+                .first()
+            )
+            if (
+                change is not None
+                and Appeal.objects.filter(change=change, status__in=Appeal.OPEN_STATUSES).exists()
+            ):
+                raise AppealAlreadyOpen(_("An appeal against this change is already open."))
+            if change is None or not change_is_appealable(change=change):
+                raise AppealNotAllowed(
+                    _(
+                        "This grade change cannot be appealed (not a downgrade of yours, or "
+                        "the %(days)s-day window has closed, or it was already appealed)."
+                    )
+                    % {"days": appeal_window_days()}
+                )
+            try:
+                with transaction.atomic():
+                    appeal = Appeal.objects.create(
+                        customer=customer, change=change, reason=reason, filed_by=by
+                    )
+            except IntegrityError as exc:  # a parallel filing won the race
+                raise AppealAlreadyOpen(
+                    _("An appeal against this change is already open.")
+                ) from exc
+            rows = []
+            for item in checked:
+                content = item.file if hasattr(item.file, "chunks") else File(item.file)
+                name = private_storage.save(stored_name_new(), content)
+                stored.append(name)
+                rows.append(
+                    Evidence(
+                        appeal=appeal,
+                        original_name=item.original_name,
+                        stored_name=name,
+                        content_type=item.content_type,
+                        size=item.size,
+                    )
+                )
+            Evidence.objects.bulk_create(rows)
+            _event_record(appeal=appeal, from_status="", by=by, note="")
+    except BaseException:
+        for name in stored:
+            private_storage.delete(name)
+        raise
+    return appeal
+
+
+def appeal_start_review(*, appeal_id: int, by: AbstractBaseUser, note: str = "") -> Appeal:
+    """Mark an appeal as under review (a no-op if it already is)."""
+    with transaction.atomic():
+        appeal = _lock(appeal_id)
+        appeal_transition(appeal=appeal, to=Status.UNDER_REVIEW, by=by, note=note.strip())
+    return appeal
+
+
+def appeal_accept(
+    *, appeal_id: int, by: AbstractBaseUser, note: str, today: dt.date | None = None
+) -> Appeal:
+    """Accept an appeal: restore the previous grade and lock it for one review period.
+
+    The lock is an APPEAL override of the change's `from_grade` until `today` plus one
+    review period of that grade (its cadence in the active scheme: a month or a quarter),
+    so the next run of that cadence keeps the grade. A downgrade that was only proposed is
+    rejected (the customer never lost the grade) and still locked. `note` is required: it
+    is the answer the customer reads.
+    """
+    note = _required_note(note)
+    today = today or timezone.localdate()
+    with transaction.atomic():
+        appeal = _lock(appeal_id)
+        _check_move(appeal, Status.ACCEPTED)
+        change = (
+            GradeChange.objects.select_for_update(of=("self",))
+            .select_related("from_grade")
+            .get(pk=appeal.change_id)
+        )
+        reason = _("Appeal #%(id)s accepted: %(note)s") % {"id": appeal.pk, "note": note}
+        if change.status == GradeChange.Status.PROPOSED:
+            from grading.services.reviews import grade_change_reject
+
+            grade_change_reject(change_ids=[change.pk], by=by, reason=reason)
+        from grading.services.overrides import grade_override_set
+
+        grade_override_set(
+            customer=appeal.customer,
+            grade=change.from_grade,
+            reason=reason,
+            expires_on=_one_review_period_after(today, cadence=_cadence_of(change)),
+            by=by,
+            source=GradeOverride.Source.APPEAL,
+        )
+        appeal_transition(appeal=appeal, to=Status.ACCEPTED, by=by, note=note)
+    return appeal
+
+
+def appeal_reject(*, appeal_id: int, by: AbstractBaseUser, note: str) -> Appeal:
+    """Reject an appeal: the change stands. `note` (the reason) is required."""
+    note = _required_note(note)
+    with transaction.atomic():
+        appeal = _lock(appeal_id)
+        appeal_transition(appeal=appeal, to=Status.REJECTED, by=by, note=note)
+    return appeal
+
+
+def appeal_withdraw(
+    *, appeal_id: int, customer: Customer, by: AbstractBaseUser, note: str = ""
+) -> Appeal:
+    """Withdraw an open appeal of `customer` (the customer changed their mind)."""
+    with transaction.atomic():
+        # Another customer's appeal looks exactly like a missing one.
+        appeal = Appeal.objects.select_for_update().get(pk=appeal_id, customer=customer)
+        appeal_transition(appeal=appeal, to=Status.WITHDRAWN, by=by, note=note.strip())
+    return appeal
+
+
+def follow_up_create(
+    *, customer: Customer, kind: str, outcome: str, by: AbstractBaseUser
+) -> FollowUp:
+    """Record an account manager's contact with a customer (call made, outcome)."""
+    outcome = (outcome or "").strip()
+    if not outcome:
+        raise DomainError(_("Describe the outcome of the follow-up."), field="outcome")
+    if kind not in FollowUp.Kind.values:
+        raise DomainError(_("Unknown follow-up kind."), field="kind")
+    return FollowUp.objects.create(customer=customer, kind=kind, outcome=outcome, author=by)
+
+
+# -------------------------------------------------------------------------------- helpers
+
+
+def _required_note(note: str) -> str:
+    note = (note or "").strip()
+    if not note:
+        raise DomainError(_("A note for the customer is required."), field="note")
+    return note
+
+
+def _check_move(appeal: Appeal, to: str) -> None:
+    # The same refusals as appeal_transition, checked before any side effect runs.
+    if appeal.status in Appeal.DECIDED_STATUSES:
+        raise AppealAlreadyDecided(
+            _("Appeal #%(id)s was already decided (%(status)s).")
+            % {"id": appeal.pk, "status": appeal.get_status_display()}
+        )
+    if to not in TRANSITIONS[appeal.status]:
+        raise AppealTransitionNotAllowed(
+            _("Appeal #%(id)s cannot move from %(from)s to %(to)s.")
+            % {"id": appeal.pk, "from": appeal.get_status_display(), "to": Status(to).label}
+        )
+
+
+def _cadence_of(change: GradeChange) -> str:
+    """Return the review cadence of the grade the change took away.
+
+    Read from the ladder of the scheme that made the change (the active scheme for a
+    change made outside a run), falling back to the grade's own default cadence.
+    """
+    rungs = SchemeGrade.objects.filter(grade_id=change.from_grade_id)
+    if change.run_id is not None:
+        rungs = rungs.filter(scheme__runs=change.run_id)
+    else:
+        rungs = rungs.filter(scheme__status="active")
+    return rungs.values_list("cadence", flat=True).first() or change.from_grade.review_cadence
+
+
+def _one_review_period_after(day: dt.date, *, cadence: str) -> dt.date:
+    months = 3 if cadence == Cadence.QUARTERLY else 1
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return day.replace(
+        year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1])
+    )
+
+
+def _title(appeal: Appeal, change: GradeChange) -> str:
+    values = {
+        "id": appeal.pk,
+        "customer": appeal.customer.name,
+        "from": change.from_grade.name if change.from_grade else "—",
+        "to": change.to_grade.name,
+    }
+    titles = {
+        Status.SUBMITTED: _("Appeal #%(id)s filed for %(customer)s (%(from)s → %(to)s)"),
+        Status.UNDER_REVIEW: _("Appeal #%(id)s of %(customer)s is under review"),
+        Status.ACCEPTED: _("Appeal #%(id)s of %(customer)s accepted: %(from)s restored"),
+        Status.REJECTED: _("Appeal #%(id)s of %(customer)s rejected"),
+        Status.WITHDRAWN: _("Appeal #%(id)s of %(customer)s withdrawn"),
+    }
+    return titles[Status(appeal.status)] % values
+
+
+def _notify(*, appeal: Appeal, note: str) -> None:
+    """Tell the customer's portal users and the account manager (once per status)."""
+    from customers.models import CustomerAccount
+
+    change = GradeChange.objects.select_related("from_grade", "to_grade").get(pk=appeal.change_id)
+    title = _title(appeal, change)
+    body = note or _("Status: %(status)s.") % {"status": appeal.get_status_display()}
+    key = f"appeal:{appeal.pk}:{appeal.status}"
+    kind = f"appeal_{appeal.status}"
+    drafts = [
+        NotificationDraft(
+            recipient_id=user_id,
+            kind=kind,
+            title=title,
+            body=body,
+            link=reverse("portal:appeal_detail", args=[appeal.pk]),
+            dedupe_key=key,
+        )
+        for user_id in CustomerAccount.objects.filter(customer_id=appeal.customer_id)
+        .order_by("user_id")
+        .values_list("user_id", flat=True)
+    ]
+    if appeal.customer.account_manager_id:
+        drafts.append(
+            NotificationDraft(
+                recipient_id=appeal.customer.account_manager_id,
+                kind=kind,
+                title=title,
+                body=body,
+                link=reverse("manager:customer", args=[appeal.customer_id]),
+                dedupe_key=key,
+            )
+        )
+    notification_send_many(drafts=drafts)

@@ -1,0 +1,49 @@
+"""Pieces the portal and the manager pages share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.http import FileResponse, Http404
+
+from appeals.evidence import EXTENSIONS, private_storage
+from appeals.models import Evidence
+from common.exceptions import DomainError
+from common.models import Notification
+
+
+def notifications_context(user: AbstractBaseUser | AnonymousUser, *, limit: int = 10) -> dict:
+    """Return the unread count and the latest notifications of `user` (two queries)."""
+    if not user.is_authenticated:
+        return {"unread_count": 0, "notifications": []}
+    mine = Notification.objects.filter(recipient=user)
+    return {
+        "unread_count": mine.filter(read_at__isnull=True).count(),
+        "notifications": list(mine.order_by("-created_at", "-id")[:limit]),
+    }
+
+
+def domain_error_to_form(form: forms.Form, error: DomainError) -> None:
+    """Show a service's refusal on the form field it names (or on the whole form)."""
+    field: Any = error.field if error.field in form.fields else None
+    form.add_error(field, error.message)
+
+
+def evidence_response(evidence: Evidence) -> FileResponse:
+    """Serve an evidence file as a download (never inline: no HTML or PDF runs in our origin)."""
+    try:
+        handle = private_storage.open(evidence.stored_name, "rb")
+    except FileNotFoundError as missing:
+        raise Http404 from missing
+    name = evidence.original_name
+    extension = EXTENSIONS.get(evidence.content_type, "")
+    if extension and not name.lower().endswith(extension):
+        name += extension
+    response = FileResponse(
+        handle, as_attachment=True, filename=name, content_type=evidence.content_type
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,228 @@
+"""The account manager's queue: flags computed in the database, order, filters, the customer
+page with its follow-up log, the CSV export, and a query count independent of the rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from appeals.manager.selectors import customer_queue_for_user
+from grading.models import CustomerGrade, GradeChange
+from tests.appeals.factories import (
+    FollowUpFactory,
+    downgrade,
+    file_appeal,
+    portal_customer,
+    run_for,
+    snapshot,
+)
+from tests.customers.factories import CustomerFactory, OrderFactory, ServiceTicketFactory
+from tests.grading.factories import grade
+
+LATEST = dt.date(2026, 11, 1)
+
+
+def _graded(code, manager, grade_code, *, composite=50.0, action="keep"):
+    customer = CustomerFactory(code=code, account_manager=manager)
+    CustomerGrade.objects.create(customer=customer, grade=grade(grade_code), since=timezone.now())
+    snapshot(customer, run_for(LATEST), grade_code=grade_code, composite=composite, action=action)
+    return customer
+
+
+def _flags(customer):
+    row = customer_queue_for_user(user=customer.account_manager, now=timezone.now()).get(
+        pk=customer.pk
+    )
+    return {
+        name.removeprefix("flag_")
+        for name in (
+            "flag_follow_up",
+            "flag_proposed",
+            "flag_appeal",
+            "flag_sla",
+            "flag_upgraded",
+            "flag_close",
+        )
+        if getattr(row, name)
+    }
+
+
+@pytest.mark.django_db
+def test_each_flag_is_raised_by_its_cause(alice):
+    quiet = _graded("QUIET", alice, "growth", composite=45.0)
+    warned = _graded("WARNED", alice, "growth", composite=45.0, action="warn")
+    close = _graded("CLOSE", alice, "growth", composite=52.0)  # Key needs 55
+    late = _graded("LATE", alice, "strategic", composite=80.0)  # 60-minute first response
+    ServiceTicketFactory(customer=late, opened_at=timezone.now() - dt.timedelta(minutes=61))
+    answered = _graded("ANSWERED", alice, "strategic", composite=80.0)
+    ServiceTicketFactory(
+        customer=answered,
+        opened_at=timezone.now() - dt.timedelta(hours=5),
+        first_response_at=timezone.now() - dt.timedelta(hours=4),
+    )
+    fresh = _graded("FRESH", alice, "basic", composite=5.0)  # 2-day target, ticket 1 h old
+    ServiceTicketFactory(customer=fresh, opened_at=timezone.now() - dt.timedelta(hours=1))
+    upgraded = _graded("UPGRADED", alice, "key", composite=60.0)
+    GradeChange.objects.create(
+        customer=upgraded,
+        from_grade=grade("growth"),
+        to_grade=grade("key"),
+        direction="up",
+        status="applied",
+        source="run",
+    )
+    account, change = portal_customer(code="APPEALED", manager=alice, status="proposed")
+    file_appeal(account, change)
+
+    assert _flags(quiet) == set()
+    assert _flags(warned) == {"follow_up"}
+    assert _flags(close) == {"close"}
+    assert _flags(late) == {"sla"}
+    assert _flags(answered) == set()
+    assert _flags(fresh) == set()
+    assert _flags(upgraded) == {"upgraded"}
+    # The proposal run's snapshot says "propose_downgrade": reach out, proposed, appealed.
+    assert _flags(account.customer) == {"follow_up", "proposed", "appeal"}
+
+
+@pytest.mark.django_db
+def test_the_queue_is_ordered_by_grade_then_urgency(alice):
+    _graded("B-BASIC", alice, "basic")
+    _graded("K-CALM", alice, "key", composite=60.0)
+    _graded("K-WARN", alice, "key", composite=50.0, action="warn")
+    _graded("S-TOP", alice, "strategic", composite=90.0)
+    CustomerFactory(code="UNGRADED", account_manager=alice)
+
+    codes = list(
+        customer_queue_for_user(user=alice, now=timezone.now()).values_list("code", flat=True)
+    )
+
+    assert codes == ["S-TOP", "K-WARN", "K-CALM", "B-BASIC", "UNGRADED"]
+
+
+@pytest.mark.django_db
+def test_filters_and_search(client, alice):
+    _graded("K-WARN", alice, "key", composite=50.0, action="warn")
+    _graded("K-CALM", alice, "key", composite=60.0)
+    _graded("G-ONE", alice, "growth")
+    client.force_login(alice)
+
+    def codes(**params):
+        page = client.get(reverse("manager:queue"), params).context["page"]
+        return [c.code for c in page]
+
+    assert codes(flag="follow_up") == ["K-WARN"]
+    assert codes(grade="growth") == ["G-ONE"]
+    assert codes(q="calm") == ["K-CALM"]
+    assert codes(flag="nonsense") == ["K-WARN", "K-CALM", "G-ONE"]
+
+
+@pytest.mark.django_db
+def test_the_queue_paginates_by_25(client, alice):
+    for i in range(30):
+        CustomerFactory(code=f"P{i:02d}", account_manager=alice)
+    client.force_login(alice)
+
+    first = client.get(reverse("manager:queue")).context["page"]
+    second = client.get(reverse("manager:queue"), {"page": 2}).context["page"]
+
+    assert len(first.object_list) == 25
+    assert len(second.object_list) == 5
+
+
+def _populate(n, manager):
+    for i in range(n):
+        customer = _graded(f"N{n}-{i:03d}", manager, ["key", "growth", "basic"][i % 3])
+        OrderFactory(customer=customer)
+        ServiceTicketFactory(customer=customer, opened_at=timezone.now() - dt.timedelta(days=3))
+        if i % 4 == 0:
+            change = downgrade(customer, status="proposed", as_of=dt.date(2026, 9, 1))
+            from appeals.models import Appeal
+
+            Appeal.objects.create(customer=customer, change=change, reason="r")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url_name", ["manager:queue", "manager:export"])
+def test_queue_query_count_does_not_grow_with_rows(
+    client, alice, url_name, django_assert_max_num_queries
+):
+    client.force_login(alice)
+    _populate(3, alice)
+    with django_assert_max_num_queries(15) as small:
+        response = client.get(reverse(url_name))
+        if url_name == "manager:export":
+            b"".join(response.streaming_content)
+    _populate(40, alice)
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        response = client.get(reverse(url_name))
+        if url_name == "manager:export":
+            assert len(b"".join(response.streaming_content).splitlines()) == 44
+        else:
+            assert len(response.context["page"].object_list) == 25
+
+
+@pytest.mark.django_db
+def test_the_customer_page_and_its_follow_up_log(client, alice, carol, carols_change):
+    FollowUpFactory(customer=carol.customer, author=alice, outcome="Left a voicemail")
+    OrderFactory(customer=carol.customer, order_no="ORD-CAROL")
+    file_appeal(carol, carols_change)
+    client.force_login(alice)
+    url = reverse("manager:customer", args=[carol.customer.pk])
+
+    page = client.get(url).content.decode()
+    response = client.post(url, {"kind": "call", "outcome": "Called: will order on Monday"})
+
+    assert "Left a voicemail" in page
+    assert "ORD-CAROL" in page
+    assert "Submitted" in page
+    assert "Why" not in page or "Score explanation" in page
+    assert response.status_code == 302
+    note = carol.customer.follow_ups.order_by("-id").first()
+    assert (note.author, note.kind, note.outcome) == (alice, "call", "Called: will order on Monday")
+
+
+@pytest.mark.django_db
+def test_a_follow_up_needs_an_outcome(client, alice, carol):
+    client.force_login(alice)
+
+    response = client.post(
+        reverse("manager:customer", args=[carol.customer.pk]), {"kind": "call", "outcome": ""}
+    )
+
+    assert response.status_code == 200
+    assert not carol.customer.follow_ups.exists()
+
+
+@pytest.mark.django_db
+def test_the_export_has_the_flags_and_defuses_formulas(client, alice):
+    customer = _graded("=CMD", alice, "key", composite=50.0, action="warn")
+    customer.name = "@SUM(A1)"
+    customer.save(update_fields=["name"])
+    client.force_login(alice)
+
+    lines = b"".join(client.get(reverse("manager:export")).streaming_content).decode().splitlines()
+
+    assert (
+        lines[0]
+        == "code,name,grade,composite,account_manager,sla,appeal,proposed,follow_up,close,upgraded"
+    )
+    assert lines[1] == "'=CMD,'@SUM(A1),key,50.00,alice-am,0,0,0,1,0,0"
+
+
+@pytest.mark.django_db
+def test_the_manager_reads_appeal_messages(client, alice, carol, carols_change):
+    file_appeal(carol, carols_change)
+    client.force_login(alice)
+
+    queue = client.get(reverse("manager:queue")).content.decode()
+    messages = client.get(reverse("manager:notifications")).content.decode()
+    client.post(reverse("manager:notifications"))
+
+    assert 'data-testid="unread">1<' in queue
+    assert "Appeal #" in messages
+    assert "CAROL" in messages
+    assert 'data-testid="unread"' not in client.get(reverse("manager:queue")).content.decode()

@@ -1,0 +1,206 @@
+"""Portal pages: the grade and why, the next grade, the ladder, history, the appeal flow,
+messages, Chinese, the portal login (with lock-out) and a bounded number of queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from appeals.models import Appeal
+from common.models import Notification
+from tests.appeals.factories import PASSWORD, downgrade, file_appeal, pdf, portal_customer
+
+
+@pytest.mark.django_db
+def test_home_shows_grade_explanation_next_grade_and_appealable_downgrade(client, carol):
+    client.force_login(carol.user)
+
+    page = client.get(reverse("portal:home")).content.decode()
+
+    assert "Growth" in page  # the current grade
+    assert "First response within 8 hours" in page  # what it brings
+    assert "Why you have this grade" in page
+    assert "Your last counted order was 40 days before" in page
+    assert "would reach Key" in page or "Purchases alone" in page
+    assert reverse("portal:appeal_new", args=[carol.customer.grade_changes.get().pk]) in page
+
+
+@pytest.mark.django_db
+def test_grades_page_publishes_every_grade_with_criteria(client, carol):
+    client.force_login(carol.user)
+
+    page = client.get(reverse("portal:grades")).content.decode()
+
+    for name in ("Strategic", "Key", "Growth", "Standard", "Basic"):
+        assert name in page
+    assert "Overall score of 70 or more" in page
+    assert "Reviewed every quarter" in page
+
+
+@pytest.mark.django_db
+def test_filing_an_appeal_through_the_portal(client, carol, carols_change, alice):
+    client.force_login(carol.user)
+    url = reverse("portal:appeal_new", args=[carols_change.pk])
+
+    assert client.get(url).status_code == 200
+    response = client.post(url, {"reason": "Warehouse move.", "evidence": [pdf()]}, follow=True)
+
+    appeal = Appeal.objects.get()
+    page = response.content.decode()
+    assert response.redirect_chain[-1][0] == reverse("portal:appeal_detail", args=[appeal.pk])
+    assert "Submitted" in page
+    assert "invoice.pdf" in page
+    assert appeal.evidence.count() == 1
+    # The change is no longer offered for a second appeal.
+    assert client.get(url).status_code == 404
+
+
+@pytest.mark.django_db
+def test_an_empty_reason_is_refused_by_the_form(client, carol, carols_change):
+    client.force_login(carol.user)
+
+    response = client.post(reverse("portal:appeal_new", args=[carols_change.pk]), {"reason": ""})
+
+    assert response.status_code == 200
+    assert "This field is required." in response.content.decode()
+    assert not Appeal.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_customer_can_withdraw_an_open_appeal(client, carol, carols_change):
+    appeal = file_appeal(carol, carols_change)
+    client.force_login(carol.user)
+
+    client.post(reverse("portal:appeal_withdraw", args=[appeal.pk]))
+
+    appeal.refresh_from_db()
+    assert appeal.status == "withdrawn"
+
+
+@pytest.mark.django_db
+def test_the_status_page_shows_the_decision_and_ops_note(client, carol, carols_change, ops):
+    from appeals.services import appeal_reject
+
+    appeal = file_appeal(carol, carols_change)
+    appeal_reject(appeal_id=appeal.pk, by=ops, note="Purchases fell three months in a row.")
+    client.force_login(carol.user)
+
+    page = client.get(reverse("portal:appeal_detail", args=[appeal.pk])).content.decode()
+
+    assert "Rejected" in page
+    assert "Purchases fell three months in a row." in page
+
+
+@pytest.mark.django_db
+def test_unread_messages_are_counted_and_can_be_marked_read(client, carol, carols_change):
+    file_appeal(carol, carols_change)  # notifies the customer
+    client.force_login(carol.user)
+
+    page = client.get(reverse("portal:home")).content.decode()
+    assert 'data-testid="unread">1<' in page
+    client.post(reverse("portal:notifications"))
+
+    assert not Notification.objects.filter(recipient=carol.user, read_at__isnull=True).exists()
+
+
+@pytest.mark.django_db
+def test_the_portal_speaks_chinese(client, carol):
+    client.force_login(carol.user)
+
+    response = client.get(reverse("portal:home"), HTTP_ACCEPT_LANGUAGE="zh-Hans")
+
+    assert response.headers["Content-Language"] == "zh-hans"
+    assert "我的等级" in response.content.decode()  # "My grade"
+
+
+@pytest.mark.django_db
+def test_portal_login_and_logout(client, carol):
+    response = client.post(
+        reverse("portal:login"), {"username": carol.user.username, "password": PASSWORD}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("portal:home")
+
+    client.post(reverse("portal:logout"))
+    assert client.get(reverse("portal:home")).status_code == 302
+
+
+@pytest.mark.django_db
+def test_portal_login_locks_out_after_repeated_failures(client, carol, settings):
+    url = reverse("portal:login")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post(url, {"username": carol.user.username, "password": "wrong"})
+
+    response = client.post(url, {"username": carol.user.username, "password": PASSWORD})
+
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+def test_password_reset_mails_a_working_link(client, carol, mailoutbox):
+    client.post(reverse("portal:password_reset"), {"email": carol.user.email})
+
+    assert len(mailoutbox) == 1
+    link = next(line for line in mailoutbox[0].body.splitlines() if "/portal/reset/" in line)
+    form = client.get(link.split("testserver", 1)[1], follow=True)
+    assert form.status_code == 200
+    done = client.post(
+        form.redirect_chain[-1][0],
+        {"new_password1": "A-new-pass-4321", "new_password2": "A-new-pass-4321"},
+    )
+    assert done["Location"] == reverse("portal:password_reset_complete")
+    carol.user.refresh_from_db()
+    assert carol.user.check_password("A-new-pass-4321")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["portal:home", "portal:history", "portal:appeals"])
+def test_portal_pages_run_a_fixed_number_of_queries(
+    client, alice, name, django_assert_max_num_queries
+):
+    account, change = portal_customer(code="Q1", manager=alice)
+    client.force_login(account.user)
+    file_appeal(account, change, files=[pdf()])
+    with django_assert_max_num_queries(40) as small:
+        assert client.get(reverse(name)).status_code == 200
+
+    # More downgrades, appeals and history rows: the same number of queries.
+    for month in (1, 3, 5, 7, 9, 11):  # runs a month apart would share snapshots
+        other = downgrade(account.customer, status="applied", as_of=dt.date(2025, month, 1))
+        if month % 3:
+            file_appeal(account, other)
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        assert client.get(reverse(name)).status_code == 200
+
+
+@pytest.mark.django_db
+def test_home_lists_the_grades_benefits_with_what_is_left(client, carol):
+    client.force_login(carol.user)
+
+    page = client.get(reverse("portal:home")).content.decode()
+
+    assert "Free shipping" in page
+    assert "4 of 4 left this period" in page
+
+
+@pytest.mark.django_db
+def test_points_page_shows_balance_and_tasks(client, carol):
+    from customers.services.points import points_credit
+
+    points_credit(
+        customer_id=carol.customer.pk,
+        task_code="complete_profile",
+        points=10,
+        dedupe_key="complete_profile",
+        reason="Profile completed",
+    )
+    client.force_login(carol.user)
+
+    page = client.get(reverse("portal:points")).content.decode()
+
+    assert "You have 10 growth points." in page
+    assert "Complete the profile" in page
+    assert "Profile completed" in page
