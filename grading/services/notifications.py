@@ -1,4 +1,4 @@
-"""Tell account managers what a run means for their customers."""
+"""Tell account managers and customers what a run means for them."""
 
 from __future__ import annotations
 
@@ -16,6 +16,14 @@ NOTIFIED_ACTIONS = {
     "warn": gettext_lazy("Reach out: %(customer)s is below %(grade)s"),
     "propose_downgrade": gettext_lazy("Downgrade proposed for %(customer)s (%(grade)s)"),
     "downgrade": gettext_lazy("Downgrade: %(customer)s is now %(grade)s"),
+}
+#: What the customer's own portal logins are told (a warning is the manager's cue only).
+CUSTOMER_MESSAGES = {
+    "upgrade": gettext_lazy("Congratulations: you are now %(grade)s"),
+    "propose_downgrade": gettext_lazy(
+        "Your grade %(grade)s is under review for a downgrade; you can appeal in the portal"
+    ),
+    "downgrade": gettext_lazy("Your grade is now %(grade)s; you can appeal in the portal"),
 }
 
 
@@ -53,5 +61,36 @@ def run_notify(*, run_id: int) -> int:
                 dedupe_key=f"run:{run_id}:{action}:{customer_id}",
             )
         )
+    drafts.extend(_customer_drafts(run_id))
     with transaction.atomic():
         return notification_send_many(drafts=drafts)
+
+
+def _customer_drafts(run_id: int) -> list[NotificationDraft]:
+    """Messages for the portal logins of customers upgraded, proposed or downgraded (1 query)."""
+    from customers.models import CustomerAccount
+
+    accounts = CustomerAccount.objects.filter(
+        customer__snapshots__run_id=run_id,
+        customer__snapshots__action__in=list(CUSTOMER_MESSAGES),
+    ).values_list(
+        "user_id",
+        "customer_id",
+        "customer__snapshots__action",
+        "customer__snapshots__grade_after__name",
+        "customer__snapshots__grade_before__name",
+    )
+    drafts = []
+    for user_id, customer_id, action, after, before in accounts:
+        grade = before if action == "propose_downgrade" else after
+        drafts.append(
+            NotificationDraft(
+                recipient_id=user_id,
+                kind=f"grade_{action}",
+                title=str(CUSTOMER_MESSAGES[action]) % {"grade": grade},
+                body="",
+                link="/portal/",
+                dedupe_key=f"run:{run_id}:{action}:{customer_id}",
+            )
+        )
+    return drafts

@@ -17,6 +17,7 @@ from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from common.services import NotificationDraft, notification_send_many
 from grading.exceptions import ChangeAlreadyDecided, ReasonRequired
@@ -69,8 +70,8 @@ def _split_open(changes: list[GradeChange]) -> tuple[list[GradeChange], int]:
     return open_changes, already
 
 
-def _notify_managers(changes: Sequence[GradeChange], *, decision: str, title: str) -> None:
-    """Tell each change's account manager about the decision (once per change and decision)."""
+def _notify_decision(changes: Sequence[GradeChange], *, decision: str, title: str) -> None:
+    """Tell each change's account manager and the customer's portal logins (once per event)."""
     drafts = [
         NotificationDraft(
             recipient_id=change.customer.account_manager_id,
@@ -88,6 +89,33 @@ def _notify_managers(changes: Sequence[GradeChange], *, decision: str, title: st
         for change in changes
         if change.customer.account_manager_id is not None
     ]
+    # The customers' own portal logins hear the outcome too (one query for all of them).
+    from customers.models import CustomerAccount
+
+    by_customer = {change.customer_id: change for change in changes}
+    outcome = {
+        "approved": gettext_lazy("Your grade changed from %(from)s to %(to)s after review"),
+        "rejected": gettext_lazy("Your grade %(from)s stays after review"),
+    }.get(decision)
+    if outcome is not None:
+        for user_id, customer_id in CustomerAccount.objects.filter(
+            customer_id__in=list(by_customer)
+        ).values_list("user_id", "customer_id"):
+            change = by_customer[customer_id]
+            drafts.append(
+                NotificationDraft(
+                    recipient_id=user_id,
+                    kind=f"change_{decision}",
+                    title=str(outcome)
+                    % {
+                        "from": change.from_grade.name if change.from_grade else "—",
+                        "to": change.to_grade.name,
+                    },
+                    body="",
+                    link="/portal/",
+                    dedupe_key=f"change:{change.pk}:{decision}",
+                )
+            )
     notification_send_many(drafts=drafts)
 
 
@@ -156,7 +184,7 @@ def grade_change_approve(
             )
             for change in applied
         )
-        _notify_managers(
+        _notify_decision(
             applied,
             decision="approved",
             title=_("Grade change approved: %(customer)s is now %(to)s"),
@@ -191,7 +219,7 @@ def grade_change_reject(
         CustomerGrade.objects.filter(
             customer_id__in=sorted({c.customer_id for c in open_changes})
         ).update(periods_under=0)
-        _notify_managers(
+        _notify_decision(
             open_changes,
             decision="rejected",
             title=_("Grade change rejected: %(customer)s keeps %(from)s"),

@@ -39,3 +39,24 @@ def test_upgrade_notifies_the_manager_once_in_app_and_by_email(
     assert sent == 1
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == [alice.email]
+
+
+@pytest.mark.django_db
+def test_customers_portal_logins_hear_about_their_upgrade_once(scheme, alice):
+    from customers.models import CustomerAccount
+    from tests.customers.factories import UserFactory
+
+    customer = CustomerFactory(code="UP", account_manager=alice)
+    login = UserFactory(username="up-portal")
+    CustomerAccount.objects.create(user=login, customer=customer)
+    grading_run_execute(as_of=dt.date(2026, 2, 1), scheme=scheme)
+    orders_for(customer, *[(dt.date(2026, 2, 1 + i), "300") for i in range(17)])
+    run = grading_run_execute(as_of=dt.date(2026, 3, 1), scheme=scheme)
+
+    run_notify(run_id=run.pk)
+    run_notify(run_id=run.pk)
+
+    mine = Notification.objects.get(recipient=login)
+    assert mine.title == "Congratulations: you are now Key"
+    assert mine.link == "/portal/"
+    assert Notification.objects.filter(recipient=alice).count() == 1

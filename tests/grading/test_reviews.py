@@ -225,3 +225,26 @@ def test_two_reviewers_approving_the_same_change_at_once_audit_it_once(ops):
     assert len(errors) == 1
     assert isinstance(errors[0], ChangeAlreadyDecided)
     assert GradeAuditEntry.objects.filter(change=change).count() == 1
+
+
+@pytest.mark.django_db
+def test_review_decisions_reach_the_customers_portal_login(ops):
+    from customers.models import CustomerAccount
+    from tests.customers.factories import UserFactory
+
+    approved = proposal_for(CustomerFactory(code="YES"))
+    rejected = proposal_for(CustomerFactory(code="NO"))
+    yes_login, no_login = UserFactory(username="yes-portal"), UserFactory(username="no-portal")
+    CustomerAccount.objects.create(user=yes_login, customer=approved.customer)
+    CustomerAccount.objects.create(user=no_login, customer=rejected.customer)
+
+    grade_change_approve(change_ids=[approved.pk], by=ops)
+    grade_change_reject(change_ids=[rejected.pk], by=ops, reason="Seasonal dip")
+
+    assert Notification.objects.get(recipient=yes_login).title == (
+        f"Your grade changed from {approved.from_grade.name} to {approved.to_grade.name} "
+        "after review"
+    )
+    assert Notification.objects.get(recipient=no_login).title == (
+        f"Your grade {rejected.from_grade.name} stays after review"
+    )
