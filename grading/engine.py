@@ -595,7 +595,8 @@ def _extract_customers_orm(
 def extract_state(*, as_of: dt.date, customer_ids: Iterable[int] | None = None) -> pd.DataFrame:
     """Return each customer's policy state: current grade, counter, pins, open proposals.
 
-    Three queries: grade states, active overrides/locks, open downgrade proposals.
+    A fixed number of queries: grade states (one binary COPY on PostgreSQL, plus the grade
+    codes), active overrides/locks, open downgrade proposals.
     """
     ids = None
     if customer_ids is not None:
@@ -840,7 +841,7 @@ def write_results(
     postgres = connection.vendor == "postgresql"
     if postgres:
         # Check the foreign keys of the rows written here statement by statement: the same
-        # checks, but PostgreSQL runs a million of them about 3x faster at the end of each
+        # checks, but PostgreSQL runs a million of them 2-3x faster at the end of each
         # statement than queued until the commit. Django declares every FK DEFERRABLE
         # INITIALLY DEFERRED, so ALL DEFERRED at the end restores the transaction's default.
         with connection.cursor() as cursor:
