@@ -41,7 +41,8 @@ from grading.models import (
     GradingScheme,
     SchemeGrade,
 )
-from grading.scoring import GradeRule, ScoringParams
+from grading.scoring import GradeRule, ScoringParams, score_population
+from grading.scoring.population import PopulationCuts
 
 #: Score-frame columns copied into ScoreSnapshot as they are (same names).
 SNAPSHOT_SCORE_COLUMNS = (
@@ -656,6 +657,28 @@ def _grade_states(ids: np.ndarray | None) -> pd.DataFrame:
             "periods_under": rows["periods_under"].astype(np.int64),
         },
         index=pd.Index(rows["customer_id"], name="customer_id"),
+    )
+
+
+def score_period(
+    *,
+    rules: SchemeRules,
+    as_of: dt.date,
+    id_range: tuple[int, int] | None = None,
+    cuts: PopulationCuts | None = None,
+) -> pd.DataFrame:
+    """Extract the period's facts (optionally one customer-id range) and score them."""
+    orders = extract_orders(as_of=as_of, id_range=id_range)
+    customers = extract_customers(
+        as_of=as_of, window_days=rules.params.window_days, orders=orders, id_range=id_range
+    )
+    return score_population(
+        orders.drop(columns=["on_time"]),
+        customers,
+        as_of=as_of,
+        params=rules.params,
+        ladder=rules.ladder,
+        cuts=cuts,
     )
 
 

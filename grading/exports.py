@@ -9,7 +9,6 @@ import pandas as pd
 
 from grading import engine
 from grading.models import GradingRun, GradingScheme, ScoreSnapshot
-from grading.scoring import score_population
 
 EXPORT_COLUMNS = (
     "customer_code",
@@ -74,17 +73,7 @@ def score_export_frame(*, as_of: dt.date, scheme: GradingScheme) -> tuple[pd.Dat
         return _finish(frame), f"run {run.pk}"
 
     rules = engine.scheme_rules(scheme)
-    orders = engine.extract_orders(as_of=as_of)
-    customers = engine.extract_customers(
-        as_of=as_of, window_days=rules.params.window_days, orders=orders
-    )
-    scores = score_population(
-        orders.drop(columns=["on_time"]),
-        customers,
-        as_of=as_of,
-        params=rules.params,
-        ladder=rules.ladder,
-    )
+    scores = engine.score_period(rules=rules, as_of=as_of)
     codes = dict(
         engine.Customer.objects.filter(pk__in=scores.index.tolist()).values_list("pk", "code")
     )

@@ -11,7 +11,6 @@ from django.utils.translation import gettext as _
 from grading import engine
 from grading.models import CustomerGrade, Grade, GradingScheme
 from grading.reports import Table
-from grading.scoring import score_population
 
 
 @dataclass
@@ -31,17 +30,7 @@ def scheme_what_if(*, scheme: GradingScheme, as_of: dt.date) -> WhatIf:
     compares the computed grade with each customer's current grade; nothing is written.
     """
     rules = engine.scheme_rules(scheme)
-    orders = engine.extract_orders(as_of=as_of)
-    customers = engine.extract_customers(
-        as_of=as_of, window_days=rules.params.window_days, orders=orders
-    )
-    scores = score_population(
-        orders.drop(columns=["on_time"]),
-        customers,
-        as_of=as_of,
-        params=rules.params,
-        ladder=rules.ladder,
-    )
+    scores = engine.score_period(rules=rules, as_of=as_of)
     current = pd.Series(
         dict(CustomerGrade.objects.values_list("customer_id", "grade__code")), dtype="str"
     )

@@ -23,7 +23,7 @@ from django.utils import timezone
 from customers.models import Customer
 from grading import engine
 from grading.models import GradingRun, ScoreSnapshot
-from grading.scoring import customer_facts, score_population
+from grading.scoring import customer_facts
 from grading.scoring.population import CUT_FACT_COLUMNS, PopulationCuts, population_cuts
 
 
@@ -96,19 +96,7 @@ def run_shard_execute(*, run_id: int, low: int, high: int) -> int:
     run = GradingRun.objects.select_related("scheme").get(pk=run_id)
     rules = engine.scheme_rules(run.scheme)
     cuts = PopulationCuts.from_json(run.population_cuts)
-    id_range = (low, high)
-    orders = engine.extract_orders(as_of=run.as_of, id_range=id_range)
-    customers = engine.extract_customers(
-        as_of=run.as_of, window_days=rules.params.window_days, orders=orders, id_range=id_range
-    )
-    scores = score_population(
-        orders.drop(columns=["on_time"]),
-        customers,
-        as_of=run.as_of,
-        params=rules.params,
-        ladder=rules.ladder,
-        cuts=cuts,
-    )
+    scores = engine.score_period(rules=rules, as_of=run.as_of, id_range=(low, high), cuts=cuts)
     done = set(
         ScoreSnapshot.objects.filter(
             run=run, customer_id__gte=low, customer_id__lt=high
