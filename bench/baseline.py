@@ -471,9 +471,8 @@ def write(
             "UPDATE grading_customergrade g SET periods_under = l.periods_under, last_run_id = %s"
             " FROM load l WHERE g.customer_id = l.customer_id"
             f" AND {action_in('assign', 'upgrade', 'downgrade', negate=True)}"
-            " AND (g.periods_under <> l.periods_under OR g.last_run_id IS NULL"
-            " OR g.last_run_id <> %s)",
-            [run_id, run_id],
+            " AND g.periods_under <> l.periods_under",
+            [run_id],
         )
     return snapshots
 

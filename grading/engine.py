@@ -1024,16 +1024,15 @@ def _write_changes(
             "   WHERE o.customer_id = l.customer_id AND o.ended_at IS NULL)",
             [now, run.pk, now],
         )
-        # Counters and last run for everyone else whose state row exists.
+        # Counters of everyone else whose state row exists, only where they moved: most
+        # customers keep their grade and their count, and their rows are not rewritten.
         cursor.execute(
             "UPDATE grading_customergrade SET periods_under = l.periods_under, last_run_id = %s"
             f" FROM {_LOAD_TABLE} l"
             " WHERE grading_customergrade.customer_id = l.customer_id"
             f" AND {_code_in('l.action', labels, ['assign', 'upgrade', 'downgrade'], negate=True)}"
-            " AND (grading_customergrade.periods_under <> l.periods_under"
-            "      OR grading_customergrade.last_run_id IS NULL"
-            "      OR grading_customergrade.last_run_id <> %s)",
-            [run.pk, run.pk],
+            " AND grading_customergrade.periods_under <> l.periods_under",
+            [run.pk],
         )
         if not postgres:
             # One audit row per applied change of this run (NOT EXISTS keeps re-runs at one).

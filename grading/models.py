@@ -25,6 +25,17 @@ SCORE = {
     "decimal_places": 2,
     "validators": [MinValueValidator(0), MaxValueValidator(100)],
 }
+#: How the history tables (snapshots, changes, audit rows) refer to a grade: protected in the
+#: ORM (a grade that was ever held cannot be deleted, and grades are never deleted in the
+#: admin), but with no database trigger and no index. A grading run writes a million of these
+#: references at a time, all to the handful of ladder ids it read in the same transaction;
+#: the per-row foreign-key checks and index upkeep were most of the run's write time, and no
+#: query looks these rows up by grade alone (reports filter by run first).
+HISTORY_GRADE = {"on_delete": models.PROTECT, "db_constraint": False, "db_index": False}
+#: How the history tables refer to the run that wrote them (and the audit rows to their
+#: change): deleted with it, or nulled, by the ORM's on_delete; no per-row database trigger for
+#: the same reason. The reference to the customer keeps its database constraint everywhere.
+HISTORY_RUN = {"db_constraint": False}
 
 
 class Cadence(models.TextChoices):
@@ -289,16 +300,20 @@ class CustomerGrade(models.Model):
         verbose_name=_("grade"),
         on_delete=models.PROTECT,
         related_name="customer_states",
+        db_index=False,  # customer_grade_grade_idx
     )
     since = models.DateTimeField(_("grade since"))
     periods_under = models.PositiveSmallIntegerField(_("periods under target"), default=0)
     last_run = models.ForeignKey(
         "GradingRun",
-        verbose_name=_("last run"),
+        verbose_name=_("last changed by run"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
+        help_text=_("The run that last changed this grade or its periods under target."),
+        **HISTORY_RUN,
     )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -370,10 +385,19 @@ class ScoreSnapshot(models.Model):
     """Every input and component score of one customer in one run, so a grade can be explained."""
 
     run = models.ForeignKey(
-        GradingRun, verbose_name=_("run"), on_delete=models.CASCADE, related_name="snapshots"
+        GradingRun,
+        verbose_name=_("run"),
+        on_delete=models.CASCADE,
+        related_name="snapshots",
+        db_index=False,  # snapshot_once_per_run leads with run
+        **HISTORY_RUN,
     )
     customer = models.ForeignKey(
-        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="snapshots"
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="snapshots",
+        db_index=False,  # snapshot_customer_idx leads with customer
     )
     # Inputs (facts of the window).
     recency_days = models.IntegerField(_("recency (days)"), null=True, blank=True)
@@ -414,10 +438,7 @@ class ScoreSnapshot(models.Model):
     cooperation = models.FloatField(_("cooperation value"))
     composite = models.FloatField(_("composite"))
     computed_grade = models.ForeignKey(
-        Grade,
-        verbose_name=_("computed grade"),
-        on_delete=models.PROTECT,
-        related_name="+",
+        Grade, verbose_name=_("computed grade"), related_name="+", **HISTORY_GRADE
     )
     # Decision.
     grade_before = models.ForeignKey(
@@ -425,14 +446,11 @@ class ScoreSnapshot(models.Model):
         verbose_name=_("grade before"),
         null=True,
         blank=True,
-        on_delete=models.PROTECT,
         related_name="+",
+        **HISTORY_GRADE,
     )
     grade_after = models.ForeignKey(
-        Grade,
-        verbose_name=_("grade after"),
-        on_delete=models.PROTECT,
-        related_name="+",
+        Grade, verbose_name=_("grade after"), related_name="+", **HISTORY_GRADE
     )
     action = models.CharField(_("decision"), max_length=20)
     rule = models.CharField(_("rule"), max_length=30)
@@ -478,6 +496,7 @@ class GradeChange(models.Model):
         verbose_name=_("customer"),
         on_delete=models.CASCADE,
         related_name="grade_changes",
+        db_index=False,  # change_customer_idx leads with customer
     )
     run = models.ForeignKey(
         GradingRun,
@@ -486,17 +505,18 @@ class GradeChange(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="changes",
+        **HISTORY_RUN,
     )
     from_grade = models.ForeignKey(
         Grade,
         verbose_name=_("from grade"),
         null=True,
         blank=True,
-        on_delete=models.PROTECT,
         related_name="+",
+        **HISTORY_GRADE,
     )
     to_grade = models.ForeignKey(
-        Grade, verbose_name=_("to grade"), on_delete=models.PROTECT, related_name="+"
+        Grade, verbose_name=_("to grade"), related_name="+", **HISTORY_GRADE
     )
     direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices)
     status = models.CharField(_("status"), max_length=12, choices=Status.choices)
@@ -511,6 +531,7 @@ class GradeChange(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
     )
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     decided_by = models.ForeignKey(
@@ -520,6 +541,7 @@ class GradeChange(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
     )
     decision_note = models.TextField(_("decision note"), blank=True)
 
@@ -618,17 +640,18 @@ class GradeAuditEntry(models.Model):
         verbose_name=_("customer"),
         on_delete=models.CASCADE,
         related_name="grade_audit",
+        db_index=False,  # audit_customer_idx leads with customer
     )
     old_grade = models.ForeignKey(
         Grade,
         verbose_name=_("old grade"),
         null=True,
         blank=True,
-        on_delete=models.PROTECT,
         related_name="+",
+        **HISTORY_GRADE,
     )
     new_grade = models.ForeignKey(
-        Grade, verbose_name=_("new grade"), on_delete=models.PROTECT, related_name="+"
+        Grade, verbose_name=_("new grade"), related_name="+", **HISTORY_GRADE
     )
     source = models.CharField(_("source"), max_length=10, choices=ChangeSource.choices)
     reason = models.TextField(_("reason"), blank=True)
@@ -639,6 +662,7 @@ class GradeAuditEntry(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
     )
     run = models.ForeignKey(
         GradingRun,
@@ -647,6 +671,8 @@ class GradeAuditEntry(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
+        **HISTORY_RUN,
     )
     change = models.ForeignKey(
         GradeChange,
@@ -655,6 +681,7 @@ class GradeAuditEntry(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="audit_entries",
+        **HISTORY_RUN,
     )
     created_at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
 
