@@ -1,18 +1,24 @@
 """Admin for customers and their data. Account managers only ever see their own customers:
-every changelist, change view and autocomplete goes through `customers.selectors`."""
+every changelist, change view and autocomplete goes through `customers.selectors`.
+
+File import (upload, dry-run preview, confirm) and the customer export live in
+`customers.admin_io`; the ModelAdmins here only opt in (`ImportAdminMixin`, export actions)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseBase
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from common.exceptions import DomainError
 from customers import selectors
+from customers.admin_io import ImportAdminMixin, ToolLink, customer_export_response
 from customers.models import (
     Campaign,
     CampaignInvitation,
@@ -52,8 +58,9 @@ class CategoryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Customer)
-class CustomerAdmin(CustomerScopedAdmin):
+class CustomerAdmin(ImportAdminMixin, CustomerScopedAdmin):
     customer_path = ""
+    import_kind = "customers"
     list_display = (
         "code",
         "name",
@@ -77,7 +84,7 @@ class CustomerAdmin(CustomerScopedAdmin):
         "updated_at",
     )
     show_full_result_count = False
-    actions = ("invite_to_portal",)
+    actions = ("invite_to_portal", "export_csv", "export_xlsx")
     fieldsets = (
         (None, {"fields": ("code", "name", "kind", "industry", "is_active", "current_grade")}),
         (_("Contact"), {"fields": ("contact_name", "email", "phone", "address")}),
@@ -90,6 +97,39 @@ class CustomerAdmin(CustomerScopedAdmin):
         if selectors.user_sees_all_customers(request.user):
             return self.list_filter
         return tuple(f for f in self.list_filter if f != "account_manager")
+
+    def get_urls(self) -> list[Any]:
+        export = self.admin_site.admin_view(self.export_view)
+        info = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [path("export/", export, name=f"{info}_export"), *super().get_urls()]
+
+    def export_view(self, request: HttpRequest) -> HttpResponseBase:
+        """Export every customer the user may see (`?format=csv|xlsx`)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return customer_export_response(
+            request, queryset=None, file_format=request.GET.get("format", "csv")
+        )
+
+    def object_tool_links(self, request: HttpRequest) -> list[ToolLink]:
+        links = super().object_tool_links(request)
+        if self.has_view_permission(request):
+            export = reverse(f"{self.admin_site.name}:customers_customer_export")
+            links += [
+                ToolLink(f"{export}?format=csv", _("Export customers (CSV)")),
+                ToolLink(f"{export}?format=xlsx", _("Export customers (XLSX)")),
+            ]
+        return links
+
+    @admin.action(description=_("Export selected customers (CSV)"), permissions=["view"])
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[Customer]) -> HttpResponseBase:
+        """Export the selected (or, with "select all", the filtered) customers as CSV."""
+        return customer_export_response(request, queryset=queryset, file_format="csv")
+
+    @admin.action(description=_("Export selected customers (XLSX)"), permissions=["view"])
+    def export_xlsx(self, request: HttpRequest, queryset: QuerySet[Customer]) -> HttpResponseBase:
+        """Export the selected (or, with "select all", the filtered) customers as XLSX."""
+        return customer_export_response(request, queryset=queryset, file_format="xlsx")
 
     def has_invite_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("customers.add_customeraccount")
@@ -170,7 +210,8 @@ class CustomerAdmin(CustomerScopedAdmin):
 
 
 @admin.register(Order)
-class OrderAdmin(CustomerScopedAdmin):
+class OrderAdmin(ImportAdminMixin, CustomerScopedAdmin):
+    import_kind = "orders"
     list_display = (
         "order_no",
         "customer",
@@ -197,7 +238,8 @@ class CampaignAdmin(admin.ModelAdmin):
 
 
 @admin.register(CampaignInvitation)
-class CampaignInvitationAdmin(CustomerScopedAdmin):
+class CampaignInvitationAdmin(ImportAdminMixin, CustomerScopedAdmin):
+    import_kind = "invitations"
     list_display = ("campaign", "customer", "invited_at", "joined_at")
     list_filter = ("campaign",)
     list_select_related = ("campaign", "customer")
@@ -207,7 +249,8 @@ class CampaignInvitationAdmin(CustomerScopedAdmin):
 
 
 @admin.register(Referral)
-class ReferralAdmin(CustomerScopedAdmin):
+class ReferralAdmin(ImportAdminMixin, CustomerScopedAdmin):
+    import_kind = "referrals"
     customer_path = "referrer"
     list_display = ("referrer", "referred", "referred_name", "created_at")
     list_select_related = ("referrer", "referred")
@@ -217,7 +260,8 @@ class ReferralAdmin(CustomerScopedAdmin):
 
 
 @admin.register(Complaint)
-class ComplaintAdmin(CustomerScopedAdmin):
+class ComplaintAdmin(ImportAdminMixin, CustomerScopedAdmin):
+    import_kind = "complaints"
     list_display = ("customer", "severity", "created_at", "resolved_at")
     list_filter = ("severity",)
     list_select_related = ("customer",)
@@ -227,7 +271,8 @@ class ComplaintAdmin(CustomerScopedAdmin):
 
 
 @admin.register(ProductReview)
-class ProductReviewAdmin(CustomerScopedAdmin):
+class ProductReviewAdmin(ImportAdminMixin, CustomerScopedAdmin):
+    import_kind = "reviews"
     list_display = ("customer", "rating", "created_at")
     list_filter = ("rating",)
     list_select_related = ("customer",)
@@ -237,7 +282,8 @@ class ProductReviewAdmin(CustomerScopedAdmin):
 
 
 @admin.register(ServiceTicket)
-class ServiceTicketAdmin(CustomerScopedAdmin):
+class ServiceTicketAdmin(ImportAdminMixin, CustomerScopedAdmin):
+    import_kind = "tickets"
     list_display = (
         "subject",
         "customer",
