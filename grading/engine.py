@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
@@ -33,7 +33,7 @@ from customers.models import (
     ProductReview,
     Referral,
 )
-from grading import policy
+from grading import pgcopy, policy
 from grading.models import (
     GradeChange,
     GradeOverride,
@@ -275,7 +275,7 @@ def _extract_orders_postgres(
         " (CASE WHEN on_time IS NULL THEN -1 WHEN on_time THEN 1 ELSE 0 END)::smallint"
         " FROM customers_order WHERE placed_at < %s AND status = ANY(%s)" + range_sql
     )
-    rows = _copy_out(
+    rows = pgcopy.copy_out(
         sql,
         params,
         [
@@ -298,128 +298,6 @@ def _extract_orders_postgres(
             "on_time": rows["on_time"].astype(np.int8),
         }
     )
-
-
-# ---------------------------------------------------------------- PostgreSQL binary COPY
-#
-# Big reads and writes on PostgreSQL use COPY in its binary format with fixed-width, NOT NULL
-# columns only (NULLs travel as sentinels, text as small integer codes), so a whole block of
-# rows is one numpy structured array: no per-value Python object, no text formatting or
-# parsing on either side.
-
-_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no extension
-_COPY_TRAILER = b"\xff\xff"
-#: Raw COPY bytes parsed (or built) at a time: bounds the buffers of a 10M-row extract.
-_COPY_CHUNK_BYTES = 32 << 20
-
-
-def _copy_layout(columns: Sequence[tuple[str, str]]) -> np.dtype:
-    """Return the binary COPY row layout of `columns` ((name, numpy kind i2/i4/i8/f8) pairs)."""
-    fields: list[tuple[str, str]] = [("_fields", ">i2")]
-    for index, (name, kind) in enumerate(columns):
-        fields += [(f"_size{index}", ">i4"), (name, ">" + kind)]
-    return np.dtype(fields)
-
-
-def _copy_out(
-    sql: str, params: Sequence[Any], columns: Sequence[tuple[str, str]]
-) -> dict[str, np.ndarray]:
-    """Run `COPY (sql) TO STDOUT` in binary and return each column as a native numpy array.
-
-    Every selected value must be NOT NULL and of the fixed-width type `columns` names (i2 =
-    smallint, i4 = integer/date difference, i8 = bigint, f8 = double precision). The rows
-    are read through libpq directly: psycopg's COPY iterator costs more per row than the
-    server takes to produce it, which is what a 10M-row extract is made of.
-    """
-    from psycopg import pq
-
-    layout = _copy_layout(columns)
-    with connection.cursor() as cursor:
-        query = cursor.cursor.mogrify(sql, params)
-    pgconn = connection.connection.pgconn
-    pgconn.send_query(f"COPY ({query}) TO STDOUT (FORMAT binary)".encode())
-    result = pgconn.get_result()
-    if result is None or result.status != pq.ExecStatus.COPY_OUT:
-        _copy_drain(pgconn, result)
-    parts: dict[str, list[np.ndarray]] = {name: [] for name, _ in columns}
-    pending = bytearray()
-    offset = len(_COPY_SIGNATURE)
-
-    def parse(final: bool) -> None:
-        nonlocal offset
-        if len(pending) < offset:
-            return
-        if offset and pending[:11] != _COPY_SIGNATURE[:11]:
-            raise DatabaseError("COPY did not start with the binary signature")
-        tail = len(_COPY_TRAILER) if final else 0
-        count = (len(pending) - offset - tail) // layout.itemsize
-        block = np.frombuffer(pending, dtype=layout, count=count, offset=offset)
-        sizes = [block[f"_size{i}"] for i in range(len(columns))]
-        if (block["_fields"] != len(columns)).any() or any(
-            (size != np.dtype(kind).itemsize).any()
-            for size, (_, kind) in zip(sizes, columns, strict=True)
-        ):
-            raise DatabaseError("COPY returned a NULL or an unexpected column type")
-        for name, kind in columns:
-            parts[name].append(block[name].astype(kind))
-        used = offset + count * layout.itemsize
-        del block, sizes
-        if final and bytes(pending[used:]) != _COPY_TRAILER:
-            raise DatabaseError("COPY data did not end on a row boundary")
-        del pending[:used]
-        offset = 0
-
-    get_copy_data = pgconn.get_copy_data
-    while True:
-        size, data = get_copy_data(0)  # blocking: one CopyData message (one row) per call
-        if size < 0:
-            break
-        pending += data
-        if len(pending) >= _COPY_CHUNK_BYTES:
-            parse(final=False)
-    _copy_drain(pgconn, pgconn.get_result())
-    parse(final=True)
-    arrays: dict[str, np.ndarray] = {}
-    for name, kind in columns:  # one column at a time: the chunks go as each is joined
-        chunks = parts.pop(name)
-        arrays[name] = np.concatenate(chunks) if chunks else np.empty(0, dtype=kind)
-        del chunks
-    return arrays
-
-
-def _copy_drain(pgconn: Any, result: Any) -> None:
-    """Read the results that end a COPY; raise DatabaseError with the server's message."""
-    from psycopg import pq
-
-    error = ""
-    while result is not None:
-        if result.status not in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.COPY_OUT):
-            error = error or (result.error_message or b"COPY failed").decode(errors="replace")
-        result = pgconn.get_result()
-    if error:
-        raise DatabaseError(error.strip())
-
-
-def _copy_in(table: str, columns: Sequence[tuple[str, str]], values: Sequence[np.ndarray]) -> None:
-    """Load aligned numpy arrays into `table` with one binary COPY, a block of rows at a time."""
-    layout = _copy_layout(columns)
-    rows = len(values[0]) if values else 0
-    step = max(1, _COPY_CHUNK_BYTES // layout.itemsize)
-    names = ", ".join(name for name, _ in columns)
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT binary)") as copy,
-    ):
-        copy.write(_COPY_SIGNATURE)
-        for start in range(0, rows, step):
-            stop = min(start + step, rows)
-            block = np.empty(stop - start, dtype=layout)
-            block["_fields"] = len(columns)
-            for index, ((name, kind), array) in enumerate(zip(columns, values, strict=True)):
-                block[f"_size{index}"] = np.dtype(kind).itemsize
-                block[name] = array[start:stop]
-            copy.write(block.tobytes())
-        copy.write(_COPY_TRAILER)
 
 
 def extract_customers(
@@ -518,7 +396,7 @@ def _extract_customers_postgres(
         " WHERE c.is_active" + in_range("c.id")
     )
     params = {"industries": industries, "start": start, "end": end, "low": low, "high": high}
-    rows = _copy_out(
+    rows = pgcopy.copy_out(
         sql,
         params,  # type: ignore[arg-type]
         [("customer_id", "i8"), ("industry", "i4")] + [(c, "i8") for c in _ENGAGEMENT_COLUMNS],
@@ -641,7 +519,7 @@ def _grade_states(ids: np.ndarray | None) -> pd.DataFrame:
             list(states.values_list("customer_id", "grade__code", "periods_under")),
             columns=["customer_id", "current_grade", "periods_under"],
         ).set_index("customer_id")
-    rows = _copy_out(
+    rows = pgcopy.copy_out(
         "SELECT customer_id, grade_id, periods_under::integer FROM grading_customergrade"
         + (" WHERE customer_id BETWEEN %s AND %s" if span is not None else ""),
         span or (),
@@ -727,7 +605,7 @@ def _temp_load(
         cursor.execute(f"DROP TABLE IF EXISTS {table}")
         cursor.execute(f"CREATE TEMPORARY TABLE {table} ({column_sql})")
         if connection.vendor == "postgresql":
-            _copy_in(table, [(name, kind) for name, _, kind in columns], values)
+            pgcopy.copy_in(table, [(name, kind) for name, _, kind in columns], values)
             cursor.execute(f"ANALYZE {table} (customer_id, action)")
             return
         lists = [
