@@ -13,6 +13,8 @@ from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import (
+    BooleanField,
+    Case,
     Count,
     DateTimeField,
     DurationField,
@@ -22,6 +24,8 @@ from django.db.models import (
     Q,
     QuerySet,
     Sum,
+    Value,
+    When,
 )
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -216,6 +220,21 @@ def growth_task_progress_for_customer(*, customer: Customer) -> list[GrowthTaskP
 # ---------------------------------------------------------------------------- recommendations
 
 
+def recommendation_list_open() -> QuerySet[Recommendation]:
+    """Return every open recommendation (unscoped: callers filter by their customers)."""
+    return Recommendation.objects.filter(status=Recommendation.Status.OPEN)
+
+
+def recommendation_list_for_customer(*, customer: Customer) -> list[Recommendation]:
+    """Return the customer's open recommendations, newest first (one query)."""
+    return list(
+        recommendation_list_open()
+        .filter(customer=customer)
+        .select_related("category", "based_on")
+        .order_by("-created_at", "-id")
+    )
+
+
 def recommendation_list_for_user(
     *, user: AbstractBaseUser | AnonymousUser, status: str | None = Recommendation.Status.OPEN
 ) -> QuerySet[Recommendation]:
@@ -287,6 +306,38 @@ def ticket_sla_breaches(
     return scope_for_user(queryset, user=user, customer_path="customer").order_by(
         "sla_deadline", "id"
     )
+
+
+def ticket_list_overdue(*, now: dt.datetime | None = None) -> QuerySet[ServiceTicket]:
+    """Return open tickets still waiting for a first response past their grade's target.
+
+    Unscoped (callers narrow it: the manager queue correlates it with each customer). The
+    "act now" subset of `ticket_sla_breaches`: closed tickets and late answers are history.
+    """
+    now = now or timezone.now()
+    return ticket_sla_annotate(
+        ServiceTicket.objects.filter(first_response_at__isnull=True, closed_at__isnull=True)
+    ).filter(sla_minutes__isnull=False, sla_deadline__lt=now)
+
+
+def ticket_list_for_customer(
+    *, customer: Customer, now: dt.datetime | None = None, limit: int = 20
+) -> list[ServiceTicket]:
+    """Return the customer's latest tickets with their SLA: `sla_deadline`, `sla_breached`.
+
+    One query. The target is the first-response time of the customer's CURRENT grade; a
+    ticket breaches as in `ticket_sla_breaches` (answered late, or unanswered past the
+    deadline at `now`). No target: `sla_deadline` is None and `sla_breached` False.
+    """
+    now = now or timezone.now()
+    queryset = ticket_sla_annotate(ServiceTicket.objects.filter(customer=customer)).annotate(
+        sla_breached=Case(
+            When(Q(sla_minutes__isnull=False) & _breached(now), then=Value(True)),
+            default=Value(False),
+            output_field=BooleanField(),
+        )
+    )
+    return list(queryset.order_by("-opened_at", "-id")[:limit])
 
 
 def sla_breach_summary_by_grade(

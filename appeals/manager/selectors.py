@@ -29,8 +29,10 @@ from django.db.models import (
 )
 from django.utils.translation import gettext_lazy as _
 
+from appeals.labels import grade_label
 from appeals.models import Appeal
-from customers.models import Customer, ServiceTicket
+from benefits.selectors import recommendation_list_open, ticket_list_overdue
+from customers.models import Customer
 from customers.selectors import customer_list_for_user
 from grading.models import Grade, GradeChange, GradingScheme, SchemeGrade, ScoreSnapshot
 from grading.selectors import run_get_latest_succeeded
@@ -55,6 +57,7 @@ FLAGS = (
     Flag("follow_up", _("Reach out before downgrade"), 4),
     Flag("close", _("Close to the next grade"), 2),
     Flag("upgraded", _("Recently upgraded"), 1),
+    Flag("recommend", _("Related category to suggest"), 1),
 )
 FLAG_CODES = tuple(flag.code for flag in FLAGS)
 
@@ -73,20 +76,17 @@ def customer_queue_for_user(
     downgrade: reach out), `proposed` (a downgrade proposal waits for review), `appeal`
     (an open appeal), `sla` (an open ticket without first response past the grade's
     first-response target), `upgraded` (an upgrade in the last 30 days), `close` (latest
-    composite within 5 points below the next grade's floor in the active scheme).
+    composite within 5 points below the next grade's floor in the active scheme),
+    `recommend` (an open related-category recommendation from the nudge job).
     Ordered by grade rank (highest first, ungraded last), then urgency, then code.
-    Three small queries (latest run, active ladder, SLA targets) build the expression.
+    Two small queries (latest run, active ladder) build the expression; the SLA flag is
+    `benefits.selectors.ticket_list_overdue`, the one definition of an overdue ticket.
     """
     run = run_get_latest_succeeded()
     ladder = list(
         SchemeGrade.objects.filter(scheme__status=GradingScheme.Status.ACTIVE)
         .order_by("grade__rank")
         .values_list("grade_id", "min_score")
-    )
-    sla_minutes = list(
-        Grade.objects.filter(first_response_minutes__isnull=False).values_list(
-            "id", "first_response_minutes"
-        )
     )
 
     snapshots = ScoreSnapshot.objects.filter(customer=OuterRef("pk"), run=run)
@@ -105,7 +105,7 @@ def customer_queue_for_user(
         flag_appeal=Exists(
             Appeal.objects.filter(customer=OuterRef("pk"), status__in=Appeal.OPEN_STATUSES)
         ),
-        flag_sla=_sla_breach(sla_minutes, now=now),
+        flag_sla=Exists(ticket_list_overdue(now=now).filter(customer=OuterRef("pk"))),
         flag_upgraded=Exists(
             GradeChange.objects.filter(
                 customer=OuterRef("pk"),
@@ -114,6 +114,7 @@ def customer_queue_for_user(
                 created_at__gte=now - dt.timedelta(days=RECENT_UPGRADE_DAYS),
             )
         ),
+        flag_recommend=Exists(recommendation_list_open().filter(customer=OuterRef("pk"))),
     )
     queryset = queryset.annotate(flag_close=_close_to_next(ladder))
     queryset = queryset.annotate(
@@ -139,27 +140,6 @@ def customer_queue_for_user(
     return queryset.order_by(F("grade_rank").desc(nulls_last=True), "-urgency", "code")
 
 
-def _sla_breach(sla_minutes: list[tuple[int, int]], *, now: dt.datetime) -> Exists | Value:
-    # Each grade has its own first-response target; with a handful of grades an OR of
-    # (grade, cut-off) pairs keeps the comparison in the database and index-friendly.
-    if not sla_minutes:
-        return Value(False, output_field=BooleanField())
-    late = Q()
-    for grade_id, minutes in sla_minutes:
-        late |= Q(
-            customer__grade_state__grade_id=grade_id,
-            opened_at__lt=now - dt.timedelta(minutes=minutes),
-        )
-    return Exists(
-        ServiceTicket.objects.filter(
-            late,
-            customer=OuterRef("pk"),
-            first_response_at__isnull=True,
-            closed_at__isnull=True,
-        )
-    )
-
-
 def _close_to_next(ladder: list[tuple[int, object]]) -> Case | Value:
     # ladder: (grade id, min_score) from the lowest grade up; the next grade of ladder[i]
     # is ladder[i + 1].
@@ -178,5 +158,5 @@ def _close_to_next(ladder: list[tuple[int, object]]) -> Case | Value:
 
 
 def grade_choices() -> list[tuple[str, str]]:
-    """Return (code, name) of every grade, best first, for the queue's filter."""
-    return list(Grade.objects.order_by("-rank").values_list("code", "name"))
+    """Return (code, translated name) of every grade, best first, for the queue's filter."""
+    return [(g.code, grade_label(g)) for g in Grade.objects.order_by("-rank").only("code", "name")]

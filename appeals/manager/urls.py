@@ -10,5 +10,10 @@ urlpatterns = [
     path("", views.queue, name="queue"),
     path("export.csv", views.queue_export, name="export"),
     path("customers/<int:pk>/", views.customer_detail, name="customer"),
+    path(
+        "customers/<int:pk>/recommendations/<int:recommendation_pk>/",
+        views.recommendation_close,
+        name="recommendation_close",
+    ),
     path("notifications/", views.notifications, name="notifications"),
 ]

@@ -20,13 +20,21 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from appeals import selectors, services
 from appeals.forms import FollowUpForm
 from appeals.manager.selectors import FLAGS, customer_queue_for_user, grade_choices
 from appeals.portal import selectors as portal_selectors
 from appeals.views_common import domain_error_to_form, notifications_context
+from benefits.exceptions import RecommendationAlreadyDecided
+from benefits.models import Recommendation
+from benefits.selectors import (
+    recommendation_list_for_customer,
+    recommendation_list_for_user,
+    ticket_list_for_customer,
+)
+from benefits.services.recommendations import recommendation_decide
 from common.exceptions import DomainError
 from common.services import notification_mark_read
 from customers.selectors import customer_list_for_user, customer_recent_orders
@@ -34,6 +42,7 @@ from customers.selectors import customer_list_for_user, customer_recent_orders
 PAGE_SIZE = 25
 VIEW_PERMISSION = "appeals.view_followup"
 ADD_PERMISSION = "appeals.add_followup"
+RECOMMENDATION_PERMISSION = "benefits.change_recommendation"
 
 View = Callable[..., HttpResponse]
 
@@ -147,7 +156,9 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "customer": customer,
             "explanation": explanation,
             "orders": customer_recent_orders(customer=customer),
-            "tickets": list(customer.tickets.order_by("-opened_at")[:20]),
+            "tickets": ticket_list_for_customer(customer=customer),
+            "recommendations": recommendation_list_for_customer(customer=customer),
+            "can_decide_recommendations": request.user.has_perm(RECOMMENDATION_PERMISSION),
             "history": portal_selectors.grade_history_for_customer(customer=customer),
             "appeals": list(selectors.appeal_list_for_customer(customer=customer)),
             "follow_ups": selectors.follow_up_list(customer=customer),
@@ -157,6 +168,30 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             **notifications_context(request.user),
         },
     )
+
+
+@require_POST
+@manager_view
+def recommendation_close(request: HttpRequest, pk: int, recommendation_pk: int) -> HttpResponse:
+    """Mark one of the customer's open recommendations done or dismissed."""
+    if not request.user.has_perm(RECOMMENDATION_PERMISSION):
+        raise PermissionDenied
+    customer = get_object_or_404(customer_list_for_user(user=request.user), pk=pk)
+    recommendation = get_object_or_404(
+        recommendation_list_for_user(user=request.user, status=None).filter(customer=customer),
+        pk=recommendation_pk,
+    )
+    status = request.POST.get("status", "")
+    if status not in (Recommendation.Status.DONE, Recommendation.Status.DISMISSED):
+        messages.error(request, _("Choose done or dismissed."))
+        return redirect("manager:customer", pk=customer.pk)
+    try:
+        recommendation_decide(recommendation_id=recommendation.pk, status=status, by=request.user)
+    except RecommendationAlreadyDecided as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Recommendation updated."))
+    return redirect("manager:customer", pk=customer.pk)
 
 
 @require_http_methods(["GET", "POST"])

@@ -14,6 +14,7 @@ from decimal import Decimal
 from django.core.cache import cache
 from django.db.models import Min, Q
 
+from appeals.labels import grade_label
 from appeals.portal.explain import (
     CutPoints,
     Dimension,
@@ -185,7 +186,7 @@ def grade_explanation_for_customer(
         needs = next_grade_needs(
             facts=facts,
             target=Target(
-                name=next_rung.grade.name,
+                name=grade_label(next_rung.grade),
                 min_score=float(next_rung.min_score),
                 min_frequency=next_rung.min_frequency,
                 min_monetary=next_rung.min_monetary,

@@ -30,7 +30,11 @@ from appeals.views_common import (
     evidence_response,
     notifications_context,
 )
-from benefits.selectors import entitlement_list_for_customer, growth_task_progress_for_customer
+from benefits.selectors import (
+    entitlement_list_for_customer,
+    growth_task_progress_for_customer,
+    redemption_list_for_customer,
+)
 from common.exceptions import DomainError
 from common.services import notification_mark_read
 from customers.models import Customer
@@ -74,6 +78,7 @@ def home(request: HttpRequest, customer: Customer) -> HttpResponse:
         customer,
         explanation=explanation,
         entitlements=entitlement_list_for_customer(customer=customer),
+        redemptions=redemption_list_for_customer(customer=customer, limit=10),
         appealable=list(selectors.appealable_change_list(customer=customer)[:5]),
         open_appeals=list(
             selectors.appeal_list_for_customer(customer=customer).filter(

@@ -113,6 +113,40 @@ def _notify(
     )
 
 
+def _notify_customers(
+    rule: NudgeRule,
+    triggers: list[Trigger],
+    title: Callable[[Trigger], str],
+    body: Callable[[Trigger], str],
+) -> None:
+    """Tell the customers' own portal logins (one query per chunk of customers).
+
+    Same dedupe key as the manager's message: each login hears of one trigger once.
+    """
+    from customers.models import CustomerAccount
+
+    by_customer = {t.customer_id: t for t in triggers}
+    ids = list(by_customer)
+    drafts = []
+    for start in range(0, len(ids), CHUNK_SIZE):
+        accounts = CustomerAccount.objects.filter(
+            customer_id__in=ids[start : start + CHUNK_SIZE]
+        ).values_list("user_id", "customer_id")
+        for user_id, customer_id in accounts.order_by("user_id"):
+            t = by_customer[customer_id]
+            drafts.append(
+                NotificationDraft(
+                    recipient_id=user_id,
+                    kind=f"nudge_{rule.code}",
+                    title=title(t),
+                    body=body(t),
+                    link=reverse("portal:home"),
+                    dedupe_key=f"nudge:{rule.code}:{t.customer_id}:{t.key}",
+                )
+            )
+    notification_send_many(drafts=drafts)
+
+
 def _new_customer_pack(rule: NudgeRule, params: dict[str, Any], today: dt.date) -> int:
     """Welcome customers registered in the last `days` days: one event per customer, ever."""
     start = _start_of(today - dt.timedelta(days=params["days"] - 1))
@@ -155,6 +189,18 @@ def _new_customer_pack(rule: NudgeRule, params: dict[str, Any], today: dt.date) 
         fresh,
         title=lambda t: _("New customer %(customer)s: new-customer pack") % {"customer": t.label},
         body=body,
+    )
+
+    def customer_body(t: Trigger) -> str:
+        if benefit is None:
+            return _("Thank you for joining us. Your grade and benefits are in the portal.")
+        return _(
+            "Thank you for joining us. As a new customer you get “%(benefit)s”; your grade "
+            "and benefits are in the portal."
+        ) % {"benefit": benefit.name}
+
+    _notify_customers(
+        rule, fresh, title=lambda t: _("Welcome: your new-customer pack"), body=customer_body
     )
     return len(fresh)
 
@@ -206,6 +252,20 @@ def _growth_no_order_reminder(rule: NudgeRule, params: dict[str, Any], today: dt
             % {"customer": t.label, "day": t.payload["last_order"]}
         ),
         body=body,
+    )
+
+    def customer_body(t: Trigger) -> str:
+        if offer is None:
+            return _("Your last order was on %(day)s. We would be glad to see you again.") % {
+                "day": t.payload["last_order"]
+            }
+        return _("Your last order was on %(day)s. An offer for your next order: “%(offer)s”.") % {
+            "day": t.payload["last_order"],
+            "offer": offer.name,
+        }
+
+    _notify_customers(
+        rule, fresh, title=lambda t: _("An offer for your next order"), body=customer_body
     )
     return len(fresh)
 

@@ -19,6 +19,7 @@ from tests.appeals.factories import (
     run_for,
     snapshot,
 )
+from tests.benefits.factories import RecommendationFactory
 from tests.customers.factories import CustomerFactory, OrderFactory, ServiceTicketFactory
 from tests.grading.factories import grade
 
@@ -45,6 +46,7 @@ def _flags(customer):
             "flag_sla",
             "flag_upgraded",
             "flag_close",
+            "flag_recommend",
         )
         if getattr(row, name)
     }
@@ -76,6 +78,9 @@ def test_each_flag_is_raised_by_its_cause(alice):
     )
     account, change = portal_customer(code="APPEALED", manager=alice, status="proposed")
     file_appeal(account, change)
+    focused = _graded("FOCUSED", alice, "growth", composite=45.0)
+    RecommendationFactory(customer=focused)
+    RecommendationFactory(customer=quiet, status="dismissed")  # decided: no longer a flag
 
     assert _flags(quiet) == set()
     assert _flags(warned) == {"follow_up"}
@@ -84,6 +89,7 @@ def test_each_flag_is_raised_by_its_cause(alice):
     assert _flags(answered) == set()
     assert _flags(fresh) == set()
     assert _flags(upgraded) == {"upgraded"}
+    assert _flags(focused) == {"recommend"}
     # The proposal run's snapshot says "propose_downgrade": reach out, proposed, appealed.
     assert _flags(account.customer) == {"follow_up", "proposed", "appeal"}
 
@@ -208,9 +214,10 @@ def test_the_export_has_the_flags_and_defuses_formulas(client, alice):
 
     assert (
         lines[0]
-        == "code,name,grade,composite,account_manager,sla,appeal,proposed,follow_up,close,upgraded"
+        == "code,name,grade,composite,account_manager,sla,appeal,proposed,follow_up,close,upgraded,"
+        "recommend"
     )
-    assert lines[1] == "'=CMD,'@SUM(A1),key,50.00,alice-am,0,0,0,1,0,0"
+    assert lines[1] == "'=CMD,'@SUM(A1),key,50.00,alice-am,0,0,0,1,0,0,0"
 
 
 @pytest.mark.django_db
@@ -226,3 +233,82 @@ def test_the_manager_reads_appeal_messages(client, alice, carol, carols_change):
     assert "Appeal #" in messages
     assert "CAROL" in messages
     assert 'data-testid="unread"' not in client.get(reverse("manager:queue")).content.decode()
+
+
+@pytest.mark.django_db
+def test_recommendations_are_on_the_queue_and_closed_from_the_customer_page(client, alice, bob):
+    customer = _graded("FOCUSED", alice, "growth")
+    recommendation = RecommendationFactory(customer=customer, reason="90% in Steam")
+    others = RecommendationFactory(customer=_graded("BOBS", bob, "growth"))
+    client.force_login(alice)
+
+    queue = client.get(reverse("manager:queue"), {"flag": "recommend"}).content.decode()
+    page = client.get(reverse("manager:customer", args=[customer.pk])).content.decode()
+    url = reverse("manager:recommendation_close", args=[customer.pk, recommendation.pk])
+    done = client.post(url, {"status": "done"})
+    again = client.post(url, {"status": "dismissed"}, follow=True)
+    foreign = client.post(
+        reverse("manager:recommendation_close", args=[others.customer.pk, others.pk]),
+        {"status": "done"},
+    )
+    mismatched = client.post(
+        reverse("manager:recommendation_close", args=[customer.pk, others.pk]), {"status": "done"}
+    )
+
+    assert 'data-code="FOCUSED"' in queue
+    assert "Suggest a category" in queue
+    assert "90% in Steam" in page
+    assert done.status_code == 302
+    recommendation.refresh_from_db()
+    assert (recommendation.status, recommendation.decided_by) == ("done", alice)
+    assert "already Done" in again.content.decode()
+    assert foreign.status_code == mismatched.status_code == 404
+    others.refresh_from_db()
+    assert others.status == "open"
+    assert (
+        'data-code="FOCUSED"'
+        not in client.get(reverse("manager:queue"), {"flag": "recommend"}).content.decode()
+    )
+
+
+@pytest.mark.django_db
+def test_the_customer_page_shows_each_tickets_sla(client, alice):
+    customer = _graded("TICKETS", alice, "strategic", composite=80.0)  # 60-minute target
+    ServiceTicketFactory(
+        customer=customer, subject="Late one", opened_at=timezone.now() - dt.timedelta(hours=2)
+    )
+    ServiceTicketFactory(
+        customer=customer,
+        subject="Answered in time",
+        opened_at=timezone.now() - dt.timedelta(hours=3),
+        first_response_at=timezone.now() - dt.timedelta(hours=3) + dt.timedelta(minutes=30),
+    )
+    client.force_login(alice)
+
+    page = client.get(reverse("manager:customer", args=[customer.pk])).content.decode()
+
+    rows = page.split('data-testid="tickets"', 1)[1].split("</table>", 1)[0].split("<tr")
+    late = next(r for r in rows if "Late one" in r)
+    in_time = next(r for r in rows if "Answered in time" in r)
+    assert 'class="breached"' in late
+    assert "SLA breached" in late
+    assert "breached" not in in_time
+
+
+@pytest.mark.django_db
+def test_the_customer_page_runs_a_fixed_number_of_queries(
+    client, alice, carol, carols_change, django_assert_max_num_queries
+):
+    client.force_login(alice)
+    url = reverse("manager:customer", args=[carol.customer.pk])
+    with django_assert_max_num_queries(40) as small:
+        assert client.get(url).status_code == 200
+
+    file_appeal(carol, carols_change)
+    for _ in range(5):
+        OrderFactory(customer=carol.customer)
+        ServiceTicketFactory(customer=carol.customer)
+        FollowUpFactory(customer=carol.customer, author=alice)
+        RecommendationFactory(customer=carol.customer)
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        assert client.get(url).status_code == 200

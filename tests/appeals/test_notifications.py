@@ -44,3 +44,49 @@ def test_each_transition_notifies_customer_users_and_manager_once(
     accepted = [m for m in mail.outbox if "accepted" in m.subject and m.to == [alice.email]]
     assert len(accepted) == 1
     assert "Confirmed." in accepted[0].body
+
+
+@pytest.mark.django_db
+def test_warnings_proposals_and_decisions_reach_manager_and_customer_once(scheme, alice, ops):
+    """A Key customer stops ordering: the monthly runs warn, then propose a downgrade; ops
+    approve it. Manager and customer hear each event once, however often the jobs re-run."""
+    import datetime as dt
+
+    import time_machine
+
+    from grading.models import GradeChange
+    from grading.services.notifications import run_notify
+    from grading.services.reviews import grade_change_approve
+    from grading.services.runs import grading_run_execute
+    from tests.customers.factories import CustomerFactory
+    from tests.grading.factories import at, orders_for
+
+    customer = CustomerFactory(code="SLIDE", account_manager=alice)
+    login = CustomerAccountFactory(customer=customer)
+    orders_for(customer, *[(dt.date(2026, 1, 10 + 2 * i), "300") for i in range(8)])
+    runs = []
+    for month in (2, 3, 4, 5, 6):
+        as_of = dt.date(2026, month, 1)
+        with time_machine.travel(at(as_of), tick=False):
+            runs.append(grading_run_execute(as_of=as_of, scheme=scheme))
+    for run in runs:
+        run_notify(run_id=run.pk)
+    change = GradeChange.objects.get(customer=customer, direction="down", status="proposed")
+    grade_change_approve(change_ids=[change.pk], by=ops, note="Purchases stopped in January.")
+
+    def sent():
+        return sorted(Notification.objects.values_list("recipient__username", "kind"))
+
+    before = sent()
+    for run in runs:  # every job redelivered
+        run_notify(run_id=run.pk)
+    emailed = notification_emails_send()
+
+    assert sent() == before
+    manager = {kind for user, kind in before if user == alice.username}
+    mine = {kind for user, kind in before if user == login.user.username}
+    assert {"grade_warn", "grade_propose_downgrade", "change_approved"} <= manager
+    assert {"grade_propose_downgrade", "change_approved"} <= mine
+    assert "grade_warn" not in mine  # a warning is the manager's cue to reach out
+    assert emailed == len(before) == len(mail.outbox)
+    assert notification_emails_send() == 0

@@ -204,3 +204,151 @@ def test_points_page_shows_balance_and_tasks(client, carol):
     assert "You have 10 growth points." in page
     assert "Complete the profile" in page
     assert "Profile completed" in page
+
+
+@pytest.fixture
+def grade_names_zh():
+    """The zh-hans names of the seeded grades: the catalog's when the lead has translated
+    them, else stand-ins put into the loaded catalog for this test only."""
+    from django.utils.translation import trans_real
+
+    from appeals.labels import DEFAULT_GRADE_NAMES
+
+    catalog = trans_real.translation("zh-hans")._catalog
+    stand_ins = {"Strategic": "战略级", "Key": "重点级", "Growth": "成长级", "Standard": "标准级"}
+    stand_ins["Basic"] = "基础级"
+    added, names = [], {}
+    for english, _label in DEFAULT_GRADE_NAMES.values():
+        key = f"grade name\x04{english}"
+        if key not in catalog:
+            catalog[key] = stand_ins[english]
+            added.append(key)
+        names[english] = catalog[key]
+    yield names
+    for key in added:
+        del catalog._catalogs[0][key]
+
+
+@pytest.mark.django_db
+def test_rfm_labels_and_grade_names_are_shown_in_chinese(client, carol, grade_names_zh):
+    client.force_login(carol.user)
+
+    home = client.get(reverse("portal:home"), HTTP_ACCEPT_LANGUAGE="zh-Hans").content.decode()
+    ladder = client.get(reverse("portal:grades"), HTTP_ACCEPT_LANGUAGE="zh-Hans").content.decode()
+
+    assert "需要关注" in home  # the snapshot's RFM label, needs_attention
+    assert f"{grade_names_zh['Key']} → {grade_names_zh['Growth']}" in home  # the downgrade
+    assert f">{grade_names_zh['Growth']}</span>" in home  # the current grade
+    assert ">Growth<" not in home
+    for english in ("Strategic", "Key", "Growth", "Standard", "Basic"):
+        assert grade_names_zh[english] in ladder
+    english_home = client.get(reverse("portal:home"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Key → Growth" in english_home
+
+
+@pytest.mark.django_db
+def test_a_grade_renamed_by_ops_is_shown_as_written(grade_names_zh):
+    from django.utils import translation
+
+    from appeals.labels import grade_label
+    from tests.grading.factories import grade
+
+    growth = grade("growth")
+    with translation.override("zh-hans"):
+        assert grade_label(growth) == grade_names_zh["Growth"]
+        growth.name = "Silver"
+        assert grade_label(growth) == "Silver"
+        assert grade_label(None) == "—"
+
+
+@pytest.mark.django_db
+def test_the_portal_is_laid_out_for_phones(client, carol):
+    client.force_login(carol.user)
+
+    page = client.get(reverse("portal:history")).content.decode()
+
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    assert '<div class="table-wrap"><table>' in page  # wide tables scroll inside the page
+    css = (settings_static_root() / "css" / "tierhub.css").read_text()
+    assert "@media (min-width:" in css  # one column first, two on wider screens
+
+
+def settings_static_root():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[2] / "static"
+
+
+@pytest.mark.django_db
+def test_history_lists_each_grade_held_and_why(client, carol, carols_change, ops):
+    from appeals.services import appeal_accept
+
+    appeal = file_appeal(carol, carols_change)
+    appeal_accept(appeal_id=appeal.pk, by=ops, note="Delay on our side.")
+    client.force_login(carol.user)
+
+    page = client.get(reverse("portal:history")).content.decode()
+
+    assert "<td>Growth</td><td>Key</td><td>Appeal</td>" in page
+    assert "Key → Growth" in page  # the downgrade, no longer appealable
+    assert reverse("portal:appeal_new", args=[carols_change.pk]) not in page
+
+
+@pytest.mark.django_db
+def test_home_shows_the_benefits_used(client, carol):
+    from benefits.services.redemptions import benefit_redeem
+
+    benefit_redeem(
+        customer_id=carol.customer.pk,
+        benefit_code="free-shipping",
+        idempotency_key="ship-1",
+        channel="admin",
+    )
+    client.force_login(carol.user)
+
+    page = client.get(reverse("portal:home")).content.decode()
+
+    assert 'data-testid="redemptions"' in page
+    assert 'Free shipping <span class="muted">(Growth)</span>' in page
+    assert "3 of 4 left this period" in page
+
+
+@pytest.mark.django_db
+def test_the_next_grade_sentence_matches_a_hand_computed_case(client, alice, scheme):
+    """Key needs 55 in the scheme's ladder; one R/F/M step is worth 100/12 = 8.33 points.
+
+    Two orders of 300 just before the June 1 run: r 5, f 2 (F 2), m 1 (M 600):
+    H = 100 (4 + 1 + 0) / 12 = 41.67 -> Growth, 13.33 short of Key = two steps.
+    - orders at the average 300: one more gives F 3 / M 900 (no step); two more give
+      F 4 (f 3) and M 1,200 (m 2): two steps -> "2 more orders";
+    - one order lifting M to 1,000 gives m 2 only (one step); to 5,000 gives m 3 and,
+      with F 3 still f 2, two steps -> "4,400 more in net purchases".
+    Seen on June 10, the next monthly run is July 1: "by June 30"."""
+    import time_machine
+
+    from grading.models import CustomerGrade, GradingScheme
+    from grading.services.runs import grading_run_execute
+    from tests.appeals.factories import CustomerAccountFactory
+    from tests.customers.factories import CustomerFactory
+    from tests.grading.factories import at, orders_for
+
+    GradingScheme.objects.filter(status="active").update(status="retired")
+    GradingScheme.objects.filter(pk=scheme.pk).update(status="active")
+    customer = CustomerFactory(code="HAND", account_manager=alice)
+    account = CustomerAccountFactory(customer=customer)
+    orders_for(customer, (dt.date(2026, 5, 20), "300"), (dt.date(2026, 5, 25), "300"))
+    with time_machine.travel(at(dt.date(2026, 6, 1), 9), tick=False):
+        grading_run_execute(as_of=dt.date(2026, 6, 1), scheme=scheme)
+    snapshot = customer.snapshots.get()
+    assert (snapshot.r_score, snapshot.f_score, snapshot.m_score) == (5, 2, 1)
+    assert snapshot.composite == pytest.approx(41.6667)
+    assert CustomerGrade.objects.get(customer=customer).grade.code == "growth"
+
+    client.force_login(account.user)
+    with time_machine.travel(at(dt.date(2026, 6, 10)), tick=False):
+        page = client.get(reverse("portal:home")).content.decode()
+
+    assert (
+        "2 more orders or 4,400 more in net purchases by June 30 would reach Key (an estimate)."
+        in page
+    )

@@ -391,3 +391,40 @@ def test_two_reviewers_deciding_at_once_decide_once(alice, ops):
     assert GradeOverride.objects.filter(customer=account.customer).count() == (
         1 if appeal.status == S.ACCEPTED else 0
     )
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_filings_against_one_change_at_once_make_one_appeal(alice, tmp_path, settings):
+    """On PostgreSQL the change's row lock (and, behind it, the partial unique constraint)
+    let exactly one of two simultaneous filings through; the loser's files are removed."""
+    from appeals.models import Evidence
+    from tests.appeals.conftest import stored_files
+    from tests.appeals.factories import pdf
+
+    settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "race")
+    account, change = portal_customer(code="TWICE", manager=alice)
+    barrier = threading.Barrier(2)
+    results: list[str] = []
+
+    def submit(name):
+        try:
+            barrier.wait(timeout=10)
+            file_appeal(account, change, files=[pdf(name)])
+            results.append("filed")
+        except AppealAlreadyOpen:
+            results.append("refused")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=submit, args=(f"{n}.pdf",)) for n in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(results) == ["filed", "refused"]
+    appeal = Appeal.objects.get(change=change)
+    assert AppealEvent.objects.filter(appeal=appeal).count() == 1
+    assert Evidence.objects.count() == 1
+    assert len(stored_files(tmp_path / "race")) == 1

@@ -4,7 +4,7 @@ import threading
 import time
 
 import pytest
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
 
 from benefits.exceptions import AllowanceExhausted, BenefitNotEntitled
 from benefits.models import Redemption
@@ -29,6 +29,27 @@ def _in_thread(results, errors, **kwargs):
             connections.close_all()
 
     return threading.Thread(target=work)
+
+
+def _wait_until_blocked_on_a_lock(thread: threading.Thread) -> None:
+    """Return once another session of this database waits on a row lock.
+
+    Asks PostgreSQL instead of sleeping and hoping: the thread must be alive and its
+    statement waiting in pg_stat_activity, else the lock did not serialise anything.
+    """
+    deadline = time.monotonic() + 10
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock' "
+                "AND pid <> pg_backend_pid()"
+            )
+            (waiting,) = cursor.fetchone()
+        if waiting:
+            return
+        assert thread.is_alive(), "the thread finished without waiting for the lock"
+        assert time.monotonic() < deadline, "the thread never waited for the lock"
 
 
 def test_twenty_parallel_requests_for_a_single_use_coupon_redeem_exactly_once():
@@ -119,8 +140,7 @@ def test_a_redemption_racing_a_downgrade_waits_and_then_refuses_for_the_lost_gra
     )
     redeemer.start()
 
-    time.sleep(0.5)
-    assert redeemer.is_alive(), "the redemption must wait for the grade change to commit"
+    _wait_until_blocked_on_a_lock(redeemer)  # the redemption waits for the grade change
     release.set()
     grader.join()
     redeemer.join(10)
@@ -170,8 +190,7 @@ def test_a_downgrade_waits_for_a_redemption_that_locked_first():
 
     grader = threading.Thread(target=downgrade)
     grader.start()
-    time.sleep(0.5)
-    assert grader.is_alive(), "the grade change must wait for the redemption to commit"
+    _wait_until_blocked_on_a_lock(grader)  # the grade change waits for the redemption
     release.set()
     holder.join()
     grader.join(10)

@@ -199,3 +199,27 @@ def test_completing_growth_tasks_lifts_the_grade_in_the_next_run(points_scheme):
     snapshot = customer.snapshots.get(run__as_of=dt.date(2026, 11, 1))
     assert snapshot.growth_points == 10
     assert snapshot.action == "upgrade"
+
+
+@pytest.mark.django_db
+def test_points_lift_the_cooperation_score_only_up_to_the_schemes_cap(points_scheme):
+    from customers.services.points import points_credit
+
+    points_scheme.points_cap = Decimal("5")  # growth needs 10
+    points_scheme.save(update_fields=["points_cap"])
+    customer = CustomerFactory(code="CAPPED")
+    with time_machine.travel(at(dt.date(2026, 10, 15)), tick=False):
+        points_credit(
+            customer_id=customer.pk,
+            task_code="review_product",
+            points=500,
+            dedupe_key="many-reviews",
+            reason="A lot of reviews",
+        )
+
+    grading_run_execute(as_of=dt.date(2026, 11, 1), scheme=points_scheme)
+
+    snapshot = customer.snapshots.get(run__as_of=dt.date(2026, 11, 1))
+    assert snapshot.growth_points == 500
+    assert snapshot.cooperation == pytest.approx(5.0)
+    assert CustomerGrade.objects.get(customer=customer).grade.code == "basic"

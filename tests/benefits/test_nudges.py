@@ -201,3 +201,37 @@ def test_the_task_and_the_command_call_the_same_service(capsys):
     call_command("run_nudges", "--today", TODAY.isoformat())
 
     assert "new_customer_pack: 0" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_the_customers_hear_the_welcome_and_the_reminder_with_its_offer_once(
+    alice, django_capture_on_commit_callbacks
+):
+    from tests.appeals.factories import CustomerAccountFactory
+
+    NudgeRule.objects.filter(code="category_concentration").update(enabled=False)
+    newbie = CustomerFactory(
+        code="NEWBIE", account_manager=alice, registered_at=at(TODAY - dt.timedelta(days=2))
+    )
+    newbie_login = CustomerAccountFactory(customer=newbie)
+    quiet = CustomerFactory(code="QUIET", account_manager=alice)  # registered long ago
+    set_grade(quiet, "growth")
+    OrderFactory(customer=quiet, placed_at=at(TODAY - dt.timedelta(days=60)))
+    quiet_login = CustomerAccountFactory(customer=quiet)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        fired = nudges_run(today=TODAY)
+    assert fired == {"growth_no_order_reminder": 1, "new_customer_pack": 1}
+    assert callbacks  # the e-mails go out on commit only
+    nudges_run(today=TODAY)  # a re-run
+    nudges_run(today=TODAY + dt.timedelta(days=1))  # the next day: same triggers
+
+    welcome = Notification.objects.get(recipient=newbie_login.user)
+    assert welcome.title == "Welcome: your new-customer pack"
+    assert "“New-customer pack”" in welcome.body
+    assert welcome.link == "/portal/"
+    reminder = Notification.objects.get(recipient=quiet_login.user)
+    assert reminder.title == "An offer for your next order"
+    assert "“Free shipping”" in reminder.body
+    assert (TODAY - dt.timedelta(days=60)).isoformat() in reminder.body
+    assert Notification.objects.filter(recipient=alice).count() == 2

@@ -226,3 +226,35 @@ def test_entitlements_show_period_use_and_need_three_queries(
         "new-customer-pack",
         "birthday-gift",
     }
+
+
+@pytest.mark.django_db
+def test_two_per_month_never_exceeded_and_the_month_turns_at_local_midnight(key_customer, settings):
+    import time_machine
+
+    settings.TIME_ZONE = "Asia/Shanghai"  # UTC+8: 16:00 UTC is local midnight
+
+    def redeem(key, *when):
+        with time_machine.travel(dt.datetime(*when, tzinfo=dt.UTC), tick=False):
+            return benefit_redeem(
+                customer_id=key_customer.pk,
+                benefit_code="discount-5",  # seeded on the key grade: 2 per month
+                idempotency_key=key,
+                channel="api",
+            )
+
+    assert redeem("nov-1", 2026, 11, 1, 0, 0).period_key == "2026-11"  # Nov 1, 08:00 local
+    assert redeem("nov-2", 2026, 11, 30, 15, 58).slot == 2  # Nov 30, 23:58 local
+    with pytest.raises(AllowanceExhausted):
+        redeem("nov-3", 2026, 11, 30, 15, 59)  # 23:59 local: still November
+    december = redeem("dec-1", 2026, 11, 30, 16, 1)  # Dec 1, 00:01 local
+    assert (december.period_key, december.slot) == ("2026-12", 1)
+    redeem("dec-2", 2026, 12, 15, 4, 0)
+    with pytest.raises(AllowanceExhausted):
+        redeem("dec-3", 2026, 12, 31, 15, 0)  # Dec 31, 23:00 local
+    assert redeem("jan-1", 2026, 12, 31, 16, 30).period_key == "2027-01"
+
+    keys = set(Redemption.objects.values_list("period_key", flat=True))
+    assert keys == {"2026-11", "2026-12", "2027-01"}
+    for key in ("2026-11", "2026-12"):
+        assert Redemption.objects.filter(period_key=key).count() == 2

@@ -86,3 +86,30 @@ def test_the_summary_can_be_limited_to_tickets_opened_in_a_period(ops, tickets):
     assert [(row["grade"], row["tickets"], row["breaches"]) for row in summary] == [
         ("strategic", 2, 1)
     ]
+
+
+@pytest.mark.django_db
+def test_overdue_tickets_are_the_open_unanswered_breaches(tickets):
+    from benefits.selectors import ticket_list_overdue
+
+    closed = tickets["basic overdue"]
+    ServiceTicketFactory(
+        customer=closed.customer,
+        subject="closed unanswered",
+        opened_at=NOW - 60 * HOUR,
+        closed_at=NOW - HOUR,
+    )
+
+    overdue = sorted(ticket_list_overdue(now=NOW).values_list("subject", flat=True))
+
+    # Late answers and closed tickets are history; ungraded customers have no target.
+    assert overdue == ["basic overdue", "waiting too long"]
+
+
+@pytest.mark.django_db
+def test_the_managers_queue_flags_exactly_the_customers_with_overdue_tickets(alice, tickets):
+    from appeals.manager.selectors import customer_queue_for_user
+
+    flags = dict(customer_queue_for_user(user=alice, now=NOW).values_list("code", "flag_sla"))
+
+    assert flags == {"TOP": True, "UNGRADED": False}  # SMALL is Bob's
