@@ -58,3 +58,54 @@ def line_chart(
         f'<text x="{WIDTH - PAD}" y="{HEIGHT - 8}" font-size="11" text-anchor="end">100%</text>'
         "</svg>"
     )
+
+
+def grouped_bar_chart(
+    labels: Sequence[str], series: Sequence[tuple[str, Sequence[float], str]]
+) -> SafeString:
+    """Return an SVG chart with one group of bars per label and a legend.
+
+    `series` is [(name, values aligned with `labels`, colour)]. Values may be negative (a
+    grade losing money): bars grow up or down from a zero line.
+    """
+    values = [float(v) for _name, vs, _colour in series for v in vs]
+    top = max([*values, 0.0])
+    bottom = min([*values, 0.0])
+    span = (top - bottom) or 1e-9
+    plot = HEIGHT - 2 * PAD
+
+    def y_of(value: float) -> float:
+        return PAD + plot * (top - value) / span
+
+    zero = y_of(0.0)
+    slot = (WIDTH - 2 * PAD) / max(len(labels), 1)
+    bar = slot * 0.8 / max(len(series), 1)
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'xmlns="http://www.w3.org/2000/svg">',
+        f'<line x1="{PAD}" y1="{zero:.1f}" x2="{WIDTH - PAD}" y2="{zero:.1f}" stroke="#94a3b8"/>',
+    ]
+    for i, label in enumerate(labels):
+        left = PAD + i * slot + slot * 0.1
+        for j, (name, series_values, colour) in enumerate(series):
+            value = float(series_values[i])
+            y = min(y_of(value), zero)
+            height = abs(y_of(value) - zero)
+            parts.append(
+                f'<rect x="{left + j * bar:.1f}" y="{y:.1f}" width="{bar * 0.9:.1f}" '
+                f'height="{height:.1f}" fill="{escape(colour)}"><title>{escape(label)} · '
+                f"{escape(name)}: {value:,.2f}</title></rect>"
+            )
+        parts.append(
+            f'<text x="{left + slot * 0.4:.1f}" y="{HEIGHT - PAD + 14}" font-size="11" '
+            f'text-anchor="middle">{escape(label)}</text>'
+        )
+    for j, (name, _values, colour) in enumerate(series):
+        x = PAD + j * 150
+        parts.append(
+            f'<rect x="{x}" y="6" width="10" height="10" fill="{escape(colour)}"/>'
+            f'<text x="{x + 14}" y="15" font-size="11">{escape(name)}</text>'
+        )
+    parts.append("</svg>")
+    # Safe: every label, name and colour went through escape() above; the rest are numbers.
+    return mark_safe("".join(parts))

@@ -2,42 +2,138 @@
 
 Each function returns a `Table` (column names + rows of plain values) so every report can be
 rendered as HTML, charted, and exported to CSV or XLSX the same way. All aggregation runs in
-SQL (GROUP BY over one run's snapshots, or a join of two runs): a million customers never
-pass through Python one by one, except the Pareto curve, which reads one column of numbers.
+SQL (GROUP BY over one run's snapshots, a join of two runs, or the window's orders,
+redemptions and tickets joined to the run's snapshots): a million customers never pass
+through Python one by one, except the Pareto curve, which reads one column of numbers (and
+the appeal turnaround percentiles, computed from the few appeals' durations).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.db import connection
-from django.db.models import Avg, Count, Q, Sum
+from django.db.models import Avg, Count, DateField, F, Model, Q, QuerySet, Sum
+from django.db.models.functions import TruncMonth
 from django.utils.translation import gettext as _
 
-from customers.models import Order
+from customers.models import Order, ServiceTicket
+from grading.engine import local_midnight
 from grading.models import Grade, GradingRun, ScoreSnapshot
 
 
 @dataclass
 class Table:
-    """A report table: translated column titles and rows of plain values."""
+    """A report table: translated column titles and rows of plain values.
+
+    `notes` are alarms (shown highlighted: an inversion, a grade costing more than it earns);
+    `remarks` explain how the figures were computed (assumptions, data left out).
+    """
 
     title: str
     columns: list[str]
     rows: list[list[Any]]
     notes: list[str] = field(default_factory=list)
+    remarks: list[str] = field(default_factory=list)
 
 
 def _grades() -> dict[int, Grade]:
     return {g.pk: g for g in Grade.objects.order_by("-rank")}
 
 
-def _pct(part: float, whole: float) -> float:
+def percent(part: float, whole: float) -> float:
+    """Return `part` as a percentage of `whole`, 2 decimals (0.0 when `whole` is 0)."""
     return round(100.0 * part / whole, 2) if whole else 0.0
+
+
+CENT = Decimal("0.01")
+
+
+def _window(run: GradingRun) -> tuple[dt.datetime, dt.datetime]:
+    """Return the run's window [as_of - window_days, as_of) as aware local midnights."""
+    start = run.as_of - dt.timedelta(days=run.scheme.window_days)
+    return local_midnight(start), local_midnight(run.as_of)
+
+
+def _money(value: Any) -> Decimal:
+    """Return a sum (Decimal; int or float on SQLite; None over no rows) to the cent."""
+    return Decimal(str(value or 0)).quantize(CENT)
+
+
+def _per_grade(queryset: QuerySet[Any], grade: str, **aggregates: Any) -> dict[int, dict]:
+    """Return {grade id: aggregates} of `queryset` grouped by the grade at path `grade`.
+
+    Aggregate names must differ from the model's field names (Django would aggregate twice).
+    """
+    rows = queryset.values(run_grade=F(grade)).annotate(**aggregates).order_by()
+    return {row.pop("run_grade"): row for row in rows}
+
+
+def _customers_per_grade(run: GradingRun, **aggregates: Any) -> dict[int, dict]:
+    return _per_grade(
+        ScoreSnapshot.objects.filter(run=run), "grade_after_id", customers=Count("id"), **aggregates
+    )
+
+
+def _by_run_grade(
+    run: GradingRun,
+    model: type[Model],
+    *,
+    at: str,
+    select: Sequence[str],
+    select_params: Sequence[Any] = (),
+    join: str = "",
+    where: str = "",
+    params: Sequence[Any] = (),
+) -> dict[int, tuple[Any, ...]]:
+    """Return {grade id: aggregates} of `model`'s rows dated in the run's window.
+
+    One statement grouping the rows (alias `t`, column `at` in [start, end)) by the run's
+    grade of their customer (`s.grade_after_id`). The rows join the run's snapshots on
+    `customer_id` directly: the ORM path `customer__snapshots` would also join the customers
+    table, a hash of every customer on each report at scale. A customer has at most one
+    snapshot per run, so no row is counted twice. `select` are SQL aggregates; `join` and
+    `where` add clauses; table and column names come from the models, values are parameters.
+    """
+    start, end = (connection.ops.adapt_datetimefield_value(d) for d in _window(run))
+    sql = (
+        f"SELECT s.grade_after_id, {', '.join(select)} FROM {model._meta.db_table} t"
+        f" JOIN {ScoreSnapshot._meta.db_table} s ON s.customer_id = t.customer_id {join}"
+        f" WHERE s.run_id = %s AND t.{at} >= %s AND t.{at} < %s {where}"
+        " GROUP BY s.grade_after_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*select_params, run.pk, start, end, *params])
+        return {row[0]: tuple(row[1:]) for row in cursor.fetchall()}
+
+
+def window_orders_by_grade(*, run: GradingRun) -> dict[int, dict[str, Any]]:
+    """Return per grade of `run` the counted orders of the window: revenue and profit.
+
+    {grade id: {"revenue": net amount, "profit": sum of recorded profits, "unknown_profit":
+    orders with no recorded profit}} over paid/completed orders placed in [as_of -
+    window_days, as_of), by the run's grade of their customer. One statement; the reports
+    page computes it once for the revenue and cost-to-serve tables (pass it as `orders=`).
+    """
+    counted = [str(s) for s in Order.COUNTED_STATUSES]
+    rows = _by_run_grade(
+        run,
+        Order,
+        at="placed_at",
+        select=["SUM(t.amount - t.refunded_amount)", "SUM(t.profit)", "COUNT(*) - COUNT(t.profit)"],
+        where=f"AND t.status IN ({', '.join(['%s'] * len(counted))})",
+        params=counted,
+    )
+    return {
+        grade_id: {"revenue": _money(revenue), "profit": _money(profit), "unknown_profit": unknown}
+        for grade_id, (revenue, profit, unknown) in rows.items()
+    }
 
 
 def value_distribution(*, run: GradingRun) -> Table:
@@ -74,13 +170,13 @@ def value_distribution(*, run: GradingRun) -> Table:
             [
                 r["grade_after__name"],
                 r["customers"],
-                _pct(r["customers"], total),
+                percent(r["customers"], total),
                 round(r["composite"] or 0, 2),
                 round(r["historical"] or 0, 2),
                 round(r["potential"] or 0, 2),
                 round(r["cooperation"] or 0, 2),
                 r["monetary"] or Decimal(0),
-                _pct(float(r["monetary"] or 0), float(revenue)),
+                percent(float(r["monetary"] or 0), float(revenue)),
             ]
             for r in rows
         ],
@@ -108,8 +204,8 @@ def grade_movement(*, limit: int = 24) -> Table:
                 run.downgrade_proposals,
                 run.warned,
                 flat,
-                _pct(up, run.scored),
-                _pct(down, run.scored),
+                percent(up, run.scored),
+                percent(down, run.scored),
             ]
         )
     return Table(
@@ -159,30 +255,19 @@ def transition_matrix(*, before: GradingRun, after: GradingRun) -> Table:
     )
 
 
-def revenue_profit_share(*, run: GradingRun) -> Table:
-    """Return net revenue and profit of the run's window per grade, with shares."""
-    start = run.as_of - dt.timedelta(days=run.scheme.window_days)
-    from grading.engine import local_midnight
+def revenue_profit_share(
+    *, run: GradingRun, orders: dict[int, dict[str, Any]] | None = None
+) -> Table:
+    """Return net revenue and profit of the run's window per grade, with shares.
 
-    orders = Order.objects.filter(
-        status__in=[str(s) for s in Order.COUNTED_STATUSES],
-        placed_at__gte=local_midnight(start),
-        placed_at__lt=local_midnight(run.as_of),
-        customer__snapshots__run=run,
-    )
-    rows = (
-        orders.values(
-            "customer__snapshots__grade_after__name", "customer__snapshots__grade_after__rank"
-        )
-        .annotate(
-            revenue=Sum("amount") - Sum("refunded_amount"),
-            profit=Sum("profit"),
-            customers=Count("customer", distinct=True),
-        )
-        .order_by("-customer__snapshots__grade_after__rank")
-    )
-    total_revenue = sum(float(r["revenue"] or 0) for r in rows)
-    total_profit = sum(float(r["profit"] or 0) for r in rows)
+    Grades with at least one counted order in the window, highest first. Revenue and profit
+    come from the orders (`window_orders_by_grade`, or `orders` already computed); buying
+    customers are the grade's snapshots with F >= 1 (the same orders, counted by the run).
+    """
+    orders = window_orders_by_grade(run=run) if orders is None else orders
+    buyers = _customers_per_grade(run, buyers=Count("id", filter=Q(frequency__gte=1)))
+    total_revenue = sum(float(o["revenue"]) for o in orders.values())
+    total_profit = sum(float(o["profit"]) for o in orders.values())
     return Table(
         title=_("Revenue and profit per grade"),
         columns=[
@@ -195,14 +280,15 @@ def revenue_profit_share(*, run: GradingRun) -> Table:
         ],
         rows=[
             [
-                r["customer__snapshots__grade_after__name"],
-                r["customers"],
-                r["revenue"] or Decimal(0),
-                _pct(float(r["revenue"] or 0), total_revenue),
-                r["profit"] or Decimal(0),
-                _pct(float(r["profit"] or 0), total_profit),
+                grade.name,
+                buyers.get(grade.pk, {}).get("buyers", 0),
+                orders[grade.pk]["revenue"],
+                percent(float(orders[grade.pk]["revenue"]), total_revenue),
+                orders[grade.pk]["profit"],
+                percent(float(orders[grade.pk]["profit"]), total_profit),
             ]
-            for r in rows
+            for grade in _grades().values()
+            if grade.pk in orders
         ],
     )
 
@@ -258,7 +344,7 @@ def stage_distribution(*, run: GradingRun) -> tuple[Table, Table]:
                 title=title,
                 columns=[_("stage"), _("customers"), _("share %"), _("net purchases")],
                 rows=[
-                    [r[column], r["customers"], _pct(r["customers"], total), r["monetary"]]
+                    [r[column], r["customers"], percent(r["customers"], total), r["monetary"]]
                     for r in rows
                 ],
             )
@@ -279,7 +365,25 @@ def repurchase_by_grade(*, run: GradingRun) -> Table:
         .annotate(customers=Count("id"), repeat=Count("id", filter=Q(frequency__gte=2)))
         .order_by("-grade_after__rank")
     )
-    rates = [(r["grade_after__name"], _pct(r["repeat"], r["customers"])) for r in rows]
+    rates = [(r["grade_after__name"], percent(r["repeat"], r["customers"])) for r in rows]
+    notes = inversion_notes(rates)
+    return Table(
+        title=_("Repurchase rate per grade"),
+        columns=[_("grade"), _("customers"), _("repeat buyers"), _("repurchase rate %")],
+        rows=[
+            [r["grade_after__name"], r["customers"], r["repeat"], rate]
+            for r, (_name, rate) in zip(rows, rates, strict=True)
+        ],
+        notes=notes,
+    )
+
+
+def inversion_notes(rates: Sequence[tuple[str, float]]) -> list[str]:
+    """Return one alarm per pair (higher, lower) whose higher grade repurchases less.
+
+    `rates` is [(grade name, repurchase rate %)], highest grade first. Shared by the run's
+    report and the what-if under a draft scheme.
+    """
     notes = []
     for i, (higher, high_rate) in enumerate(rates):
         for lower, low_rate in rates[i + 1 :]:
@@ -291,12 +395,284 @@ def repurchase_by_grade(*, run: GradingRun) -> Table:
                     )
                     % {"higher": higher, "high": high_rate, "lower": lower, "low": low_rate}
                 )
+    return notes
+
+
+# ------------------------------------------------------------------ cost, benefits, appeals
+#
+# These reports read the benefits and appeals apps, which build on grading (DESIGN.md,
+# "Layout": customers <- grading <- benefits, appeals). Their models are imported inside the
+# functions so that importing grading never loads them; grading's own code does not use them.
+
+
+def cost_to_serve(*, run: GradingRun, orders: dict[int, dict[str, Any]] | None = None) -> Table:
+    """Return per grade of `run` the profit of the window against the cost to serve it.
+
+    Per grade (the snapshot's `grade_after`, highest first), over the run's window
+    [as_of - window_days, as_of):
+    - profit: the sum of `Order.profit` of counted orders (paid/completed); orders with no
+      recorded profit count as 0 and are reported in the remarks (`window_orders_by_grade`,
+      or `orders` already computed);
+    - benefit cost: the sum of `Redemption.cost` (the cost to the company stored on each
+      redemption) of redemptions made in the window by the grade's customers;
+    - service effort: service tickets opened in the window. Tickets record no handling time,
+      so each counts `settings.TIERHUB_SERVICE_HOURS_PER_TICKET` hours at
+      `settings.TIERHUB_SERVICE_HOUR_COST` per hour;
+    - cost to serve = benefit cost + service cost; per customer, profit minus cost, and cost
+      as % of profit (empty when the profit is not positive).
+    A grade whose cost exceeds its profit gets an alarm in `notes`. Five statements whatever
+    the number of customers; customers the run did not grade are left out.
+    """
+    from benefits.models import Redemption
+
+    hours_per_ticket = Decimal(str(settings.TIERHUB_SERVICE_HOURS_PER_TICKET))
+    hour_cost = Decimal(str(settings.TIERHUB_SERVICE_HOUR_COST))
+    orders = window_orders_by_grade(run=run) if orders is None else orders
+    customers = _customers_per_grade(run)
+    redemptions = _by_run_grade(
+        run, Redemption, at="redeemed_at", select=["COUNT(*)", "SUM(t.cost)"]
+    )
+    tickets = _by_run_grade(run, ServiceTicket, at="opened_at", select=["COUNT(*)"])
+    rows: list[list[Any]] = []
+    notes: list[str] = []
+    for grade in _grades().values():
+        if grade.pk not in customers:
+            continue
+        n = customers[grade.pk]["customers"]
+        profit = orders[grade.pk]["profit"] if grade.pk in orders else _money(0)
+        used, benefit_cost = redemptions.get(grade.pk, (0, 0))
+        benefit_cost = _money(benefit_cost)
+        ticket_count = tickets.get(grade.pk, (0,))[0]
+        hours = ticket_count * hours_per_ticket
+        service_cost = _money(hours * hour_cost)
+        cost = benefit_cost + service_cost
+        rows.append(
+            [
+                grade.name,
+                n,
+                profit,
+                used,
+                benefit_cost,
+                ticket_count,
+                hours,
+                service_cost,
+                cost,
+                _money(cost / n),
+                profit - cost,
+                round(float(100 * cost / profit), 2) if profit > 0 else None,
+            ]
+        )
+        if cost > profit:
+            notes.append(
+                _(
+                    "%(grade)s costs more to serve than it earns: cost %(cost)s, "
+                    "profit %(profit)s in the window."
+                )
+                % {"grade": grade.name, "cost": cost, "profit": profit}
+            )
+    start, _end = _window(run)
+    remarks = [
+        _(
+            "Window %(start)s to %(end)s (exclusive). Service effort: %(hours)s h per ticket at "
+            "%(rate)s per hour (tickets record no handling time; settings "
+            "TIERHUB_SERVICE_HOURS_PER_TICKET and TIERHUB_SERVICE_HOUR_COST)."
+        )
+        % {
+            "start": start.date(),
+            "end": run.as_of,
+            "hours": hours_per_ticket,
+            "rate": hour_cost,
+        }
+    ]
+    unknown = sum(o["unknown_profit"] for o in orders.values())
+    if unknown:
+        remarks.append(
+            _("%(n)s orders in the window have no recorded profit; they count as 0.")
+            % {"n": unknown}
+        )
     return Table(
-        title=_("Repurchase rate per grade"),
-        columns=[_("grade"), _("customers"), _("repeat buyers"), _("repurchase rate %")],
-        rows=[
-            [r["grade_after__name"], r["customers"], r["repeat"], rate]
-            for r, (_name, rate) in zip(rows, rates, strict=True)
+        title=_("Cost to serve and profit per grade"),
+        columns=[
+            _("grade"),
+            _("customers"),
+            _("profit"),
+            _("redemptions"),
+            _("benefit cost"),
+            _("service tickets"),
+            _("service hours"),
+            _("service cost"),
+            _("cost to serve"),
+            _("cost per customer"),
+            _("profit minus cost"),
+            _("cost as share of profit %"),
         ],
+        rows=rows,
         notes=notes,
+        remarks=remarks,
+    )
+
+
+def benefit_usage(*, run: GradingRun) -> Table:
+    """Return per grade of `run` how many entitled customers used a benefit in the window.
+
+    Entitlements follow the grade (DESIGN.md, "Benefits"): the customers of a grade are
+    entitled when it carries at least one active benefit valid on some day of the window
+    [as_of - window_days, as_of). Redemptions are those made in the window, counted by the
+    customers' grade in this run (not the grade held when redeeming, which a redemption also
+    stores). Usage rate = customers who redeemed at least once / entitled customers (empty
+    for a grade without benefits). One column per benefit kind that was redeemed. Four
+    statements whatever the number of customers.
+    """
+    from benefits.models import Benefit, GradeBenefit, Redemption
+
+    first_day = run.as_of - dt.timedelta(days=run.scheme.window_days)
+    customers = _customers_per_grade(run)
+    entitled = set(
+        GradeBenefit.objects.filter(benefit__is_active=True)
+        .filter(Q(benefit__valid_from__isnull=True) | Q(benefit__valid_from__lt=run.as_of))
+        .filter(Q(benefit__valid_until__isnull=True) | Q(benefit__valid_until__gte=first_day))
+        .values_list("grade_id", flat=True)
+    )
+    kinds = list(Benefit.Kind)
+    usage = _by_run_grade(
+        run,
+        Redemption,
+        at="redeemed_at",
+        select=[
+            "COUNT(*)",
+            "COUNT(DISTINCT t.customer_id)",
+            *["SUM(CASE WHEN b.kind = %s THEN 1 ELSE 0 END)"] * len(kinds),
+        ],
+        select_params=[kind.value for kind in kinds],
+        join=f"JOIN {Benefit._meta.db_table} b ON b.id = t.benefit_id",
+    )
+    used_kinds = [i for i in range(len(kinds)) if any(row[2 + i] for row in usage.values())]
+    rows = []
+    for grade in _grades().values():
+        if grade.pk not in customers:
+            continue
+        n = customers[grade.pk]["customers"]
+        redemptions, redeemers, *per_kind = usage.get(grade.pk, (0, 0, *[0] * len(kinds)))
+        is_entitled = grade.pk in entitled
+        rows.append(
+            [
+                grade.name,
+                n,
+                n if is_entitled else 0,
+                redemptions,
+                redeemers,
+                percent(redeemers, n) if is_entitled else None,
+                *[int(per_kind[i]) for i in used_kinds],
+            ]
+        )
+    return Table(
+        title=_("Benefit usage per grade"),
+        columns=[
+            _("grade"),
+            _("customers"),
+            _("entitled customers"),
+            _("redemptions"),
+            _("customers who redeemed"),
+            _("usage rate %"),
+            *[str(kinds[i].label) for i in used_kinds],
+        ],
+        rows=rows,
+        remarks=[
+            _(
+                "Window %(start)s to %(end)s (exclusive); redemptions by the customers' grade "
+                "in this run."
+            )
+            % {"start": first_day, "end": run.as_of}
+        ],
+    )
+
+
+def appeal_outcomes(*, since: dt.date | None = None, now: dt.datetime | None = None) -> Table:
+    """Return appeals per month of filing: volume, outcome and turnaround.
+
+    Per month (project time zone) of appeals filed on or after `since` (all when None):
+    filed, accepted, rejected, withdrawn, still open, acceptance rate (accepted / (accepted +
+    rejected)), median and 90th percentile turnaround in hours from filing to the decision
+    of accepted and rejected appeals (withdrawn ones are no decision of ops and are left
+    out), and open appeals past the review SLA (`settings.APPEAL_REVIEW_SLA_DAYS` after
+    filing, at `now`). A last row sums every month.
+
+    Counts are one grouped query. Percentiles are computed in Python from a second query's
+    (month, filed, decided) rows, with numpy's linear interpolation (the same as
+    PostgreSQL's percentile_cont): appeals are few (a small fraction of downgrades), and
+    one code path serves PostgreSQL and SQLite alike.
+    """
+    from appeals.models import Appeal
+    from appeals.selectors import appeal_review_overdue_before
+
+    overdue_before = appeal_review_overdue_before(now=now)
+    appeals = Appeal.objects.all()
+    if since is not None:
+        appeals = appeals.filter(created_at__gte=local_midnight(since))
+    month = TruncMonth("created_at", output_field=DateField())
+    is_open = Q(status__in=[str(s) for s in Appeal.OPEN_STATUSES])
+    counts = list(
+        appeals.annotate(month=month)
+        .values("month")
+        .annotate(
+            filed=Count("id"),
+            accepted=Count("id", filter=Q(status=Appeal.Status.ACCEPTED)),
+            rejected=Count("id", filter=Q(status=Appeal.Status.REJECTED)),
+            withdrawn=Count("id", filter=Q(status=Appeal.Status.WITHDRAWN)),
+            open=Count("id", filter=is_open),
+            overdue=Count("id", filter=is_open & Q(created_at__lt=overdue_before)),
+        )
+        .order_by("month")
+    )
+    hours: dict[dt.date, list[float]] = {}
+    for filed_month, filed_at, decided_at in (
+        appeals.filter(status__in=[Appeal.Status.ACCEPTED, Appeal.Status.REJECTED])
+        .annotate(month=month)
+        .values_list("month", "created_at", "decided_at")
+    ):
+        hours.setdefault(filed_month, []).append((decided_at - filed_at).total_seconds() / 3600)
+    fields = ("filed", "accepted", "rejected", "withdrawn", "open", "overdue")
+    totals = {name: sum(row[name] for row in counts) for name in fields}
+
+    def row(label: str, figures: dict[str, int], durations: list[float]) -> list[Any]:
+        decided = figures["accepted"] + figures["rejected"]
+        median, p90 = (
+            [round(float(x), 1) for x in np.percentile(durations, [50, 90])]
+            if durations
+            else [None, None]
+        )
+        return [
+            label,
+            *[figures[name] for name in fields[:5]],
+            percent(figures["accepted"], decided) if decided else None,
+            median,
+            p90,
+            figures["overdue"],
+        ]
+
+    rows = [row(r["month"].strftime("%Y-%m"), r, hours.get(r["month"], [])) for r in counts]
+    if counts:
+        rows.append(row(_("all"), totals, [h for values in hours.values() for h in values]))
+    return Table(
+        title=_("Appeals: volume, outcome and turnaround"),
+        columns=[
+            _("month filed"),
+            _("filed"),
+            _("accepted"),
+            _("rejected"),
+            _("withdrawn"),
+            _("open"),
+            _("acceptance rate %"),
+            _("median turnaround (h)"),
+            _("90th percentile turnaround (h)"),
+            _("open past SLA"),
+        ],
+        rows=rows,
+        remarks=[
+            _(
+                "Turnaround: filing to decision of accepted and rejected appeals. Past SLA: "
+                "still open %(days)s days after filing."
+            )
+            % {"days": settings.APPEAL_REVIEW_SLA_DAYS}
+        ],
     )

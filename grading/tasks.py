@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from grading.services.notifications import run_notify
 from grading.services.overrides import grade_overrides_expire
+from grading.services.report_cache import reports_warm
 from grading.services.runs import grading_run_execute
 from grading.services.schedule import grading_periodic_kickoff
 from grading.services.sharding import run_finish, run_shard_execute
@@ -38,6 +39,12 @@ def periodic_grading_task() -> dict[str, object]:
 def notify_run_task(run_id: int) -> int:
     """Notify account managers about run `run_id` (idempotent)."""
     return run_notify(run_id=run_id)
+
+
+@shared_task(name="grading.reports_warm", soft_time_limit=1800, time_limit=1860)
+def reports_warm_task(run_id: int) -> int:
+    """Compute and cache run `run_id`'s report tables (idempotent)."""
+    return reports_warm(run_id=run_id)
 
 
 @shared_task(

@@ -13,14 +13,15 @@ from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import permission_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.tabular import write_table
-from grading import charts, reports
+from grading import charts
 from grading.models import GradingRun, GradingScheme
 from grading.reports import Table
+from grading.services.report_cache import previous_run, report_builders, report_tables
 from grading.services.schedule import period_as_of
 from grading.whatif import scheme_what_if
 
@@ -43,6 +44,11 @@ def table_download(table: Table, *, name: str, file_format: str) -> HttpResponse
     return response
 
 
+def context_query(run: GradingRun, before: GradingRun | None) -> str:
+    """Return the query string selecting `run` (and `before`) on the reports page."""
+    return f"run={run.pk}" + (f"&before={before.pk}" if before else "")
+
+
 def _runs(request: HttpRequest) -> tuple[GradingRun | None, GradingRun | None]:
     succeeded = GradingRun.objects.filter(status=GradingRun.Status.SUCCEEDED).select_related(
         "scheme"
@@ -52,11 +58,7 @@ def _runs(request: HttpRequest) -> tuple[GradingRun | None, GradingRun | None]:
     if run is None:
         return None, None
     before_id = request.GET.get("before")
-    before = (
-        get_object_or_404(succeeded, pk=before_id)
-        if before_id
-        else succeeded.filter(as_of__lt=run.as_of).first()
-    )
+    before = get_object_or_404(succeeded, pk=before_id) if before_id else previous_run(run)
     return run, before
 
 
@@ -76,29 +78,25 @@ def reports_view(request: HttpRequest) -> HttpResponse:
     }
     if run is None:
         return render(request, "reports/index.html", context)
-    lifecycle, pyramid = reports.stage_distribution(run=run)
-    tables = {
-        "distribution": reports.value_distribution(run=run),
-        "movement": reports.grade_movement(),
-        "revenue": reports.revenue_profit_share(run=run),
-        "repurchase": reports.repurchase_by_grade(run=run),
-        "lifecycle": lifecycle,
-        "pyramid": pyramid,
-    }
-    if before is not None:
-        tables["transitions"] = reports.transition_matrix(before=before, after=run)
     export = request.GET.get("export")
     if export:
-        if export not in tables:
+        if export == "pareto" or export not in report_builders(run, before):
             raise Http404(_("Unknown report."))
+        # Only the table asked for is computed (or read from the cache).
+        table = report_tables(run=run, before=before, keys=[export]).tables[export]
         return table_download(
-            tables[export],
-            name=f"{export}-{run.as_of}",
-            file_format=request.GET.get("format", "csv"),
+            table, name=f"{export}-{run.as_of}", file_format=request.GET.get("format", "csv")
         )
-    pareto = reports.pareto_curve(run=run)
-    context["report_query"] = f"run={run.pk}&" + (f"before={before.pk}&" if before else "")
+    refresh = request.method == "POST" and "recompute" in request.POST
+    result = report_tables(run=run, before=before, refresh=refresh)
+    if refresh:
+        return redirect(f"{request.path}?{context_query(run, before)}")
+    tables = dict(result.tables)
+    pareto = tables.pop("pareto")
+    context["computed_at"] = result.computed_at
+    context["report_query"] = context_query(run, before) + "&"
     distribution = tables["distribution"]
+    cost = tables["cost_to_serve"]
     context.update(
         {
             "tables": tables,
@@ -106,6 +104,13 @@ def reports_view(request: HttpRequest) -> HttpResponse:
             "pareto_chart": charts.line_chart(pareto.points),
             "distribution_chart": charts.bar_chart(
                 [str(r[0]) for r in distribution.rows], [float(r[1]) for r in distribution.rows]
+            ),
+            "cost_chart": charts.grouped_bar_chart(
+                [str(r[0]) for r in cost.rows],
+                [
+                    (_("profit"), [float(r[2]) for r in cost.rows], "#16a34a"),
+                    (_("cost to serve"), [float(r[8]) for r in cost.rows], "#dc2626"),
+                ],
             ),
             "revenue_chart": charts.bar_chart(
                 [str(r[0]) for r in tables["revenue"].rows],
@@ -130,9 +135,11 @@ def scheme_what_if_view(request: HttpRequest, pk: int) -> HttpResponse:
     as_of = as_of or period_as_of(timezone.localdate())
     result = scheme_what_if(scheme=scheme, as_of=as_of)
     export = request.GET.get("export")
-    if export in ("matrix", "distribution"):
+    if export:
+        if export not in result.tables():
+            raise Http404(_("Unknown report."))
         return table_download(
-            getattr(result, export),
+            result.tables()[export],
             name=f"what-if-{scheme.name}-v{scheme.version}-{export}",
             file_format=request.GET.get("format", "csv"),
         )

@@ -46,6 +46,14 @@ def bobs_customer(bob):
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache (report tables, portal estimates)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _english():
     """Each test starts in English: a request in another language must not leak into the next."""
     from django.utils import translation

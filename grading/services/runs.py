@@ -175,7 +175,7 @@ def _execute(run: GradingRun) -> None:
         run.phase_seconds = phases
         run.save(update_fields=["status", "finished_at", "phase_seconds"])
         run_id = run.pk
-        transaction.on_commit(lambda: run_notifications_enqueue(run_id))
+        transaction.on_commit(lambda: run_followups_enqueue(run_id))
     # The commit (and any foreign-key check still deferred) is timed too; recorded with the
     # duration once the run is committed.
     lap("commit")
@@ -237,8 +237,10 @@ def run_counts_record(run: GradingRun) -> None:
     )
 
 
-def run_notifications_enqueue(run_id: int) -> None:
-    """Enqueue the account-manager notifications of a finished run (call on commit)."""
-    from grading.tasks import notify_run_task
+def run_followups_enqueue(run_id: int) -> None:
+    """Enqueue what follows a finished run (call on commit): the account managers'
+    notifications and the computing of its report tables."""
+    from grading.tasks import notify_run_task, reports_warm_task
 
     notify_run_task.delay(run_id)
+    reports_warm_task.delay(run_id)

@@ -115,7 +115,7 @@ def run_shard_execute(*, run_id: int, low: int, high: int) -> int:
 
 def run_finish(*, run_id: int) -> GradingRun:
     """Record a sharded run's counts and mark it succeeded (idempotent)."""
-    from grading.services.runs import run_counts_record, run_notifications_enqueue
+    from grading.services.runs import run_counts_record, run_followups_enqueue
 
     with transaction.atomic():
         run = GradingRun.objects.select_for_update().get(pk=run_id)
@@ -127,5 +127,5 @@ def run_finish(*, run_id: int) -> GradingRun:
         if run.started_at:
             run.duration_seconds = (run.finished_at - run.started_at).total_seconds()
         run.save(update_fields=["status", "finished_at", "duration_seconds"])
-        transaction.on_commit(lambda: run_notifications_enqueue(run_id))
+        transaction.on_commit(lambda: run_followups_enqueue(run_id))
     return run

@@ -148,7 +148,9 @@ def test_what_if_counts_customers_who_would_move(client, ops, inverted, scheme):
 def test_report_page_query_count_is_bounded(client, ops, inverted, django_assert_max_num_queries):
     client.force_login(ops)
 
-    with django_assert_max_num_queries(25):
+    # About two statements per table plus session and run lookups; see also
+    # test_reports_costs: the count does not grow with customers.
+    with django_assert_max_num_queries(30):
         assert client.get("/reports/").status_code == 200
 
 

@@ -13,3 +13,5 @@ STORAGES = {
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 LANGUAGE_CODE = "en"
+# One cache per test process, emptied between tests (tests/conftest.py).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -1,0 +1,150 @@
+"""The reports page's tables, computed once per run and kept in the cache.
+
+A finished run's snapshots never change, so its heavy report tables (a GROUP BY over a
+million snapshots, the window's orders, redemptions and tickets) are computed once: right
+after the run commits (`reports_warm`, a Celery task, in every language of the site) or on
+the first view, then served from the cache (`settings.CACHES`: a file cache under var/ on
+the embedded default, Redis in production) for `TIERHUB_REPORT_CACHE_SECONDS`. Late data (an
+order imported after the run into its window) shows after that time or when ops press
+"Recompute" (`refresh=True`). Cheap tables that do not belong to one run (movement across
+runs, appeals of the last twelve months) are always computed fresh.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone, translation
+
+from grading import reports
+from grading.models import GradingRun
+
+#: Bump when a report's shape changes, so old cached tables are ignored.
+CACHE_VERSION = 1
+#: Tables of one run, heavy at scale: cached. Everything else is computed per request.
+CACHED = frozenset(
+    {
+        "distribution",
+        "revenue",
+        "cost_to_serve",
+        "benefit_usage",
+        "repurchase",
+        "lifecycle",
+        "pyramid",
+        "transitions",
+        "pareto",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ReportTables:
+    """The page's tables by key, and when the oldest cached one was computed."""
+
+    tables: dict[str, Any]
+    computed_at: dt.datetime | None
+
+
+def previous_run(run: GradingRun) -> GradingRun | None:
+    """Return the latest succeeded run before `run` (the transition matrix's default)."""
+    return (
+        GradingRun.objects.filter(status=GradingRun.Status.SUCCEEDED, as_of__lt=run.as_of)
+        .select_related("scheme")
+        .first()
+    )
+
+
+def _months_back(day: dt.date, months: int) -> dt.date:
+    """Return the first day of the month `months` months before `day`'s month."""
+    index = day.year * 12 + day.month - 1 - months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def report_builders(run: GradingRun, before: GradingRun | None) -> dict[str, Callable[[], Any]]:
+    """Return {key: function computing the table} of the reports page, in page order.
+
+    Every value is a `reports.Table` except "pareto" (a `reports.Pareto`).
+    """
+    # Computed at most once per call: stages gives two tables; the window's orders (the
+    # page's one scan of the orders table) feed the revenue and cost-to-serve tables.
+    stages = functools.cache(lambda: reports.stage_distribution(run=run))
+    orders = functools.cache(lambda: reports.window_orders_by_grade(run=run))
+    builders: dict[str, Callable[[], Any]] = {
+        "distribution": lambda: reports.value_distribution(run=run),
+        "movement": reports.grade_movement,
+        "revenue": lambda: reports.revenue_profit_share(run=run, orders=orders()),
+        "cost_to_serve": lambda: reports.cost_to_serve(run=run, orders=orders()),
+        "benefit_usage": lambda: reports.benefit_usage(run=run),
+        "repurchase": lambda: reports.repurchase_by_grade(run=run),
+        "lifecycle": lambda: stages()[0],
+        "pyramid": lambda: stages()[1],
+    }
+    if before is not None:
+        builders["transitions"] = lambda: reports.transition_matrix(before=before, after=run)
+    # The last twelve months of appeals, this month included (appeals belong to no run).
+    builders["appeals"] = lambda: reports.appeal_outcomes(
+        since=_months_back(timezone.localdate(), 11)
+    )
+    builders["pareto"] = lambda: reports.pareto_curve(run=run)
+    return builders
+
+
+def _key(run: GradingRun, before: GradingRun | None, name: str) -> str:
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    before_id = before.pk if before is not None else 0
+    return f"tierhub:reports:v{CACHE_VERSION}:{run.pk}:{before_id}:{name}:{language}"
+
+
+def report_tables(
+    *,
+    run: GradingRun,
+    before: GradingRun | None,
+    keys: list[str] | None = None,
+    refresh: bool = False,
+) -> ReportTables:
+    """Return the page's tables (or only `keys`), cached ones from the cache when there.
+
+    Titles and column names are translated, so the cache holds one copy per language.
+    `refresh` recomputes the cached tables and stores them again.
+    """
+    builders = report_builders(run, before)
+    wanted = keys if keys is not None else list(builders)
+    timeout = settings.TIERHUB_REPORT_CACHE_SECONDS
+    tables: dict[str, Any] = {}
+    oldest: dt.datetime | None = None
+    for name in wanted:
+        build = builders[name]
+        if name not in CACHED:
+            tables[name] = build()
+            continue
+        key = _key(run, before, name)
+        hit = None if refresh else cache.get(key)
+        if hit is None:
+            hit = (build(), timezone.now())
+            cache.set(key, hit, timeout)
+        tables[name], computed_at = hit
+        oldest = computed_at if oldest is None else min(oldest, computed_at)
+    return ReportTables(tables=tables, computed_at=oldest)
+
+
+def reports_warm(*, run_id: int) -> int:
+    """Compute and cache run `run_id`'s report tables in every site language; return tables.
+
+    Called after a run commits, so the first ops who open the page do not wait for a
+    million-snapshot aggregation. Does nothing for a run that did not succeed.
+    """
+    run = GradingRun.objects.filter(pk=run_id, status=GradingRun.Status.SUCCEEDED).first()
+    if run is None:
+        return 0
+    before = previous_run(run)
+    keys = [name for name in report_builders(run, before) if name in CACHED]
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            report_tables(run=run, before=before, keys=keys, refresh=True)
+    return len(keys) * len(settings.LANGUAGES)
