@@ -124,10 +124,7 @@ def _records_table(records: Records) -> Table:
         for position, item in enumerate(records.items, start=1):
             yield (
                 position,
-                {
-                    names[k]: v.strip() if type(v) is str else _cell_text(v)
-                    for k, v in item.items()
-                },
+                {names[k]: v.strip() if type(v) is str else _cell_text(v) for k, v in item.items()},
             )
 
     return Table(header=tuple(dict.fromkeys(names.values())), header_line=0, rows=rows())

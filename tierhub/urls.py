@@ -5,6 +5,8 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from common.tokens import StaffTokenApi
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
@@ -14,7 +16,9 @@ urlpatterns = [
     path("reports/", include("grading.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/auth/token/", StaffTokenApi.as_view(), name="api-token"),
     path("api/", include(("customers.api.urls", "customers_api"), namespace="customers-api")),
     path("api/", include(("grading.api.urls", "grading_api"), namespace="grading-api")),
+    path("api/", include(("appeals.api.urls", "appeals_api"), namespace="appeals-api")),
     path("api/benefits/", include("benefits.api.urls")),
 ]

@@ -7,18 +7,20 @@ as file imports, atomic, with every bad row reported (`{"error": {"rows": [...]}
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import django_filters
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import IsStaff
+from common.api import DateTimeFilter, IsStaff
 from customers.api import serializers
 from customers.models import (
     CampaignInvitation,
@@ -65,7 +67,10 @@ class CustomerFilter(django_filters.FilterSet):
 
 
 class CustomerListApi(generics.ListAPIView):
-    """List customers you may see; POST one customer (created, or updated by code)."""
+    """List customers you may see; POST creates one customer (409 if the code exists).
+
+    The bulk endpoint creates or updates by code, like a customers import file.
+    """
 
     permission_classes = (IsStaff,)
     serializer_class = serializers.CustomerOutputSerializer
@@ -82,7 +87,12 @@ class CustomerListApi(generics.ListAPIView):
         _require(request, "customers.add_customer")
         data = serializers.CustomerInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        customer_import(source=Records([data.validated_data]), filename="request", by=request.user)
+        customer_import(
+            source=Records([data.validated_data]),
+            filename="request",
+            create_only=True,
+            by=request.user,
+        )
         customer = self.get_queryset().get(code=data.validated_data["code"])
         return Response(
             serializers.CustomerOutputSerializer(customer).data, status=status.HTTP_201_CREATED
@@ -122,8 +132,8 @@ class CustomerBulkApi(APIView):
 class OrderFilter(django_filters.FilterSet):
     customer_code = django_filters.CharFilter(field_name="customer__code")
     category = django_filters.CharFilter(field_name="category__code")
-    placed_after = django_filters.IsoDateTimeFilter(field_name="placed_at", lookup_expr="gte")
-    placed_before = django_filters.IsoDateTimeFilter(field_name="placed_at", lookup_expr="lt")
+    placed_after = DateTimeFilter(field_name="placed_at", lookup_expr="gte")
+    placed_before = DateTimeFilter(field_name="placed_at", lookup_expr="lt")
 
     class Meta:
         model = Order
@@ -131,7 +141,10 @@ class OrderFilter(django_filters.FilterSet):
 
 
 class OrderListApi(generics.ListAPIView):
-    """List orders of customers you may see; POST one order."""
+    """List orders of customers you may see; POST creates one order (409 if the number exists).
+
+    The bulk endpoint creates or updates by order number, like an orders import file.
+    """
 
     permission_classes = (IsStaff,)
     serializer_class = serializers.OrderOutputSerializer
@@ -149,7 +162,12 @@ class OrderListApi(generics.ListAPIView):
         _require(request, "customers.add_order")
         data = serializers.OrderInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        order_import(source=Records([data.validated_data]), filename="request", by=request.user)
+        order_import(
+            source=Records([data.validated_data]),
+            filename="request",
+            create_only=True,
+            by=request.user,
+        )
         order = self.get_queryset().get(order_no=data.validated_data["order_no"])
         return Response(
             serializers.OrderOutputSerializer(order).data, status=status.HTTP_201_CREATED
@@ -187,44 +205,92 @@ class OrderBulkApi(APIView):
         return _result(report)
 
 
-#: kind -> (model, output serializer, path from the model to its customer)
-EVENT_VIEWS: dict[str, tuple[type[Any], type[Any], str]] = {
-    "complaints": (Complaint, serializers.ComplaintOutputSerializer, "customer"),
-    "reviews": (ProductReview, serializers.ReviewOutputSerializer, "customer"),
-    "tickets": (ServiceTicket, serializers.TicketOutputSerializer, "customer"),
-    "invitations": (CampaignInvitation, serializers.InvitationOutputSerializer, "customer"),
-    "referrals": (Referral, serializers.ReferralOutputSerializer, "referrer"),
+@dataclass(frozen=True)
+class EventKind:
+    """One kind of engagement event as the API shows it."""
+
+    model: type[Any]
+    serializer: type[Any]
+    #: The lookup from the event to its customer (a referral belongs to the referrer).
+    customer_path: str
+    #: The moment the event happened: what `after` / `before` filter on.
+    date_field: str
+    related: tuple[str, ...] = ()
+
+    @cached_property
+    def filterset(self) -> type[django_filters.FilterSet]:
+        """Filters of the list: `customer_code`, and `after` / `before` on the event's date."""
+        meta = type("Meta", (), {"model": self.model, "fields": ()})
+        return type(
+            f"{self.model.__name__}Filter",
+            (django_filters.FilterSet,),
+            {
+                "customer_code": django_filters.CharFilter(
+                    field_name=f"{self.customer_path}__code"
+                ),
+                "after": DateTimeFilter(field_name=self.date_field, lookup_expr="gte"),
+                "before": DateTimeFilter(field_name=self.date_field, lookup_expr="lt"),
+                "Meta": meta,
+            },
+        )
+
+
+EVENT_KINDS: dict[str, EventKind] = {
+    "complaints": EventKind(
+        Complaint, serializers.ComplaintOutputSerializer, "customer", "created_at"
+    ),
+    "reviews": EventKind(
+        ProductReview, serializers.ReviewOutputSerializer, "customer", "created_at"
+    ),
+    "tickets": EventKind(
+        ServiceTicket, serializers.TicketOutputSerializer, "customer", "opened_at"
+    ),
+    "invitations": EventKind(
+        CampaignInvitation,
+        serializers.InvitationOutputSerializer,
+        "customer",
+        "invited_at",
+        ("campaign",),
+    ),
+    "referrals": EventKind(
+        Referral, serializers.ReferralOutputSerializer, "referrer", "created_at", ("referred",)
+    ),
 }
 
+KIND_PARAMETER = OpenApiParameter(
+    "kind", str, OpenApiParameter.PATH, enum=list(EVENT_KINDS), description="The event kind."
+)
 
-def _event_kind(kind: str) -> tuple[type[Any], type[Any], str]:
-    if kind not in EVENT_VIEWS:
+
+def _event_kind(kind: str) -> EventKind:
+    if kind not in EVENT_KINDS:
         raise NotFound()
-    return EVENT_VIEWS[kind]
+    return EVENT_KINDS[kind]
 
 
+@extend_schema(parameters=[KIND_PARAMETER])
 class EventListApi(generics.ListAPIView):
-    """List engagement events of one kind for customers you may see."""
+    """List engagement events of one kind for customers you may see, newest first."""
 
     permission_classes = (IsStaff,)
 
-    def _kind(self) -> str:
+    def _kind(self) -> EventKind:
         # The schema generator calls without URL kwargs: document it with one kind.
-        return self.kwargs.get("kind", "complaints")
+        return _event_kind(self.kwargs.get("kind", "complaints"))
+
+    @property
+    def filterset_class(self) -> type[django_filters.FilterSet]:
+        return self._kind().filterset
 
     def get_serializer_class(self) -> type[Any]:
-        return _event_kind(self._kind())[1]
+        return self._kind().serializer
 
     def get_queryset(self) -> QuerySet[Any]:
-        model, _, path = _event_kind(self._kind())
-        related = ["campaign"] if model is CampaignInvitation else []
-        if model is Referral:
-            related.append("referred")
-        queryset = model.objects.select_related(path, *related).order_by("-pk")
-        customer_code = self.request.query_params.get("customer_code")
-        if customer_code:
-            queryset = queryset.filter(**{f"{path}__code": customer_code})
-        return scope_for_user(queryset, user=self.request.user, customer_path=path)
+        kind = self._kind()
+        queryset = kind.model.objects.select_related(kind.customer_path, *kind.related).order_by(
+            "-pk"
+        )
+        return scope_for_user(queryset, user=self.request.user, customer_path=kind.customer_path)
 
 
 class EventBulkApi(APIView):
@@ -233,10 +299,12 @@ class EventBulkApi(APIView):
     permission_classes = (IsStaff,)
 
     @extend_schema(
-        request=serializers.BulkInputSerializer, responses={201: serializers.ImportResultSerializer}
+        request=serializers.BulkInputSerializer,
+        responses={201: serializers.ImportResultSerializer},
+        parameters=[KIND_PARAMETER],
     )
     def post(self, request: Request, kind: str) -> Response:
-        model, _, _ = _event_kind(kind)
+        model = _event_kind(kind).model
         _require(request, f"customers.add_{model._meta.model_name}")
         data = serializers.BulkInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

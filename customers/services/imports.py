@@ -32,6 +32,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from common.exceptions import ConflictError
 from customers.exceptions import ImportRejected
 from customers.models import Category, Customer, Order
 from customers.tabular import UNNAMED_COLUMN, Source, Table, TableError, open_table
@@ -128,6 +129,7 @@ def customer_import(
     source: Source,
     filename: str,
     dry_run: bool = False,
+    create_only: bool = False,
     by: AbstractBaseUser | None = None,
     progress: Progress | None = None,
 ) -> ImportReport:
@@ -137,7 +139,8 @@ def customer_import(
     account_manager` optional. `account_manager` is the username or e-mail of an active
     staff user. An existing `code` is updated (only the columns given; blank cells keep the
     stored value). Raises ImportRejected, having written nothing, when any row is bad;
-    `dry_run` validates everything and returns the report without writing.
+    `dry_run` validates everything and returns the report without writing. `create_only`
+    (the API's single create) refuses an existing code with ConflictError (409) instead.
     """
     report = ImportReport(dry_run=dry_run)
     checker = RowChecker(report, Customer)
@@ -164,6 +167,8 @@ def customer_import(
     existing = ids_by_key(Customer, "code", list(rows))
     manager_ids = _resolve_managers(rows.values(), report)
     reject_if_errors(report)
+    if create_only:
+        _refuse_existing(existing, "code", _("a customer with code '%(key)s' already exists"))
 
     report.updated = sum(1 for code in rows if code in existing)
     report.created = len(rows) - report.updated
@@ -219,6 +224,7 @@ def order_import(
     filename: str,
     create_missing_customers: bool = False,
     dry_run: bool = False,
+    create_only: bool = False,
     by: AbstractBaseUser | None = None,
     progress: Progress | None = None,
 ) -> ImportReport:
@@ -231,6 +237,7 @@ def order_import(
     negative (a loss). `create_missing_customers` creates a bare customer (code = name) for
     each unknown `customer_code` instead of rejecting the rows. Raises ImportRejected,
     having written nothing, when any row is bad; `dry_run` returns the report unwritten.
+    `create_only` refuses an existing order number with ConflictError (409) instead.
     """
     report = ImportReport(dry_run=dry_run)
     checker = RowChecker(report, Order)
@@ -292,6 +299,8 @@ def order_import(
                     _("no customer with code '%(code)s'") % {"code": row[2]},
                 )
     existing = _existing_orders(list(rows))
+    if create_only:
+        _refuse_existing(existing, "order_no", _("an order '%(key)s' already exists"))
     for order_no, (_id, owner, stored_refunded) in existing.items():
         line, _no, customer_code, _placed, amount, refunded = rows[order_no][:6]
         if customer_code is not None and customer_code != owner:
@@ -572,6 +581,13 @@ class RowChecker:
             )
 
 
+def _refuse_existing(existing: dict[str, Any], column: str, message: str) -> None:
+    """Raise ConflictError naming the first key of `existing` (a create must not update)."""
+    if existing:
+        key = next(iter(existing))
+        raise ConflictError(message % {"key": _shorten(key)}, field=column)
+
+
 def _shorten(value: str, limit: int = 40) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
@@ -717,7 +733,10 @@ def _insert_orders(
             connection.ops.quote_name(opts.get_field(name).column) for name in _COPY_COLUMNS
         )
         table = connection.ops.quote_name(opts.db_table)
+        # The raw psycopg cursor's errors are mapped to Django's (a duplicate order number
+        # from a concurrent writer is an IntegrityError, which the API answers with 409).
         with (
+            connection.wrap_database_errors,
             connection.cursor() as cursor,
             cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
         ):
@@ -745,7 +764,7 @@ def _update_rows(
         table, pk = quote(opts.db_table), quote(opts.pk.column)
         temp = quote(f"import_{opts.db_table}")
         targets = [quote(opts.get_field(name).column) for name in columns]
-        with connection.cursor() as cursor:
+        with connection.wrap_database_errors, connection.cursor() as cursor:
             # No constraints are copied, so NULL (keep) fits every column.
             cursor.execute(
                 f"CREATE TEMPORARY TABLE {temp} AS SELECT {pk}, {', '.join(targets)} "

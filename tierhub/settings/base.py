@@ -148,6 +148,21 @@ SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="TierHub <no-reply@tierhub.local>")
 
+# --- Reports (issue 6) -------------------------------------------------------------------------
+# Service tickets record no handling time, so the cost-to-serve report charges every ticket
+# opened in a run's window this many hours at this cost per hour (the orders' currency).
+# Decimal strings; grading.reports reads them with Decimal(str(value)).
+TIERHUB_SERVICE_HOURS_PER_TICKET = env.str("TIERHUB_SERVICE_HOURS_PER_TICKET", default="1")
+TIERHUB_SERVICE_HOUR_COST = env.str("TIERHUB_SERVICE_HOUR_COST", default="50.00")
+# A finished run's report tables are computed once (after the run, or on the first view) and
+# served from the cache this long; "Recompute now" on the page refreshes them.
+TIERHUB_REPORT_CACHE_SECONDS = env.int("TIERHUB_REPORT_CACHE_SECONDS", default=6 * 3600)
+
+# --- Cache --------------------------------------------------------------------------------------
+# Shared by the web and worker processes: files under var/ on the embedded default, Redis in
+# production (CACHE_URL=redis://host:6379/1).
+CACHES = {"default": env.cache_url("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
+
 # --- Django REST Framework -------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -155,6 +170,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # orjson for bulk bodies; forms for the browsable API.
+    "DEFAULT_PARSER_CLASSES": [
+        "common.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "common.api.StandardPagination",
     "PAGE_SIZE": 50,
@@ -163,9 +184,23 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "TierHub API",
-    "DESCRIPTION": "Customers, orders and engagement in; scores, grades and changes out.",
+    "DESCRIPTION": (
+        "Customers, orders and engagement in; scores, grades, changes, appeals and benefits "
+        "out.\n\n"
+        "**Authentication.** Send `Authorization: Token <key>`. Staff get their key from "
+        "`POST /api/auth/token/` with their username and password (or an administrator "
+        "creates one under *Auth Token > Tokens* in the admin); a browser session signed in "
+        "to the admin works too. Customers have no API access: they use the portal.\n\n"
+        "**Scope.** Operations see everything; an account manager sees only their own "
+        "customers' rows, and anything else is 404, exactly like a missing row.\n\n"
+        '**Errors.** Every error body is `{"error": {"code", "message", "field"?, '
+        '"detail"?, "rows"?}}`; a bulk request lists each bad row in `rows`. A conflict '
+        "with existing data (a duplicate key, a reused idempotency key) is 409."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Several models have a `status`: name the appeal one once (an appeal and its events).
+    "ENUM_NAME_OVERRIDES": {"AppealStatusEnum": "appeals.models.Appeal.Status"},
     # Swagger UI's files come from the drf-spectacular-sidecar package: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

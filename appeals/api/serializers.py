@@ -1,0 +1,57 @@
+"""Output shapes of the appeals API (read-only: appeals are filed in the portal and decided
+in the admin, through `appeals.services`)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from appeals.models import Appeal, AppealEvent
+
+
+class AppealEventSerializer(serializers.ModelSerializer):
+    actor = serializers.StringRelatedField()
+
+    class Meta:
+        model = AppealEvent
+        fields = ("from_status", "to_status", "actor", "note", "at")
+
+
+class AppealSerializer(serializers.ModelSerializer):
+    customer_code = serializers.CharField(source="customer.code", read_only=True)
+    change = serializers.IntegerField(source="change_id", read_only=True)
+    change_status = serializers.CharField(source="change.status", read_only=True)
+    from_grade = serializers.SlugRelatedField(
+        source="change.from_grade", slug_field="code", read_only=True
+    )
+    to_grade = serializers.SlugRelatedField(
+        source="change.to_grade", slug_field="code", read_only=True
+    )
+    decided_by = serializers.StringRelatedField()
+    evidence_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Appeal
+        fields = (
+            "id",
+            "customer_code",
+            "change",
+            "change_status",
+            "from_grade",
+            "to_grade",
+            "status",
+            "reason",
+            "ops_note",
+            "evidence_count",
+            "created_at",
+            "decided_at",
+            "decided_by",
+        )
+
+
+class AppealDetailSerializer(AppealSerializer):
+    """One appeal with its audit trail, oldest event first."""
+
+    events = AppealEventSerializer(many=True, read_only=True)
+
+    class Meta(AppealSerializer.Meta):
+        fields = (*AppealSerializer.Meta.fields, "events")

@@ -1,0 +1,42 @@
+"""The API token endpoint (apart from `common.api`, which DRF imports while it loads its
+settings: the authtoken views import DRF's generic views, a circular import from there)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import exceptions, serializers
+from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+
+from common.api import IsStaff
+
+
+class StaffTokenApi(ObtainAuthToken):
+    """Exchange a staff username and password for the user's API token (created once).
+
+    Wrong credentials are 400 and count towards the login lock-out (django-axes, like the
+    admin's login form); a customer's portal login is 403: customers use the portal.
+    """
+
+    renderer_classes = api_settings.DEFAULT_RENDERER_CLASSES
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
+
+    @extend_schema(
+        auth=[],
+        request=AuthTokenSerializer,
+        responses={200: inline_serializer("Token", {"token": serializers.CharField()})},
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        payload = self.get_serializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        user = payload.validated_data["user"]
+        if not user.is_staff:
+            raise exceptions.PermissionDenied(IsStaff.message)
+        token, _created = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
