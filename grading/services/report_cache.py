@@ -60,7 +60,7 @@ def previous_run(run: GradingRun) -> GradingRun | None:
     )
 
 
-def _months_back(day: dt.date, months: int) -> dt.date:
+def months_back(day: dt.date, months: int) -> dt.date:
     """Return the first day of the month `months` months before `day`'s month."""
     index = day.year * 12 + day.month - 1 - months
     return dt.date(index // 12, index % 12 + 1, 1)
@@ -89,7 +89,7 @@ def report_builders(run: GradingRun, before: GradingRun | None) -> dict[str, Cal
         builders["transitions"] = lambda: reports.transition_matrix(before=before, after=run)
     # The last twelve months of appeals, this month included (appeals belong to no run).
     builders["appeals"] = lambda: reports.appeal_outcomes(
-        since=_months_back(timezone.localdate(), 11)
+        since=months_back(timezone.localdate(), 11)
     )
     builders["pareto"] = lambda: reports.pareto_curve(run=run)
     return builders
