@@ -7,3 +7,10 @@ class AppealsConfig(AppConfig):
 
     name = "appeals"
     verbose_name = _("Appeals")
+
+    def ready(self) -> None:
+        from appeals.reports import SECTIONS
+        from grading.reports import report_register
+
+        for section in SECTIONS:
+            report_register(section)

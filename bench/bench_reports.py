@@ -147,9 +147,12 @@ def measure(repeat: int, *, what_if: bool) -> dict[str, dict[str, Any]]:
     from django.test import Client
     from django.utils import timezone
 
+    from appeals.reports import appeal_outcomes
+    from benefits.reports import benefit_usage, cost_to_serve
     from grading import reports
     from grading.models import GradingRun, GradingScheme
-    from grading.services.report_cache import months_back, reports_warm
+    from grading.reports import months_back
+    from grading.services.report_cache import reports_warm
     from grading.whatif import scheme_what_if
 
     run = GradingRun.objects.select_related("scheme").get(status=GradingRun.Status.SUCCEEDED)
@@ -158,8 +161,8 @@ def measure(repeat: int, *, what_if: bool) -> dict[str, dict[str, Any]]:
         "value_distribution": lambda: reports.value_distribution(run=run),
         "grade_movement": reports.grade_movement,
         "revenue_profit_share": lambda: reports.revenue_profit_share(run=run),
-        "cost_to_serve": lambda: reports.cost_to_serve(run=run),
-        "benefit_usage": lambda: reports.benefit_usage(run=run),
+        "cost_to_serve": lambda: cost_to_serve(run=run),
+        "benefit_usage": lambda: benefit_usage(run=run),
         "repurchase_by_grade": lambda: reports.repurchase_by_grade(run=run),
         "stage_distribution": lambda: reports.stage_distribution(run=run),
         "pareto_curve": lambda: reports.pareto_curve(run=run),
@@ -167,7 +170,7 @@ def measure(repeat: int, *, what_if: bool) -> dict[str, dict[str, Any]]:
         "transition_matrix (run vs itself)": lambda: reports.transition_matrix(
             before=run, after=run
         ),
-        "appeal_outcomes (12 months)": lambda: reports.appeal_outcomes(since=since),
+        "appeal_outcomes (12 months)": lambda: appeal_outcomes(since=since),
     }
     results = {}
     for name, function in functions.items():

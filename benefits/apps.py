@@ -7,3 +7,10 @@ class BenefitsConfig(AppConfig):
 
     name = "benefits"
     verbose_name = _("Benefits")
+
+    def ready(self) -> None:
+        from benefits.reports import SECTIONS
+        from grading.reports import report_register
+
+        for section in SECTIONS:
+            report_register(section)

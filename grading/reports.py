@@ -11,19 +11,18 @@ the appeal turnaround percentiles, computed from the few appeals' durations).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from django.conf import settings
 from django.db import connection
-from django.db.models import Avg, Count, DateField, F, Model, Q, QuerySet, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models import Avg, Count, F, Model, Q, QuerySet, Sum
 from django.utils.translation import gettext as _
 
-from customers.models import Order, ServiceTicket
+from customers.models import Order
 from grading.engine import local_midnight
 from grading.models import Grade, GradingRun, ScoreSnapshot
 
@@ -43,7 +42,7 @@ class Table:
     remarks: list[str] = field(default_factory=list)
 
 
-def _grades() -> dict[int, Grade]:
+def grades_by_rank() -> dict[int, Grade]:
     return {g.pk: g for g in Grade.objects.order_by("-rank")}
 
 
@@ -55,18 +54,18 @@ def percent(part: float, whole: float) -> float:
 CENT = Decimal("0.01")
 
 
-def _window(run: GradingRun) -> tuple[dt.datetime, dt.datetime]:
+def run_window(run: GradingRun) -> tuple[dt.datetime, dt.datetime]:
     """Return the run's window [as_of - window_days, as_of) as aware local midnights."""
     start = run.as_of - dt.timedelta(days=run.scheme.window_days)
     return local_midnight(start), local_midnight(run.as_of)
 
 
-def _money(value: Any) -> Decimal:
+def money(value: Any) -> Decimal:
     """Return a sum (Decimal; int or float on SQLite; None over no rows) to the cent."""
     return Decimal(str(value or 0)).quantize(CENT)
 
 
-def _per_grade(queryset: QuerySet[Any], grade: str, **aggregates: Any) -> dict[int, dict]:
+def per_grade(queryset: QuerySet[Any], grade: str, **aggregates: Any) -> dict[int, dict]:
     """Return {grade id: aggregates} of `queryset` grouped by the grade at path `grade`.
 
     Aggregate names must differ from the model's field names (Django would aggregate twice).
@@ -75,13 +74,13 @@ def _per_grade(queryset: QuerySet[Any], grade: str, **aggregates: Any) -> dict[i
     return {row.pop("run_grade"): row for row in rows}
 
 
-def _customers_per_grade(run: GradingRun, **aggregates: Any) -> dict[int, dict]:
-    return _per_grade(
+def customers_per_grade(run: GradingRun, **aggregates: Any) -> dict[int, dict]:
+    return per_grade(
         ScoreSnapshot.objects.filter(run=run), "grade_after_id", customers=Count("id"), **aggregates
     )
 
 
-def _by_run_grade(
+def by_run_grade(
     run: GradingRun,
     model: type[Model],
     *,
@@ -101,7 +100,7 @@ def _by_run_grade(
     snapshot per run, so no row is counted twice. `select` are SQL aggregates; `join` and
     `where` add clauses; table and column names come from the models, values are parameters.
     """
-    start, end = (connection.ops.adapt_datetimefield_value(d) for d in _window(run))
+    start, end = (connection.ops.adapt_datetimefield_value(d) for d in run_window(run))
     sql = (
         f"SELECT s.grade_after_id, {', '.join(select)} FROM {model._meta.db_table} t"
         f" JOIN {ScoreSnapshot._meta.db_table} s ON s.customer_id = t.customer_id {join}"
@@ -122,7 +121,7 @@ def window_orders_by_grade(*, run: GradingRun) -> dict[int, dict[str, Any]]:
     page computes it once for the revenue and cost-to-serve tables (pass it as `orders=`).
     """
     counted = [str(s) for s in Order.COUNTED_STATUSES]
-    rows = _by_run_grade(
+    rows = by_run_grade(
         run,
         Order,
         at="placed_at",
@@ -131,7 +130,7 @@ def window_orders_by_grade(*, run: GradingRun) -> dict[int, dict[str, Any]]:
         params=counted,
     )
     return {
-        grade_id: {"revenue": _money(revenue), "profit": _money(profit), "unknown_profit": unknown}
+        grade_id: {"revenue": money(revenue), "profit": money(profit), "unknown_profit": unknown}
         for grade_id, (revenue, profit, unknown) in rows.items()
     }
 
@@ -238,7 +237,7 @@ def transition_matrix(*, before: GradingRun, after: GradingRun) -> Table:
             [before.pk, after.pk],
         )
         counts = {(a, b): n for a, b, n in cursor.fetchall()}
-    grades = list(_grades().values())
+    grades = list(grades_by_rank().values())
     rows = [
         [
             g.name,
@@ -265,7 +264,7 @@ def revenue_profit_share(
     customers are the grade's snapshots with F >= 1 (the same orders, counted by the run).
     """
     orders = window_orders_by_grade(run=run) if orders is None else orders
-    buyers = _customers_per_grade(run, buyers=Count("id", filter=Q(frequency__gte=1)))
+    buyers = customers_per_grade(run, buyers=Count("id", filter=Q(frequency__gte=1)))
     total_revenue = sum(float(o["revenue"]) for o in orders.values())
     total_profit = sum(float(o["profit"]) for o in orders.values())
     return Table(
@@ -287,7 +286,7 @@ def revenue_profit_share(
                 orders[grade.pk]["profit"],
                 percent(float(orders[grade.pk]["profit"]), total_profit),
             ]
-            for grade in _grades().values()
+            for grade in grades_by_rank().values()
             if grade.pk in orders
         ],
     )
@@ -398,281 +397,56 @@ def inversion_notes(rates: Sequence[tuple[str, float]]) -> list[str]:
     return notes
 
 
-# ------------------------------------------------------------------ cost, benefits, appeals
+# ------------------------------------------------------------------ reports of other apps
 #
-# These reports read the benefits and appeals apps, which build on grading (DESIGN.md,
-# "Layout": customers <- grading <- benefits, appeals). Their models are imported inside the
-# functions so that importing grading never loads them; grading's own code does not use them.
+# Apps that build on grading (DESIGN.md, "Layout": customers <- grading <- benefits, appeals)
+# add their tables to the reports page by registering a `ReportSection` in their AppConfig's
+# `ready()`: grading never imports them.
 
 
-def cost_to_serve(*, run: GradingRun, orders: dict[int, dict[str, Any]] | None = None) -> Table:
-    """Return per grade of `run` the profit of the window against the cost to serve it.
+@dataclass
+class ReportContext:
+    """What a section's builder gets: the run, the run it is compared with, shared reads."""
 
-    Per grade (the snapshot's `grade_after`, highest first), over the run's window
-    [as_of - window_days, as_of):
-    - profit: the sum of `Order.profit` of counted orders (paid/completed); orders with no
-      recorded profit count as 0 and are reported in the remarks (`window_orders_by_grade`,
-      or `orders` already computed);
-    - benefit cost: the sum of `Redemption.cost` (the cost to the company stored on each
-      redemption) of redemptions made in the window by the grade's customers;
-    - service effort: service tickets opened in the window. Tickets record no handling time,
-      so each counts `settings.TIERHUB_SERVICE_HOURS_PER_TICKET` hours at
-      `settings.TIERHUB_SERVICE_HOUR_COST` per hour;
-    - cost to serve = benefit cost + service cost; per customer, profit minus cost, and cost
-      as % of profit (empty when the profit is not positive).
-    A grade whose cost exceeds its profit gets an alarm in `notes`. Five statements whatever
-    the number of customers; customers the run did not grade are left out.
+    run: GradingRun
+    before: GradingRun | None = None
+
+    @functools.cached_property
+    def window_orders(self) -> dict[int, dict[str, Any]]:
+        """`window_orders_by_grade` of the run, read once per page for every table using it."""
+        return window_orders_by_grade(run=self.run)
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    """A table another app adds to the reports page.
+
+    `build` computes it; `after` is the key of the table it follows (appended when None);
+    `per_run` tables belong to one run and are cached with its other tables; `chart`, when
+    given, turns the table into (title, SVG) for the page's chart grid.
     """
-    from benefits.models import Redemption
 
-    hours_per_ticket = Decimal(str(settings.TIERHUB_SERVICE_HOURS_PER_TICKET))
-    hour_cost = Decimal(str(settings.TIERHUB_SERVICE_HOUR_COST))
-    orders = window_orders_by_grade(run=run) if orders is None else orders
-    customers = _customers_per_grade(run)
-    redemptions = _by_run_grade(
-        run, Redemption, at="redeemed_at", select=["COUNT(*)", "SUM(t.cost)"]
-    )
-    tickets = _by_run_grade(run, ServiceTicket, at="opened_at", select=["COUNT(*)"])
-    rows: list[list[Any]] = []
-    notes: list[str] = []
-    for grade in _grades().values():
-        if grade.pk not in customers:
-            continue
-        n = customers[grade.pk]["customers"]
-        profit = orders[grade.pk]["profit"] if grade.pk in orders else _money(0)
-        used, benefit_cost = redemptions.get(grade.pk, (0, 0))
-        benefit_cost = _money(benefit_cost)
-        ticket_count = tickets.get(grade.pk, (0,))[0]
-        hours = ticket_count * hours_per_ticket
-        service_cost = _money(hours * hour_cost)
-        cost = benefit_cost + service_cost
-        rows.append(
-            [
-                grade.name,
-                n,
-                profit,
-                used,
-                benefit_cost,
-                ticket_count,
-                hours,
-                service_cost,
-                cost,
-                _money(cost / n),
-                profit - cost,
-                round(float(100 * cost / profit), 2) if profit > 0 else None,
-            ]
-        )
-        if cost > profit:
-            notes.append(
-                _(
-                    "%(grade)s costs more to serve than it earns: cost %(cost)s, "
-                    "profit %(profit)s in the window."
-                )
-                % {"grade": grade.name, "cost": cost, "profit": profit}
-            )
-    start, _end = _window(run)
-    remarks = [
-        _(
-            "Window %(start)s to %(end)s (exclusive). Service effort: %(hours)s h per ticket at "
-            "%(rate)s per hour (tickets record no handling time; settings "
-            "TIERHUB_SERVICE_HOURS_PER_TICKET and TIERHUB_SERVICE_HOUR_COST)."
-        )
-        % {
-            "start": start.date(),
-            "end": run.as_of,
-            "hours": hours_per_ticket,
-            "rate": hour_cost,
-        }
-    ]
-    unknown = sum(o["unknown_profit"] for o in orders.values())
-    if unknown:
-        remarks.append(
-            _("%(n)s orders in the window have no recorded profit; they count as 0.")
-            % {"n": unknown}
-        )
-    return Table(
-        title=_("Cost to serve and profit per grade"),
-        columns=[
-            _("grade"),
-            _("customers"),
-            _("profit"),
-            _("redemptions"),
-            _("benefit cost"),
-            _("service tickets"),
-            _("service hours"),
-            _("service cost"),
-            _("cost to serve"),
-            _("cost per customer"),
-            _("profit minus cost"),
-            _("cost as share of profit %"),
-        ],
-        rows=rows,
-        notes=notes,
-        remarks=remarks,
-    )
+    key: str
+    build: Callable[[ReportContext], Table]
+    after: str | None = None
+    per_run: bool = True
+    chart: Callable[[Table], tuple[str, str]] | None = None
 
 
-def benefit_usage(*, run: GradingRun) -> Table:
-    """Return per grade of `run` how many entitled customers used a benefit in the window.
-
-    Entitlements follow the grade (DESIGN.md, "Benefits"): the customers of a grade are
-    entitled when it carries at least one active benefit valid on some day of the window
-    [as_of - window_days, as_of). Redemptions are those made in the window, counted by the
-    customers' grade in this run (not the grade held when redeeming, which a redemption also
-    stores). Usage rate = customers who redeemed at least once / entitled customers (empty
-    for a grade without benefits). One column per benefit kind that was redeemed. Four
-    statements whatever the number of customers.
-    """
-    from benefits.models import Benefit, GradeBenefit, Redemption
-
-    first_day = run.as_of - dt.timedelta(days=run.scheme.window_days)
-    customers = _customers_per_grade(run)
-    entitled = set(
-        GradeBenefit.objects.filter(benefit__is_active=True)
-        .filter(Q(benefit__valid_from__isnull=True) | Q(benefit__valid_from__lt=run.as_of))
-        .filter(Q(benefit__valid_until__isnull=True) | Q(benefit__valid_until__gte=first_day))
-        .values_list("grade_id", flat=True)
-    )
-    kinds = list(Benefit.Kind)
-    usage = _by_run_grade(
-        run,
-        Redemption,
-        at="redeemed_at",
-        select=[
-            "COUNT(*)",
-            "COUNT(DISTINCT t.customer_id)",
-            *["SUM(CASE WHEN b.kind = %s THEN 1 ELSE 0 END)"] * len(kinds),
-        ],
-        select_params=[kind.value for kind in kinds],
-        join=f"JOIN {Benefit._meta.db_table} b ON b.id = t.benefit_id",
-    )
-    used_kinds = [i for i in range(len(kinds)) if any(row[2 + i] for row in usage.values())]
-    rows = []
-    for grade in _grades().values():
-        if grade.pk not in customers:
-            continue
-        n = customers[grade.pk]["customers"]
-        redemptions, redeemers, *per_kind = usage.get(grade.pk, (0, 0, *[0] * len(kinds)))
-        is_entitled = grade.pk in entitled
-        rows.append(
-            [
-                grade.name,
-                n,
-                n if is_entitled else 0,
-                redemptions,
-                redeemers,
-                percent(redeemers, n) if is_entitled else None,
-                *[int(per_kind[i]) for i in used_kinds],
-            ]
-        )
-    return Table(
-        title=_("Benefit usage per grade"),
-        columns=[
-            _("grade"),
-            _("customers"),
-            _("entitled customers"),
-            _("redemptions"),
-            _("customers who redeemed"),
-            _("usage rate %"),
-            *[str(kinds[i].label) for i in used_kinds],
-        ],
-        rows=rows,
-        remarks=[
-            _(
-                "Window %(start)s to %(end)s (exclusive); redemptions by the customers' grade "
-                "in this run."
-            )
-            % {"start": first_day, "end": run.as_of}
-        ],
-    )
+_SECTIONS: dict[str, ReportSection] = {}
 
 
-def appeal_outcomes(*, since: dt.date | None = None, now: dt.datetime | None = None) -> Table:
-    """Return appeals per month of filing: volume, outcome and turnaround.
+def report_register(section: ReportSection) -> None:
+    """Add `section` to the reports page (registering a key again replaces it)."""
+    _SECTIONS[section.key] = section
 
-    Per month (project time zone) of appeals filed on or after `since` (all when None):
-    filed, accepted, rejected, withdrawn, still open, acceptance rate (accepted / (accepted +
-    rejected)), median and 90th percentile turnaround in hours from filing to the decision
-    of accepted and rejected appeals (withdrawn ones are no decision of ops and are left
-    out), and open appeals past the review SLA (`settings.APPEAL_REVIEW_SLA_DAYS` after
-    filing, at `now`). A last row sums every month.
 
-    Counts are one grouped query. Percentiles are computed in Python from a second query's
-    (month, filed, decided) rows, with numpy's linear interpolation (the same as
-    PostgreSQL's percentile_cont): appeals are few (a small fraction of downgrades), and
-    one code path serves PostgreSQL and SQLite alike.
-    """
-    from appeals.models import Appeal
-    from appeals.selectors import appeal_review_overdue_before
+def registered_reports() -> tuple[ReportSection, ...]:
+    """Return the sections other apps registered, in registration order."""
+    return tuple(_SECTIONS.values())
 
-    overdue_before = appeal_review_overdue_before(now=now)
-    appeals = Appeal.objects.all()
-    if since is not None:
-        appeals = appeals.filter(created_at__gte=local_midnight(since))
-    month = TruncMonth("created_at", output_field=DateField())
-    is_open = Q(status__in=[str(s) for s in Appeal.OPEN_STATUSES])
-    counts = list(
-        appeals.annotate(month=month)
-        .values("month")
-        .annotate(
-            filed=Count("id"),
-            accepted=Count("id", filter=Q(status=Appeal.Status.ACCEPTED)),
-            rejected=Count("id", filter=Q(status=Appeal.Status.REJECTED)),
-            withdrawn=Count("id", filter=Q(status=Appeal.Status.WITHDRAWN)),
-            open=Count("id", filter=is_open),
-            overdue=Count("id", filter=is_open & Q(created_at__lt=overdue_before)),
-        )
-        .order_by("month")
-    )
-    hours: dict[dt.date, list[float]] = {}
-    for filed_month, filed_at, decided_at in (
-        appeals.filter(status__in=[Appeal.Status.ACCEPTED, Appeal.Status.REJECTED])
-        .annotate(month=month)
-        .values_list("month", "created_at", "decided_at")
-    ):
-        hours.setdefault(filed_month, []).append((decided_at - filed_at).total_seconds() / 3600)
-    fields = ("filed", "accepted", "rejected", "withdrawn", "open", "overdue")
-    totals = {name: sum(row[name] for row in counts) for name in fields}
 
-    def row(label: str, figures: dict[str, int], durations: list[float]) -> list[Any]:
-        decided = figures["accepted"] + figures["rejected"]
-        median, p90 = (
-            [round(float(x), 1) for x in np.percentile(durations, [50, 90])]
-            if durations
-            else [None, None]
-        )
-        return [
-            label,
-            *[figures[name] for name in fields[:5]],
-            percent(figures["accepted"], decided) if decided else None,
-            median,
-            p90,
-            figures["overdue"],
-        ]
-
-    rows = [row(r["month"].strftime("%Y-%m"), r, hours.get(r["month"], [])) for r in counts]
-    if counts:
-        rows.append(row(_("all"), totals, [h for values in hours.values() for h in values]))
-    return Table(
-        title=_("Appeals: volume, outcome and turnaround"),
-        columns=[
-            _("month filed"),
-            _("filed"),
-            _("accepted"),
-            _("rejected"),
-            _("withdrawn"),
-            _("open"),
-            _("acceptance rate %"),
-            _("median turnaround (h)"),
-            _("90th percentile turnaround (h)"),
-            _("open past SLA"),
-        ],
-        rows=rows,
-        remarks=[
-            _(
-                "Turnaround: filing to decision of accepted and rejected appeals. Past SLA: "
-                "still open %(days)s days after filing."
-            )
-            % {"days": settings.APPEAL_REVIEW_SLA_DAYS}
-        ],
-    )
+def months_back(day: dt.date, months: int) -> dt.date:
+    """Return the first day of the month `months` months before `day`'s month."""
+    index = day.year * 12 + day.month - 1 - months
+    return dt.date(index // 12, index % 12 + 1, 1)

@@ -21,7 +21,12 @@ from customers.tabular import write_table
 from grading import charts
 from grading.models import GradingRun, GradingScheme
 from grading.reports import Table
-from grading.services.report_cache import previous_run, report_builders, report_tables
+from grading.services.report_cache import (
+    previous_run,
+    report_builders,
+    report_charts,
+    report_tables,
+)
 from grading.services.schedule import period_as_of
 from grading.whatif import scheme_what_if
 
@@ -96,7 +101,6 @@ def reports_view(request: HttpRequest) -> HttpResponse:
     context["computed_at"] = result.computed_at
     context["report_query"] = context_query(run, before) + "&"
     distribution = tables["distribution"]
-    cost = tables["cost_to_serve"]
     context.update(
         {
             "tables": tables,
@@ -105,13 +109,7 @@ def reports_view(request: HttpRequest) -> HttpResponse:
             "distribution_chart": charts.bar_chart(
                 [str(r[0]) for r in distribution.rows], [float(r[1]) for r in distribution.rows]
             ),
-            "cost_chart": charts.grouped_bar_chart(
-                [str(r[0]) for r in cost.rows],
-                [
-                    (_("profit"), [float(r[2]) for r in cost.rows], "#16a34a"),
-                    (_("cost to serve"), [float(r[8]) for r in cost.rows], "#dc2626"),
-                ],
-            ),
+            "section_charts": report_charts(tables),
             "revenue_chart": charts.bar_chart(
                 [str(r[0]) for r in tables["revenue"].rows],
                 [float(r[3]) for r in tables["revenue"].rows],

@@ -135,7 +135,7 @@ def _window_profit(*, as_of: dt.date, window_days: int) -> pd.Series:
     """Return the profit of each customer's counted orders in the window, by customer_id.
 
     One grouped query (profit is not a scoring input, so the scores frame lacks it); orders
-    with no recorded profit count as 0, as in `reports.cost_to_serve`.
+    with no recorded profit count as 0, as in `benefits.reports.cost_to_serve`.
     """
     start = engine.local_midnight(as_of - dt.timedelta(days=window_days))
     rows = list(

@@ -27,13 +27,12 @@ from grading.models import GradingRun
 
 #: Bump when a report's shape changes, so old cached tables are ignored.
 CACHE_VERSION = 1
-#: Tables of one run, heavy at scale: cached. Everything else is computed per request.
-CACHED = frozenset(
+#: grading's own tables of one run, heavy at scale: cached (and every registered section
+#: with `per_run`). Everything else is computed per request.
+CACHED_CORE = frozenset(
     {
         "distribution",
         "revenue",
-        "cost_to_serve",
-        "benefit_usage",
         "repurchase",
         "lifecycle",
         "pyramid",
@@ -41,6 +40,11 @@ CACHED = frozenset(
         "pareto",
     }
 )
+
+
+def cached_keys() -> frozenset[str]:
+    """Return the keys of the tables kept in the cache."""
+    return CACHED_CORE | {s.key for s in reports.registered_reports() if s.per_run}
 
 
 @dataclass(frozen=True)
@@ -60,39 +64,43 @@ def previous_run(run: GradingRun) -> GradingRun | None:
     )
 
 
-def months_back(day: dt.date, months: int) -> dt.date:
-    """Return the first day of the month `months` months before `day`'s month."""
-    index = day.year * 12 + day.month - 1 - months
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
 def report_builders(run: GradingRun, before: GradingRun | None) -> dict[str, Callable[[], Any]]:
     """Return {key: function computing the table} of the reports page, in page order.
 
-    Every value is a `reports.Table` except "pareto" (a `reports.Pareto`).
+    grading's own tables, then each section other apps registered, placed after the table it
+    names. Every value is a `reports.Table` except "pareto" (a `reports.Pareto`).
     """
+    context = reports.ReportContext(run=run, before=before)
     # Computed at most once per call: stages gives two tables; the window's orders (the
-    # page's one scan of the orders table) feed the revenue and cost-to-serve tables.
+    # page's one scan of the orders table) feed every table that needs them.
     stages = functools.cache(lambda: reports.stage_distribution(run=run))
-    orders = functools.cache(lambda: reports.window_orders_by_grade(run=run))
     builders: dict[str, Callable[[], Any]] = {
         "distribution": lambda: reports.value_distribution(run=run),
         "movement": reports.grade_movement,
-        "revenue": lambda: reports.revenue_profit_share(run=run, orders=orders()),
-        "cost_to_serve": lambda: reports.cost_to_serve(run=run, orders=orders()),
-        "benefit_usage": lambda: reports.benefit_usage(run=run),
+        "revenue": lambda: reports.revenue_profit_share(run=run, orders=context.window_orders),
         "repurchase": lambda: reports.repurchase_by_grade(run=run),
         "lifecycle": lambda: stages()[0],
         "pyramid": lambda: stages()[1],
     }
     if before is not None:
         builders["transitions"] = lambda: reports.transition_matrix(before=before, after=run)
-    # The last twelve months of appeals, this month included (appeals belong to no run).
-    builders["appeals"] = lambda: reports.appeal_outcomes(
-        since=months_back(timezone.localdate(), 11)
-    )
+    for section in reports.registered_reports():
+        items = list(builders.items())
+        keys = [key for key, _build in items]
+        position = keys.index(section.after) + 1 if section.after in keys else len(items)
+        items.insert(position, (section.key, functools.partial(section.build, context)))
+        builders = dict(items)
     builders["pareto"] = lambda: reports.pareto_curve(run=run)
     return builders
+
+
+def report_charts(tables: dict[str, Any]) -> list[tuple[str, str]]:
+    """Return (title, SVG) of every registered section's chart whose table is in `tables`."""
+    return [
+        section.chart(tables[section.key])
+        for section in reports.registered_reports()
+        if section.chart is not None and section.key in tables
+    ]
 
 
 def _key(run: GradingRun, before: GradingRun | None, name: str) -> str:
@@ -116,11 +124,12 @@ def report_tables(
     builders = report_builders(run, before)
     wanted = keys if keys is not None else list(builders)
     timeout = settings.TIERHUB_REPORT_CACHE_SECONDS
+    cached = cached_keys()
     tables: dict[str, Any] = {}
     oldest: dt.datetime | None = None
     for name in wanted:
         build = builders[name]
-        if name not in CACHED:
+        if name not in cached:
             tables[name] = build()
             continue
         key = _key(run, before, name)
@@ -143,7 +152,7 @@ def reports_warm(*, run_id: int) -> int:
     if run is None:
         return 0
     before = previous_run(run)
-    keys = [name for name in report_builders(run, before) if name in CACHED]
+    keys = [name for name in report_builders(run, before) if name in cached_keys()]
     for language, _name in settings.LANGUAGES:
         with translation.override(language):
             report_tables(run=run, before=before, keys=keys, refresh=True)

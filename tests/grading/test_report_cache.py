@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
 from grading.models import GradingRun
-from grading.services.report_cache import CACHED, report_tables, reports_warm
+from grading.services.report_cache import cached_keys, report_tables, reports_warm
 from grading.services.runs import grading_run_execute
 from tests.customers.factories import CustomerFactory, OrderFactory
 from tests.grading.factories import at
@@ -39,7 +39,7 @@ def test_tables_are_computed_once_then_read_from_the_cache(run):
     first, computing = _queries(lambda: report_tables(run=run, before=None))
     second, reading = _queries(lambda: report_tables(run=run, before=None))
 
-    assert set(first.tables) >= CACHED - {"transitions"}
+    assert set(first.tables) >= cached_keys() - {"transitions"}
     for key, table in first.tables.items():
         assert second.tables[key] == table, key
     assert second.computed_at == first.computed_at
@@ -113,3 +113,41 @@ def test_recompute_needs_the_reports_permission(client, alice, run):
     client.force_login(alice)
 
     assert client.post("/reports/", {"recompute": "1"}).status_code == 403
+
+
+@pytest.mark.django_db
+def test_benefits_and_appeals_add_their_tables_through_the_registry(run):
+    from grading.services.report_cache import report_builders
+
+    keys = list(report_builders(run, None))
+
+    assert keys.index("cost_to_serve") == keys.index("revenue") + 1
+    assert keys.index("benefit_usage") == keys.index("cost_to_serve") + 1
+    assert "appeals" in keys
+    assert "appeals" not in cached_keys()
+    assert keys[-1] == "pareto"
+
+
+def test_grading_never_imports_the_apps_built_on_it():
+    """DESIGN.md, "Layout": customers <- grading <- benefits, appeals."""
+    import ast
+    from pathlib import Path
+
+    import grading
+
+    offenders = []
+    for path in Path(grading.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            offenders += [
+                f"{path.name}: {name}"
+                for name in names
+                if name.split(".")[0] in ("benefits", "appeals")
+            ]
+    assert offenders == []

@@ -12,9 +12,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from appeals import reports as appeal_reports
 from appeals.models import Appeal
+from benefits import reports as benefit_reports
 from benefits.models import Benefit, Redemption
-from grading import reports
 from grading.models import Grade
 from grading.services.runs import grading_run_execute
 from tests.benefits.factories import BenefitFactory
@@ -107,7 +108,7 @@ def served(scheme, service_cost):
 
 @pytest.mark.django_db
 def test_cost_to_serve_by_hand(served):
-    table = reports.cost_to_serve(run=served)
+    table = benefit_reports.cost_to_serve(run=served)
 
     # Service: 1.5 h per ticket at 40 = 60.00 a ticket.
     # Key: profit 1,000 (K2's order has none); coupons 2 x 20 = 40; 3 tickets = 180.
@@ -169,7 +170,7 @@ def test_cost_to_serve_is_silent_when_every_grade_earns_its_cost(scheme, service
     _buy("RICH", "150000", profit="5000")
     run = grading_run_execute(as_of=AS_OF, scheme=scheme)
 
-    table = reports.cost_to_serve(run=run)
+    table = benefit_reports.cost_to_serve(run=run)
 
     assert table.notes == []
     assert len(table.remarks) == 1
@@ -177,7 +178,7 @@ def test_cost_to_serve_is_silent_when_every_grade_earns_its_cost(scheme, service
 
 @pytest.mark.django_db
 def test_benefit_usage_by_hand(served):
-    table = reports.benefit_usage(run=served)
+    table = benefit_reports.benefit_usage(run=served)
 
     assert table.columns[-2:] == ["Fixed-amount coupon", "Free shipping"]
     # grade, customers, entitled, redemptions, redeemers, usage %, coupons, free shipping.
@@ -221,7 +222,7 @@ def appeals(settings):
 
 @pytest.mark.django_db
 def test_appeal_outcomes_by_hand(appeals):
-    table = reports.appeal_outcomes(since=dt.date(2026, 3, 1), now=NOW)
+    table = appeal_reports.appeal_outcomes(since=dt.date(2026, 3, 1), now=NOW)
 
     # March: turnarounds 12 and 24 h -> median 18, p90 12 + 0.9 * 12 = 22.8.
     # All: 12, 24, 72 -> median 24, p90 24 + 0.8 * 48 = 62.4.
@@ -236,10 +237,10 @@ def test_appeal_outcomes_by_hand(appeals):
 def test_appeal_outcomes_leave_rates_empty_without_decisions(db):
     _appeal(Appeal.Status.SUBMITTED, _local(2026, 4, 8, 8))
 
-    table = reports.appeal_outcomes(now=NOW)
+    table = appeal_reports.appeal_outcomes(now=NOW)
 
     assert table.rows[0] == ["2026-04", 1, 0, 0, 0, 1, None, None, None, 0]
-    assert reports.appeal_outcomes(since=dt.date(2026, 5, 1), now=NOW).rows == []
+    assert appeal_reports.appeal_outcomes(since=dt.date(2026, 5, 1), now=NOW).rows == []
 
 
 # ------------------------------------------------------------------------- page and exports
