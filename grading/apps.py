@@ -5,3 +5,9 @@ from django.utils.translation import gettext_lazy as _
 class GradingConfig(AppConfig):
     name = "grading"
     verbose_name = _("Grading")
+
+    def ready(self) -> None:
+        from customers.services.exports import scores_run_provider_set
+        from grading.selectors import export_scores_run
+
+        scores_run_provider_set(export_scores_run)

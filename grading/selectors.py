@@ -9,6 +9,7 @@ from django.db.models import Case, IntegerField, OuterRef, QuerySet, Subquery, V
 from django.utils.translation import gettext as _
 
 from customers.selectors import scope_for_user
+from customers.services.exports import ScoresRun
 from grading.exceptions import NoActiveScheme
 from grading.models import GradeChange, GradingRun, GradingScheme, ScoreSnapshot
 
@@ -43,6 +44,12 @@ def run_get_latest_succeeded(*, as_of: dt.date | None = None) -> GradingRun | No
     if as_of is not None:
         runs = runs.filter(as_of=as_of)
     return runs.order_by("-as_of", "-finished_at").first()
+
+
+def export_scores_run() -> ScoresRun | None:
+    """Return the run whose scores the customer export shows: the latest succeeded one."""
+    run = run_get_latest_succeeded()
+    return ScoresRun(id=run.pk, as_of=run.as_of) if run is not None else None
 
 
 def snapshot_list_for_run(*, run: GradingRun) -> QuerySet[ScoreSnapshot]:

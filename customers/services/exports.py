@@ -13,7 +13,7 @@ import datetime as dt
 import io
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO, Any
@@ -74,14 +74,21 @@ class ScoresRun:
     as_of: dt.date
 
 
-def customer_export_run() -> ScoresRun | None:
-    """Return the latest succeeded grading run (the export's scores), or None if none yet."""
-    # Imported here, not at the top: customers is the base app and grading depends on it
-    # (DESIGN.md "Layout"); this is the one read the customer export needs from grading.
-    from grading.selectors import run_get_latest_succeeded
+#: Returns the run whose snapshots supply the score columns. Grading builds on customers
+#: (DESIGN.md, "Layout"), so it sets this in `GradingConfig.ready()`: this module never
+#: imports grading. None (no grading installed): the score columns stay empty.
+_scores_run_provider: Callable[[], ScoresRun | None] | None = None
 
-    run = run_get_latest_succeeded()
-    return ScoresRun(id=run.pk, as_of=run.as_of) if run is not None else None
+
+def scores_run_provider_set(provider: Callable[[], ScoresRun | None]) -> None:
+    """Set the function that returns the run the export's scores come from."""
+    global _scores_run_provider
+    _scores_run_provider = provider
+
+
+def customer_export_run() -> ScoresRun | None:
+    """Return the run whose scores the export shows (the latest succeeded one), or None."""
+    return _scores_run_provider() if _scores_run_provider is not None else None
 
 
 def customer_export_rows(
