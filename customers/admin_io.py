@@ -61,9 +61,6 @@ from customers.services import events, exports, imports
 from customers.services.imports import ImportReport, RowError
 from customers.tabular import TableError, open_table, table_format, write_table
 
-#: Default upload bound (settings.IMPORT_MAX_UPLOAD_BYTES overrides it): a 1M-order CSV is
-#: about 60 MB; larger files belong to the `import_orders` command.
-DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 #: Seconds a preview can be confirmed; stored uploads older than this are swept away.
 IMPORT_TOKEN_MAX_AGE = 60 * 60
 #: Errors listed on the preview page (the total is always shown); the rest are in the file.
@@ -133,8 +130,8 @@ IMPORT_KINDS: dict[str, ImportKind] = {
 
 
 def max_upload_bytes() -> int:
-    """Return the upload bound in bytes (settings.IMPORT_MAX_UPLOAD_BYTES, else the default)."""
-    return int(getattr(settings, "IMPORT_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES))
+    """Return the upload bound in bytes (`settings.IMPORT_MAX_UPLOAD_BYTES`)."""
+    return int(settings.IMPORT_MAX_UPLOAD_BYTES)
 
 
 # --- upload: bound, check, store -----------------------------------------------------------------

@@ -138,6 +138,9 @@ DATA_UPLOAD_MAX_NUMBER_FILES = env.int("DATA_UPLOAD_MAX_NUMBER_FILES", default=2
 # --- Appeals (issue 4) -------------------------------------------------------------------------
 # Days a customer has to appeal a downgrade (from a proposal's creation or an applied
 # downgrade's decision), evidence bounds, and the review SLA shown to ops.
+# Admin imports (upload -> dry-run preview -> confirm): the largest file accepted. A 1M-order
+# CSV is about 60 MB; larger files belong to the `import_orders` command.
+IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=100 * 1024 * 1024)
 APPEAL_WINDOW_DAYS = env.int("APPEAL_WINDOW_DAYS", default=30)
 APPEAL_EVIDENCE_MAX_FILES = env.int("APPEAL_EVIDENCE_MAX_FILES", default=5)
 APPEAL_EVIDENCE_MAX_BYTES = env.int("APPEAL_EVIDENCE_MAX_BYTES", default=5 * 1024 * 1024)
