@@ -139,7 +139,7 @@ def _execute(run: GradingRun) -> None:
         clock = now
 
     rules = engine.scheme_rules(run.scheme)
-    orders = engine.extract_orders(as_of=run.as_of)
+    orders = engine.extract_orders(as_of=run.as_of, window_days=rules.params.window_days)
     customers = engine.extract_customers(
         as_of=run.as_of, window_days=rules.params.window_days, orders=orders
     )

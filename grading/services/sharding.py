@@ -56,7 +56,9 @@ def run_cuts_compute(
     """Return the population's cut points, reading one id range at a time."""
     parts = []
     for id_range in ranges:
-        orders = engine.extract_orders(as_of=run.as_of, id_range=id_range)
+        orders = engine.extract_orders(
+            as_of=run.as_of, window_days=rules.params.window_days, id_range=id_range
+        )
         customers = engine.extract_customers(
             as_of=run.as_of,
             window_days=rules.params.window_days,
