@@ -13,6 +13,7 @@ confirm, whatever its outcome. A path from the client is never used.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -223,11 +224,10 @@ def _sweep_stale_uploads(folder: Path) -> None:
     """Delete uploads older than a token can live (previews that were never confirmed)."""
     cutoff = time.time() - IMPORT_TOKEN_MAX_AGE
     for stored in folder.iterdir():
-        try:
+        # FileNotFoundError: a concurrent sweep or confirm got it first.
+        with contextlib.suppress(FileNotFoundError):
             if stored.stat().st_mtime < cutoff:
                 stored.unlink()
-        except FileNotFoundError:
-            pass  # a concurrent sweep or confirm got it first
 
 
 def _store_upload(upload: UploadedFile) -> Path:

@@ -254,6 +254,18 @@ def transition_matrix(*, before: GradingRun, after: GradingRun) -> Table:
     )
 
 
+def revenue_share_columns() -> list[str]:
+    """Return the columns of a revenue and profit share table (here and under a draft)."""
+    return [
+        _("grade"),
+        _("buying customers"),
+        _("net revenue"),
+        _("revenue share %"),
+        _("profit"),
+        _("profit share %"),
+    ]
+
+
 def revenue_profit_share(
     *, run: GradingRun, orders: dict[int, dict[str, Any]] | None = None
 ) -> Table:
@@ -269,14 +281,7 @@ def revenue_profit_share(
     total_profit = sum(float(o["profit"]) for o in orders.values())
     return Table(
         title=_("Revenue and profit per grade"),
-        columns=[
-            _("grade"),
-            _("buying customers"),
-            _("net revenue"),
-            _("revenue share %"),
-            _("profit"),
-            _("profit share %"),
-        ],
+        columns=revenue_share_columns(),
         rows=[
             [
                 grade.name,

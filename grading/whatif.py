@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from customers.models import Order
 from grading import engine
 from grading.models import CustomerGrade, Grade, GradingScheme
-from grading.reports import Table, inversion_notes, percent
+from grading.reports import Table, inversion_notes, percent, revenue_share_columns
 
 
 @dataclass
@@ -164,14 +164,7 @@ def _revenue_share(frame: pd.DataFrame, codes: list[str], names: dict[str, str])
     total_profit = float(by_grade["profit"].sum())
     return Table(
         title=_("Revenue and profit per grade under the draft"),
-        columns=[
-            _("grade"),
-            _("buying customers"),
-            _("net revenue"),
-            _("revenue share %"),
-            _("profit"),
-            _("profit share %"),
-        ],
+        columns=revenue_share_columns(),
         rows=[
             [
                 names[c],
