@@ -12,7 +12,8 @@ updates that never touch a pinned customer (override or appeal lock).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -214,26 +215,59 @@ def _id_range(queryset: Any, field: str, id_range: tuple[int, int] | None) -> An
     return queryset.filter(**{f"{field}__gte": low, f"{field}__lt": high})
 
 
-def extract_orders(
+def extract_period(
     *, as_of: dt.date, window_days: int, id_range: tuple[int, int] | None = None
-) -> pd.DataFrame:
-    """Return the scoring `orders` frame of counted orders placed before `as_of`.
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return the period's scoring frames `(orders, customers)` (optionally one id range).
 
-    Scoring reads an order placed before the window [as_of - window_days, as_of) only for the
-    customer's first and last order dates (`grading.scoring.compute`), so on PostgreSQL those
-    orders are not read one by one: the window's orders stream out with COPY (local date and
-    integer cents computed in SQL), followed by two rows per customer with older orders,
-    dated on their first and last counted order before the window, with no amount, category
-    or on-time flag. Every score is the same as from the full history, and on a three-year
-    history about half the rows travel. Elsewhere the ORM returns the full history. Also
-    returns `on_time` (1/0/-1 unknown) so the engagement extract can count on-time orders
-    without a second scan.
+    `orders`: counted orders placed before `as_of`, with `on_time` (1/0/-1 unknown) for the
+    engagement counts. Scoring reads an order placed before the window [as_of - window_days,
+    as_of) only for the customer's first and last order dates (`grading.scoring.compute`), so
+    on PostgreSQL those orders are not read one by one: the window's orders stream out with
+    COPY (local date and integer cents computed in SQL), and each customer with older orders
+    adds two rows dated on their first and last counted order before the window, with no
+    amount, category or on-time flag. Every score is the same as from the full history.
+    Elsewhere the ORM returns the full history.
+
+    `customers`: active customers with their window engagement counts, on-time counts taken
+    from `orders`.
+
+    On PostgreSQL outside a transaction, the earlier orders' dates and the customers are read
+    on a second connection while this one streams the window's orders, so the server scans
+    overlap. Inside a transaction (whose uncommitted rows another connection cannot see)
+    everything is read here, one statement after the other.
     """
     end = local_midnight(as_of)
+    start = local_midnight(as_of - dt.timedelta(days=window_days))
     statuses = [str(s) for s in Order.COUNTED_STATUSES]
-    if connection.vendor == "postgresql":
-        start = local_midnight(as_of - dt.timedelta(days=window_days))
-        return _extract_orders_postgres(start, end, statuses, id_range)
+    if connection.vendor != "postgresql":
+        orders = _extract_orders_orm(end, statuses, id_range)
+        customers = _extract_customers_orm(start, end, id_range)
+    elif connection.in_atomic_block:
+        earlier, customers = _earlier_and_customers(start, end, statuses, id_range)
+        orders = _orders_frame(_window_orders_postgres(start, end, statuses, id_range), earlier)
+    else:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            side = pool.submit(
+                _on_own_connection, _earlier_and_customers, start, end, statuses, id_range
+            )
+            window = _window_orders_postgres(start, end, statuses, id_range)
+            earlier, customers = side.result()
+        orders = _orders_frame(window, earlier)
+    return orders, _with_on_time(customers, orders, start=as_of - dt.timedelta(days=window_days))
+
+
+def _on_own_connection(function: Callable[..., Any], *args: Any) -> Any:
+    """Call `function` in a worker thread, on (and then closing) that thread's connection."""
+    try:
+        return function(*args)
+    finally:
+        connection.close()
+
+
+def _extract_orders_orm(
+    end: dt.datetime, statuses: list[str], id_range: tuple[int, int] | None
+) -> pd.DataFrame:
     rows = _id_range(
         Order.objects.filter(status__in=statuses, placed_at__lt=end), "customer_id", id_range
     ).values_list("customer_id", "placed_at", "amount", "refunded_amount", "category_id", "on_time")
@@ -268,47 +302,24 @@ def _empty_orders() -> pd.DataFrame:
     )
 
 
-def _extract_orders_postgres(
-    start: dt.datetime,
-    end: dt.datetime,
-    statuses: list[str],
-    id_range: tuple[int, int] | None,
-) -> pd.DataFrame:
-    range_sql = ""
-    range_params: list[Any] = []
-    if id_range is not None:
-        range_sql = " AND customer_id >= %s AND customer_id < %s"
-        range_params = list(id_range)
-    day = "(placed_at AT TIME ZONE %s)::date - DATE '1970-01-01'"
-    sql = (
-        f"SELECT customer_id, {day},"
-        " ((amount - refunded_amount) * 100)::bigint,"
-        " coalesce(category_id, -1),"
+def _range_sql(id_range: tuple[int, int] | None) -> tuple[str, list[Any]]:
+    if id_range is None:
+        return "", []
+    return " AND customer_id >= %s AND customer_id < %s", list(id_range)
+
+
+def _window_orders_postgres(
+    start: dt.datetime, end: dt.datetime, statuses: list[str], id_range: tuple[int, int] | None
+) -> dict[str, np.ndarray]:
+    """The window's counted orders: customer, local day (days since 1970), cents, category."""
+    range_sql, range_params = _range_sql(id_range)
+    return pgcopy.copy_out(
+        "SELECT customer_id, (placed_at AT TIME ZONE %s)::date - DATE '1970-01-01',"
+        " ((amount - refunded_amount) * 100)::bigint, coalesce(category_id, -1),"
         " (CASE WHEN on_time IS NULL THEN -1 WHEN on_time THEN 1 ELSE 0 END)::smallint"
         " FROM customers_order WHERE placed_at >= %s AND placed_at < %s AND status = ANY(%s)"
-        f"{range_sql}"
-        # Before the window: each customer's first and last counted order date only.
-        " UNION ALL SELECT h.customer_id, v.day, 0::bigint, -1::bigint, -1::smallint"
-        f" FROM (SELECT customer_id, min({day}) AS first, max({day}) AS last"
-        "  FROM customers_order WHERE placed_at < %s AND status = ANY(%s)"
-        f"{range_sql} GROUP BY customer_id) h"
-        " CROSS JOIN LATERAL (VALUES (h.first), (h.last)) AS v(day)"
-    )
-    params: list[Any] = [
-        settings.TIME_ZONE,
-        start,
-        end,
-        statuses,
-        *range_params,
-        settings.TIME_ZONE,
-        settings.TIME_ZONE,
-        start,
-        statuses,
-        *range_params,
-    ]
-    rows = pgcopy.copy_out(
-        sql,
-        params,
+        + range_sql,
+        [settings.TIME_ZONE, start, end, statuses, *range_params],
         [
             ("customer_id", "i8"),
             ("day", "i4"),
@@ -317,43 +328,58 @@ def _extract_orders_postgres(
             ("on_time", "i2"),
         ],
     )
-    if rows["customer_id"].size == 0:
+
+
+def _earlier_and_customers(
+    start: dt.datetime, end: dt.datetime, statuses: list[str], id_range: tuple[int, int] | None
+) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
+    """Each customer's first and last counted order day before the window; the customers.
+
+    The first and last instants are grouped, then converted to local days: the conversion
+    never reorders instants, so this is the first and last local day, converted twice per
+    customer instead of twice per order.
+    """
+    range_sql, range_params = _range_sql(id_range)
+    day = "(%s AT TIME ZONE %%s)::date - DATE '1970-01-01'"
+    earlier = pgcopy.copy_out(
+        f"SELECT customer_id, {day % 'min(placed_at)'}, {day % 'max(placed_at)'}"
+        " FROM customers_order WHERE placed_at < %s AND status = ANY(%s)"
+        f"{range_sql} GROUP BY customer_id",
+        [settings.TIME_ZONE, settings.TIME_ZONE, start, statuses, *range_params],
+        [("customer_id", "i8"), ("first", "i4"), ("last", "i4")],
+    )
+    return earlier, _extract_customers_postgres(start, end, id_range)
+
+
+def _orders_frame(window: dict[str, np.ndarray], earlier: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The `orders` frame: window rows, then two rows per customer with earlier orders."""
+    customer_id = np.concatenate([window["customer_id"], earlier["customer_id"].repeat(2)])
+    if customer_id.size == 0:
         return _empty_orders()
-    category = rows["category"]
+    extra = earlier["customer_id"].size * 2
+    day = np.concatenate(
+        [window["day"], np.stack([earlier["first"], earlier["last"]], axis=1).ravel()]
+    )
+    category = np.concatenate([window["category"], np.full(extra, -1, dtype=np.int64)])
     return pd.DataFrame(
         {
-            "customer_id": rows["customer_id"],
-            "order_date": rows["day"].astype("datetime64[D]").astype("datetime64[s]"),
-            "net_cents": rows["net_cents"],
+            "customer_id": customer_id,
+            "order_date": day.astype("datetime64[D]").astype("datetime64[s]"),
+            "net_cents": np.concatenate([window["net_cents"], np.zeros(extra, dtype=np.int64)]),
             "category_id": pd.arrays.IntegerArray(category, category < 0),
-            "on_time": rows["on_time"].astype(np.int8),
+            "on_time": np.concatenate(
+                [window["on_time"].astype(np.int8), np.full(extra, -1, dtype=np.int8)]
+            ),
         }
     )
 
 
-def extract_customers(
-    *,
-    as_of: dt.date,
-    window_days: int,
-    orders: pd.DataFrame,
-    id_range: tuple[int, int] | None = None,
-) -> pd.DataFrame:
-    """Return the scoring `customers` frame: active customers with their window engagement.
-
-    On PostgreSQL one COPY joins the engagement counts grouped in the database; elsewhere
-    one grouped query per engagement kind. On-time counts come from `orders`.
-    """
-    end = local_midnight(as_of)
-    start = local_midnight(as_of - dt.timedelta(days=window_days))
-    if connection.vendor == "postgresql":
-        frame = _extract_customers_postgres(start, end, id_range)
-    else:
-        frame = _extract_customers_orm(start, end, id_range)
-    # On-time counts come from the orders already extracted (window orders with a known flag).
-    window_start = np.datetime64(as_of - dt.timedelta(days=window_days), "s")
-    in_window_orders = orders[(orders["order_date"] >= window_start) & (orders["on_time"] >= 0)]
-    rated = in_window_orders.groupby("customer_id")["on_time"].agg(["count", "sum"])
-    frame = frame.join(
+def _with_on_time(customers: pd.DataFrame, orders: pd.DataFrame, *, start: dt.date) -> pd.DataFrame:
+    """The scoring `customers` frame: engagement counts plus on-time counts from `orders`."""
+    window_start = np.datetime64(start, "s")
+    rated_orders = orders[(orders["order_date"] >= window_start) & (orders["on_time"] >= 0)]
+    rated = rated_orders.groupby("customer_id")["on_time"].agg(["count", "sum"])
+    frame = customers.join(
         rated.rename(columns={"count": "rated_orders", "sum": "on_time_orders"}), how="left"
     )
     for column in (
@@ -577,9 +603,8 @@ def score_period(
     cuts: PopulationCuts | None = None,
 ) -> pd.DataFrame:
     """Extract the period's facts (optionally one customer-id range) and score them."""
-    orders = extract_orders(as_of=as_of, window_days=rules.params.window_days, id_range=id_range)
-    customers = extract_customers(
-        as_of=as_of, window_days=rules.params.window_days, orders=orders, id_range=id_range
+    orders, customers = extract_period(
+        as_of=as_of, window_days=rules.params.window_days, id_range=id_range
     )
     return score_population(
         orders.drop(columns=["on_time"]),

@@ -139,10 +139,7 @@ def _execute(run: GradingRun) -> None:
         clock = now
 
     rules = engine.scheme_rules(run.scheme)
-    orders = engine.extract_orders(as_of=run.as_of, window_days=rules.params.window_days)
-    customers = engine.extract_customers(
-        as_of=run.as_of, window_days=rules.params.window_days, orders=orders
-    )
+    orders, customers = engine.extract_period(as_of=run.as_of, window_days=rules.params.window_days)
     lap("extract")
     scores = score_population(
         orders.drop(columns=["on_time"]),

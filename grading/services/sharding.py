@@ -56,14 +56,8 @@ def run_cuts_compute(
     """Return the population's cut points, reading one id range at a time."""
     parts = []
     for id_range in ranges:
-        orders = engine.extract_orders(
+        orders, customers = engine.extract_period(
             as_of=run.as_of, window_days=rules.params.window_days, id_range=id_range
-        )
-        customers = engine.extract_customers(
-            as_of=run.as_of,
-            window_days=rules.params.window_days,
-            orders=orders,
-            id_range=id_range,
         )
         facts = customer_facts(
             orders.drop(columns=["on_time"]), customers, as_of=run.as_of, params=rules.params
