@@ -676,6 +676,29 @@ def _temp_load(
         )
 
 
+def _customers_hold(table: str, rows: int) -> None:
+    """Keep the customers of `table` from being deleted until the commit; drop vanished ones.
+
+    The history tables check their customer reference here, once for the batch
+    (`grading.models.HISTORY_CUSTOMER`): on PostgreSQL the customers' rows are locked FOR KEY
+    SHARE (what each row's foreign-key check would take), so a concurrent delete waits for the
+    commit and its trigger then deletes this run's rows too. A customer deleted since the
+    extract has no row to lock and leaves the batch.
+    """
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM customers_customer c"
+                f" WHERE c.id IN (SELECT customer_id FROM {table}) FOR KEY SHARE OF c) held"
+            )
+            if cursor.fetchone()[0] == rows:
+                return
+        cursor.execute(
+            f"DELETE FROM {table} WHERE NOT EXISTS"
+            f" (SELECT 1 FROM customers_customer c WHERE c.id = {table}.customer_id)"
+        )
+
+
 def _insert_ignore(
     table: str, columns: Sequence[str], select_sql: str, params: Sequence[Any]
 ) -> int:
@@ -804,6 +827,7 @@ def write_results(
         with connection.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     _temp_load(_LOAD_TABLE, columns, values)
+    _customers_hold(_LOAD_TABLE, len(scores))
 
     select: list[str] = ["%s", "customer_id", "NULLIF(recency_days, -1)"]
     params: list[Any] = [run.pk]

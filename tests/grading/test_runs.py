@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 
+from customers.models import Customer
 from grading.models import (
     CustomerGrade,
     GradeAuditEntry,
@@ -101,6 +102,47 @@ def test_failed_run_resumes_and_converges_without_duplicates():
     )
     assert GradeChange.objects.filter(run=run).count() == 6
     assert GradeAuditEntry.objects.filter(run=run).count() == 6
+
+
+@pytest.mark.django_db
+def test_a_customer_deleted_while_a_run_scores_leaves_no_rows_behind(monkeypatch):
+    from grading import engine
+
+    customers = _population()
+    decide = engine.decide
+
+    def decide_then_delete(*args, **kwargs):
+        decisions = decide(*args, **kwargs)
+        Customer.objects.filter(code="PROSPECT").delete()  # read by the extract, gone now
+        return decisions
+
+    monkeypatch.setattr(engine, "decide", decide_then_delete)
+
+    run = grading_run_execute(as_of=AS_OF)
+
+    assert run.status == GradingRun.Status.SUCCEEDED
+    assert run.scored == ScoreSnapshot.objects.filter(run=run).count() == len(customers) - 1
+    assert run.assigned == len(customers) - 1
+    prospect = customers[-1].pk
+    for model in (ScoreSnapshot, GradeChange, GradeAuditEntry, CustomerGrade):
+        assert not model.objects.filter(customer_id=prospect).exists(), model
+
+
+@pytest.mark.django_db
+def test_deleting_a_customer_outside_the_orm_deletes_its_history():
+    from django.db import connection
+
+    customers = _population()
+    grading_run_execute(as_of=AS_OF)
+    prospect = customers[-1].pk
+    CustomerGrade.objects.filter(customer_id=prospect).delete()  # the state keeps its FK
+
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM customers_customer WHERE id = %s", [prospect])
+
+    for model in (ScoreSnapshot, GradeChange, GradeAuditEntry):
+        assert not model.objects.filter(customer_id=prospect).exists(), model
+    assert ScoreSnapshot.objects.count() == len(customers) - 1
 
 
 @pytest.mark.django_db
