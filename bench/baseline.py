@@ -11,8 +11,10 @@ ignoring inserts, conditional updates that skip pinned customers). The maths is 
 `grading.scoring` and `grading.policy` packages (already vectorised numpy); everything around
 them is hand-written:
 
-- extract: three SELECTs fetched as Arrow with `adbc-driver-postgresql` (binary COPY parsed
-  in C++), money cast to integer cents and dates to day numbers in the SQL;
+- extract: four SELECTs fetched as Arrow with `adbc-driver-postgresql` (binary COPY parsed
+  in C++), money cast to integer cents and dates to day numbers in the SQL: the window's
+  orders on one connection while another reads each customer's first and last earlier order
+  date (grouped in the database) and the customers;
 - write: one binary COPY of fixed-width columns (numpy structured array, no text formatting)
   into a temporary table, then INSERT ... SELECT / UPDATE ... FROM, in one transaction.
 
@@ -28,6 +30,7 @@ import os
 import resource
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -193,48 +196,81 @@ def fetch(conn: Any, sql: str) -> dict[str, np.ndarray]:
 
 
 def extract(
-    adbc_conn: Any, *, as_of: dt.date, tz: ZoneInfo, window_days: int
+    adbc_conn: Any, dsn: str, *, as_of: dt.date, tz: ZoneInfo, window_days: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return the scoring frames: counted orders and active customers with engagement."""
+    """Return the scoring frames: counted orders and active customers with engagement.
+
+    Orders before the window matter only for each customer's first and last order date, so
+    they are grouped in the database (two rows per customer); that and the customers are read
+    on a second connection while this one fetches the window's orders.
+    """
     end = dt.datetime.combine(as_of, dt.time.min, tzinfo=tz).isoformat()
     start = dt.datetime.combine(
         as_of - dt.timedelta(days=window_days), dt.time.min, tzinfo=tz
     ).isoformat()
-    orders = fetch(
-        adbc_conn,
-        f"SELECT customer_id, (placed_at AT TIME ZONE '{tz.key}')::date - DATE '1970-01-01' AS day,"
-        " ((amount - refunded_amount) * 100)::bigint AS net_cents,"
-        " coalesce(category_id, -1) AS category_id,"
-        " (CASE WHEN on_time IS NULL THEN -1 WHEN on_time THEN 1 ELSE 0 END)::smallint AS on_time"
-        f" FROM customers_order WHERE placed_at < '{end}' AND status IN ('paid', 'completed')",
-    )
+    day = f"AT TIME ZONE '{tz.key}')::date - DATE '1970-01-01'"
+    counted = "status IN ('paid', 'completed')"
     window = f"'{start}' AND '{end}'"
 
-    def counted(table: str, column: str) -> str:
+    def grouped(table: str, column: str) -> str:
         return (
             f"SELECT {column} AS customer_id, count(*) AS n FROM {table}"
             f" WHERE created_at >= {window.replace(' AND ', ' AND created_at < ', 1)}"
             " GROUP BY 1"
         )
 
-    people = fetch(
-        adbc_conn,
-        "SELECT c.id AS customer_id, c.industry,"
-        " coalesce(i.invitations, 0) AS campaign_invitations,"
-        " coalesce(i.joins, 0) AS campaign_joins, coalesce(r.n, 0) AS referrals,"
-        " coalesce(k.n, 0) AS complaints, coalesce(v.n, 0) AS reviews"
-        " FROM customers_customer c"
-        " LEFT JOIN (SELECT customer_id, count(*) AS invitations,"
-        f"   count(*) FILTER (WHERE joined_at < '{end}') AS joins"
-        "   FROM customers_campaigninvitation"
-        f"   WHERE invited_at >= {window.replace(' AND ', ' AND invited_at < ', 1)}"
-        "   GROUP BY 1) i ON i.customer_id = c.id"
-        f" LEFT JOIN ({counted('customers_referral', 'referrer_id')}) r ON r.customer_id = c.id"
-        f" LEFT JOIN ({counted('customers_complaint', 'customer_id')}) k ON k.customer_id = c.id"
-        f" LEFT JOIN ({counted('customers_productreview', 'customer_id')}) v"
-        "   ON v.customer_id = c.id"
-        " WHERE c.is_active ORDER BY c.id",
-    )
+    def side() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        with adbc.connect(dsn) as conn:
+            earlier = fetch(
+                conn,
+                f"SELECT customer_id, (min(placed_at) {day} AS first, (max(placed_at) {day} AS last"
+                f" FROM customers_order WHERE placed_at < '{start}' AND {counted}"
+                " GROUP BY customer_id",
+            )
+            people = fetch(
+                conn,
+                "SELECT c.id AS customer_id, c.industry,"
+                " coalesce(i.invitations, 0) AS campaign_invitations,"
+                " coalesce(i.joins, 0) AS campaign_joins, coalesce(r.n, 0) AS referrals,"
+                " coalesce(k.n, 0) AS complaints, coalesce(v.n, 0) AS reviews"
+                " FROM customers_customer c"
+                " LEFT JOIN (SELECT customer_id, count(*) AS invitations,"
+                f"   count(*) FILTER (WHERE joined_at < '{end}') AS joins"
+                "   FROM customers_campaigninvitation"
+                f"   WHERE invited_at >= {window.replace(' AND ', ' AND invited_at < ', 1)}"
+                "   GROUP BY 1) i ON i.customer_id = c.id"
+                f" LEFT JOIN ({grouped('customers_referral', 'referrer_id')}) r"
+                "   ON r.customer_id = c.id"
+                f" LEFT JOIN ({grouped('customers_complaint', 'customer_id')}) k"
+                "   ON k.customer_id = c.id"
+                f" LEFT JOIN ({grouped('customers_productreview', 'customer_id')}) v"
+                "   ON v.customer_id = c.id"
+                " WHERE c.is_active ORDER BY c.id",
+            )
+        return earlier, people
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(side)
+        recent = fetch(
+            adbc_conn,
+            f"SELECT customer_id, (placed_at {day} AS day,"
+            " ((amount - refunded_amount) * 100)::bigint AS net_cents,"
+            " coalesce(category_id, -1) AS category_id,"
+            " (CASE WHEN on_time IS NULL THEN -1 WHEN on_time THEN 1 ELSE 0 END)::smallint"
+            f" AS on_time FROM customers_order WHERE placed_at >= '{start}'"
+            f" AND placed_at < '{end}' AND {counted}",
+        )
+        earlier, people = pending.result()
+    extra = earlier["customer_id"].size * 2
+    orders = {
+        "customer_id": np.concatenate([recent["customer_id"], earlier["customer_id"].repeat(2)]),
+        "day": np.concatenate(
+            [recent["day"], np.stack([earlier["first"], earlier["last"]], axis=1).ravel()]
+        ),
+        "net_cents": np.concatenate([recent["net_cents"], np.zeros(extra, dtype=np.int64)]),
+        "category_id": np.concatenate([recent["category_id"], np.full(extra, -1, np.int64)]),
+        "on_time": np.concatenate([recent["on_time"], np.full(extra, -1, np.int16)]),
+    }
     ids = people["customer_id"]
     category = orders["category_id"]
     # On-time counts of the window from the order rows already in memory.
@@ -414,6 +450,17 @@ def write(
         )
         copy_binary(cursor, "load", columns)
         cursor.execute("ANALYZE load (customer_id, action)")
+        # The history tables' customer check, once: lock the customers (FOR KEY SHARE, as a
+        # foreign-key check would) and drop any deleted since the extract.
+        cursor.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM customers_customer c"
+            " WHERE c.id IN (SELECT customer_id FROM load) FOR KEY SHARE OF c) held"
+        )
+        if cursor.fetchone()[0] != len(scores):
+            cursor.execute(
+                "DELETE FROM load l WHERE NOT EXISTS"
+                " (SELECT 1 FROM customers_customer c WHERE c.id = l.customer_id)"
+            )
         cursor.execute(
             "INSERT INTO grading_scoresnapshot (run_id, customer_id, recency_days, monetary,"
             " first_half_amount, second_half_amount, gap_cv, "
@@ -518,7 +565,9 @@ def run_once(dsn: str, *, as_of: dt.date, tz: ZoneInfo) -> dict[str, Any]:
             raise SystemExit(f"run {run_id} is held by another process")
         lap("setup")
 
-        orders, customers = extract(adbc_conn, as_of=as_of, tz=tz, window_days=params.window_days)
+        orders, customers = extract(
+            adbc_conn, dsn, as_of=as_of, tz=tz, window_days=params.window_days
+        )
         lap("extract")
         scores = score_population(orders, customers, as_of=as_of, params=params, ladder=rules)
         del orders, customers

@@ -679,10 +679,10 @@ def _temp_load(
 def _customers_hold(table: str, rows: int) -> None:
     """Keep the customers of `table` from being deleted until the commit; drop vanished ones.
 
-    The history tables check their customer reference here, once for the batch
-    (`grading.models.HISTORY_CUSTOMER`): on PostgreSQL the customers' rows are locked FOR KEY
-    SHARE (what each row's foreign-key check would take), so a concurrent delete waits for the
-    commit and its trigger then deletes this run's rows too. A customer deleted since the
+    The rows a run writes check their customer reference here, once for the batch
+    (`grading.models.RUN_WRITTEN_CUSTOMER`): on PostgreSQL the customers' rows are locked FOR
+    KEY SHARE (what each row's foreign-key check would take), so a concurrent delete waits for
+    the commit and its trigger then deletes this run's rows too. A customer deleted since the
     extract has no row to lock and leaves the batch.
     """
     with connection.cursor() as cursor:

@@ -135,12 +135,11 @@ def test_deleting_a_customer_outside_the_orm_deletes_its_history():
     customers = _population()
     grading_run_execute(as_of=AS_OF)
     prospect = customers[-1].pk
-    CustomerGrade.objects.filter(customer_id=prospect).delete()  # the state keeps its FK
 
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM customers_customer WHERE id = %s", [prospect])
 
-    for model in (ScoreSnapshot, GradeChange, GradeAuditEntry):
+    for model in (ScoreSnapshot, GradeChange, GradeAuditEntry, CustomerGrade):
         assert not model.objects.filter(customer_id=prospect).exists(), model
     assert ScoreSnapshot.objects.count() == len(customers) - 1
 
@@ -203,3 +202,64 @@ def test_a_run_claimed_recently_on_sqlite_is_not_taken_over():
     again = grading_run_execute(as_of=AS_OF)
 
     assert again.status == GradingRun.Status.RUNNING
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_customer_deleted_during_a_runs_write_takes_the_runs_rows_with_it(monkeypatch):
+    import threading
+    import time
+
+    from django.db import connection
+
+    from grading import engine
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: PostgreSQL")
+    customers = _population()
+    prospect = customers[-1].pk
+    hold = engine._customers_hold
+    deleter = threading.Thread(target=_delete_customer, args=[prospect])
+
+    def hold_then_let_a_delete_wait(table, rows):
+        hold(table, rows)
+        deleter.start()
+        deadline = time.monotonic() + 10
+        while not _sessions_waiting_on_a_lock():
+            assert deleter.is_alive(), "the delete did not wait for the run"
+            assert time.monotonic() < deadline, "the delete never waited for the run"
+            time.sleep(0.05)
+
+    monkeypatch.setattr(engine, "_customers_hold", hold_then_let_a_delete_wait)
+
+    run = grading_run_execute(as_of=AS_OF)
+    deleter.join(timeout=10)
+
+    assert run.status == GradingRun.Status.SUCCEEDED
+    assert run.scored == len(customers)  # the prospect was written, then deleted with it
+    assert not Customer.objects.filter(pk=prospect).exists()
+    for model in (ScoreSnapshot, GradeChange, GradeAuditEntry, CustomerGrade):
+        assert not model.objects.filter(customer_id=prospect).exists(), model
+    assert ScoreSnapshot.objects.filter(run=run).count() == len(customers) - 1
+
+
+def _delete_customer(pk):
+    from django.db import connection
+
+    try:
+        Customer.objects.filter(pk=pk).delete()
+    finally:
+        connection.close()
+
+
+def _sessions_waiting_on_a_lock():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        # Asked inside the run's transaction: drop the activity snapshot it would reuse.
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]

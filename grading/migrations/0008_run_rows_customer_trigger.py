@@ -1,9 +1,11 @@
-"""History rows refer to their customer without a per-row foreign-key check.
+"""The rows a grading run writes per customer refer to it without a per-row foreign-key check.
 
-Snapshots, changes and audit rows lose the database constraint on `customer_id`
-(`grading.models.HISTORY_CUSTOMER`); a trigger on the customer table deletes them with the
-customer instead, whoever deletes it (the ORM's cascade has already deleted them by then, but
-a raw DELETE or a delete racing a grading run's write relies on the trigger).
+Snapshots, changes, audit rows and grade states lose the database constraint on
+`customer_id` (`grading.models.RUN_WRITTEN_CUSTOMER`), and grade states the one on `grade_id`
+(grades are protected in the ORM and never deleted, as `HISTORY_GRADE`). A trigger on the
+customer table deletes those rows with the customer instead, whoever deletes it (the ORM's
+cascade has already deleted them by then, but a raw DELETE or a delete racing a grading
+run's write relies on the trigger).
 
 On SQLite a trigger goes with its table: a later migration that rebuilds customers_customer
 there must create it again (tests/grading/test_runs.py deletes a customer with raw SQL and
@@ -13,15 +15,19 @@ fails if it is missing).
 import django.db.models.deletion
 from django.db import migrations, models
 
-#: The history tables, children before the rows they point to.
-HISTORY_TABLES = ("grading_gradeauditentry", "grading_scoresnapshot", "grading_gradechange")
-TRIGGER = "grading_customer_history_delete"
+
+#: The tables, children before the rows they point to.
+RUN_TABLES = (
+    "grading_gradeauditentry",
+    "grading_scoresnapshot",
+    "grading_gradechange",
+    "grading_customergrade",
+)
+TRIGGER = "grading_customer_rows_delete"
 
 
 def trigger_create(apps, schema_editor):
-    deletes = " ".join(
-        f"DELETE FROM {table} WHERE customer_id = OLD.id;" for table in HISTORY_TABLES
-    )
+    deletes = " ".join(f"DELETE FROM {table} WHERE customer_id = OLD.id;" for table in RUN_TABLES)
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(
             f"CREATE FUNCTION {TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS $$"
@@ -53,6 +59,31 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AlterField(
+            model_name="customergrade",
+            name="customer",
+            field=models.OneToOneField(
+                db_constraint=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                primary_key=True,
+                related_name="grade_state",
+                serialize=False,
+                to="customers.customer",
+                verbose_name="customer",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="customergrade",
+            name="grade",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="customer_states",
+                to="grading.grade",
+                verbose_name="grade",
+            ),
+        ),
         migrations.AlterField(
             model_name="gradeauditentry",
             name="customer",
