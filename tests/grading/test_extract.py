@@ -88,7 +88,9 @@ def _sessions() -> int:
 
 
 @pytest.mark.django_db
-def test_extract_in_a_transaction_scores_as_the_orm_reads():
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "America/New_York"])  # New York: with DST
+def test_extract_in_a_transaction_scores_as_the_orm_reads(settings, zone):
+    settings.TIME_ZONE = zone
     _population()
 
     orders, customers = engine.extract_period(as_of=AS_OF, window_days=WINDOW_DAYS)
