@@ -224,9 +224,10 @@ def extract_period(
     engagement counts. Scoring reads an order placed before the window [as_of - window_days,
     as_of) only for the customer's first and last order dates (`grading.scoring.compute`), so
     on PostgreSQL those orders are not read one by one: the window's orders stream out with
-    COPY (local date and integer cents computed in SQL), and each customer with older orders
-    adds two rows dated on their first and last counted order before the window, with no
-    amount, category or on-time flag. Every score is the same as from the full history.
+    binary COPY (integer cents computed in SQL, the local day here), and each customer with
+    older orders adds two rows dated on their first and last counted order before the window,
+    with no amount, category or on-time flag. Every score is the same as from the full
+    history.
     Elsewhere the ORM returns the full history.
 
     `customers`: active customers with their window engagement counts, on-time counts taken
