@@ -31,7 +31,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -272,23 +271,8 @@ def main() -> None:
         print(f"PostgreSQL at {dsn} ({services.run_dir})", flush=True)
         grading_bench.migrate(dsn)
         clock = time.perf_counter()
-        subprocess.run(
-            [
-                sys.executable,
-                str(ROOT / "bench" / "generate.py"),
-                "--dsn",
-                dsn,
-                "--customers",
-                str(args.customers),
-                "--orders",
-                str(orders),
-                "--seed",
-                str(args.seed),
-                "--as-of",
-                args.as_of.isoformat(),
-            ],
-            cwd=ROOT,
-            check=True,
+        grading_bench.generate(
+            dsn, customers=args.customers, orders=orders, seed=args.seed, as_of=args.as_of
         )
         generated = {"rows": grading_bench.generated_rows(dsn)}
         generated["seconds"] = round(time.perf_counter() - clock, 1)

@@ -284,6 +284,31 @@ def reset(dsn: str) -> None:
         conn.execute("CHECKPOINT")
 
 
+def generate(dsn: str, *, customers: int, orders: int, seed: int, as_of: dt.date) -> None:
+    """Fill the migrated database with `bench/generate.py`.
+
+    In a subprocess: a child forked from a big parent would inherit its peak RSS.
+    """
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "generate.py"),
+            "--dsn",
+            dsn,
+            "--customers",
+            str(customers),
+            "--orders",
+            str(orders),
+            "--seed",
+            str(seed),
+            "--as-of",
+            as_of.isoformat(),
+        ],
+        cwd=ROOT,
+        check=True,
+    )
+
+
 def generated_rows(dsn: str) -> dict[str, int]:
     """Return the row counts of the generated tables."""
     import psycopg
@@ -421,25 +446,7 @@ def main() -> None:
             services, dsn = start_server()
             print(f"PostgreSQL at {dsn} ({services.run_dir})", flush=True)
             migrate(dsn)
-        # In a subprocess: a child forked from a big parent would inherit its peak RSS.
-        subprocess.run(
-            [
-                sys.executable,
-                str(ROOT / "bench" / "generate.py"),
-                "--dsn",
-                dsn,
-                "--customers",
-                str(args.customers),
-                "--orders",
-                str(orders),
-                "--seed",
-                str(args.seed),
-                "--as-of",
-                args.as_of.isoformat(),
-            ],
-            cwd=ROOT,
-            check=True,
-        )
+        generate(dsn, customers=args.customers, orders=orders, seed=args.seed, as_of=args.as_of)
         counts = generated_rows(dsn)
         slow = SlowLog(services.run_dir / "pg" / "pg.log" if services is not None else None)
         attempts: dict[str, list[list[dict[str, Any]]]] = {p: [] for p in pipelines}

@@ -838,9 +838,10 @@ def write_results(
     ]
     postgres = connection.vendor == "postgresql"
     if postgres:
-        # Check the foreign keys of the rows written here statement by statement: the same
-        # checks, but PostgreSQL runs a million of them 2-3x faster at the end of each
-        # statement than queued until the commit. Django declares every FK DEFERRABLE
+        # Check the foreign keys left on the rows written here (their users' references, NULL
+        # on a run's rows but queued all the same; customers are held by _customers_hold)
+        # statement by statement: PostgreSQL runs a million of them 2-3x faster at the end of
+        # each statement than queued until the commit. Django declares every FK DEFERRABLE
         # INITIALLY DEFERRED, so ALL DEFERRED at the end restores the transaction's default.
         with connection.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")

@@ -6,7 +6,6 @@ redemption reads it."""
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 import pytest
 import time_machine
@@ -14,14 +13,14 @@ import time_machine
 from benefits.exceptions import BenefitNotEntitled
 from benefits.selectors import entitlement_list_for_customer
 from benefits.services.redemptions import benefit_redeem
-from grading.models import CustomerGrade, Grade, GradingScheme, SchemeGrade
+from grading.models import CustomerGrade, Grade
 from grading.services.overrides import grade_override_set
 from grading.services.reviews import grade_change_approve
 from grading.services.runs import grading_run_execute
 from tests.appeals.factories import downgrade, file_appeal, portal_customer
 from tests.benefits.factories import BenefitFactory, set_grade
 from tests.customers.factories import CustomerFactory
-from tests.grading.factories import at, orders_for
+from tests.grading.factories import at, orders_for, threshold_scheme
 
 
 @pytest.fixture
@@ -33,27 +32,7 @@ def key_coupon(db):
 @pytest.fixture
 def scheme(db):
     """Historical value only, fixed thresholds, monthly, downgrades applied without review."""
-    scheme = GradingScheme.objects.create(
-        name="entitlements",
-        rfm_method=GradingScheme.RfmMethod.THRESHOLDS,
-        r_thresholds=[30, 90, 180, 365],
-        f_thresholds=[2, 4, 8, 16],
-        m_thresholds=["1000", "5000", "20000", "100000"],
-        weight_historical=Decimal("1"),
-        weight_potential=Decimal("0"),
-        weight_cooperation=Decimal("0"),
-    )
-    for code, min_score in (("key", 55), ("growth", 25), ("basic", 0)):
-        SchemeGrade.objects.create(
-            scheme=scheme,
-            grade=Grade.objects.get(code=code),
-            min_score=Decimal(min_score),
-            cadence="monthly",
-            warn_after=1,
-            downgrade_after=2,
-            downgrade_needs_review=False,
-        )
-    return scheme
+    return threshold_scheme("entitlements", downgrade_needs_review=False)
 
 
 def _entitled(customer, day) -> set[str]:

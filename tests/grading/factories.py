@@ -16,6 +16,7 @@ from grading.models import (
     GradeOverride,
     GradingRun,
     GradingScheme,
+    SchemeGrade,
     ScoreSnapshot,
 )
 from tests.customers.factories import CustomerFactory, OrderFactory
@@ -37,6 +38,48 @@ def at(day: dt.date, hour: int = 12) -> dt.datetime:
 def orders_for(customer, *days_and_amounts: tuple[dt.date, str]) -> None:
     for day, amount in days_and_amounts:
         OrderFactory(customer=customer, placed_at=at(day), amount=Decimal(amount))
+
+
+def buyer(code: str, *amounts: str, as_of: dt.date, days_ago: int = 5, profit: str | None = None):
+    """A customer with one order per amount, on consecutive days from `days_ago` before `as_of`
+    back, each with `profit` (None: not recorded)."""
+    customer = CustomerFactory(code=code)
+    for i, amount in enumerate(amounts):
+        OrderFactory(
+            customer=customer,
+            placed_at=at(as_of - dt.timedelta(days=days_ago + i)),
+            amount=Decimal(amount),
+            profit=None if profit is None else Decimal(profit),
+        )
+    return customer
+
+
+def threshold_scheme(name: str, *, downgrade_needs_review: bool = True) -> GradingScheme:
+    """Historical value only, fixed thresholds, monthly: every composite is computable by hand.
+
+    Ladder key >= 55, growth >= 25, basic >= 0; warn after 1 period, downgrade after 2.
+    """
+    scheme = GradingScheme.objects.create(
+        name=name,
+        rfm_method=GradingScheme.RfmMethod.THRESHOLDS,
+        r_thresholds=[30, 90, 180, 365],
+        f_thresholds=[2, 4, 8, 16],
+        m_thresholds=["1000", "5000", "20000", "100000"],
+        weight_historical=Decimal("1"),
+        weight_potential=Decimal("0"),
+        weight_cooperation=Decimal("0"),
+    )
+    for code, min_score in (("key", 55), ("growth", 25), ("basic", 0)):
+        SchemeGrade.objects.create(
+            scheme=scheme,
+            grade=grade(code),
+            min_score=Decimal(min_score),
+            cadence="monthly",
+            warn_after=1,
+            downgrade_after=2,
+            downgrade_needs_review=downgrade_needs_review,
+        )
+    return scheme
 
 
 class GradeOverrideFactory(factory.django.DjangoModelFactory):

@@ -3,6 +3,7 @@
 import datetime as dt
 import io
 from decimal import Decimal
+from functools import partial
 
 import openpyxl
 import pytest
@@ -10,21 +11,12 @@ import pytest
 from grading import reports
 from grading.services.runs import grading_run_execute
 from tests.customers.factories import CustomerFactory, OrderFactory
-from tests.grading.factories import at
+from tests.grading.factories import at, buyer
 
 AS_OF = dt.date(2026, 4, 1)
 
 
-def _buy(code, *amounts, days_ago=5, profit=None):
-    customer = CustomerFactory(code=code)
-    for i, amount in enumerate(amounts):
-        OrderFactory(
-            customer=customer,
-            placed_at=at(AS_OF - dt.timedelta(days=days_ago + i)),
-            amount=Decimal(amount),
-            profit=Decimal(profit) if profit else None,
-        )
-    return customer
+_buy = partial(buyer, as_of=AS_OF)
 
 
 @pytest.fixture

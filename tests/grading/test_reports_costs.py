@@ -4,6 +4,7 @@ exports, who may see them, and a report page whose query count does not grow wit
 import datetime as dt
 import io
 from decimal import Decimal
+from functools import partial
 
 import openpyxl
 import pytest
@@ -30,6 +31,7 @@ from tests.grading.factories import (
     GradingRunFactory,
     ScoreSnapshotFactory,
     at,
+    buyer,
 )
 
 AS_OF = dt.date(2026, 4, 1)
@@ -38,16 +40,7 @@ AFTER_WINDOW = AS_OF + dt.timedelta(days=3)
 NOW = timezone.make_aware(dt.datetime(2026, 4, 10, 12, 0))
 
 
-def _buy(code, *amounts, profit):
-    customer = CustomerFactory(code=code)
-    for i, amount in enumerate(amounts):
-        OrderFactory(
-            customer=customer,
-            placed_at=at(AS_OF - dt.timedelta(days=5 + i)),
-            amount=Decimal(amount),
-            profit=None if profit is None else Decimal(profit),
-        )
-    return customer
+_buy = partial(buyer, as_of=AS_OF)
 
 
 def _redeem(customer, benefit, day, *, grade_code, slot=1):

@@ -4,6 +4,7 @@ repurchase with the inversion alarm), computed by hand; nothing is written."""
 import datetime as dt
 import io
 from decimal import Decimal
+from functools import partial
 
 import openpyxl
 import pytest
@@ -11,22 +12,13 @@ import pytest
 from grading.models import CustomerGrade, GradeChange, GradingRun, SchemeGrade, ScoreSnapshot
 from grading.services.runs import grading_run_execute
 from grading.whatif import scheme_what_if
-from tests.customers.factories import CustomerFactory, OrderFactory
-from tests.grading.factories import at
+from tests.customers.factories import CustomerFactory
+from tests.grading.factories import buyer
 
 AS_OF = dt.date(2026, 4, 1)
 
 
-def _buy(code, *amounts, profit=None):
-    customer = CustomerFactory(code=code)
-    for i, amount in enumerate(amounts):
-        OrderFactory(
-            customer=customer,
-            placed_at=at(AS_OF - dt.timedelta(days=5 + i)),
-            amount=Decimal(amount),
-            profit=Decimal(profit) if profit else None,
-        )
-    return customer
+_buy = partial(buyer, as_of=AS_OF)
 
 
 @pytest.fixture
