@@ -295,6 +295,10 @@ class CustomerGrade(models.Model):
 
     Written by the engine only through conditional, column-limited updates; a pinned grade
     (override or appeal lock) lives in `GradeOverride` and is never overwritten by a run.
+    `pinned` mirrors "an active GradeOverride exists" on this row: the override services set
+    and clear it in the transaction that writes the override, so a run's guarded UPDATE that
+    waits for that row re-checks the pin on the row's new version (PostgreSQL re-evaluates
+    only the target row's columns, not subqueries, after a concurrent update).
     """
 
     customer = models.OneToOneField(
@@ -314,6 +318,14 @@ class CustomerGrade(models.Model):
     )
     since = models.DateTimeField(_("grade since"))
     periods_under = models.PositiveSmallIntegerField(_("periods under target"), default=0)
+    pinned = models.BooleanField(
+        _("pinned"),
+        default=False,
+        help_text=_(
+            "An override or appeal lock is active. Set and cleared with the override, on this "
+            "row, so a run's guarded update is re-checked against it (docs/operations.md)."
+        ),
+    )
     last_run = models.ForeignKey(
         "GradingRun",
         verbose_name=_("last changed by run"),
