@@ -189,6 +189,8 @@ def scheme_rules(scheme: GradingScheme) -> SchemeRules:
             warn_after=r.warn_after,
             downgrade_after=r.downgrade_after,
             downgrade_needs_review=r.downgrade_needs_review,
+            min_frequency=r.min_frequency,
+            min_monetary_cents=_cents(r.min_monetary),
         )
         for r in rungs
     )
@@ -644,21 +646,18 @@ def decide(
     frame = state.reindex(scores.index).copy()
     frame["computed_grade"] = scores["grade"].astype("str")
     frame["composite"] = scores["composite"].astype("float64")
+    frame["frequency"] = scores["frequency"]
+    frame["monetary_cents"] = scores["monetary_cents"]
     frame["periods_under"] = frame["periods_under"].fillna(0).astype("int64")
     frame["pending_downgrade"] = frame["pending_downgrade"].fillna(False).astype(bool)
     context = policy.RunContext.for_as_of(as_of)
-    return policy.decide(frame, ladder=rules.policy_ladder, context=context)
+    decisions = policy.decide(frame, ladder=rules.policy_ladder, context=context)
+    # The counter before the run: the write step rewrites only the state rows that move.
+    decisions["periods_under_before"] = frame["periods_under"]
+    return decisions
 
 
 # ------------------------------------------------------------------------------------ write
-
-CHANGE_ACTIONS = {
-    "assign": (GradeChange.Direction.ASSIGN, GradeChange.Status.APPLIED),
-    "upgrade": (GradeChange.Direction.UP, GradeChange.Status.APPLIED),
-    "downgrade": (GradeChange.Direction.DOWN, GradeChange.Status.APPLIED),
-    "propose_downgrade": (GradeChange.Direction.DOWN, GradeChange.Status.PROPOSED),
-}
-
 
 #: Text columns of the snapshot load table: they travel as 1-based codes (0 = missing).
 _CODED_COLUMNS = frozenset({"rfm_segment", "rfm_label", "lifecycle", "pyramid", "action", "rule"})
@@ -755,6 +754,28 @@ def _code_in(
     return f"{column} {'NOT IN' if negate else 'IN'} ({', '.join(codes)})"
 
 
+#: The guard of every grade-state write of a run (DESIGN.md invariant 1): the customer is
+#: not pinned, read from the row being updated. On PostgreSQL an UPDATE that waited for a
+#: concurrent override re-checks its WHERE against the row's new version, which carries the
+#: pin (`CustomerGrade.pinned`); a subquery on the override table would be re-read with the
+#: statement's old snapshot instead. Tests replace it with "TRUE" to prove it matters.
+PIN_GUARD = "NOT grading_customergrade.pinned"
+
+#: Actions whose state write is guarded (pin and old grade); a refused one did not happen.
+_GUARDED_ACTIONS = ("upgrade", "downgrade", "propose_downgrade", "warn", "under_target", "keep")
+_MOVES = ("upgrade", "downgrade")
+#: What a refused decision is recorded as: the pin that stopped it, or a change made while
+#: the run was writing (a review decision) that it left alone.
+_REFUSED_OUTCOMES = (
+    ("pinned", "override"),
+    ("locked", "appeal_lock"),
+    ("keep", "changed_during_run"),
+)
+
+#: load.state: 0 no state write needed, 1 write intended, 2 written.
+_NO_WRITE, _INTENDED, _WRITTEN = 0, 1, 2
+
+
 def write_results(
     *,
     run: GradingRun,
@@ -763,14 +784,18 @@ def write_results(
     rules: SchemeRules,
     now: dt.datetime,
 ) -> dict[str, int]:
-    """Write snapshots, changes, audit rows and changed grades of one batch; return counts.
+    """Write one batch's grade states, then the history of what was written; return counts.
 
     Runs inside the caller's transaction. Every statement is set-based; re-running the same
-    batch inserts nothing twice (unique constraints + conflict-ignoring inserts) and the grade
-    updates are conditional on the old grade and on the customer not being pinned.
+    batch inserts nothing twice (unique constraints + conflict-ignoring inserts).
 
-    One temporary table holds a row per customer (scores, decision, target grade); snapshots,
-    changes, first grades, grade updates and counters are all read from it.
+    One temporary table holds a row per customer (scores, decision, target grade). The grade
+    states are written first, by guarded statements whose RETURNING names the rows that
+    were actually written (`_states_write`). A decision whose write was refused (the
+    customer was pinned, or their grade changed, after the extract) is recorded as what
+    happened instead (`_refused_record`). Snapshots, changes, audit rows and the returned
+    counters are then all read from the table: history is what was applied, never what the
+    run intended (docs/operations.md, "Pins and the audit trail").
     """
     if scores.empty:
         return {}
@@ -779,9 +804,11 @@ def write_results(
     grade_ids = rules.grade_ids
     labels: dict[str, list[str]] = {}
 
-    def coded(name: str, series: pd.Series) -> np.ndarray:
+    def coded(name: str, series: pd.Series, always: Sequence[str] = ()) -> np.ndarray:
         codes, uniques = pd.factorize(series)
         labels[name] = [str(value) for value in uniques]
+        # Codes a refused decision may be rewritten to exist whatever this batch decided.
+        labels[name] += [extra for extra in always if extra not in labels[name]]
         return (codes + 1).astype(np.int16)
 
     def grade_pks(series: pd.Series) -> np.ndarray:
@@ -818,6 +845,8 @@ def write_results(
     after = grade_pks(decisions["new_grade"])
     # A pinned customer whose grade is not one of this ladder's keeps it (grade_after = pin).
     after = np.where(after < 0, computed, after)
+    refused_actions = [action for action, _ in _REFUSED_OUTCOMES]
+    refused_rules = [rule for _, rule in _REFUSED_OUTCOMES]
     columns += [
         ("computed_grade_id", "bigint", "i8"),
         ("grade_before_id", "bigint", "i8"),  # -1: none
@@ -826,15 +855,17 @@ def write_results(
         ("action", "smallint", "i2"),
         ("rule", "smallint", "i2"),
         ("periods_under", "bigint", "i8"),
+        ("state", "smallint", "i2"),
     ]
     values += [
         computed,
         grade_pks(decisions["old_grade"]),
         after,
         grade_pks(decisions["target_grade"]),
-        coded("action", decisions["action"]),
-        coded("rule", decisions["rule"]),
+        coded("action", decisions["action"], refused_actions),
+        coded("rule", decisions["rule"], refused_rules),
         decisions["periods_under"].to_numpy(dtype=np.int64),
+        _state_writes(decisions),
     ]
     postgres = connection.vendor == "postgresql"
     if postgres:
@@ -848,6 +879,167 @@ def write_results(
     _temp_load(_LOAD_TABLE, columns, values)
     _customers_hold(_LOAD_TABLE, len(scores))
 
+    intended = int(np.count_nonzero(values[-1] == _INTENDED))
+    written = _states_write(run=run, labels=labels["action"], now=now)
+    refused = intended - written
+    if refused:
+        _refused_record(labels=labels)
+
+    snapshots = _snapshots_insert(run=run, labels=labels)
+    _history_write(run=run, labels=labels["action"], rule_labels=labels["rule"], now=now)
+    with connection.cursor() as cursor:
+        if refused:
+            cursor.execute(f"SELECT action, count(*) FROM {_LOAD_TABLE} GROUP BY action")
+            actions = {labels["action"][code - 1]: n for code, n in cursor.fetchall()}
+        else:
+            actions = decisions["action"].value_counts().to_dict()
+        cursor.execute(f"DROP TABLE IF EXISTS {_LOAD_TABLE}")
+        if postgres:
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+    counts = action_counts(actions)
+    counts["scored"] = snapshots
+    counts["refused"] = refused
+    return counts
+
+
+def action_counts(actions: dict[str, int]) -> dict[str, int]:
+    """Return a run's counters from the number of customers per action (one mapping)."""
+    get = lambda *names: int(sum(actions.get(name, 0) for name in names))  # noqa: E731
+    return {
+        "assigned": get("assign"),
+        "upgraded": get("upgrade"),
+        "warned": get("warn"),
+        "downgrade_proposals": get("propose_downgrade"),
+        "downgraded": get("downgrade"),
+        "pinned": get("pinned", "locked"),
+        "unchanged": get("keep", "under_target"),
+    }
+
+
+def _state_writes(decisions: pd.DataFrame) -> np.ndarray:
+    """Return, per customer, whether the run intends to write its grade state (`load.state`).
+
+    Assignments and every guarded action do, except a keep that leaves the counter as it
+    was (most customers: their rows are not rewritten); pins write only a counter that moved.
+    Without the counter before the run (`periods_under_before`, added by `decide`), every
+    row is written, which is correct, only slower.
+    """
+    action = decisions["action"].astype("str")
+    before = decisions.get("periods_under_before")
+    moved = (
+        decisions["periods_under"].to_numpy(dtype=np.int64)
+        != before.fillna(-1).to_numpy(dtype=np.int64)
+        if before is not None
+        else np.ones(len(decisions), dtype=bool)
+    )
+    keep = action.isin(["keep", "pinned", "locked"]).to_numpy()
+    write = action.isin(["assign", *_GUARDED_ACTIONS, "pinned", "locked"]).to_numpy()
+    write = write & (~keep | moved)
+    return np.where(write, _INTENDED, _NO_WRITE).astype(np.int16)
+
+
+def _states_write(*, run: GradingRun, labels: Sequence[str], now: dt.datetime) -> int:
+    """Write the intended grade states and mark the rows written; return how many.
+
+    First grades are inserted where no state row exists yet (one created since the extract,
+    by an override, wins). Every other intended row is one guarded UPDATE: the customer is
+    not pinned (`PIN_GUARD`) and still has the grade the run decided from; a pin or lock
+    only resets its counter. RETURNING names the rows written; on PostgreSQL they mark the
+    load table in the same statement, elsewhere they come back to mark it.
+    """
+    moves = _code_in("l.action", labels, _MOVES)
+    pins = _code_in("l.action", labels, ["pinned", "locked"])
+    assign = _code_in("action", labels, ["assign"])
+    insert = (
+        "INSERT INTO grading_customergrade"
+        " (customer_id, grade_id, since, periods_under, last_run_id, updated_at, pinned)"
+        f" SELECT customer_id, target_grade_id, %s, 0, %s, %s, FALSE FROM {_LOAD_TABLE}"
+        f" WHERE state = {_INTENDED} AND {assign}"
+    )
+    update = (
+        "UPDATE grading_customergrade SET"
+        f" grade_id = CASE WHEN {moves} THEN l.target_grade_id"
+        "   ELSE grading_customergrade.grade_id END,"
+        f" since = CASE WHEN {moves} THEN %s ELSE grading_customergrade.since END,"
+        f" updated_at = CASE WHEN {moves} THEN %s ELSE grading_customergrade.updated_at END,"
+        f" periods_under = CASE WHEN {moves} THEN 0 ELSE l.periods_under END,"
+        " last_run_id = %s"
+        f" FROM {_LOAD_TABLE} l"
+        " WHERE grading_customergrade.customer_id = l.customer_id"
+        f" AND l.state = {_INTENDED} AND NOT ({_code_in('l.action', labels, ['assign'])})"
+        f" AND ({pins} OR ({PIN_GUARD}"
+        "   AND grading_customergrade.grade_id = l.grade_before_id))"
+    )
+    written = 0
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            for sql, params in (
+                (
+                    insert + " ON CONFLICT DO NOTHING RETURNING customer_id",
+                    [now, run.pk, now],
+                ),
+                (
+                    update + " RETURNING grading_customergrade.customer_id",
+                    [now, now, run.pk],
+                ),
+            ):
+                cursor.execute(
+                    f"WITH w AS ({sql}) UPDATE {_LOAD_TABLE} SET state = {_WRITTEN}"
+                    f" FROM w WHERE {_LOAD_TABLE}.customer_id = w.customer_id",
+                    params,
+                )
+                written += max(cursor.rowcount, 0)
+            return written
+        ids: list[int] = []
+        cursor.execute(
+            insert.replace("INSERT INTO", "INSERT OR IGNORE INTO", 1) + " RETURNING customer_id",
+            [now, run.pk, now],
+        )
+        ids += [row[0] for row in cursor.fetchall()]
+        cursor.execute(update + " RETURNING grading_customergrade.customer_id", [now, now, run.pk])
+        ids += [row[0] for row in cursor.fetchall()]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            cursor.execute(
+                f"UPDATE {_LOAD_TABLE} SET state = {_WRITTEN}"
+                f" WHERE customer_id IN ({', '.join(['%s'] * len(chunk))})",
+                chunk,
+            )
+        return len(ids)
+
+
+def _refused_record(*, labels: dict[str, list[str]]) -> None:
+    """Rewrite the decisions whose state write was refused as what happened instead.
+
+    Such a customer keeps the grade and counter their state row has now: "pinned" or
+    "locked" when an override or appeal lock is active on them, else "keep" (their grade was
+    changed by someone else while the run was writing). No change, audit row or counter
+    comes from it.
+    """
+    action = labels["action"]
+    rule = labels["rule"]
+    code = {name: action.index(name) + 1 for name, _ in _REFUSED_OUTCOMES}
+    rule_code = {name: rule.index(name) + 1 for _, name in _REFUSED_OUTCOMES}
+    manual, appeal = GradeOverride.Source.MANUAL, GradeOverride.Source.APPEAL
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_LOAD_TABLE} SET"
+            f" action = CASE o.source WHEN %s THEN {code['pinned']} WHEN %s THEN {code['locked']}"
+            f"  ELSE {code['keep']} END,"
+            f" rule = CASE o.source WHEN %s THEN {rule_code['override']}"
+            f"  WHEN %s THEN {rule_code['appeal_lock']} ELSE {rule_code['changed_during_run']} END,"
+            " grade_after_id = cg.grade_id, target_grade_id = -1,"
+            " periods_under = cg.periods_under"
+            " FROM grading_customergrade cg LEFT JOIN grading_gradeoverride o"
+            "  ON o.customer_id = cg.customer_id AND o.ended_at IS NULL"
+            f" WHERE cg.customer_id = {_LOAD_TABLE}.customer_id"
+            f" AND {_LOAD_TABLE}.state = {_INTENDED}",
+            [manual, appeal, manual, appeal],
+        )
+
+
+def _snapshots_insert(*, run: GradingRun, labels: dict[str, list[str]]) -> int:
+    """Insert the batch's snapshots from the load table; return how many were new."""
     select: list[str] = ["%s", "customer_id", "NULLIF(recency_days, -1)"]
     params: list[Any] = [run.pk]
     select += [
@@ -866,7 +1058,7 @@ def write_results(
         select.append(sql)
         params += extra
     select.append("periods_under")
-    snapshots = _insert_ignore(
+    return _insert_ignore(
         "grading_scoresnapshot",
         [
             "run_id",
@@ -886,33 +1078,25 @@ def write_results(
         f"SELECT {', '.join(select)} FROM {_LOAD_TABLE}",
         params,
     )
-    _write_changes(run=run, labels=labels["action"], rule_labels=labels["rule"], now=now)
-    if postgres:
-        with connection.cursor() as cursor:
-            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-
-    actions = decisions["action"].value_counts().to_dict()
-    return {
-        "scored": snapshots,
-        "assigned": int(actions.get("assign", 0)),
-        "upgraded": int(actions.get("upgrade", 0)),
-        "warned": int(actions.get("warn", 0)),
-        "downgrade_proposals": int(actions.get("propose_downgrade", 0)),
-        "downgraded": int(actions.get("downgrade", 0)),
-        "pinned": int(actions.get("pinned", 0) + actions.get("locked", 0)),
-        "unchanged": int(actions.get("keep", 0) + actions.get("under_target", 0)),
-    }
 
 
-def _write_changes(
+CHANGE_ACTIONS = {
+    "assign": (GradeChange.Direction.ASSIGN, GradeChange.Status.APPLIED),
+    "upgrade": (GradeChange.Direction.UP, GradeChange.Status.APPLIED),
+    "downgrade": (GradeChange.Direction.DOWN, GradeChange.Status.APPLIED),
+    "propose_downgrade": (GradeChange.Direction.DOWN, GradeChange.Status.PROPOSED),
+}
+
+
+def _history_write(
     *, run: GradingRun, labels: Sequence[str], rule_labels: Sequence[str], now: dt.datetime
 ) -> None:
-    """Write changes, their audit rows, first grades, applied grades and counters of a batch.
+    """Write the batch's changes and their audit rows, after `_states_write`.
 
-    Reads the load table `write_results` filled (action and rule as codes of `labels` and
-    `rule_labels`).
+    Reads the load table (action and rule as codes of `labels` and `rule_labels`), where a
+    change action is left only on rows whose state write happened: an applied change has
+    exactly one audit row, and an upgrade supersedes a proposal only when it was applied.
     """
-    postgres = connection.vendor == "postgresql"
     is_change = _code_in("action", labels, CHANGE_ACTIONS)
     direction_sql, direction_params = _decode(
         "action", [str(CHANGE_ACTIONS[a][0]) if a in CHANGE_ACTIONS else "" for a in labels]
@@ -949,7 +1133,7 @@ def _write_changes(
     ]
     upgrades = _code_in("action", labels, ["upgrade"])
     with connection.cursor() as cursor:
-        # An upgrade supersedes a downgrade proposal still waiting for review.
+        # An applied upgrade supersedes a downgrade proposal still waiting for review.
         cursor.execute(
             "UPDATE grading_gradechange SET status = %s, decided_at = %s,"
             " decision_note = %s WHERE status = %s AND customer_id IN"
@@ -961,7 +1145,7 @@ def _write_changes(
                 GradeChange.Status.PROPOSED,
             ],
         )
-        if postgres:
+        if connection.vendor == "postgresql":
             # The audit rows are those of the changes this statement inserted: no anti-join
             # against the audit table (which, planned without statistics on a first run, is
             # quadratic) and still exactly one per applied change however often it re-runs.
@@ -977,50 +1161,16 @@ def _write_changes(
                 " %s FROM inserted WHERE status = %s",
                 [*change_params, now, GradeChange.Status.APPLIED],
             )
-        else:
-            _insert_ignore("grading_gradechange", change_columns, change_select, change_params)
-
-    # First grades: create the state row (never overwrites an existing one).
-    _insert_ignore(
-        "grading_customergrade",
-        ["customer_id", "grade_id", "since", "periods_under", "last_run_id", "updated_at"],
-        f"SELECT customer_id, target_grade_id, %s, 0, %s, %s FROM {_LOAD_TABLE}"
-        f" WHERE {_code_in('action', labels, ['assign'])}",
-        [now, run.pk, now],
-    )
-    with connection.cursor() as cursor:
-        # Applied changes: only if the customer still has the old grade and is not pinned.
+            return
+        _insert_ignore("grading_gradechange", change_columns, change_select, change_params)
+        # One audit row per applied change of this run (NOT EXISTS keeps re-runs at one).
         cursor.execute(
-            "UPDATE grading_customergrade SET grade_id = l.target_grade_id, since = %s,"
-            " periods_under = 0, last_run_id = %s, updated_at = %s"
-            f" FROM {_LOAD_TABLE} l"
-            " WHERE grading_customergrade.customer_id = l.customer_id"
-            f" AND {_code_in('l.action', labels, ['upgrade', 'downgrade'])}"
-            " AND grading_customergrade.grade_id = l.grade_before_id"
-            " AND NOT EXISTS (SELECT 1 FROM grading_gradeoverride o"
-            "   WHERE o.customer_id = l.customer_id AND o.ended_at IS NULL)",
-            [now, run.pk, now],
+            "INSERT INTO grading_gradeauditentry"
+            " (customer_id, old_grade_id, new_grade_id, source, reason, actor_id, run_id,"
+            "  change_id, created_at)"
+            " SELECT c.customer_id, c.from_grade_id, c.to_grade_id, c.source, c.reason, NULL,"
+            "  c.run_id, c.id, %s FROM grading_gradechange c"
+            " WHERE c.run_id = %s AND c.status = %s AND NOT EXISTS"
+            " (SELECT 1 FROM grading_gradeauditentry a WHERE a.change_id = c.id)",
+            [now, run.pk, GradeChange.Status.APPLIED],
         )
-        # Counters of everyone else whose state row exists, only where they moved: most
-        # customers keep their grade and their count, and their rows are not rewritten.
-        cursor.execute(
-            "UPDATE grading_customergrade SET periods_under = l.periods_under, last_run_id = %s"
-            f" FROM {_LOAD_TABLE} l"
-            " WHERE grading_customergrade.customer_id = l.customer_id"
-            f" AND {_code_in('l.action', labels, ['assign', 'upgrade', 'downgrade'], negate=True)}"
-            " AND grading_customergrade.periods_under <> l.periods_under",
-            [run.pk],
-        )
-        if not postgres:
-            # One audit row per applied change of this run (NOT EXISTS keeps re-runs at one).
-            cursor.execute(
-                "INSERT INTO grading_gradeauditentry"
-                " (customer_id, old_grade_id, new_grade_id, source, reason, actor_id, run_id,"
-                "  change_id, created_at)"
-                " SELECT c.customer_id, c.from_grade_id, c.to_grade_id, c.source, c.reason, NULL,"
-                "  c.run_id, c.id, %s FROM grading_gradechange c"
-                " WHERE c.run_id = %s AND c.status = %s AND NOT EXISTS"
-                " (SELECT 1 FROM grading_gradeauditentry a WHERE a.change_id = c.id)",
-                [now, run.pk, GradeChange.Status.APPLIED],
-            )
-        cursor.execute(f"DROP TABLE IF EXISTS {_LOAD_TABLE}")

@@ -12,6 +12,7 @@ import datetime as dt
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -72,7 +73,6 @@ def grade_override_set(
     reason = reason.strip()
     grade_override_validate(reason=reason, expires_on=expires_on)
     is_appeal = source == GradeOverride.Source.APPEAL
-    now = timezone.now()
     try:
         with transaction.atomic():
             proposal = (
@@ -81,7 +81,10 @@ def grade_override_set(
                 .order_by("pk")
                 .first()
             )
-            state = CustomerGrade.objects.select_for_update().filter(customer=customer).first()
+            state, created = _state_lock_or_create(customer=customer, grade=grade)
+            # After the locks: a run that wrote this customer meanwhile has committed, and
+            # the audit row written here comes after its rows in time as well as in id.
+            now = timezone.now()
             for active in GradeOverride.objects.select_for_update().filter(
                 customer=customer, ended_at__isnull=True
             ):
@@ -102,13 +105,16 @@ def grade_override_set(
             override._history_user = by
             override.save()
 
-            old_grade_id = state.grade_id if state is not None else None
-            if state is None:
-                CustomerGrade.objects.create(customer=customer, grade=grade, since=now)
-            elif state.grade_id != grade.pk:
+            old_grade_id = None if created else state.grade_id
+            # The pin is written on the state row even when the grade stays: a run's guarded
+            # UPDATE waiting for this row then re-checks `pinned` on its new version
+            # (grading.engine.PIN_GUARD), so no interleaving lets the run undo the pin.
+            if state.grade_id != grade.pk:
                 CustomerGrade.objects.filter(pk=state.pk).update(
-                    grade=grade, since=now, updated_at=now
+                    grade=grade, since=now, updated_at=now, pinned=True
                 )
+            else:
+                CustomerGrade.objects.filter(pk=state.pk).update(pinned=True, updated_at=now)
             if proposal is not None:
                 proposal.status = GradeChange.Status.SUPERSEDED
                 proposal.decided_by = by
@@ -136,6 +142,27 @@ def grade_override_set(
     return override
 
 
+def _state_lock_or_create(*, customer: Customer, grade: Grade) -> tuple[CustomerGrade, bool]:
+    """Lock the customer's grade state row, creating it (pinned to `grade`) when missing.
+
+    A run may be inserting the customer's first grade at the same moment: the insert here
+    then waits for the run's commit and conflicts, and the row the run committed is locked
+    instead (its first grade is audited by the run; the pin is audited after it).
+    """
+    state = CustomerGrade.objects.select_for_update().filter(customer=customer).first()
+    if state is not None:
+        return state, False
+    try:
+        with transaction.atomic():
+            now = timezone.now()
+            state = CustomerGrade.objects.create(
+                customer=customer, grade=grade, since=now, pinned=True
+            )
+            return state, True
+    except IntegrityError:
+        return CustomerGrade.objects.select_for_update().get(customer=customer), False
+
+
 def grade_override_end(
     *, override: GradeOverride, by: AbstractBaseUser | None, reason: str
 ) -> GradeOverride:
@@ -152,6 +179,8 @@ def grade_override_end(
             field="reason",
         )
     with transaction.atomic():
+        # Lock order shared with grade_override_set: the state row, then the override.
+        list(CustomerGrade.objects.select_for_update().filter(customer_id=override.customer_id))
         locked = GradeOverride.objects.select_for_update().get(pk=override.pk)
         if locked.ended_at is not None:
             return locked
@@ -160,15 +189,39 @@ def grade_override_end(
         locked.end_reason = reason
         locked._history_user = by
         locked.save(update_fields=["ended_at", "ended_by", "end_reason"])
+        _pins_clear([locked.customer_id])
     return locked
+
+
+def _pins_clear(customer_ids: list[int]) -> None:
+    """Clear `CustomerGrade.pinned` of those of `customer_ids` left with no active override."""
+    active = GradeOverride.objects.filter(
+        customer_id=OuterRef("customer_id"), ended_at__isnull=True
+    )
+    CustomerGrade.objects.filter(customer_id__in=customer_ids, pinned=True).exclude(
+        Exists(active)
+    ).update(pinned=False)
 
 
 def grade_overrides_expire(*, today: dt.date) -> int:
     """End every active override whose `expires_on` is before `today`; return how many.
 
-    One set-based UPDATE (ended_by stays empty: nobody ended them, the date did), so running
-    it twice on the same day ends nothing more.
+    Set-based (ended_by stays empty: nobody ended them, the date did), clearing the pin on
+    the customers' state rows in the same transaction, so running it twice on the same day
+    ends nothing more.
     """
-    return GradeOverride.objects.filter(ended_at__isnull=True, expires_on__lt=today).update(
-        ended_at=timezone.now(), end_reason=END_EXPIRED, ended_by=None
-    )
+    with transaction.atomic():
+        due = GradeOverride.objects.filter(ended_at__isnull=True, expires_on__lt=today)
+        customer_ids = list(due.values_list("customer_id", flat=True))
+        if not customer_ids:
+            return 0
+        # Lock order shared with grade_override_set: the state rows, then the overrides.
+        list(
+            CustomerGrade.objects.select_for_update()
+            .filter(customer_id__in=customer_ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        ended = due.update(ended_at=timezone.now(), end_reason=END_EXPIRED, ended_by=None)
+        _pins_clear(customer_ids)
+    return ended

@@ -150,7 +150,7 @@ def grade_change_approve(
             # Compare-and-swap: the pin is checked again in the UPDATE itself, so an
             # override committed after the read above still wins.
             moved = change.customer_id not in pinned and CustomerGrade.objects.filter(
-                customer_id=change.customer_id, grade_id=change.from_grade_id
+                customer_id=change.customer_id, grade_id=change.from_grade_id, pinned=False
             ).exclude(Exists(active_pin)).update(
                 grade_id=change.to_grade_id, since=now, periods_under=0, updated_at=now
             )

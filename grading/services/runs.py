@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -24,6 +24,7 @@ from grading.models import GradingRun, GradingScheme, ScoreSnapshot
 from grading.scoring import score_population
 from grading.selectors import scheme_get_active
 from grading.services import sharding
+from grading.services.overrides import grade_overrides_expire
 
 logger = logging.getLogger(__name__)
 
@@ -44,21 +45,32 @@ def _run_get_or_create(*, scheme: GradingScheme, as_of: dt.date, triggered_by: s
     return run
 
 
+def _advisory_try(run_pk: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_ADVISORY_NAMESPACE, run_pk])
+        (acquired,) = cursor.fetchone()
+    return bool(acquired)
+
+
+def _advisory_release(run_pk: int) -> None:
+    """Release the run's advisory lock; a lost connection has released it already."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_ADVISORY_NAMESPACE, run_pk])
+    except DatabaseError:
+        connection.close()
+
+
 @contextmanager
 def _run_lock(run: GradingRun) -> Iterator[bool]:
     """Hold the run's lock for the block; yield False when another process holds it."""
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_ADVISORY_NAMESPACE, run.pk])
-            (acquired,) = cursor.fetchone()
+        acquired = _advisory_try(run.pk)
         try:
-            yield bool(acquired)
+            yield acquired
         finally:
             if acquired:
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        "SELECT pg_advisory_unlock(%s, %s)", [_ADVISORY_NAMESPACE, run.pk]
-                    )
+                _advisory_release(run.pk)
         return
     stale = timezone.now() - STALE_AFTER
     claimed = GradingRun.objects.filter(
@@ -87,6 +99,7 @@ def grading_run_execute(
     range and returns the run still `running`; the last shard's callback finishes it.
     """
     scheme = scheme or scheme_get_active()
+    runs_fail_stale()
     run = _run_get_or_create(scheme=scheme, as_of=as_of, triggered_by=triggered_by)
     if run.status == GradingRun.Status.SUCCEEDED:
         return run
@@ -97,6 +110,9 @@ def grading_run_execute(
         run.refresh_from_db()
         if run.status == GradingRun.Status.SUCCEEDED:
             return run
+        # A pin past its expiry date is ended before the extract, so the decisions and the
+        # write's guard (CustomerGrade.pinned) agree on who is pinned.
+        grade_overrides_expire(today=timezone.localdate())
         if (
             run.status == GradingRun.Status.RUNNING
             and run.shards > 1
@@ -116,15 +132,82 @@ def grading_run_execute(
         try:
             _execute(run)
         except Exception:
-            run.status = GradingRun.Status.FAILED
-            run.error = traceback.format_exc(limit=20)
-            run.finished_at = timezone.now()
-            run.duration_seconds = time.monotonic() - started
-            run.save(update_fields=["status", "error", "finished_at", "duration_seconds"])
+            _run_fail(run, error=traceback.format_exc(limit=20), started=started)
             raise
         run.duration_seconds = time.monotonic() - started
         run.save(update_fields=["duration_seconds", "phase_seconds"])
     return run
+
+
+def _run_fail(run: GradingRun, *, error: str, started: float) -> None:
+    """Record that `run` failed with `error`, on a new connection if the old one is gone.
+
+    A dropped database connection is the common failure: the run's transaction is lost and
+    so is the connection the failure would be written on. It is closed and the failure
+    written on a fresh one; if the database is still unreachable, the next run attempt or
+    the daily integrity job (`runs_fail_stale`) records it.
+    """
+    values = {
+        "status": GradingRun.Status.FAILED,
+        "error": error,
+        "finished_at": timezone.now(),
+        "duration_seconds": time.monotonic() - started,
+    }
+    for attempt in (1, 2):
+        try:
+            GradingRun.objects.filter(pk=run.pk).update(**values)
+            break
+        except DatabaseError:
+            connection.close()
+            if attempt == 2:
+                logger.exception("Run %s failed and the failure could not be recorded.", run.pk)
+                return
+    for name, value in values.items():
+        setattr(run, name, value)
+
+
+#: What a run stopped with no process to record it says (`runs_fail_stale`).
+INTERRUPTED = (
+    "Interrupted: the process running it stopped before it finished (its database session "
+    "ended, or it was killed). Run it again: it resumes and converges."
+)
+
+
+def runs_fail_stale(*, now: dt.datetime | None = None) -> list[GradingRun]:
+    """Mark runs left `running` by a process that is gone as failed; return them.
+
+    On PostgreSQL an unsharded run whose advisory lock nobody holds is dead at once (the
+    server released the lock with the session). A sharded run, or any run on SQLite, is
+    dead when it started more than `STALE_AFTER` ago. The status is swapped only while it
+    still says running, so a run finishing meanwhile is left alone.
+    """
+    now = now or timezone.now()
+    failed = []
+    for run in GradingRun.objects.filter(status=GradingRun.Status.RUNNING):
+        if connection.vendor == "postgresql" and run.shards <= 1:
+            if not _advisory_try(run.pk):
+                continue  # its process is alive and holds it
+            try:
+                marked = _run_mark_interrupted(run, now=now)
+            finally:
+                _advisory_release(run.pk)
+        elif run.started_at is None or run.started_at < now - STALE_AFTER:
+            marked = _run_mark_interrupted(run, now=now)
+        else:
+            continue
+        if marked:
+            failed.append(run)
+    return failed
+
+
+def _run_mark_interrupted(run: GradingRun, *, now: dt.datetime) -> bool:
+    marked = GradingRun.objects.filter(pk=run.pk, status=GradingRun.Status.RUNNING).update(
+        status=GradingRun.Status.FAILED, error=INTERRUPTED, finished_at=now
+    )
+    if marked:
+        logger.warning("Run %s was left running by a process that is gone: failed.", run.pk)
+        run.status, run.error, run.finished_at = GradingRun.Status.FAILED, INTERRUPTED, now
+    return bool(marked)
 
 
 def _execute(run: GradingRun) -> None:
