@@ -72,6 +72,9 @@ RULE_LABELS: dict[str, Promise] = {
     ),
     "warn_after": _("Below target for the grade's “warn after” periods: the manager is warned."),
     "under_target": _("Below target; not yet long enough for a warning."),
+    "changed_during_run": _(
+        "The grade was changed by someone else while the run was writing; the run left it."
+    ),
 }
 
 #: What the policy did (grading.policy.ACTIONS).
