@@ -18,6 +18,8 @@ def _day(today: str | None) -> dt.date | None:
 
 @shared_task(
     name="benefits.award_growth_tasks",
+    acks_late=True,
+    reject_on_worker_lost=True,
     autoretry_for=(OperationalError,),
     retry_backoff=True,
     max_retries=3,
@@ -31,6 +33,8 @@ def award_growth_tasks_task(today: str | None = None) -> dict[str, object]:
 
 @shared_task(
     name="benefits.run_nudges",
+    acks_late=True,
+    reject_on_worker_lost=True,
     autoretry_for=(OperationalError,),
     retry_backoff=True,
     max_retries=3,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import smtplib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -11,6 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.models import Notification
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +61,17 @@ def notification_send_many(*, drafts: Sequence[NotificationDraft]) -> int:
 
 
 def notification_emails_send(*, limit: int = 1000) -> int:
-    """E-mail notifications not e-mailed yet; claim each row first so none goes out twice."""
+    """E-mail up to `limit` notifications not e-mailed yet; return how many were sent.
+
+    At least once, never twice concurrently: each row is claimed (a compare-and-swap on
+    `emailed_at`), e-mailed and committed in its own transaction. A failed send or a killed
+    worker rolls its claim back, so the retried or redelivered task (or the five-minute
+    sweep) sends it again; a second sender waits on the claimed row and then skips it. Only a
+    crash after the mail server accepted a message and before the commit repeats that one
+    e-mail. A message the server refuses for good (5xx for its recipient or content) keeps
+    its claim and is logged: sending it again cannot succeed, and it must not hold up the
+    rows after it.
+    """
     sent = 0
     pending = (
         Notification.objects.filter(emailed_at__isnull=True)
@@ -66,19 +80,38 @@ def notification_emails_send(*, limit: int = 1000) -> int:
         .order_by("id")[:limit]
     )
     for note in pending:
-        claimed = Notification.objects.filter(pk=note.pk, emailed_at__isnull=True).update(
-            emailed_at=timezone.now()
-        )
-        if claimed:
-            send_mail(
-                note.title,
-                note.body,
-                settings.DEFAULT_FROM_EMAIL,
-                [note.recipient.email],
-                fail_silently=False,
+        with transaction.atomic():
+            claimed = Notification.objects.filter(pk=note.pk, emailed_at__isnull=True).update(
+                emailed_at=timezone.now()
             )
-            sent += 1
+            if not claimed:
+                continue
+            try:
+                send_mail(
+                    note.title,
+                    note.body,
+                    settings.DEFAULT_FROM_EMAIL,
+                    [note.recipient.email],
+                    fail_silently=False,
+                )
+            except smtplib.SMTPException as exc:
+                if not _refused_for_good(exc):
+                    raise  # rolls the claim back
+                logger.warning("Notification %s not e-mailed, refused: %s", note.pk, exc)
+                continue
+        sent += 1
     return sent
+
+
+def _refused_for_good(exc: smtplib.SMTPException) -> bool:
+    """Return True for a permanent (5xx) refusal of this message's recipient or content.
+
+    Refusals of the sender or the login are configuration errors that every row would hit:
+    they are raised, and the rows stay pending for the next attempt or sweep.
+    """
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    return isinstance(exc, smtplib.SMTPDataError) and exc.smtp_code >= 500
 
 
 def notification_mark_read(*, user_id: int, ids: Sequence[int] | None = None) -> int:

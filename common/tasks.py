@@ -21,6 +21,8 @@ def healthcheck_task() -> dict[str, object]:
 
 @shared_task(
     name="common.send_notification_emails",
+    acks_late=True,
+    reject_on_worker_lost=True,
     autoretry_for=(ConnectionError, TimeoutError),
     retry_backoff=True,
     max_retries=5,
@@ -28,5 +30,5 @@ def healthcheck_task() -> dict[str, object]:
     time_limit=660,
 )
 def send_notification_emails_task() -> int:
-    """E-mail pending notifications (idempotent: each row is claimed before sending)."""
+    """E-mail pending notifications (each claimed, sent and marked in one transaction)."""
     return notification_emails_send()

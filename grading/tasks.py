@@ -16,7 +16,13 @@ from grading.services.schedule import grading_periodic_kickoff
 from grading.services.sharding import run_finish, run_shard_execute
 
 
-@shared_task(name="grading.run_grading", soft_time_limit=3 * 3600, time_limit=3 * 3600 + 300)
+@shared_task(
+    name="grading.run_grading",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=3 * 3600,
+    time_limit=3 * 3600 + 300,
+)
 def run_grading_task(as_of: str, scheme_id: int | None = None) -> dict[str, object]:
     """Grade the population at `as_of` (ISO date); safe to run twice."""
     from grading.models import GradingScheme
@@ -28,20 +34,38 @@ def run_grading_task(as_of: str, scheme_id: int | None = None) -> dict[str, obje
     return {"run": run.pk, "status": run.status, "scored": run.scored}
 
 
-@shared_task(name="grading.periodic_grading", soft_time_limit=3 * 3600, time_limit=3 * 3600 + 300)
+@shared_task(
+    name="grading.periodic_grading",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=3 * 3600,
+    time_limit=3 * 3600 + 300,
+)
 def periodic_grading_task() -> dict[str, object]:
     """Beat entry point: grade the period that just ended, if it has not been graded."""
     run = grading_periodic_kickoff(triggered_by="beat")
     return {"run": run.pk if run else None, "status": run.status if run else "skipped"}
 
 
-@shared_task(name="grading.notify_run", soft_time_limit=600, time_limit=660)
+@shared_task(
+    name="grading.notify_run",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=600,
+    time_limit=660,
+)
 def notify_run_task(run_id: int) -> int:
     """Notify account managers about run `run_id` (idempotent)."""
     return run_notify(run_id=run_id)
 
 
-@shared_task(name="grading.reports_warm", soft_time_limit=1800, time_limit=1860)
+@shared_task(
+    name="grading.reports_warm",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=1800,
+    time_limit=1860,
+)
 def reports_warm_task(run_id: int) -> int:
     """Compute and cache run `run_id`'s report tables (idempotent)."""
     return reports_warm(run_id=run_id)
@@ -62,14 +86,26 @@ def grade_shard_task(run_id: int, low: int, high: int) -> int:
     return run_shard_execute(run_id=run_id, low=low, high=high)
 
 
-@shared_task(name="grading.finish_run", soft_time_limit=600, time_limit=660)
+@shared_task(
+    name="grading.finish_run",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=600,
+    time_limit=660,
+)
 def finish_run_task(run_id: int) -> dict[str, object]:
     """Chord callback: record a sharded run's counts and mark it succeeded."""
     run = run_finish(run_id=run_id)
     return {"run": run.pk, "status": run.status, "scored": run.scored}
 
 
-@shared_task(name="grading.expire_overrides", soft_time_limit=600, time_limit=660)
+@shared_task(
+    name="grading.expire_overrides",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=600,
+    time_limit=660,
+)
 def expire_overrides_task() -> int:
     """End overrides and appeal locks whose expiry date has passed (daily; idempotent)."""
     return grade_overrides_expire(today=timezone.localdate())

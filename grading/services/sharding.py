@@ -110,12 +110,18 @@ def run_shard_execute(*, run_id: int, low: int, high: int) -> int:
 
 
 def run_finish(*, run_id: int) -> GradingRun:
-    """Record a sharded run's counts and mark it succeeded (idempotent)."""
+    """Record a sharded run's counts and mark it succeeded (idempotent).
+
+    Called again for a run it already finished (a redelivered callback), it enqueues the
+    follow-ups once more: they are idempotent, and the first call may have died between its
+    commit and their publish.
+    """
     from grading.services.runs import run_counts_record, run_followups_enqueue
 
     with transaction.atomic():
         run = GradingRun.objects.select_for_update().get(pk=run_id)
         if run.status == GradingRun.Status.SUCCEEDED:
+            transaction.on_commit(lambda: run_followups_enqueue(run_id))
             return run
         run_counts_record(run)
         run.status = GradingRun.Status.SUCCEEDED

@@ -1,0 +1,61 @@
+"""Notification e-mails go out at least once: a failed send is not marked as sent, and a
+message refused for good does not hold up the rest."""
+
+import smtplib
+
+import pytest
+from django.core import mail
+
+from common import services
+from common.models import Notification
+from common.services import NotificationDraft, notification_emails_send, notification_send_many
+
+
+def _drafts(user, n):
+    return [
+        NotificationDraft(
+            recipient_id=user.pk, kind="test", title=f"T{i}", body="", dedupe_key=f"k{i}"
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.mark.django_db
+def test_a_failed_send_stays_pending_and_the_retry_sends_each_email_once(alice, monkeypatch):
+    notification_send_many(drafts=_drafts(alice, 3))
+    real_send_mail = services.send_mail
+    calls = []
+
+    def flaky_send_mail(subject, *args, **kwargs):
+        calls.append(subject)
+        if len(calls) == 2:
+            raise smtplib.SMTPServerDisconnected("gone")
+        return real_send_mail(subject, *args, **kwargs)
+
+    monkeypatch.setattr(services, "send_mail", flaky_send_mail)
+
+    with pytest.raises(smtplib.SMTPServerDisconnected):
+        notification_emails_send()  # the task's first attempt
+    pending = Notification.objects.filter(emailed_at__isnull=True)
+    assert sorted(pending.values_list("title", flat=True)) == ["T1", "T2"]
+
+    assert notification_emails_send() == 2  # the retry
+    assert notification_emails_send() == 0
+    assert sorted(m.subject for m in mail.outbox) == ["T0", "T1", "T2"]
+
+
+@pytest.mark.django_db
+def test_a_recipient_refused_for_good_does_not_hold_up_the_others(alice, monkeypatch):
+    notification_send_many(drafts=_drafts(alice, 3))
+    real_send_mail = services.send_mail
+
+    def refusing_send_mail(subject, message, from_email, recipient_list, **kwargs):
+        if subject == "T0":
+            raise smtplib.SMTPRecipientsRefused({recipient_list[0]: (550, b"no such user")})
+        return real_send_mail(subject, message, from_email, recipient_list, **kwargs)
+
+    monkeypatch.setattr(services, "send_mail", refusing_send_mail)
+
+    assert notification_emails_send() == 2
+    assert notification_emails_send() == 0  # the refused one is not tried again
+    assert sorted(m.subject for m in mail.outbox) == ["T1", "T2"]
