@@ -8,6 +8,7 @@ from celery import shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
+from grading.services.integrity import grades_check_daily
 from grading.services.notifications import run_notify
 from grading.services.overrides import grade_overrides_expire
 from grading.services.report_cache import reports_warm
@@ -109,3 +110,15 @@ def finish_run_task(run_id: int) -> dict[str, object]:
 def expire_overrides_task() -> int:
     """End overrides and appeal locks whose expiry date has passed (daily; idempotent)."""
     return grade_overrides_expire(today=timezone.localdate())
+
+
+@shared_task(
+    name="grading.check_grades",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=1800,
+    time_limit=1860,
+)
+def check_grades_task() -> int:
+    """Daily: fail runs whose process is gone, check grades and history, tell Operations."""
+    return grades_check_daily()
