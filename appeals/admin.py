@@ -110,6 +110,9 @@ class AppealAdmin(admin.ModelAdmin):
     )
     readonly_fields = fields
 
+    class Media:
+        css = {"all": ("css/tierhub-admin.css",)}  # .overdue, the decision buttons
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Appeal]:
         # Open appeals first, oldest first: the top of the list is the next one to review.
         return (
@@ -159,7 +162,7 @@ class AppealAdmin(admin.ModelAdmin):
             return "—"
         due = obj.created_at + dt.timedelta(days=settings.APPEAL_REVIEW_SLA_DAYS)
         if timezone.now() > due:
-            return format_html('<strong style="color:#b91c1c">{}</strong>', _("Overdue"))
+            return format_html('<strong class="overdue">{}</strong>', _("Overdue"))
         return _("due %(date)s") % {"date": timezone.localtime(due).date().isoformat()}
 
     @admin.display(description=gettext_lazy("files"), ordering="evidence_count")

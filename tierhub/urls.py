@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from common.tokens import StaffTokenApi
 
@@ -15,7 +15,8 @@ urlpatterns = [
     path("manager/", include("appeals.manager.urls")),
     path("reports/", include("grading.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves Swagger UI's start-up script as a file (?script), not inline: CSP.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/auth/token/", StaffTokenApi.as_view(), name="api-token"),
     path("api/", include(("customers.api.urls", "customers_api"), namespace="customers-api")),
     path("api/", include(("grading.api.urls", "grading_api"), namespace="grading-api")),

@@ -6,6 +6,7 @@ environment (django-environ); the defaults give a working embedded setup: SQLite
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -40,6 +41,7 @@ INSTALLED_APPS = [
     "import_export",
     "simple_history",
     "axes",
+    "csp",
     "common",
     "customers",
     "grading",
@@ -50,6 +52,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # django-csp's, sending CONTENT_SECURITY_POLICY (below); static files, served above, need none.
+    "common.csp.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -208,6 +212,28 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+}
+
+# --- Content-Security-Policy (django-csp) ---------------------------------------------------
+# Enforced (not report-only) in every mode, so the browser tests and `make run` see what
+# production sends. Pages load scripts and styles only from our static files: no inline
+# <script>, no on*= handlers, no style="" attributes or <style> blocks (a script may still set
+# element.style). `{{ value|json_script }}` is fine: it is data, not code. A page that cannot
+# do without an inline script gets a nonce or a narrower policy on that one view, through
+# django-csp's decorators; never 'unsafe-inline' here. See README.md, "Production".
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],  # Swagger UI's CSS draws its icons as data: images
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    },
 }
 
 # --- Login lockout (django-axes) ---------------------------------------------------------------

@@ -18,6 +18,8 @@ SESSION_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SECURE = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy: base.CONTENT_SECURITY_POLICY, enforced by common.csp's middleware
+# (django-csp's; tests/test_settings.py checks the header this module sends).
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
