@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
@@ -12,26 +12,34 @@ from grading.services.integrity import grades_check_daily
 from grading.services.notifications import run_notify
 from grading.services.overrides import grade_overrides_expire
 from grading.services.report_cache import reports_warm
-from grading.services.runs import grading_run_execute
+from grading.services.runs import grading_run_execute, run_followups_enqueue
 from grading.services.schedule import grading_periodic_kickoff
 from grading.services.sharding import run_finish, run_shard_execute
 
 
 @shared_task(
     name="grading.run_grading",
+    bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
     soft_time_limit=3 * 3600,
     time_limit=3 * 3600 + 300,
 )
-def run_grading_task(as_of: str, scheme_id: int | None = None) -> dict[str, object]:
-    """Grade the population at `as_of` (ISO date); safe to run twice."""
-    from grading.models import GradingScheme
+def run_grading_task(self: Task, as_of: str, scheme_id: int | None = None) -> dict[str, object]:
+    """Grade the population at `as_of` (ISO date); safe to run twice.
+
+    A redelivered task whose run had already finished sends the run's follow-ups again (both
+    idempotent): the worker that finished it may have died between its commit and sending.
+    """
+    from grading.models import GradingRun, GradingScheme
 
     scheme = GradingScheme.objects.get(pk=scheme_id) if scheme_id else None
     run = grading_run_execute(
         as_of=dt.date.fromisoformat(as_of), scheme=scheme, triggered_by="celery"
     )
+    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+    if redelivered and run.status == GradingRun.Status.SUCCEEDED:
+        run_followups_enqueue(run.pk)
     return {"run": run.pk, "status": run.status, "scored": run.scored}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from customers.admin import CustomerScopedAdmin
 from grading.admin.base import ReadOnlyAdminMixin
@@ -22,10 +23,18 @@ class GradingRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "downgraded",
         "unchanged",
         "duration_seconds",
+        "failure",
     )
     list_filter = ("status", "scheme")
     list_select_related = ("scheme",)
     date_hierarchy = "as_of"
+
+    @admin.display(description=_("why it failed"))
+    def failure(self, run: GradingRun) -> str:
+        """The last line of a failed run's error: the exception, or why it was interrupted."""
+        if run.status != GradingRun.Status.FAILED or not run.error:
+            return ""
+        return run.error.strip().splitlines()[-1][:200]
 
 
 @admin.register(ScoreSnapshot)
