@@ -9,7 +9,10 @@ ever served through permission-checked views (DESIGN.md invariant 9).
 from __future__ import annotations
 
 import codecs
+import csv
+import io
 import os
+import re
 import secrets
 import zipfile
 from collections.abc import Sequence
@@ -18,34 +21,37 @@ from typing import IO
 
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage
-from django.core.files.uploadhandler import FileUploadHandler, SkipFile
+from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 
 from appeals.exceptions import EvidenceRejected
+from common.uploads import UploadSizeLimitHandler
 
-#: How much of a file the sniffers read.
+#: How much of a file the sniffers read (text is scanned whole, a chunk of this at a time).
 HEAD_BYTES = 64 * 1024
-#: Content types the portal accepts, with a short label for messages and pages.
+#: Content types the portal accepts, with a short label for messages and pages (issue #11:
+#: PDF, PNG, JPEG, WebP, plain text and CSV, all recognised from the bytes).
 ALLOWED_TYPES = {
     "application/pdf": "PDF",
     "image/png": "PNG",
     "image/jpeg": "JPEG",
-    "image/gif": "GIF",
     "image/webp": "WebP",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "XLSX",
+    "text/plain": "TXT",
     "text/csv": "CSV",
 }
-#: Extensions the download uses for each type (the stored name has none).
+#: Extensions the download uses for each type (the stored name has none). GIF and XLSX were
+#: accepted before issue #11; evidence stored then keeps its extension on download.
 EXTENSIONS = {
     "application/pdf": ".pdf",
     "image/png": ".png",
     "image/jpeg": ".jpg",
-    "image/gif": ".gif",
     "image/webp": ".webp",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
+    "text/plain": ".txt",
     "text/csv": ".csv",
+    "image/gif": ".gif",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
 }
 
 _EXECUTABLE_MAGIC = (
@@ -56,10 +62,9 @@ _EXECUTABLE_MAGIC = (
     b"\xce\xfa\xed\xfe",
     b"\xcf\xfa\xed\xfe",
     b"\xca\xfe\xba\xbe",  # Mach-O universal / Java class
-    b"#!",  # scripts
 )
 _ARCHIVE_MAGIC = (
-    b"PK\x03\x04",  # zip (an xlsx is checked before this)
+    b"PK\x03\x04",  # zip (an xlsx is told apart before this, for a clearer message)
     b"PK\x05\x06",  # empty zip
     b"Rar!\x1a\x07",
     b"7z\xbc\xaf\x27\x1c",
@@ -68,7 +73,17 @@ _ARCHIVE_MAGIC = (
     b"\xfd7zXZ\x00",
     b"\x28\xb5\x2f\xfd",  # zstd
 )
+_UTF8_BOM = b"\xef\xbb\xbf"
 _CSV_DELIMITERS = (",", ";", "\t", "|")
+#: What makes text active in a browser or viewer: a tag, end tag, comment, doctype or XML
+#: declaration (``<`` then a letter, ``/``, ``!`` or ``?``: HTML, SVG, XML), an event-handler
+#: attribute (``onload=``) or a script URL. Text with any of these is refused outright; the
+#: match (with the tag's name) is quoted in the reason.
+_MARKUP = re.compile(r"<[a-z/!?][\w:-]{0,20}|\bon[a-z]+\s*=|\b(?:java|vb)script\s*:", re.IGNORECASE)
+#: A match can straddle two chunks: this much of the previous one is searched again.
+_MARKUP_OVERLAP = 64
+#: Control characters other than tab, line feed and carriage return: binary, not text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x0c\x0e-\x1f]")
 
 
 class UnsupportedContent(Exception):
@@ -89,28 +104,73 @@ def _is_xlsx(file: IO[bytes]) -> bool:
     return "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names)
 
 
-def _looks_like_csv(head: bytes) -> bool:
-    if not head.strip() or b"\x00" in head:
-        return False
+def _scan_text(file: IO[bytes]) -> tuple[str, bool]:
+    """Check that the whole file is inert UTF-8 text; return its head and whether that is all.
+
+    Raises UnsupportedContent for bytes that are not UTF-8 (a BOM is fine), control
+    characters (NUL included) and markup (`_MARKUP`) anywhere in the file, and for a file of
+    blank space only. The file is read a chunk at a time (evidence is a few MB at most).
+    """
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
-    try:
-        # final=False: a multi-byte character cut at the end of the head is not an error.
-        text = decoder.decode(head, final=False)
-    except UnicodeDecodeError:
-        return False
-    if any(ord(ch) < 32 and ch not in "\r\n\t" for ch in text):
-        return False
-    first_line = text.splitlines()[0] if text.splitlines() else ""
-    return any(delimiter in first_line for delimiter in _CSV_DELIMITERS)
+    head = ""
+    complete = True
+    overlap = ""
+    while True:
+        chunk = file.read(HEAD_BYTES)
+        try:
+            text = decoder.decode(chunk, final=not chunk)
+        except UnicodeDecodeError:
+            raise UnsupportedContent(
+                _("it is not a PDF, PNG, JPEG or WebP file, nor UTF-8 text")
+            ) from None
+        if _CONTROL.search(text):
+            raise UnsupportedContent(_("it contains binary data (control characters)"))
+        window = overlap + text
+        if found := _MARKUP.search(window):
+            raise UnsupportedContent(
+                _(
+                    "it contains markup or script (“%(found)s”); HTML, SVG and scripts are "
+                    "not accepted"
+                )
+                % {"found": found.group()}
+            )
+        overlap = window[-_MARKUP_OVERLAP:]
+        if not head:
+            head = text
+        elif text:
+            complete = False
+        if not chunk:
+            break
+    if not head.strip():
+        raise UnsupportedContent(_("it contains nothing but blank space"))
+    return head, complete
+
+
+def _is_csv(head: str, complete: bool) -> bool:
+    """Return whether `head` reads as CSV: 2+ rows of the same 2+ columns for one delimiter.
+
+    A letter with commas here and there varies in width from line to line and stays text.
+    """
+    if not complete:  # the last line may be cut in the middle
+        head = head[: head.rfind("\n") + 1]
+    for delimiter in _CSV_DELIMITERS:
+        try:
+            rows = [row for row in csv.reader(io.StringIO(head), delimiter=delimiter) if row]
+        except csv.Error:
+            continue
+        if len(rows) >= 2 and len(rows[0]) >= 2 and all(len(row) == len(rows[0]) for row in rows):
+            return True
+    return False
 
 
 def detect_content_type(file: IO[bytes]) -> str:
     """Return the content type of `file` read from its bytes; raise UnsupportedContent.
 
-    Accepted: PDF (%PDF-), PNG, JPEG, GIF, WebP, XLSX (a zip holding [Content_Types].xml and
-    xl/ entries) and CSV (UTF-8 text whose first line has a delimiter). Executables, other
-    archives (including a zip that is not a workbook) and anything else are refused. The
-    file position is restored to the start.
+    Accepted (an allowlist, whatever the file is called): PDF (%PDF-), PNG, JPEG, WebP by
+    their magic numbers; UTF-8 text with no control characters and no markup anywhere, as
+    CSV when it parses as CSV (`_is_csv`), else as plain text. Refused with a reason:
+    HTML, SVG, XML and anything else with markup, scripts (#!), executables, archives, GIF
+    images and XLSX workbooks. The file position is restored to the start.
     """
     file.seek(0)
     head = file.read(HEAD_BYTES)
@@ -122,19 +182,22 @@ def detect_content_type(file: IO[bytes]) -> str:
             return "image/png"
         if head.startswith(b"\xff\xd8\xff"):
             return "image/jpeg"
-        if head.startswith((b"GIF87a", b"GIF89a")):
-            return "image/gif"
         if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
             return "image/webp"
+        if head.startswith((b"GIF87a", b"GIF89a")):
+            raise UnsupportedContent(_("GIF images are not accepted; send a PNG or JPEG"))
         if head.startswith(b"PK\x03\x04") and _is_xlsx(file):
-            return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            raise UnsupportedContent(
+                _("XLSX workbooks are not accepted; save the sheet as CSV or PDF")
+            )
         if head.startswith(_EXECUTABLE_MAGIC):
             raise UnsupportedContent(_("it is an executable program"))
+        if head.removeprefix(_UTF8_BOM).startswith(b"#!"):
+            raise UnsupportedContent(_("it is an executable script (#!)"))
         if head.startswith(_ARCHIVE_MAGIC):
             raise UnsupportedContent(_("it is an archive; archives are not accepted"))
-        if _looks_like_csv(head):
-            return "text/csv"
-        raise UnsupportedContent(_("its content is not a PDF, image or spreadsheet"))
+        text, complete = _scan_text(file)
+        return "text/csv" if _is_csv(text, complete) else "text/plain"
     finally:
         file.seek(0)
 
@@ -180,7 +243,10 @@ def evidence_check(files: Sequence[IO[bytes]]) -> list[CheckedFile]:
             content_type = detect_content_type(file)
         except UnsupportedContent as refused:
             problems.append(
-                _("“%(name)s” was refused: %(reason)s. Accepted: PDF, images, spreadsheets.")
+                _(
+                    "“%(name)s” was refused: %(reason)s. Accepted: PDF, PNG, JPEG, WebP, "
+                    "plain text (UTF-8) and CSV."
+                )
                 % {"name": name, "reason": refused.reason}
             )
             continue
@@ -190,26 +256,15 @@ def evidence_check(files: Sequence[IO[bytes]]) -> list[CheckedFile]:
     return checked
 
 
-class EvidenceSizeLimitHandler(FileUploadHandler):
+class EvidenceSizeLimitHandler(UploadSizeLimitHandler):
     """Drop any uploaded file as soon as it passes APPEAL_EVIDENCE_MAX_BYTES.
 
     Put first in `request.upload_handlers`: a huge file is then never written out in full,
     not even to a temporary file; its name is kept in `skipped` so the view can say why.
     """
 
-    def __init__(self, request: object = None) -> None:
-        super().__init__(request)
-        self.limit = int(settings.APPEAL_EVIDENCE_MAX_BYTES)
-        self.skipped: list[str] = []
-
-    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
-        if start + len(raw_data) > self.limit:
-            self.skipped.append(str(self.file_name))
-            raise SkipFile
-        return raw_data  # on to the next handler (memory or temporary file)
-
-    def file_complete(self, file_size: int) -> None:
-        return None  # the next handler builds the file object
+    def __init__(self, request: HttpRequest | None = None) -> None:
+        super().__init__(request, limit=settings.APPEAL_EVIDENCE_MAX_BYTES)
 
     def refusals(self) -> list[str]:
         """Return one message per skipped file."""

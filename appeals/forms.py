@@ -11,7 +11,8 @@ from django.utils.translation import gettext_lazy as _
 
 from appeals.models import FollowUp
 
-ACCEPT = ".pdf,.png,.jpg,.jpeg,.gif,.webp,.xlsx,.csv"
+#: The file picker's filter; the server decides by content (appeals.evidence.ALLOWED_TYPES).
+ACCEPT = ".pdf,.png,.jpg,.jpeg,.webp,.txt,.csv"
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -43,8 +44,8 @@ class AppealForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["evidence"].help_text = _(
-            "Up to %(count)d files of at most %(size)s each: PDF, images (PNG, JPEG, GIF, WebP) "
-            "or spreadsheets (XLSX, CSV)."
+            "Up to %(count)d files of at most %(size)s each: PDF, images (PNG, JPEG, WebP) "
+            "or text (plain text, CSV)."
         ) % {
             "count": settings.APPEAL_EVIDENCE_MAX_FILES,
             "size": filesizeformat(settings.APPEAL_EVIDENCE_MAX_BYTES),

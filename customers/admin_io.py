@@ -34,7 +34,6 @@ from django.contrib.contenttypes.models import ContentType
 from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import UploadedFile
-from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.db.models import QuerySet
 from django.http import (
     FileResponse,
@@ -49,6 +48,7 @@ from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -56,6 +56,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from common.exceptions import DomainError
+from common.uploads import UploadSizeLimitHandler
 from customers.exceptions import ImportRejected
 from customers.models import Customer
 from customers.services import events, exports, imports
@@ -138,28 +139,6 @@ def max_upload_bytes() -> int:
 # --- upload: bound, check, store -----------------------------------------------------------------
 
 
-class UploadSizeLimitHandler(FileUploadHandler):
-    """Drop an uploaded file as soon as it passes `max_upload_bytes()`.
-
-    First in `request.upload_handlers`, so an oversized file is never written out in full;
-    its name is kept in `skipped` for the form's message.
-    """
-
-    def __init__(self, request: HttpRequest | None = None) -> None:
-        super().__init__(request)
-        self.limit = max_upload_bytes()
-        self.skipped: list[str] = []
-
-    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
-        if start + len(raw_data) > self.limit:
-            self.skipped.append(str(self.file_name))
-            raise SkipFile
-        return raw_data
-
-    def file_complete(self, file_size: int) -> None:
-        return None  # the next handler (memory or temporary file) builds the file
-
-
 def _too_large(name: str) -> str:
     return _("“%(name)s” is too large; the limit is %(max)s.") % {
         "name": name,
@@ -187,8 +166,13 @@ class ImportUploadForm(forms.Form):
             if name not in kind.options:
                 del self.fields[name]
         self.fields["file"].help_text = _(
-            "A .csv (UTF-8) or .xlsx file of at most %(max)s whose first row names the columns."
-        ) % {"max": filesizeformat(max_upload_bytes())}
+            "A .csv (UTF-8) or .xlsx file of at most %(max)s, %(rows)s rows and %(columns)s "
+            "columns, whose first row names the columns."
+        ) % {
+            "max": filesizeformat(max_upload_bytes()),
+            "rows": number_format(settings.IMPORT_MAX_ROWS, force_grouping=True),
+            "columns": number_format(settings.IMPORT_MAX_COLUMNS, force_grouping=True),
+        }
 
     def clean_file(self) -> UploadedFile:
         upload: UploadedFile = self.cleaned_data["file"]
@@ -357,7 +341,11 @@ def _preview_page(
     token: str | None,
     status: int = 200,
 ) -> TemplateResponse:
-    errors: list[RowError] = report.errors[:MAX_ERRORS_SHOWN]
+    shown: list[RowError] = report.errors[:MAX_ERRORS_SHOWN]
+    # Errors past IMPORT_MAX_ERRORS were only counted; the note heads the list to say so.
+    more_errors = len(report.errors) - len(shown) + report.errors.omitted
+    note = report.limit_note()
+    errors = [RowError(0, "", note), *shown] if note else shown
     return TemplateResponse(
         request,
         "admin/customers/import_preview.html",
@@ -369,7 +357,7 @@ def _preview_page(
             filename=filename,
             report=report,
             errors=errors,
-            more_errors=len(report.errors) - len(errors),
+            more_errors=more_errors,
             header=header,
             rows=rows,
             token=token,
@@ -384,7 +372,7 @@ def import_upload(
 ) -> HttpResponse:
     """Step 1: the upload form; on POST check the file, dry-run it and show the preview."""
     # Before anything reads the body: an oversized upload is dropped while it arrives.
-    limit = UploadSizeLimitHandler(request)
+    limit = UploadSizeLimitHandler(request, limit=max_upload_bytes())
     request.upload_handlers.insert(0, limit)
     return _import_upload(request, model_admin=model_admin, kind=kind, limit=limit)
 

@@ -3,6 +3,11 @@
 Rows come out as plain strings keyed by a normalised header (stripped, lower-cased), so the
 import services validate one representation whatever the format. Both readers stream: a
 million-row file is never held in memory here.
+
+Every file is read within `TableLimits` (settings IMPORT_MAX_ROWS, IMPORT_MAX_COLUMNS,
+IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES, IMPORT_MAX_XLSX_COMPRESSION_RATIO), checked before and while
+parsing: a hostile file (a zip bomb, millions of rows, a line of millions of cells) is refused
+with a TableError naming the limit, after bounded work.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ import datetime as dt
 import io
 import os
 import re
+import struct
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -20,7 +27,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 
@@ -45,6 +55,18 @@ UNNAMED_COLUMN = ""
 
 SUFFIXES = (".csv", ".xlsx")
 
+#: Parts (zip members) a workbook may have; read from the zip's end record before the central
+#: directory is loaded (every entry becomes an object). Real workbooks have tens.
+MAX_XLSX_PARTS = 10_000
+#: The compression-ratio bound applies to parts larger than this: tiny parts (styles, an
+#: empty sheet) compress far better than any sheet of data and hold no one up.
+XLSX_RATIO_FLOOR_BYTES = 1024 * 1024
+#: Bytes inflated at a time while a workbook's parts are counted.
+_INFLATE_CHUNK = 1024 * 1024
+#: Characters on one physical CSV line: far above any real row (50 columns of text), low
+#: enough that a hostile line of millions of cells is refused before it becomes a list.
+MAX_CSV_LINE_CHARS = 1024 * 1024
+
 
 class TableError(ValueError):
     """The file cannot be read as a table; `line` is 0 when the whole file is at fault."""
@@ -53,6 +75,48 @@ class TableError(ValueError):
         super().__init__(message)
         self.message = message
         self.line = line
+
+
+@dataclass(frozen=True)
+class TableLimits:
+    """The bounds a file is read within; `from_settings()` is the default everywhere."""
+
+    #: Data rows (records after the header; blank ones count: they cost reading too).
+    max_rows: int
+    #: Cells in the header or any row, up to the last non-blank one.
+    max_columns: int
+    #: An XLSX's parts unpacked, together (declared sizes first, then the bytes as inflated).
+    max_xlsx_uncompressed_bytes: int
+    #: How much larger than stored any one part (above XLSX_RATIO_FLOOR_BYTES) may unpack.
+    max_xlsx_compression_ratio: int
+
+    @classmethod
+    def from_settings(cls) -> TableLimits:
+        return cls(
+            max_rows=int(settings.IMPORT_MAX_ROWS),
+            max_columns=int(settings.IMPORT_MAX_COLUMNS),
+            max_xlsx_uncompressed_bytes=int(settings.IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES),
+            max_xlsx_compression_ratio=int(settings.IMPORT_MAX_XLSX_COMPRESSION_RATIO),
+        )
+
+
+def _count(value: int) -> str:
+    """Return a count as people write it in the active language (1,000,000)."""
+    return number_format(value, force_grouping=True)
+
+
+def _too_many_rows(limits: TableLimits) -> TableError:
+    return TableError(
+        _("the file has more than %(max)s rows, the limit (IMPORT_MAX_ROWS)")
+        % {"max": _count(limits.max_rows)}
+    )
+
+
+def _too_many_columns(line: int, limits: TableLimits) -> TableError:
+    return TableError(
+        _("line %(line)d has more than %(max)s columns, the limit (IMPORT_MAX_COLUMNS)")
+        % {"line": line, "max": _count(limits.max_columns)}
+    )
 
 
 @dataclass
@@ -81,15 +145,20 @@ def table_format(filename: str) -> str:
 
 
 @contextmanager
-def open_table(source: Source, filename: str | None = None) -> Iterator[Table]:
+def open_table(
+    source: Source, filename: str | None = None, *, limits: TableLimits | None = None
+) -> Iterator[Table]:
     """Open a CSV (UTF-8, BOM optional) or XLSX (first sheet) file as a `Table`.
 
     `filename` picks the format by extension; it defaults to the path's name. A binary file
     object passed in is left open. Raises TableError for an unsupported extension, an empty
-    file, or content that is not valid UTF-8 / XLSX (possibly while iterating the rows).
+    file, content that is not valid UTF-8 / XLSX, or a file past `limits` (default: from
+    settings): an XLSX that would unpack too large is refused before it is parsed, too many
+    rows or columns while the rows are iterated.
     """
+    limits = limits or TableLimits.from_settings()
     if isinstance(source, Records):
-        yield _records_table(source)
+        yield _records_table(source, limits)
         return
     if filename is None:
         if not isinstance(source, str | os.PathLike):
@@ -97,17 +166,45 @@ def open_table(source: Source, filename: str | None = None) -> Iterator[Table]:
         filename = os.fspath(source)
     kind = table_format(filename)
     with ExitStack() as stack:
-        lines = _csv_lines(source, stack) if kind == "csv" else _xlsx_lines(source, stack)
-        yield _table(lines)
+        lines = _csv_lines(source, stack) if kind == "csv" else _xlsx_lines(source, stack, limits)
+        yield _table(_bounded(lines, limits))
 
 
-def read_rows(source: Source, filename: str | None = None) -> Iterator[tuple[int, dict[str, str]]]:
+def read_rows(
+    source: Source, filename: str | None = None, *, limits: TableLimits | None = None
+) -> Iterator[tuple[int, dict[str, str]]]:
     """Yield ``(line_number, {normalised_header: value})`` for each non-blank data row."""
-    with open_table(source, filename) as table:
+    with open_table(source, filename, limits=limits) as table:
         yield from table.rows
 
 
-def _records_table(records: Records) -> Table:
+def _bounded(
+    lines: Iterator[tuple[int, list[str]]], limits: TableLimits
+) -> Iterator[tuple[int, list[str]]]:
+    """Pass `lines` on; raise TableError past `max_rows` data rows or `max_columns` cells."""
+    # Every record counts, blank ones and any before the header too: the bound is on the
+    # work (an XLSX can declare a million empty rows), and the header is the one extra.
+    allowed = limits.max_rows + 1
+    max_columns = limits.max_columns
+    for count, (line, cells) in enumerate(lines, start=1):
+        if count > allowed:
+            raise _too_many_rows(limits)
+        if len(cells) > max_columns and _width(cells) > max_columns:
+            raise _too_many_columns(line, limits)
+        yield line, cells
+
+
+def _width(cells: list[str]) -> int:
+    """Return the number of cells up to the last non-blank one (trailing blanks are padding)."""
+    for index in range(len(cells) - 1, -1, -1):
+        if cells[index]:
+            return index + 1
+    return 0
+
+
+def _records_table(records: Records, limits: TableLimits) -> Table:
+    if len(records.items) > limits.max_rows:
+        raise _too_many_rows(limits)
     # Raw keys are few and repeat on every row: normalise each once (a 100k-row request
     # would otherwise normalise half a million strings).
     names: dict[Any, str] = {}
@@ -119,6 +216,11 @@ def _records_table(records: Records) -> Table:
                 names[key] = normalise_header(str(key))
     if not names:
         raise TableError(_("no rows were given"), line=1)
+    if len(set(names.values())) > limits.max_columns:
+        raise TableError(
+            _("the rows have more than %(max)s columns, the limit (IMPORT_MAX_COLUMNS)")
+            % {"max": _count(limits.max_columns)}
+        )
 
     def rows() -> Iterator[tuple[int, dict[str, str]]]:
         for position, item in enumerate(records.items, start=1):
@@ -176,8 +278,26 @@ def _csv_lines(source: Source, stack: ExitStack) -> Iterator[tuple[int, list[str
     return _csv_records(text)
 
 
+def _short_lines(text: IO[str]) -> Iterator[str]:
+    """Yield the physical lines of `text`; raise TableError at one over MAX_CSV_LINE_CHARS.
+
+    The csv module turns a whole record into a list before anything can count its cells:
+    a 100 MB line of commas would be a list of 100 million strings.
+    """
+    readline = text.readline
+    number = 0
+    while line := readline(MAX_CSV_LINE_CHARS + 1):
+        number += 1
+        if len(line) > MAX_CSV_LINE_CHARS:
+            raise TableError(
+                _("line %(line)d is longer than %(max)s characters")
+                % {"line": number, "max": _count(MAX_CSV_LINE_CHARS)}
+            )
+        yield line
+
+
 def _csv_records(text: IO[str]) -> Iterator[tuple[int, list[str]]]:
-    reader = csv.reader(text)
+    reader = csv.reader(_short_lines(text))
     while True:
         # A record starts on the line after the previous one ended (quoted cells may span
         # lines), which is the number an editor or a spreadsheet shows.
@@ -196,12 +316,19 @@ def _csv_records(text: IO[str]) -> Iterator[tuple[int, list[str]]]:
         yield line, [cell.strip() for cell in cells]
 
 
-def _xlsx_lines(source: Source, stack: ExitStack) -> Iterator[tuple[int, list[str]]]:
+def _xlsx_lines(
+    source: Source, stack: ExitStack, limits: TableLimits
+) -> Iterator[tuple[int, list[str]]]:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
+    if isinstance(source, str | os.PathLike):
+        file: IO[bytes] = stack.enter_context(open(source, "rb"))  # noqa: SIM115
+    else:
+        file = source
+    _check_workbook(file, limits)
     try:
-        workbook = load_workbook(source, read_only=True, data_only=True)
+        workbook = load_workbook(file, read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError):
         raise TableError(_("the file is not a valid XLSX workbook")) from None
     stack.callback(workbook.close)
@@ -211,6 +338,94 @@ def _xlsx_lines(source: Source, stack: ExitStack) -> Iterator[tuple[int, list[st
     # Missing rows come back empty, so the position is the sheet's row number.
     rows = sheet.iter_rows(values_only=True)
     return ((line, [_cell_text(v) for v in cells]) for line, cells in enumerate(rows, start=1))
+
+
+_END_RECORD = struct.Struct("<4s4H2LH")  # a zip's "end of central directory" record
+_END_SIGNATURE = b"PK\x05\x06"
+
+
+def _check_workbook(file: IO[bytes], limits: TableLimits) -> None:
+    """Refuse a workbook that would unpack past `limits`, before openpyxl parses any of it.
+
+    Cheapest first: the number of parts (the zip's end record), the sizes the central
+    directory declares (their sum, and each large part's compression ratio), then the bytes
+    themselves, inflated a chunk at a time and counted, since declared sizes can lie. (CPython's
+    zipfile stops a part at its declared size and then fails its CRC check, so a lie ends as
+    "not a valid XLSX workbook"; the count keeps the bound whatever the zip reader does.) The
+    full read also checks every part's CRC, so openpyxl never meets a corrupt part mid-way.
+    """
+    max_bytes = limits.max_xlsx_uncompressed_bytes
+    too_large = _(
+        "the workbook unpacks to more than %(max)s, the limit (IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES)"
+    ) % {"max": filesizeformat(max_bytes)}
+    try:
+        parts = _zip_part_count(file)
+        if parts is None:
+            raise TableError(_("the file is not a valid XLSX workbook"))
+        if parts > MAX_XLSX_PARTS:
+            raise TableError(
+                _("the workbook has %(count)s parts, more than the %(max)s accepted")
+                % {"count": _count(parts), "max": _count(MAX_XLSX_PARTS)}
+            )
+        file.seek(0)
+        with zipfile.ZipFile(file) as archive:
+            members = archive.infolist()
+            if sum(member.file_size for member in members) > max_bytes:
+                raise TableError(too_large)
+            for member in members:
+                ratio = member.file_size / max(member.compress_size, 1)
+                if (
+                    member.file_size > XLSX_RATIO_FLOOR_BYTES
+                    and ratio > limits.max_xlsx_compression_ratio
+                ):
+                    raise TableError(
+                        _(
+                            "a part of the workbook unpacks to %(ratio)s times its stored size, "
+                            "more than %(max)s, the limit (IMPORT_MAX_XLSX_COMPRESSION_RATIO)"
+                        )
+                        % {
+                            "ratio": _count(int(ratio)),
+                            "max": _count(limits.max_xlsx_compression_ratio),
+                        }
+                    )
+            unpacked = 0
+            for member in members:
+                with archive.open(member) as part:
+                    while chunk := part.read(_INFLATE_CHUNK):
+                        unpacked += len(chunk)
+                        if unpacked > max_bytes:
+                            raise TableError(too_large)
+    except TableError:
+        raise
+    # BadZipFile: damaged, or a part's CRC fails; RuntimeError: encrypted; NotImplementedError:
+    # a compression method zipfile lacks; zlib.error: a damaged deflate stream.
+    except (
+        zipfile.BadZipFile,
+        RuntimeError,
+        NotImplementedError,
+        OSError,
+        EOFError,
+        zlib.error,
+        struct.error,
+    ):
+        raise TableError(_("the file is not a valid XLSX workbook")) from None
+    finally:
+        file.seek(0)
+
+
+def _zip_part_count(file: IO[bytes]) -> int | None:
+    """Return the number of entries the zip's end record declares; None if it has none."""
+    file.seek(0, os.SEEK_END)
+    size = file.tell()
+    # The record is the last thing in the file, after a comment of at most 64 KiB.
+    tail_size = min(size, _END_RECORD.size + 0xFFFF)
+    file.seek(size - tail_size)
+    tail = file.read(tail_size)
+    at = tail.rfind(_END_SIGNATURE)
+    if at < 0 or len(tail) - at < _END_RECORD.size:
+        return None
+    # 0xFFFF means "see the zip64 record": 65,535 parts or more, far past any workbook.
+    return int(_END_RECORD.unpack_from(tail, at)[4])
 
 
 def _cell_text(value: Any) -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -29,6 +30,7 @@ from django.db import connection, transaction
 from django.db.models import BooleanField, Model, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -83,6 +85,45 @@ class RowError:
         }
 
 
+class ErrorList(list[RowError]):
+    """An import's errors, at most `limit` of them (default settings.IMPORT_MAX_ERRORS).
+
+    A hostile file must not produce millions of error rows: errors past the limit are only
+    counted (`omitted`), and `read_table_into` stops reading the file once the list is `full`
+    (`stopped`). `ImportReport.limit_note()` says which happened.
+    """
+
+    def __init__(self, errors: Iterable[RowError] = (), *, limit: int | None = None) -> None:
+        super().__init__()
+        self.limit = int(settings.IMPORT_MAX_ERRORS if limit is None else limit)
+        self.omitted = 0
+        self.stopped = False
+        self.extend(errors)
+
+    @property
+    def full(self) -> bool:
+        return len(self) >= self.limit
+
+    def append(self, error: RowError) -> None:
+        if len(self) < self.limit:
+            super().append(error)
+        else:
+            self.omitted += 1
+
+    def extend(self, errors: Iterable[RowError]) -> None:
+        for error in errors:
+            self.append(error)
+
+    def __iadd__(self, errors: Iterable[RowError]) -> ErrorList:  # type: ignore[override, misc]
+        self.extend(errors)
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # copy and pickle: rebuild through __init__ (a bare list's reduce would append the
+        # items before `limit` exists), then restore limit and counts.
+        return (ErrorList, (list(self),), dict(vars(self)))
+
+
 @dataclass
 class ImportReport:
     """What an import found and did (or, for a dry run, would do)."""
@@ -90,8 +131,31 @@ class ImportReport:
     total_rows: int = 0
     created: int = 0
     updated: int = 0
-    errors: list[RowError] = field(default_factory=list)
+    errors: ErrorList = field(default_factory=ErrorList)
     dry_run: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.errors, ErrorList):
+            self.errors = ErrorList(self.errors)
+
+    def limit_note(self) -> str | None:
+        """Return why the errors are incomplete (IMPORT_MAX_ERRORS reached), or None."""
+        errors = self.errors
+        limit = number_format(errors.limit, force_grouping=True)
+        if errors.stopped:
+            return _(
+                "checking stopped after %(max)s errors, the limit (IMPORT_MAX_ERRORS); "
+                "the rest of the file was not checked"
+            ) % {"max": limit}
+        if errors.omitted:
+            return ngettext(
+                "%(count)s more error is not listed; at most %(max)s are kept, "
+                "the limit (IMPORT_MAX_ERRORS)",
+                "%(count)s more errors are not listed; at most %(max)s are kept, "
+                "the limit (IMPORT_MAX_ERRORS)",
+                errors.omitted,
+            ) % {"count": number_format(errors.omitted, force_grouping=True), "max": limit}
+        return None
 
     @property
     def bad_rows(self) -> int:
@@ -107,7 +171,13 @@ class ImportReport:
         return lines
 
     def rejection(self) -> str:
-        """Return "N bad rows; nothing was imported" (the summary of a rejected import)."""
+        """Return "N bad rows; nothing was imported" (the summary of a rejected import).
+
+        When the errors are incomplete (IMPORT_MAX_ERRORS), the summary says so instead.
+        """
+        note = self.limit_note()
+        if note is not None:
+            return _("%(note)s; nothing was imported") % {"note": note}
         return ngettext(
             "%(count)d bad row; nothing was imported",
             "%(count)d bad rows; nothing was imported",
@@ -371,8 +441,10 @@ def read_table_into(
     """Check the header, then feed each data row to `parse`.
 
     Header errors stop the import before any row is read: without a required column, every
-    row would repeat the same complaint.
+    row would repeat the same complaint. Reading stops, and the import is rejected, as soon as
+    the report holds IMPORT_MAX_ERRORS errors, or the file passes a limit of `TableLimits`.
     """
+    errors = report.errors
     try:
         with open_table(source, filename) as table:
             _check_header(table, required, optional, report)
@@ -389,6 +461,9 @@ def read_table_into(
                         )
                     )
                 parse(line, values)
+                if errors.full:
+                    errors.stopped = True
+                    reject_if_errors(report)
                 if progress is not None and report.total_rows % PROGRESS_EVERY == 0:
                     progress(report.total_rows)
     except TableError as exc:

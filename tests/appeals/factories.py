@@ -144,6 +144,19 @@ def png(name: str = "photo.png") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "image/png")
 
 
+def jpeg(name: str = "photo.jpg") -> SimpleUploadedFile:
+    return SimpleUploadedFile(
+        name, b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 32, "image/jpeg"
+    )
+
+
+def webp(name: str = "photo.webp") -> SimpleUploadedFile:
+    body = b"VP8 " + (10).to_bytes(4, "little") + b"\x00" * 10
+    return SimpleUploadedFile(
+        name, b"RIFF" + len(b"WEBP" + body).to_bytes(4, "little") + b"WEBP" + body, "image/webp"
+    )
+
+
 def xlsx(name: str = "orders.xlsx") -> SimpleUploadedFile:
     from openpyxl import Workbook
 

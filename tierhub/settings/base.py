@@ -145,6 +145,19 @@ DATA_UPLOAD_MAX_NUMBER_FILES = env.int("DATA_UPLOAD_MAX_NUMBER_FILES", default=2
 # Admin imports (upload -> dry-run preview -> confirm): the largest file accepted. A 1M-order
 # CSV is about 60 MB; larger files belong to the `import_orders` command.
 IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=100 * 1024 * 1024)
+# Every import (admin, commands, API rows) is read within these bounds, checked before and
+# while parsing, so a hostile file is refused early with the limit named and nothing written:
+# data rows; columns; an XLSX's parts unpacked together (a 4-column order sheet is ~225 bytes
+# a row, so 200 MB holds ~900k; larger imports go as CSV or with this raised) and how much
+# larger than stored one part may unpack (real sheets 8-13x, the zip bomb of issue #11 290x).
+# An import stops checking after IMPORT_MAX_ERRORS errors.
+IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=1_000_000)
+IMPORT_MAX_COLUMNS = env.int("IMPORT_MAX_COLUMNS", default=50)
+IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES = env.int(
+    "IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES", default=200 * 1024 * 1024
+)
+IMPORT_MAX_XLSX_COMPRESSION_RATIO = env.int("IMPORT_MAX_XLSX_COMPRESSION_RATIO", default=100)
+IMPORT_MAX_ERRORS = env.int("IMPORT_MAX_ERRORS", default=1000)
 APPEAL_WINDOW_DAYS = env.int("APPEAL_WINDOW_DAYS", default=30)
 APPEAL_EVIDENCE_MAX_FILES = env.int("APPEAL_EVIDENCE_MAX_FILES", default=5)
 APPEAL_EVIDENCE_MAX_BYTES = env.int("APPEAL_EVIDENCE_MAX_BYTES", default=5 * 1024 * 1024)
