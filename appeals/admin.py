@@ -32,6 +32,7 @@ from appeals.models import Appeal, FollowUp
 from appeals.views_common import evidence_response
 from common.exceptions import DomainError
 from customers.selectors import scope_for_user
+from grading.admin.explanations import ACTION_LABELS, RULE_LABELS
 from grading.models import GradingRun, ScoreSnapshot
 
 EVIDENCE_PERMISSION = "appeals.view_evidence"
@@ -54,6 +55,9 @@ SNAPSHOT_ROWS = (
     ("action", gettext_lazy("Decision")),
     ("rule", gettext_lazy("Rule")),
 )
+
+#: Snapshot codes shown in words (the explanation of the grade policy's decision).
+SNAPSHOT_WORDS = {"action": ACTION_LABELS, "rule": RULE_LABELS}
 
 
 class OverdueFilter(admin.SimpleListFilter):
@@ -226,6 +230,8 @@ class AppealAdmin(admin.ModelAdmin):
             if snapshot is None:
                 return "—"
             raw = getattr(snapshot, field)
+            if field in SNAPSHOT_WORDS:  # the policy's codes, said in words
+                return str(SNAPSHOT_WORDS[field].get(raw, raw))
             if isinstance(raw, float):
                 return f"{raw:.2f}"
             return "—" if raw is None else str(raw)

@@ -292,15 +292,17 @@ def _check_move(appeal: Appeal, to: str) -> None:
 def _cadence_of(change: GradeChange) -> str:
     """Return the review cadence of the grade the change took away.
 
-    Read from the ladder of the scheme that made the change (the active scheme for a
-    change made outside a run), falling back to the grade's own default cadence.
+    The rung is the one place a cadence lives: read from the ladder of the scheme that made
+    the change, else (a change made outside a run, or a grade that scheme no longer has) the
+    active scheme's; monthly for a grade on neither ladder.
     """
     rungs = SchemeGrade.objects.filter(grade_id=change.from_grade_id)
+    cadence = None
     if change.run_id is not None:
-        rungs = rungs.filter(scheme__runs=change.run_id)
-    else:
-        rungs = rungs.filter(scheme__status="active")
-    return rungs.values_list("cadence", flat=True).first() or change.from_grade.review_cadence
+        cadence = rungs.filter(scheme__runs=change.run_id).values_list("cadence", flat=True).first()
+    if cadence is None:
+        cadence = rungs.filter(scheme__status="active").values_list("cadence", flat=True).first()
+    return cadence or Cadence.MONTHLY
 
 
 def _one_review_period_after(day: dt.date, *, cadence: str) -> dt.date:

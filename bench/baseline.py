@@ -178,6 +178,8 @@ def scoring_rules(
             warn_after=r["warn_after"],
             downgrade_after=r["downgrade_after"],
             downgrade_needs_review=r["downgrade_needs_review"],
+            min_frequency=r["min_frequency"],
+            min_monetary_cents=cents(r["min_monetary"]),
         )
         for r in ladder
     )
@@ -576,6 +578,8 @@ def run_once(dsn: str, *, as_of: dt.date, tz: ZoneInfo) -> dict[str, Any]:
         frame = state.copy()
         frame["computed_grade"] = scores["grade"].astype("str")
         frame["composite"] = scores["composite"].astype("float64")
+        frame["frequency"] = scores["frequency"]
+        frame["monetary_cents"] = scores["monetary_cents"]
         decisions = policy.decide(
             frame, ladder=policies, context=policy.RunContext.for_as_of(as_of)
         )

@@ -53,7 +53,8 @@ class Cadence(models.TextChoices):
 
 
 class Grade(models.Model):
-    """A tier customers are sorted into. Its scoring rules live in each scheme's ladder."""
+    """A tier customers are sorted into. Its rules, review cadence included, live in each
+    scheme's ladder (`SchemeGrade`): the rung is the one place a grade's cadence is kept."""
 
     code = models.SlugField(_("code"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=100)
@@ -69,9 +70,6 @@ class Grade(models.Model):
     )
     first_response_minutes = models.PositiveIntegerField(
         _("first response target (minutes)"), null=True, blank=True
-    )
-    review_cadence = models.CharField(
-        _("review cadence"), max_length=10, choices=Cadence.choices, default=Cadence.MONTHLY
     )
     color = models.CharField(_("colour"), max_length=7, default="#64748b")
 
@@ -258,17 +256,40 @@ class SchemeGrade(models.Model):
     hysteresis = models.DecimalField(
         _("hysteresis margin"),
         default=Decimal("0"),
-        help_text=_("A customer keeps the grade while the score stays within this margin below."),
+        help_text=_(
+            "Points below the minimum score that still count as on target, for a customer who "
+            "passes every gate: a failed gate is never forgiven."
+        ),
         **SCORE,
     )
     cadence = models.CharField(
-        _("review cadence"), max_length=10, choices=Cadence.choices, default=Cadence.MONTHLY
+        _("review cadence"),
+        max_length=10,
+        choices=Cadence.choices,
+        default=Cadence.MONTHLY,
+        help_text=_(
+            "Which runs review this grade: every monthly run, or only the runs dated on a "
+            "quarter start (1 January, April, July, October)."
+        ),
     )
-    warn_after = models.PositiveSmallIntegerField(_("warn after (periods under target)"), default=1)
+    # The defaults are the monthly ones; a quarterly rung defaults to 2 and 3 (policy
+    # DEFAULT_COUNTS), which the ladder form fills in (grading.admin.schemes).
+    warn_after = models.PositiveSmallIntegerField(
+        _("warn after (reviews under target)"),
+        default=1,
+        help_text=_(
+            "Consecutive reviews under target before the manager is warned; 0: no warning. "
+            "Default: 1 for a monthly grade, 2 for a quarterly one."
+        ),
+    )
     downgrade_after = models.PositiveSmallIntegerField(
-        _("propose downgrade after (periods under target)"),
+        _("downgrade after (reviews under target)"),
         default=2,
         validators=[MinValueValidator(1)],
+        help_text=_(
+            "Consecutive reviews under target before a one-step downgrade (proposed when it "
+            "needs review). Default: 2 for a monthly grade, 3 for a quarterly one."
+        ),
     )
     downgrade_needs_review = models.BooleanField(_("downgrade needs review"), default=True)
 
@@ -590,6 +611,16 @@ class GradeChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.from_grade_id} → {self.to_grade_id}"
+
+
+#: The decision note of a downgrade proposal a grading run withdraws, by the rule that
+#: withdrew it (`grading.policy.decide`: withdraw_proposal), formatted with the run's as_of.
+PROPOSAL_WITHDRAWN_NOTES = {
+    "score_above_grade": _("Superseded: the run of %(as_of)s upgraded the customer."),
+    "proposal_withdrawn": _(
+        "Withdrawn: the review in the run of %(as_of)s found the customer on target again."
+    ),
+}
 
 
 class GradeOverride(models.Model):

@@ -3,11 +3,14 @@
 Pure domain code: no Django, no ORM, no settings, no clock. The engine passes in the grade
 ladder, the run context (which review cadences are due) and one row of state per customer;
 ``decide`` returns one decision per customer. Writing the decisions is the engine's job.
+
+This is DESIGN.md's "Grade policy (dynamic rules)"; docs/grading-policy.md is the same
+policy as a table of cases, each with an example customer timeline.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Final, Literal, NamedTuple
@@ -19,6 +22,7 @@ from pandas.api.extensions import ExtensionArray
 __all__ = [
     "ACTIONS",
     "CADENCES",
+    "DEFAULT_COUNTS",
     "OUTPUT_COLUMNS",
     "RULES",
     "STATE_COLUMNS",
@@ -28,10 +32,18 @@ __all__ = [
     "RunContext",
     "cadences_due",
     "decide",
+    "default_counts",
 ]
 
 Cadence = Literal["monthly", "quarterly"]
 CADENCES: Final[tuple[str, ...]] = ("monthly", "quarterly")
+
+#: (warn_after, downgrade_after) of a grade that does not say otherwise, by cadence. The
+#: source rule for top customers: two consecutive quarters short of target start the warning
+#: talk (预警沟通), and only if there is still no improvement (若仍无改善) comes the downgrade,
+#: so a quarterly grade warns at its 2nd review under target and proposes at its 3rd. A
+#: monthly grade warns at the 1st and proposes at the 2nd.
+DEFAULT_COUNTS: Final[Mapping[str, tuple[int, int]]] = {"monthly": (1, 2), "quarterly": (2, 3)}
 
 ACTIONS: Final[tuple[str, ...]] = (
     "assign",
@@ -48,6 +60,8 @@ ACTIONS: Final[tuple[str, ...]] = (
 STATE_COLUMNS: Final[tuple[str, ...]] = (
     "computed_grade",
     "composite",
+    "frequency",
+    "monetary_cents",
     "current_grade",
     "periods_under",
     "override_grade",
@@ -62,6 +76,8 @@ OUTPUT_COLUMNS: Final[tuple[str, ...]] = (
     "target_grade",
     "periods_under",
     "rule",
+    "under_target",
+    "withdraw_proposal",
 )
 
 # Quarter-end runs are dated the first day of the next quarter (see ``cadences_due``).
@@ -80,9 +96,11 @@ _OUTCOMES: Final[tuple[_Outcome, ...]] = (
     _Outcome("locked", "appeal_lock"),
     _Outcome("assign", "first_grading"),
     _Outcome("upgrade", "score_above_grade"),
+    _Outcome("keep", "on_target_not_due"),
+    _Outcome("keep", "cadence_not_due"),
+    _Outcome("keep", "proposal_withdrawn"),
     _Outcome("keep", "same_grade"),
     _Outcome("keep", "within_hysteresis"),
-    _Outcome("keep", "cadence_not_due"),
     _Outcome("keep", "pending_review"),
     _Outcome("propose_downgrade", "downgrade_after"),
     _Outcome("downgrade", "downgrade_after"),
@@ -94,9 +112,11 @@ _OUTCOMES: Final[tuple[_Outcome, ...]] = (
     _LOCKED,
     _ASSIGN,
     _UPGRADE,
+    _ON_TARGET_NOT_DUE,
+    _UNDER_NOT_DUE,
+    _WITHDRAWN,
     _SAME,
     _HYSTERESIS,
-    _NOT_DUE,
     _PENDING,
     _PROPOSE,
     _DOWNGRADE,
@@ -107,16 +127,29 @@ _OUTCOMES: Final[tuple[_Outcome, ...]] = (
 RULES: Final[tuple[str, ...]] = tuple(dict.fromkeys(outcome.rule for outcome in _OUTCOMES))
 
 
+def default_counts(cadence: str) -> tuple[int, int]:
+    """Return the default (warn_after, downgrade_after) of a grade reviewed at ``cadence``.
+
+    See ``DEFAULT_COUNTS``; an unknown cadence gets the monthly numbers (the ladder's own
+    validation reports the cadence).
+    """
+    return DEFAULT_COUNTS.get(cadence, DEFAULT_COUNTS["monthly"])
+
+
 @dataclass(frozen=True, slots=True)
 class GradePolicy:
-    """Describe one grade of the ladder and the rules that move customers out of it.
+    """Describe one grade of the ladder (a rung) and the rules that move customers out of it.
 
     ``rank``: higher is better. ``min_score``: the composite (0..100) that earns the grade.
-    ``hysteresis``: composite points below ``min_score`` that still keep the grade.
-    ``cadence``: how often a downgrade out of this grade is evaluated. ``warn_after`` /
-    ``downgrade_after``: consecutive evaluated periods under target before a warning / a
-    one-step downgrade (``warn_after=0`` never warns). ``downgrade_needs_review``: a downgrade
-    is only proposed and waits for a reviewer instead of being applied.
+    ``min_frequency`` / ``min_monetary_cents``: the rung's hard gates (orders in the window,
+    net purchases in the window in cents; 0 = no gate), as in ``grading.scoring.GradeRule``.
+    ``hysteresis``: composite points below ``min_score`` that still count as on target, for
+    a customer who passes every gate (a failed gate is never forgiven). ``cadence``: which
+    runs review the rung (monthly: every run; quarterly: runs dated on a quarter start).
+    ``warn_after`` / ``downgrade_after``: consecutive reviews under target before a warning /
+    a one-step downgrade (``warn_after=0`` never warns); left out (None), they default by
+    cadence (``DEFAULT_COUNTS``). ``downgrade_needs_review``: the downgrade is proposed and
+    waits for a reviewer instead of being applied.
     """
 
     code: str
@@ -124,9 +157,18 @@ class GradePolicy:
     min_score: float
     hysteresis: float = 0.0
     cadence: Cadence = "monthly"
-    warn_after: int = 1
-    downgrade_after: int = 2
+    warn_after: int = None  # type: ignore[assignment]  # None: DEFAULT_COUNTS[cadence]
+    downgrade_after: int = None  # type: ignore[assignment]  # None: DEFAULT_COUNTS[cadence]
     downgrade_needs_review: bool = True
+    min_frequency: int = 0
+    min_monetary_cents: int = 0
+
+    def __post_init__(self) -> None:
+        warn_after, downgrade_after = default_counts(self.cadence)
+        if self.warn_after is None:
+            object.__setattr__(self, "warn_after", warn_after)
+        if self.downgrade_after is None:
+            object.__setattr__(self, "downgrade_after", downgrade_after)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +243,8 @@ def _validate_grades(grades: tuple[GradePolicy, ...]) -> None:
             problems.append(f"{name}: warn_after must be >= 0, got {grade.warn_after}")
         if grade.downgrade_after < 1:
             problems.append(f"{name}: downgrade_after must be >= 1, got {grade.downgrade_after}")
+        if grade.min_frequency < 0 or grade.min_monetary_cents < 0:
+            problems.append(f"{name}: gates must be >= 0")
         if grade.warn_after > grade.downgrade_after:
             problems.append(
                 f"{name}: warn_after ({grade.warn_after}) must be <= "
@@ -211,7 +255,7 @@ def _validate_grades(grades: tuple[GradePolicy, ...]) -> None:
 
 
 def cadences_due(as_of: date) -> frozenset[str]:
-    """Return the review cadences a run dated ``as_of`` evaluates downgrades for.
+    """Return the review cadences of a run dated ``as_of``: the rungs it reviews.
 
     Convention: ``as_of`` is the first day AFTER the evaluated period, so the run for March
     is dated April 1 and the run for the first quarter is also dated April 1. "monthly" is
@@ -224,7 +268,7 @@ def cadences_due(as_of: date) -> frozenset[str]:
 
 @dataclass(frozen=True, slots=True)
 class RunContext:
-    """Describe the run: which review cadences evaluate downgrades in it.
+    """Describe the run: which review cadences it reviews.
 
     A month-end run has ``{"monthly"}``, a quarter-end run ``{"monthly", "quarterly"}``;
     ``RunContext.for_as_of(as_of)`` derives them from the run date (see ``cadences_due``).
@@ -250,56 +294,64 @@ def decide(state: pd.DataFrame, *, ladder: Ladder, context: RunContext) -> pd.Da
     """Return this run's grade decision for every customer in ``state``.
 
     ``state`` is indexed by customer id and has the columns of ``STATE_COLUMNS``:
-    computed_grade (ladder code from scoring), composite (0..100), current_grade (NA = never
-    graded), periods_under (consecutive evaluated periods under target; NA = 0),
-    override_grade / locked_grade (NA = none active), pending_downgrade (NA = False). Extra
-    columns are ignored; the input is never modified.
+    computed_grade (ladder code from scoring), composite (0..100), frequency and
+    monetary_cents (the gate inputs: orders and net purchases in cents in the window; NA =
+    0), current_grade (NA = never graded), periods_under (consecutive reviews under target of
+    the current grade; NA = 0), override_grade / locked_grade (NA = none active),
+    pending_downgrade (a downgrade proposal waits for review; NA = False). Extra columns are
+    ignored; the input is never modified.
 
     The result is indexed like ``state`` with the columns of ``OUTPUT_COLUMNS``: action (one
     of ``ACTIONS``), old_grade (= current_grade), new_grade (the grade after this run if the
     decision is applied; a proposal leaves the old grade), target_grade (where a change goes:
     set for assign / upgrade / propose_downgrade / downgrade, NA otherwise), periods_under
-    (the new counter to store, int64) and rule (the rule that fired). Text columns use the
-    pandas ``str`` dtype with NaN for missing.
+    (the count to store, int64), rule (the rule that fired), under_target (bool, below) and
+    withdraw_proposal (bool: the pending downgrade proposal is to be withdrawn, superseded
+    with the rule as its reason). Text columns use the pandas ``str`` dtype with NaN for
+    missing.
 
-    Rules, first match wins ("cur" is the current grade's policy, n = periods_under + 1):
+    "cur" is the current grade's rung. Under target: the computed grade ranks below cur and
+    a gate of cur fails (frequency < cur.min_frequency or monetary_cents <
+    cur.min_monetary_cents), or every gate passes and composite < cur.min_score -
+    cur.hysteresis (a missing composite counts as below). On target: neither upgraded nor
+    under target. The rung is reviewed when cur.cadence is in ``context.due_cadences``.
+    Rules, first match wins (n = periods_under + 1):
 
-    ===  =====================================  =================  ==============  =================
-    #    condition                              action             periods_under   rule
-    ===  =====================================  =================  ==============  =================
-    1    override_grade set                     pinned (new =      0               override
-                                                override_grade)
-    2    locked_grade set                       locked (new =      0               appeal_lock
-                                                current, else
-                                                locked_grade)
-    3    current_grade NA                       assign computed    0               first_grading
-    4    computed rank > current rank           upgrade to         0               score_above_grade
-                                                computed (any
-                                                number of steps)
-    5    computed == current                    keep               0               same_grade
-    6a   computed lower, cur.min_score -        keep               0               within_hysteresis
-         cur.hysteresis <= composite <
-         cur.min_score (a gate failure with a
-         composite above the floor is not
-         forgiven)
-    6b   cur.cadence not in due_cadences        keep               unchanged       cadence_not_due
-    6c   pending_downgrade                      keep               n               pending_review
-    6d   n >= cur.downgrade_after               propose_downgrade  n               downgrade_after
-         and cur.downgrade_needs_review         one step down
-    6d   n >= cur.downgrade_after               downgrade one      0               downgrade_after
-                                                step down
-    6e   cur.warn_after > 0, n >= warn_after    warn               n               warn_after
-    6f   otherwise                              under_target       n               under_target
-    ===  =====================================  =================  ==============  =================
+    ===  =============================  =================  ===========  ==================  ====
+    #    condition                      action             count        rule                wd
+    ===  =============================  =================  ===========  ==================  ====
+    1    override_grade set             pinned (new =      0            override
+                                        override_grade)
+    2    locked_grade set               locked (new =      0            appeal_lock
+                                        current, else
+                                        locked_grade)
+    3    current_grade NA               assign computed    0            first_grading
+    4    computed rank > current rank   upgrade to         0            score_above_grade   pend
+                                        computed (any
+                                        number of steps)
+    5a   not reviewed, on target        keep               unchanged    on_target_not_due
+    5b   not reviewed, under target     keep               unchanged    cadence_not_due
+    6a   reviewed, on target, pending   keep               0            proposal_withdrawn  yes
+    6b   reviewed, computed == current  keep               0            same_grade
+    6c   reviewed, on target            keep               0            within_hysteresis
+    7a   reviewed, under, pending       keep               n            pending_review
+    7b   under, n >= downgrade_after    propose_downgrade  n            downgrade_after
+         and downgrade_needs_review     one step down
+    7b   under, n >= downgrade_after    downgrade one      0            downgrade_after
+                                        step down
+    7c   under, warn_after > 0 and      warn               n            warn_after
+         n >= warn_after
+    7d   under                          under_target       n            under_target
+    ===  =============================  =================  ===========  ==================  ====
 
-    An upgrade supersedes a pending downgrade: rows with action "upgrade" and
-    pending_downgrade True are the proposals the engine withdraws. A downgrade moves exactly
-    one step, which is never below the computed grade. The hysteresis bound is inclusive
-    (composite exactly at ``min_score - hysteresis`` keeps the grade); a missing composite
-    counts as outside the band, so the computed grade decides.
+    ("wd": withdraw_proposal; "pend": when pending_downgrade.) So a run that does not review
+    a rung (a quarterly rung between quarter starts) neither adds to nor resets its count and
+    never withdraws its proposal; only an upgrade acts at every run. A pending proposal is
+    never proposed again. A downgrade moves exactly one step, never below the computed
+    grade. For fixed gate inputs, being under target is monotone in the composite.
 
     Raise ``ValueError`` when a column is missing, periods_under is negative, a
-    computed_grade is missing or not a ladder code, or a customer that rules 4-6 apply to has
+    computed_grade is missing or not a ladder code, or a customer that rules 4-7 apply to has
     a current_grade that is not a ladder code. Pinned and locked customers may hold any code.
     """
     missing = [column for column in STATE_COLUMNS if column not in state.columns]
@@ -318,6 +370,9 @@ def decide(state: pd.DataFrame, *, ladder: Ladder, context: RunContext) -> pd.Da
     n_ladder = len(ladder)
 
     composite = pd.to_numeric(state["composite"]).to_numpy(dtype=float, na_value=np.nan)
+    # Gate inputs as float64: exact for integers below 2**53 (cents of ~90 trillion).
+    frequency = _count(state["frequency"])
+    monetary = _count(state["monetary_cents"])
     old_under = pd.to_numeric(state["periods_under"]).fillna(0).to_numpy(dtype=np.int64)
     pending = state["pending_downgrade"].fillna(False).to_numpy(dtype=bool)
 
@@ -337,7 +392,8 @@ def decide(state: pd.DataFrame, *, ladder: Ladder, context: RunContext) -> pd.Da
     grades = ladder.grades
     rank = _per_grade([g.rank for g in grades], padding, 0, np.int64)
     floor = _per_grade([g.min_score - g.hysteresis for g in grades], padding, np.inf, float)
-    ceiling = _per_grade([g.min_score for g in grades], padding, np.inf, float)
+    min_frequency = _per_grade([g.min_frequency for g in grades], padding, 0, float)
+    min_monetary = _per_grade([g.min_monetary_cents for g in grades], padding, 0, float)
     due = _per_grade([g.cadence in context.due_cadences for g in grades], padding, False, bool)
     warn_after = _per_grade([g.warn_after for g in grades], padding, 0, np.int64)
     down_after = _per_grade([g.downgrade_after for g in grades], padding, 1, np.int64)
@@ -348,13 +404,20 @@ def decide(state: pd.DataFrame, *, ladder: Ladder, context: RunContext) -> pd.Da
     upgrade = graded & (rank[computed] > rank[cur])
     same = graded & (computed == cur)
     below = graded & (rank[computed] < rank[cur])
-    # Hysteresis only forgives a score just under the floor; a composite at or above it with a
-    # lower computed grade failed a hard gate (e.g. minimum spend) and counts as under target.
-    within = below & (composite >= floor[cur]) & (composite < ceiling[cur])
-    evaluated = below & ~within & due[cur]
-    not_due = below & ~within & ~due[cur]
-    pending_review = evaluated & pending
-    counting = evaluated & ~pending
+    # The margin forgives only a score shortfall of a customer who passes every gate of the
+    # current rung; a failed gate is under target whatever the composite (DESIGN.md).
+    gates_pass = (frequency >= min_frequency[cur]) & (monetary >= min_monetary[cur])
+    under_target = below & ~(gates_pass & (composite >= floor[cur]))
+    on_target = graded & ~upgrade & ~under_target
+    reviewed = due[cur]
+
+    not_due_on = on_target & ~reviewed
+    not_due_under = under_target & ~reviewed
+    withdrawn = on_target & reviewed & pending
+    same_kept = same & reviewed & ~pending
+    band_kept = on_target & ~same & reviewed & ~pending
+    pending_review = under_target & reviewed & pending
+    counting = under_target & reviewed & ~pending
     step_down = counting & (n >= down_after[cur])
     propose = step_down & review[cur]
     downgrade = step_down & ~review[cur]
@@ -367,9 +430,11 @@ def decide(state: pd.DataFrame, *, ladder: Ladder, context: RunContext) -> pd.Da
         (lock, _LOCKED),
         (assign, _ASSIGN),
         (upgrade, _UPGRADE),
-        (same, _SAME),
-        (within, _HYSTERESIS),
-        (not_due, _NOT_DUE),
+        (not_due_on, _ON_TARGET_NOT_DUE),
+        (not_due_under, _UNDER_NOT_DUE),
+        (withdrawn, _WITHDRAWN),
+        (same_kept, _SAME),
+        (band_kept, _HYSTERESIS),
         (pending_review, _PENDING),
         (propose, _PROPOSE),
         (downgrade, _DOWNGRADE),
@@ -379,7 +444,7 @@ def decide(state: pd.DataFrame, *, ladder: Ladder, context: RunContext) -> pd.Da
     outcome = np.select([mask for mask, _ in decided], [code for _, code in decided], default=-1)
 
     periods_under = np.zeros(len(state), dtype=np.int64)
-    periods_under = np.where(not_due, old_under, periods_under)
+    periods_under = np.where(not_due_on | not_due_under, old_under, periods_under)
     periods_under = np.where(pending_review | propose | warn | under, n, periods_under)
 
     one_lower = cur + 1  # valid wherever a downgrade fires: below the current grade exists
@@ -403,9 +468,15 @@ def decide(state: pd.DataFrame, *, ladder: Ladder, context: RunContext) -> pd.Da
             "target_grade": vocabulary.take(target, allow_fill=True),
             "periods_under": periods_under,
             "rule": rules.take(outcome),
+            "under_target": under_target,
+            "withdraw_proposal": pending & (upgrade | withdrawn),
         },
         index=state.index.copy(),
     )
+
+
+def _count(values: pd.Series) -> np.ndarray:
+    return pd.to_numeric(values).to_numpy(dtype=np.float64, na_value=0.0)
 
 
 def _vocabulary(codes: tuple[str, ...], uniques: Iterable[pd.Index]) -> ExtensionArray:

@@ -11,7 +11,14 @@ from django.utils.translation import gettext as _
 from customers.selectors import scope_for_user
 from customers.services.exports import ScoresRun
 from grading.exceptions import NoActiveScheme
-from grading.models import GradeChange, GradingRun, GradingScheme, ScoreSnapshot
+from grading.models import (
+    Cadence,
+    GradeChange,
+    GradingRun,
+    GradingScheme,
+    SchemeGrade,
+    ScoreSnapshot,
+)
 
 #: Review-queue order: changes waiting for a decision first, then oldest first (FIFO).
 PROPOSED_FIRST = Case(
@@ -27,6 +34,31 @@ def scheme_get_active() -> GradingScheme:
     if scheme is None:
         raise NoActiveScheme(_("No grading scheme is active; activate one in the admin."))
     return scheme
+
+
+#: The (warn_after, downgrade_after) of the quarterly rungs shipped before issue #17: a
+#: warning after one quarter under target and a proposal after two, where the rule they
+#: implement starts the warning talk only after two quarters (policy.DEFAULT_COUNTS).
+OUTDATED_QUARTERLY_COUNTS = (1, 2)
+
+
+def scheme_rungs_with_outdated_counts(*, scheme: GradingScheme) -> list[SchemeGrade]:
+    """Return the quarterly rungs of `scheme` that still have the pre-#17 counts (1 and 2).
+
+    Best rank first, with their grades (one query). The admin offers a revised draft with
+    the new defaults for them (`scheme_revise_with_default_counts`).
+    """
+    warn_after, downgrade_after = OUTDATED_QUARTERLY_COUNTS
+    return list(
+        SchemeGrade.objects.filter(
+            scheme=scheme,
+            cadence=Cadence.QUARTERLY,
+            warn_after=warn_after,
+            downgrade_after=downgrade_after,
+        )
+        .select_related("grade")
+        .order_by("-grade__rank")
+    )
 
 
 def scheme_get_by_name(name: str) -> GradingScheme:
@@ -93,3 +125,13 @@ def snapshot_get_for_change(*, change: GradeChange) -> ScoreSnapshot | None:
         .filter(run_id=change.run_id, customer_id=change.customer_id)
         .first()
     )
+
+
+def rung_get_for_snapshot(*, snapshot: ScoreSnapshot) -> SchemeGrade | None:
+    """Return the rung the snapshot's customer was judged against: the grade they held
+    before the run, in the ladder of the run's scheme (None for a first grading)."""
+    if snapshot.grade_before_id is None:
+        return None
+    return SchemeGrade.objects.filter(
+        scheme_id=snapshot.run.scheme_id, grade_id=snapshot.grade_before_id
+    ).first()

@@ -170,6 +170,118 @@ def next_run_date(today: dt.date, *, cadence: str) -> dt.date:
     return dt.date(year, (month - 1) % 12 + 1, 1)
 
 
+#: What the latest grading decided, for the rules that need no count (grading.policy.RULES).
+DECISION_SENTENCES: Mapping[str, object] = {
+    "override": gettext_lazy(
+        "Our team has set your grade to %(grade)s; gradings do not change it while it lasts."
+    ),
+    "appeal_lock": gettext_lazy(
+        "After your accepted appeal, your grade %(grade)s is held until its next review."
+    ),
+    "first_grading": gettext_lazy("Your first grading placed you in %(grade)s."),
+    "score_above_grade": gettext_lazy("Your score reached %(grade)s, so you moved up at once."),
+    "same_grade": gettext_lazy("At its latest review you met everything %(grade)s requires."),
+    "within_hysteresis": gettext_lazy(
+        "At its latest review your score was just under the minimum of %(grade)s, but within "
+        "its margin, and you met its other requirements: you keep %(grade)s."
+    ),
+    "proposal_withdrawn": gettext_lazy(
+        "At its latest review you met what %(grade)s requires again, so the proposal to lower "
+        "your grade was withdrawn."
+    ),
+}
+
+
+def decision_sentence(
+    *,
+    rule: str,
+    action: str,
+    grade: str,
+    cadence: str,
+    count: int,
+    downgrade_after: int | None,
+    next_review: dt.date,
+) -> str:
+    """Return what the latest grading decided about the customer's grade, in words.
+
+    `rule` and `action` are the snapshot's (`grading.policy`), `grade` the name of the grade
+    it judged (the one held before the run; for a first grading or an upgrade, the new one),
+    `count` the consecutive reviews under target after the run, `cadence` and
+    `downgrade_after` those of that grade's rung (None: unknown), `next_review` the date of
+    the next run that reviews it. An unknown rule gives "".
+    """
+    from django.utils.formats import date_format
+    from django.utils.translation import ngettext
+
+    values = {"grade": grade, "n": count, "m": downgrade_after}
+    values["date"] = date_format(next_review, "MONTH_DAY_FORMAT")
+    if rule in DECISION_SENTENCES:
+        return str(DECISION_SENTENCES[rule]) % values
+    # "After m reviews in a row below them ..." when the rung's count is known.
+    later = (
+        ngettext(
+            " After %(m)d review in a row below them, it may be lowered by one grade.",
+            " After %(m)d reviews in a row below them, it may be lowered by one grade.",
+            downgrade_after,
+        )
+        if downgrade_after
+        else ""
+    )
+    if rule == "on_target_not_due":
+        if cadence == "quarterly":
+            review = _("%(grade)s is reviewed once a quarter; the next review is on %(date)s.")
+        else:
+            review = _("%(grade)s is next reviewed on %(date)s.")
+        return (_("You meet what %(grade)s requires.") + " " + review) % values
+    if rule == "cadence_not_due":
+        below = _(
+            "You are currently below what %(grade)s requires. It is reviewed once a quarter: "
+            "nothing changes before the review on %(date)s."
+        )
+        return (below + later) % values
+    if rule == "downgrade_after" and action == "downgrade":
+        values["n"] = downgrade_after or count  # the count restarts with the lower grade
+        sentence = ngettext(
+            "You were below what %(grade)s requires at %(n)d review in a row, so your grade "
+            "was lowered by one step.",
+            "You were below what %(grade)s requires at %(n)d reviews in a row, so your grade "
+            "was lowered by one step.",
+            values["n"],
+        )
+        return sentence % values
+    counted = {
+        "pending_review": ngettext(
+            "You have been below what %(grade)s requires at %(n)d review in a row. A "
+            "proposal to lower your grade by one step is waiting for our team's review.",
+            "You have been below what %(grade)s requires at %(n)d reviews in a row. A "
+            "proposal to lower your grade by one step is waiting for our team's review.",
+            count,
+        ),
+        "downgrade_after": ngettext(
+            "You were below what %(grade)s requires at %(n)d review in a row, so lowering "
+            "your grade by one step was proposed; our team will review it.",
+            "You were below what %(grade)s requires at %(n)d reviews in a row, so lowering "
+            "your grade by one step was proposed; our team will review it.",
+            count,
+        ),
+        "warn_after": ngettext(
+            "You have been below what %(grade)s requires at %(n)d review in a row: your "
+            "account manager will get in touch.",
+            "You have been below what %(grade)s requires at %(n)d reviews in a row: your "
+            "account manager will get in touch.",
+            count,
+        )
+        + later,
+        "under_target": ngettext(
+            "At its latest review you were below what %(grade)s requires (%(n)d review in a row).",
+            "At its latest review you were below what %(grade)s requires (%(n)d reviews in a row).",
+            count,
+        )
+        + later,
+    }
+    return counted[rule] % values if rule in counted else ""
+
+
 def _score_for(value: Decimal | int, cuts: Mapping[int, Decimal] | Mapping[int, int]) -> int:
     reached = [score for score, floor in cuts.items() if value >= floor]
     return max(reached, default=1)

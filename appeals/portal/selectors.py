@@ -22,6 +22,7 @@ from appeals.portal.explain import (
     Needs,
     Target,
     Weights,
+    decision_sentence,
     dimensions,
     needs_sentence,
     next_grade_needs,
@@ -30,6 +31,7 @@ from appeals.portal.explain import (
 from benefits.selectors import benefit_catalog_by_grade
 from customers.models import Customer
 from grading.models import (
+    Cadence,
     CustomerGrade,
     Grade,
     GradeAuditEntry,
@@ -51,6 +53,8 @@ class Rung:
     min_monetary: Decimal
     cadence: str
     benefits: list[object] = field(default_factory=list)
+    warn_after: int = 1
+    downgrade_after: int = 2
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class GradeExplanation:
     needs: Needs | None
     ladder: list[Rung]
     needs_text: str = ""
+    decision_text: str = ""
 
 
 def ladder_published() -> list[Rung]:
@@ -83,6 +88,8 @@ def ladder_published() -> list[Rung]:
             min_monetary=r.min_monetary,
             cadence=r.cadence,
             benefits=benefits.get(r.grade_id, []),
+            warn_after=r.warn_after,
+            downgrade_after=r.downgrade_after,
         )
         for r in rungs
     ]
@@ -200,7 +207,8 @@ def grade_explanation_for_customer(
                 cooperation=float(scheme.weight_cooperation),
             ),
             cuts=cut_points_for_run(snapshot.run),
-            deadline=next_run_date(today, cadence=next_rung.cadence),
+            # An upgrade happens at any run (DESIGN.md), whatever the grade's review cadence.
+            deadline=next_run_date(today, cadence=Cadence.MONTHLY),
         )
     return GradeExplanation(
         grade=grade,
@@ -211,6 +219,28 @@ def grade_explanation_for_customer(
         needs=needs,
         ladder=ladder,
         needs_text=needs_sentence(needs) if needs else "",
+        decision_text=_decision_text(snapshot, ladder, today=today),
+    )
+
+
+def _decision_text(snapshot: ScoreSnapshot, ladder: list[Rung], *, today: dt.date) -> str:
+    """Say in words which rule of the grade policy the latest grading applied.
+
+    The grade judged is the one held before the run (for a first grading, an upgrade or a
+    pin, the one after); its cadence and counts are read from the published ladder.
+    """
+    new_grade = snapshot.rule in ("first_grading", "score_above_grade", "override")
+    judged = snapshot.grade_after if new_grade else snapshot.grade_before or snapshot.grade_after
+    rung = next((r for r in ladder if r.grade.pk == judged.pk), None)
+    cadence = rung.cadence if rung else Cadence.MONTHLY
+    return decision_sentence(
+        rule=snapshot.rule,
+        action=snapshot.action,
+        grade=grade_label(judged),
+        cadence=cadence,
+        count=snapshot.periods_under,
+        downgrade_after=rung.downgrade_after if rung else None,
+        next_review=next_run_date(today, cadence=cadence),
     )
 
 

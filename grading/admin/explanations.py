@@ -3,15 +3,17 @@ the rule that fired and what the policy did (DESIGN.md: "any grade can be explai
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.urls import reverse
 from django.utils.functional import Promise
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from grading.models import GradeChange, ScoreSnapshot
-from grading.selectors import snapshot_get_for_change
+from grading.models import Cadence, GradeChange, SchemeGrade, ScoreSnapshot
+from grading.policy import cadences_due
+from grading.selectors import rung_get_for_snapshot, snapshot_get_for_change
 
 #: Input facts of the window, in DESIGN.md order.
 INPUT_FIELDS: tuple[tuple[str, Promise], ...] = (
@@ -57,25 +59,74 @@ SCORE_FIELDS: tuple[tuple[str, Promise], ...] = (
     ("composite", _("Composite score")),
 )
 
-#: What each policy rule means (grading.policy.RULES).
+#: What each policy rule means (grading.policy.RULES; docs/grading-policy.md has the table).
 RULE_LABELS: dict[str, Promise] = {
-    "override": _("An override pins the grade; the run does not change it."),
-    "appeal_lock": _("An accepted appeal locks the grade for one review period."),
-    "first_grading": _("First grading: the customer gets the computed grade."),
-    "score_above_grade": _("The composite reached a higher grade: upgraded at once."),
-    "same_grade": _("The composite earns the current grade."),
-    "within_hysteresis": _("Below the grade's minimum, but within its hysteresis margin."),
-    "cadence_not_due": _("Below target, but the grade's review cadence is not due in this run."),
-    "pending_review": _("Below target, but a downgrade proposal is already waiting for review."),
-    "downgrade_after": _(
-        "Below target for the grade's “propose downgrade after” periods: one step down."
+    "override": _("An override pins the grade: the run does not change it, the count stays at 0."),
+    "appeal_lock": _(
+        "An accepted appeal locks the grade for one review period: the run does not change "
+        "it, the count stays at 0."
     ),
-    "warn_after": _("Below target for the grade's “warn after” periods: the manager is warned."),
-    "under_target": _("Below target; not yet long enough for a warning."),
+    "first_grading": _("First grading: the customer gets the computed grade."),
+    "score_above_grade": _(
+        "The computed grade ranks above the current one: upgraded at once (at any run), the "
+        "count resets and a pending downgrade proposal is withdrawn."
+    ),
+    "on_target_not_due": _(
+        "On target, but this run does not review the grade (a quarterly grade is reviewed "
+        "only by runs dated 1 January, April, July or October): the count stays as it was."
+    ),
+    "cadence_not_due": _(
+        "Under target, but this run does not review the grade (a quarterly grade is reviewed "
+        "only by runs dated 1 January, April, July or October): the count stays as it was."
+    ),
+    "proposal_withdrawn": _(
+        "A review found the customer on target again: the pending downgrade proposal is "
+        "withdrawn (superseded) and the count resets."
+    ),
+    "same_grade": _("A review found the composite earning the current grade: the count resets."),
+    "within_hysteresis": _(
+        "A review found every gate of the grade met and the composite under its minimum but "
+        "within the hysteresis margin: on target, the count resets."
+    ),
+    "pending_review": _(
+        "A review found the customer under target; a downgrade proposal already waits for "
+        "review, so no second one is made. The count goes up."
+    ),
+    "downgrade_after": _(
+        "Under target at the grade's “downgrade after” consecutive reviews: a one-step "
+        "downgrade, proposed for review or applied."
+    ),
+    "warn_after": _(
+        "Under target at the grade's “warn after” consecutive reviews or more: the manager is "
+        "asked to reach out."
+    ),
+    "under_target": _(
+        "A review found the customer under target (a gate of the grade failed, or the "
+        "composite is below its minimum minus the margin): the count goes up, no warning yet."
+    ),
     "changed_during_run": _(
         "The grade was changed by someone else while the run was writing; the run left it."
     ),
 }
+
+#: Rules that fire for a customer judged against their grade's rung (not pinned, not new).
+JUDGED_RULES = frozenset(
+    {
+        "on_target_not_due",
+        "cadence_not_due",
+        "proposal_withdrawn",
+        "same_grade",
+        "within_hysteresis",
+        "pending_review",
+        "downgrade_after",
+        "warn_after",
+        "under_target",
+    }
+)
+#: Rules of a customer found under target (reviewed or not).
+UNDER_TARGET_RULES = frozenset(
+    {"cadence_not_due", "pending_review", "downgrade_after", "warn_after", "under_target"}
+)
 
 #: What the policy did (grading.policy.ACTIONS).
 ACTION_LABELS: dict[str, Promise] = {
@@ -104,6 +155,7 @@ class Explanation:
     action_label: str
     customer_url: str
     run_url: str | None
+    policy: list[tuple[Promise, Any]] = field(default_factory=list)
 
 
 def _rows(snapshot: ScoreSnapshot, fields: tuple[tuple[str, Promise], ...]) -> list[Any]:
@@ -116,11 +168,94 @@ def _rows(snapshot: ScoreSnapshot, fields: tuple[tuple[str, Promise], ...]) -> l
     return rows
 
 
+def policy_rows(snapshot: ScoreSnapshot, rung: SchemeGrade) -> list[tuple[Promise, Any]]:
+    """Return how the policy judged the snapshot against the rung of the grade it held.
+
+    The facts behind the rule in words: whether the run reviewed the rung, each hard gate
+    met or not, the composite against the minimum and the margin, and the counts.
+    """
+
+    def verdict(met: bool) -> str:
+        return gettext("met") if met else gettext("not met")
+
+    reviewed = rung.cadence in cadences_due(snapshot.run.as_of)
+    floor = rung.min_score - rung.hysteresis
+    rows: list[tuple[Promise, Any]] = [
+        (
+            _("Judged against"),
+            gettext("%(grade)s, reviewed %(cadence)s")
+            % {"grade": rung.grade, "cadence": Cadence(rung.cadence).label.lower()},
+        ),
+        (
+            _("Reviewed by this run"),
+            gettext("yes")
+            if reviewed
+            else gettext("no: a quarterly grade is reviewed on 1 January, April, July, October"),
+        ),
+    ]
+    if rung.min_frequency:
+        rows.append(
+            (
+                _("Gate: orders in the window"),
+                gettext("%(value)s, needs %(gate)s or more: %(verdict)s")
+                % {
+                    "value": snapshot.frequency,
+                    "gate": rung.min_frequency,
+                    "verdict": verdict(snapshot.frequency >= rung.min_frequency),
+                },
+            )
+        )
+    if rung.min_monetary:
+        rows.append(
+            (
+                _("Gate: net purchases in the window"),
+                gettext("%(value)s, needs %(gate)s or more: %(verdict)s")
+                % {
+                    "value": snapshot.monetary,
+                    "gate": rung.min_monetary,
+                    "verdict": verdict(snapshot.monetary >= rung.min_monetary),
+                },
+            )
+        )
+    rows += [
+        (
+            _("Composite against the grade"),
+            gettext(
+                "%(composite)s; minimum %(minimum)s, margin %(margin)s: on target from "
+                "%(floor)s when every gate is met"
+            )
+            % {
+                "composite": round(snapshot.composite, 4),
+                "minimum": rung.min_score,
+                "margin": rung.hysteresis,
+                "floor": floor,
+            },
+        ),
+        (
+            _("Under target"),
+            gettext("yes") if snapshot.rule in UNDER_TARGET_RULES else gettext("no"),
+        ),
+        (
+            _("Counts of the grade"),
+            gettext(
+                "warn after %(warn)s, downgrade after %(down)s consecutive reviews under target"
+            )
+            % {"warn": rung.warn_after or gettext("never"), "down": rung.downgrade_after},
+        ),
+    ]
+    return rows
+
+
 def explain_change(change: GradeChange) -> Explanation:
-    """Return the explanation of `change` (one query for its snapshot)."""
+    """Return the explanation of `change` (a query for its snapshot, one for its rung)."""
     snapshot = snapshot_get_for_change(change=change)
     rule = snapshot.rule if snapshot else change.rule
     action = snapshot.action if snapshot else ""
+    rung = (
+        rung_get_for_snapshot(snapshot=snapshot)
+        if snapshot is not None and rule in JUDGED_RULES
+        else None
+    )
     return Explanation(
         snapshot=snapshot,
         inputs=_rows(snapshot, INPUT_FIELDS) if snapshot else [],
@@ -135,4 +270,5 @@ def explain_change(change: GradeChange) -> Explanation:
             if change.run_id
             else None
         ),
+        policy=policy_rows(snapshot, rung) if snapshot is not None and rung is not None else [],
     )

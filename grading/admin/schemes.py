@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -18,8 +19,15 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from common.exceptions import DomainError
 from grading.admin.base import GuardedHistoryAdmin
-from grading.models import Grade, GradingScheme, SchemeGrade
-from grading.services.schemes import scheme_activate, scheme_retire, scheme_revise
+from grading.models import Cadence, Grade, GradingScheme, SchemeGrade
+from grading.policy import DEFAULT_COUNTS, default_counts
+from grading.selectors import scheme_rungs_with_outdated_counts
+from grading.services.schemes import (
+    scheme_activate,
+    scheme_retire,
+    scheme_revise,
+    scheme_revise_with_default_counts,
+)
 
 
 def _is_draft(scheme: GradingScheme | None) -> bool:
@@ -40,24 +48,75 @@ class GradeAdmin(GuardedHistoryAdmin):
     search_fields = ("code", "name")
     ordering = ("-rank",)
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Grade]:
+        # A grade's cadence lives on its rung of a scheme's ladder: show the active one's.
+        rung = SchemeGrade.objects.filter(
+            grade=OuterRef("pk"), scheme__status=GradingScheme.Status.ACTIVE
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(active_cadence=Subquery(rung.values("cadence")[:1]))
+        )
+
+    @admin.display(
+        description=gettext_lazy("review cadence (active scheme)"), ordering="active_cadence"
+    )
+    def review_cadence(self, obj: Grade) -> str:
+        cadence = getattr(obj, "active_cadence", None)
+        return str(Cadence(cadence).label) if cadence else "—"
+
+
+#: The columns of the ladder inline.
+LADDER_FIELDS = (
+    "grade",
+    "min_score",
+    "min_frequency",
+    "min_monetary",
+    "hysteresis",
+    "cadence",
+    "warn_after",
+    "downgrade_after",
+    "downgrade_needs_review",
+)
+
+
+class SchemeGradeForm(forms.ModelForm):
+    """A ladder rung. On a new rung the counts may be left empty: they then take the
+    default of the rung's cadence (`grading.policy.DEFAULT_COUNTS`: 1 and 2 monthly, 2 and 3
+    quarterly)."""
+
+    class Meta:
+        model = SchemeGrade
+        fields = LADDER_FIELDS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None:
+            for name in ("warn_after", "downgrade_after"):
+                self.fields[name].required = False
+                self.fields[name].widget.attrs["placeholder"] = _("by cadence")
+                self.initial[name] = None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.instance.pk is None:
+            warn_after, downgrade_after = default_counts(cleaned.get("cadence") or "")
+            if cleaned.get("warn_after") is None:
+                cleaned["warn_after"] = warn_after
+            if cleaned.get("downgrade_after") is None:
+                cleaned["downgrade_after"] = downgrade_after
+        return cleaned
+
 
 class SchemeGradeInline(admin.TabularInline):
     """The ladder; editable only while its scheme is a draft (`obj` is the scheme)."""
 
     model = SchemeGrade
+    form = SchemeGradeForm
     extra = 0
     autocomplete_fields = ("grade",)
-    fields = (
-        "grade",
-        "min_score",
-        "min_frequency",
-        "min_monetary",
-        "hysteresis",
-        "cadence",
-        "warn_after",
-        "downgrade_after",
-        "downgrade_needs_review",
-    )
+    fields = LADDER_FIELDS
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return _is_draft(obj) and super().has_add_permission(request, obj)
@@ -93,7 +152,12 @@ class GradingSchemeAdmin(GuardedHistoryAdmin):
         "retired_at",
     )
     inlines = (SchemeGradeInline,)
-    actions = ("activate_scheme", "revise_schemes", "retire_schemes")
+    actions = (
+        "activate_scheme",
+        "revise_schemes",
+        "revise_with_default_counts",
+        "retire_schemes",
+    )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         # The version is chosen when a scheme is created (or by `scheme_revise`), then fixed.
@@ -119,6 +183,14 @@ class GradingSchemeAdmin(GuardedHistoryAdmin):
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
         context = {**(extra_context or {}), "can_revise": self.has_change_permission(request)}
+        scheme = self.get_object(request, object_id)
+        if scheme is not None and scheme.status != GradingScheme.Status.RETIRED:
+            # Quarterly rungs still at the counts shipped before issue #17 (the migration
+            # updated only an untouched default scheme): offer a draft with the new ones.
+            outdated = scheme_rungs_with_outdated_counts(scheme=scheme)
+            context["outdated_rungs"] = outdated
+            context["outdated_grades"] = ", ".join(str(rung.grade) for rung in outdated)
+            context["quarterly_counts"] = DEFAULT_COUNTS[Cadence.QUARTERLY]
         return super().change_view(request, object_id, form_url, context)
 
     def save_model(self, request: HttpRequest, obj: GradingScheme, form: Any, change: bool) -> None:
@@ -157,6 +229,35 @@ class GradingSchemeAdmin(GuardedHistoryAdmin):
         )
         if len(drafts) == 1:
             # One scheme revised (e.g. from its change page): go straight to the new draft.
+            return HttpResponseRedirect(
+                reverse("admin:grading_gradingscheme_change", args=[drafts[0].pk])
+            )
+        return None
+
+    @admin.action(
+        description=gettext_lazy("Create a new draft version with the new default counts"),
+        permissions=["change"],
+    )
+    def revise_with_default_counts(
+        self, request: HttpRequest, queryset: QuerySet[GradingScheme]
+    ) -> HttpResponseRedirect | None:
+        drafts = [
+            scheme_revise_with_default_counts(scheme=s, by=request.user)
+            for s in queryset.order_by("pk")
+        ]
+        self.message_user(
+            request,
+            ngettext(
+                "Created draft %(drafts)s: its quarterly grades warn after 2 reviews under "
+                "target and propose a downgrade after 3. Check it, then activate it.",
+                "Created drafts %(drafts)s: their quarterly grades warn after 2 reviews under "
+                "target and propose a downgrade after 3. Check them, then activate one.",
+                len(drafts),
+            )
+            % {"drafts": ", ".join(str(d) for d in drafts)},
+            messages.SUCCESS,
+        )
+        if len(drafts) == 1:
             return HttpResponseRedirect(
                 reverse("admin:grading_gradingscheme_change", args=[drafts[0].pk])
             )

@@ -18,6 +18,8 @@ from simple_history.utils import bulk_create_with_history
 from grading.engine import scheme_rules
 from grading.exceptions import InvalidSchemeLadder, SchemeConflict, SchemeNotDraft
 from grading.models import GradingScheme, SchemeGrade
+from grading.policy import default_counts
+from grading.selectors import scheme_rungs_with_outdated_counts
 
 #: Fields a revision does not copy: identity, lifecycle and bookkeeping.
 _NOT_COPIED = frozenset(
@@ -144,6 +146,28 @@ def scheme_revise(*, scheme: GradingScheme, by: AbstractBaseUser | None) -> Grad
             for rung in SchemeGrade.objects.filter(scheme=source).order_by("pk")
         ]
         bulk_create_with_history(rungs, SchemeGrade, default_user=by)
+    return draft
+
+
+def scheme_revise_with_default_counts(
+    *, scheme: GradingScheme, by: AbstractBaseUser | None
+) -> GradingScheme:
+    """Revise `scheme` into a new draft whose outdated quarterly rungs get the new defaults.
+
+    The rungs `scheme_rungs_with_outdated_counts` names (quarterly, warning after 1 review
+    under target and proposing after 2) warn after 2 and propose after 3 in the draft
+    (`grading.policy.DEFAULT_COUNTS`); every other field is copied as `scheme_revise` does.
+    The draft is returned for review; nothing changes until someone activates it.
+    """
+    with transaction.atomic():
+        draft = scheme_revise(scheme=scheme, by=by)
+        grades = [rung.grade_id for rung in scheme_rungs_with_outdated_counts(scheme=scheme)]
+        rungs = list(SchemeGrade.objects.filter(scheme=draft, grade_id__in=grades).order_by("pk"))
+        for rung in rungs:
+            rung.warn_after, rung.downgrade_after = default_counts(rung.cadence)
+            rung._history_user = by
+            rung._change_reason = "New default counts (issue #17)"
+            rung.save(update_fields=["warn_after", "downgrade_after"])
     return draft
 
 

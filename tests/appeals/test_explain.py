@@ -13,6 +13,7 @@ from appeals.portal.explain import (
     Facts,
     Target,
     Weights,
+    decision_sentence,
     dimensions,
     needs_sentence,
     next_grade_needs,
@@ -172,3 +173,65 @@ def test_labels_are_translated():
         text = dimensions(_facts())[0].title
     assert text
     assert rfm_label_name("unknown_code") == "unknown_code"
+
+
+@pytest.mark.parametrize(
+    ("rule", "action", "cadence", "count", "expected"),
+    [
+        ("override", "pinned", "quarterly", 0, "Our team has set your grade to Key"),
+        ("appeal_lock", "locked", "quarterly", 0, "After your accepted appeal, your grade Key"),
+        ("first_grading", "assign", "quarterly", 0, "Your first grading placed you in Key."),
+        ("score_above_grade", "upgrade", "quarterly", 0, "Your score reached Key"),
+        ("same_grade", "keep", "quarterly", 0, "you met everything Key requires"),
+        ("within_hysteresis", "keep", "quarterly", 0, "within its margin"),
+        ("proposal_withdrawn", "keep", "monthly", 0, "the proposal to lower your grade was"),
+        (
+            "on_target_not_due",
+            "keep",
+            "quarterly",
+            1,
+            "You meet what Key requires. Key is reviewed once a quarter; the next review is on "
+            "July 1.",
+        ),
+        (
+            "cadence_not_due",
+            "keep",
+            "quarterly",
+            1,
+            "nothing changes before the review on July 1. After 3 reviews in a row below them,",
+        ),
+        ("pending_review", "keep", "quarterly", 4, "at 4 reviews in a row. A proposal to lower"),
+        ("downgrade_after", "propose_downgrade", "quarterly", 3, "3 reviews in a row, so lowering"),
+        ("downgrade_after", "downgrade", "monthly", 0, "3 reviews in a row, so your grade was"),
+        ("warn_after", "warn", "quarterly", 2, "2 reviews in a row: your account manager will"),
+        ("under_target", "under_target", "quarterly", 1, "(1 review in a row). After 3 reviews"),
+        ("changed_during_run", "keep", "quarterly", 0, ""),
+    ],
+)
+def test_the_decision_of_every_rule_in_words(rule, action, cadence, count, expected):
+    sentence = decision_sentence(
+        rule=rule,
+        action=action,
+        grade="Key",
+        cadence=cadence,
+        count=count,
+        downgrade_after=3,
+        next_review=dt.date(2026, 7, 1),
+    )
+    assert expected in sentence
+    assert bool(sentence) == bool(expected)
+
+
+def test_the_decision_in_chinese():
+    with translation.override("zh-hans"):
+        sentence = decision_sentence(
+            rule="warn_after",
+            action="warn",
+            grade="重点客户",
+            cadence="quarterly",
+            count=2,
+            downgrade_after=3,
+            next_review=dt.date(2026, 7, 1),
+        )
+    assert "重点客户" in sentence
+    assert "review" not in sentence

@@ -10,11 +10,14 @@ from django.urls import reverse
 
 from appeals.models import Appeal
 from common.models import Notification
+from grading.models import ScoreSnapshot
 from tests.appeals.factories import PASSWORD, downgrade, file_appeal, pdf, portal_customer
 
 
 @pytest.mark.django_db
 def test_home_shows_grade_explanation_next_grade_and_appealable_downgrade(client, carol):
+    latest = carol.customer.snapshots.order_by("-run__as_of")[:1]
+    ScoreSnapshot.objects.filter(pk__in=latest).update(rule="downgrade_after")
     client.force_login(carol.user)
 
     page = client.get(reverse("portal:home")).content.decode()
@@ -23,6 +26,8 @@ def test_home_shows_grade_explanation_next_grade_and_appealable_downgrade(client
     assert "First response within 8 hours" in page  # what it brings
     assert "Why you have this grade" in page
     assert "Your last counted order was 40 days before" in page
+    # The rule of the latest grading, in words: Key has been short for its 3 reviews.
+    assert "You were below what Key requires at 3 reviews in a row, so your grade" in page
     assert "would reach Key" in page or "Purchases alone" in page
     assert reverse("portal:appeal_new", args=[carol.customer.grade_changes.get().pk]) in page
 
@@ -37,6 +42,8 @@ def test_grades_page_publishes_every_grade_with_criteria(client, carol):
         assert name in page
     assert "Overall score of 70 or more" in page
     assert "Reviewed every quarter" in page
+    assert "lowered by one grade only after 3 reviews in a row below these requirements" in page
+    assert "lowered by one grade only after 2 reviews in a row" in page  # monthly Growth
 
 
 @pytest.mark.django_db

@@ -230,9 +230,14 @@ def test_change_page_explains_the_decision_from_the_snapshot(client, ops):
         "needs_attention",
         "51.2345",  # composite
         "downgrade_after",
-        "propose downgrade after",
+        "“downgrade after” consecutive reviews",
         "propose_downgrade",
         "Downgrade proposed for review",
+        # How the policy judged it, against the Key rung of the run's scheme.
+        "How the grade policy judged it",
+        "Key, reviewed quarterly",
+        "51.2345; minimum 55.00, margin 2.00: on target from 53.00 when every gate is met",
+        "warn after 2, downgrade after 3 consecutive reviews under target",
         reverse("admin:customers_customer_change", args=[change.customer_id]),
         reverse("admin:grading_gradingrun_change", args=[change.run_id]),
     ):
