@@ -51,3 +51,9 @@ class SchemeConflict(ConflictError):
     """Another scheme was activated at the same moment."""
 
     code = "scheme_conflict"
+
+
+class AsOfInFuture(DomainError):
+    """A run was asked to grade a period that has not ended yet (its as-of is after today)."""
+
+    code = "as_of_in_future"

@@ -83,7 +83,8 @@ def events_import(
     """Create engagement events of `kind` (a key of `KINDS`) from a table; all or nothing.
 
     Raises ImportRejected with every bad row when any row is bad. Timestamps default to now;
-    naive ones are in the project time zone.
+    naive ones are in the project time zone; one more than ORDER_FUTURE_TOLERANCE_HOURS
+    after now is a bad row (events have happened, like orders).
     """
     spec = KINDS[kind]
     report = ImportReport(dry_run=dry_run)
@@ -117,7 +118,7 @@ def _customer(checker: RowChecker, line: int, values: dict[str, str], column: st
 def _parse_complaint(checker: RowChecker, line: int, values: dict[str, str], now: dt.datetime):
     return {
         "customer": _customer(checker, line, values, "customer_code"),
-        "created_at": checker.moment(line, values, "created_at") or now,
+        "created_at": checker.moment(line, values, "created_at", past=True) or now,
         "severity": checker.choice(line, values, "severity", Complaint.Severity)
         or Complaint.Severity.LOW,
         "description": values.get("description", ""),
@@ -135,16 +136,16 @@ def _parse_review(checker: RowChecker, line: int, values: dict[str, str], now: d
     return {
         "customer": _customer(checker, line, values, "customer_code"),
         "rating": rating,
-        "created_at": checker.moment(line, values, "created_at") or now,
+        "created_at": checker.moment(line, values, "created_at", past=True) or now,
         "text": values.get("text", ""),
         "order": values.get("order_no") or None,
     }
 
 
 def _parse_ticket(checker: RowChecker, line: int, values: dict[str, str], now: dt.datetime):
-    opened = checker.moment(line, values, "opened_at") or now
-    first_response = checker.moment(line, values, "first_response_at")
-    closed = checker.moment(line, values, "closed_at")
+    opened = checker.moment(line, values, "opened_at", past=True) or now
+    first_response = checker.moment(line, values, "first_response_at", past=True)
+    closed = checker.moment(line, values, "closed_at", past=True)
     for column, moment in (("first_response_at", first_response), ("closed_at", closed)):
         if moment is not None and moment < opened:
             checker.error(line, column, _("must not be before opened_at"))
@@ -160,8 +161,8 @@ def _parse_ticket(checker: RowChecker, line: int, values: dict[str, str], now: d
 
 
 def _parse_invitation(checker: RowChecker, line: int, values: dict[str, str], now: dt.datetime):
-    invited = checker.moment(line, values, "invited_at", required=True)
-    joined = checker.moment(line, values, "joined_at")
+    invited = checker.moment(line, values, "invited_at", required=True, past=True)
+    joined = checker.moment(line, values, "joined_at", past=True)
     if invited is not None and joined is not None and joined < invited:
         checker.error(line, "joined_at", _("must not be before invited_at"))
     return {
@@ -183,7 +184,7 @@ def _parse_referral(checker: RowChecker, line: int, values: dict[str, str], now:
         "referrer": referrer,
         "referred": referred,
         "referred_name": values.get("referred_name", "")[:200],
-        "created_at": checker.moment(line, values, "created_at") or now,
+        "created_at": checker.moment(line, values, "created_at", past=True) or now,
     }
 
 

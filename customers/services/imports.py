@@ -327,7 +327,7 @@ def order_import(
             required=True,
             model_field=Customer._meta.get_field("code"),
         )
-        placed_at = checker.moment(line, values, "placed_at", required=True)
+        placed_at = checker.moment(line, values, "placed_at", required=True, past=True)
         amount = checker.decimal(line, values, "amount", required=True)
         category = checker.text(
             line, values, "category", model_field=Category._meta.get_field("code")
@@ -515,6 +515,9 @@ class RowChecker:
         self.model = model
         self.timezone = timezone.get_default_timezone()
         self._choices: dict[str, frozenset[str]] = {}
+        # One "now" per import: every row is held to the same limit, however long it runs.
+        self.future_hours = settings.ORDER_FUTURE_TOLERANCE_HOURS
+        self.latest = timezone.now() + dt.timedelta(hours=self.future_hours)
 
     def error(self, line: int, column: str, message: str) -> None:
         self.errors.append(RowError(line, column, message))
@@ -610,8 +613,16 @@ class RowChecker:
         return None
 
     def moment(
-        self, line: int, values: dict[str, str], column: str, *, required: bool = False
+        self,
+        line: int,
+        values: dict[str, str],
+        column: str,
+        *,
+        required: bool = False,
+        past: bool = False,
     ) -> dt.datetime | None:
+        """Parse a date or date-time; `past`: something that happened (an order, an event),
+        so more than ORDER_FUTURE_TOLERANCE_HOURS after now is an error."""
         value = self._value(line, values, column, required)
         if value is None:
             return None
@@ -636,6 +647,18 @@ class RowChecker:
             # A bare date or time is a moment in the project's time zone, like every
             # date shown in TierHub.
             parsed = timezone.make_aware(parsed, self.timezone)
+        if past and parsed > self.latest:
+            self.error(
+                line,
+                column,
+                ngettext(
+                    "'%(value)s' is in the future (more than %(hours)d hour after now)",
+                    "'%(value)s' is in the future (more than %(hours)d hours after now)",
+                    self.future_hours,
+                )
+                % {"value": _shorten(value), "hours": self.future_hours},
+            )
+            return None
         return parsed
 
     def unique(

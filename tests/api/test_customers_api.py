@@ -144,3 +144,60 @@ def test_list_query_count_is_fixed(ops, url, django_assert_max_num_queries):
 
     with django_assert_max_num_queries(len(small.captured_queries)):
         assert client.get(url).status_code == 200
+
+
+# --- dates in the future (issue 11, item 7) -------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_an_order_dated_in_the_future_is_refused_by_the_single_create(ops):
+    CustomerFactory(code="C1")
+
+    response = _client(ops).post("/api/orders/", _order(1, placed_at="2099-01-01"), format="json")
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "import_rejected"
+    assert error["rows"] == [
+        {
+            "row": 1,
+            "field": "placed_at",
+            "message": "'2099-01-01' is in the future (more than 24 hours after now)",
+        }
+    ]
+    assert not Order.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_bulk_with_one_future_order_writes_nothing_and_names_the_row(ops):
+    CustomerFactory(code="C1")
+    rows = [_order(1), _order(2, placed_at="2099-01-01T00:00:00+08:00"), _order(3)]
+
+    response = _client(ops).post("/api/orders/bulk/", {"rows": rows}, format="json")
+    dry_run = _client(ops).post("/api/orders/bulk/", {"rows": rows, "dry_run": True}, format="json")
+
+    assert response.status_code == dry_run.status_code == 400
+    assert [(r["row"], r["field"]) for r in response.json()["error"]["rows"]] == [(2, "placed_at")]
+    assert dry_run.json() == response.json()
+    assert not Order.objects.exists()
+
+
+@pytest.mark.django_db
+def test_bulk_events_dated_in_the_future_are_row_errors(ops):
+    CustomerFactory(code="C1")
+    rows = [
+        {"customer_code": "C1", "subject": "fine", "opened_at": "2026-03-01"},
+        {"customer_code": "C1", "subject": "typo", "opened_at": "2099-03-01"},
+    ]
+
+    response = _client(ops).post("/api/events/tickets/bulk/", {"rows": rows}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["rows"] == [
+        {
+            "row": 2,
+            "field": "opened_at",
+            "message": "'2099-03-01' is in the future (more than 24 hours after now)",
+        }
+    ]
+    assert not ServiceTicket.objects.exists()

@@ -11,13 +11,17 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.urls import reverse
 from openpyxl import Workbook
 
 from customers.exceptions import ImportRejected
 from customers.models import Category, Customer, Order
+from customers.services.events import events_import
 from customers.services.imports import ImportReport, customer_import, order_import
 from customers.tabular import TableError, open_table, read_rows, write_table
 from tests.customers.factories import (
@@ -883,3 +887,172 @@ def test_import_orders_command_creates_missing_customers(tmp_path):
 def test_import_command_refuses_a_missing_file(tmp_path):
     with pytest.raises(CommandError, match="No such file"):
         call_command("import_orders", str(tmp_path / "missing.csv"))
+
+
+# --- dates in the future (issue 11, item 7) -------------------------------------------------
+
+#: The moment the tests below import at: 2026-06-15 12:00 in the project time zone.
+NOW = dt.datetime(2026, 6, 15, 12, tzinfo=LOCAL)
+
+
+@pytest.fixture
+def frozen_now():
+    with time_machine.travel(NOW, tick=False):
+        yield NOW
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("frozen_now")
+def test_an_order_placed_after_the_tolerance_is_a_row_error_and_nothing_is_written(tmp_path, acme):
+    path = write_csv(
+        tmp_path / "o.csv",
+        [
+            ORDER_HEADER,
+            ["O1", "ACME", "2026-06-15 11:00", "5"],
+            ["O2", "ACME", "2026-06-16 12:00", "5"],  # exactly 24 hours ahead: accepted
+            ["O3", "ACME", "2099-01-01", "5"],
+            ["O4", "ACME", "2026-06-16T04:00:01Z", "5"],  # 24 h and 1 s ahead (UTC offset)
+        ],
+    )
+
+    errors = rejected_errors(import_orders, path)
+
+    assert errors == [
+        "line 4, placed_at: '2099-01-01' is in the future (more than 24 hours after now)",
+        "line 5, placed_at: '2026-06-16T04:00:01Z' is in the future (more than 24 hours after now)",
+    ]
+    assert not Order.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("frozen_now")
+def test_the_future_tolerance_comes_from_the_setting(tmp_path, acme, settings):
+    path = write_csv(tmp_path / "o.csv", [ORDER_HEADER, ["O1", "ACME", "2026-06-15 13:00", "5"]])
+
+    settings.ORDER_FUTURE_TOLERANCE_HOURS = 0
+    errors = rejected_errors(import_orders, path)
+    settings.ORDER_FUTURE_TOLERANCE_HOURS = 1
+    report = import_orders(path)
+
+    assert errors == [
+        "line 2, placed_at: '2026-06-15 13:00' is in the future (more than 0 hours after now)"
+    ]
+    assert report.created == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("frozen_now")
+def test_reimporting_an_order_with_a_future_date_is_refused(tmp_path, acme):
+    OrderFactory(order_no="O1", customer=acme, placed_at=NOW - dt.timedelta(days=3))
+    path = write_csv(tmp_path / "o.csv", [ORDER_HEADER, ["O1", "ACME", "2099-01-01", "5"]])
+
+    errors = rejected_errors(import_orders, path)
+
+    assert errors == [
+        "line 2, placed_at: '2099-01-01' is in the future (more than 24 hours after now)"
+    ]
+    assert Order.objects.get().placed_at == NOW - dt.timedelta(days=3)
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("frozen_now")
+def test_import_orders_command_lists_future_orders_and_imports_nothing(tmp_path, acme):
+    path = write_csv(
+        tmp_path / "o.csv",
+        [ORDER_HEADER, ["O1", "ACME", "2026-06-01", "5"], ["O2", "ACME", "2099-01-01", "5"]],
+    )
+    err = io.StringIO()
+
+    with pytest.raises(CommandError, match=r"^1 bad row; nothing was imported$"):
+        call_command("import_orders", str(path), stdout=io.StringIO(), stderr=err)
+
+    assert err.getvalue().splitlines() == [
+        "line 3, placed_at: '2099-01-01' is in the future (more than 24 hours after now)"
+    ]
+    assert not Order.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("frozen_now")
+@pytest.mark.parametrize(
+    ("kind", "header", "row", "column"),
+    [
+        ("complaints", ["customer_code", "created_at"], ["ACME", "2099-01-01"], "created_at"),
+        (
+            "reviews",
+            ["customer_code", "rating", "created_at"],
+            ["ACME", "4", "2099-01-01"],
+            "created_at",
+        ),
+        (
+            "tickets",
+            ["customer_code", "subject", "opened_at"],
+            ["ACME", "Late", "2099-01-01"],
+            "opened_at",
+        ),
+        (
+            "tickets",
+            ["customer_code", "subject", "opened_at", "closed_at"],
+            ["ACME", "Late", "2026-06-01", "2099-01-01"],
+            "closed_at",
+        ),
+        (
+            "invitations",
+            ["customer_code", "campaign", "invited_at"],
+            ["ACME", "X", "2099-01-01"],
+            "invited_at",
+        ),
+        (
+            "referrals",
+            ["referrer_code", "referred_name", "created_at"],
+            ["ACME", "Bo", "2099-01-01"],
+            "created_at",
+        ),
+    ],
+)
+def test_engagement_events_dated_in_the_future_are_row_errors(
+    tmp_path, acme, kind, header, row, column
+):
+    path = write_csv(tmp_path / f"{kind}.csv", [header, row])
+
+    with pytest.raises(ImportRejected) as rejected:
+        events_import(kind=kind, source=path, filename=path.name)
+
+    errors = [(e.line, e.field, e.message) for e in rejected.value.report.errors]
+    assert (2, column, "'2099-01-01' is in the future (more than 24 hours after now)") in errors
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("frozen_now")
+def test_admin_import_preview_lists_future_orders_and_offers_no_confirm(client, ops, acme):
+    client.force_login(ops)
+    upload = SimpleUploadedFile(
+        "orders.csv",
+        b"order_no,customer_code,placed_at,amount\nO1,ACME,2026-06-01,5\nO2,ACME,2099-01-01,5\n",
+        content_type="text/csv",
+    )
+
+    page = client.post(reverse("admin:customers_order_import"), {"file": upload})
+
+    assert page.status_code == 200
+    errors = [(e.line, e.field) for e in page.context["report"].errors]
+    assert errors == [(3, "placed_at")]
+    assert "is in the future (more than 24 hours after now)" in page.content.decode()
+    assert page.context["token"] is None
+    assert not Order.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("frozen_now")
+def test_admin_event_import_preview_lists_future_events(client, ops, acme):
+    client.force_login(ops)
+    upload = SimpleUploadedFile(
+        "tickets.csv",
+        b"customer_code,subject,opened_at\nACME,Late,2099-01-01\n",
+        content_type="text/csv",
+    )
+
+    page = client.post(reverse("admin:customers_serviceticket_import"), {"file": upload})
+
+    assert [(e.line, e.field) for e in page.context["report"].errors] == [(2, "opened_at")]
+    assert page.context["token"] is None

@@ -4,10 +4,13 @@ import csv
 import datetime as dt
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
 
+from grading.exceptions import AsOfInFuture
 from grading.exports import EXPORT_COLUMNS
 from grading.models import GradingRun
+from grading.services.as_of import grading_run_as_of_validate
 from tests.customers.factories import CustomerFactory
 from tests.grading.factories import orders_for
 
@@ -81,3 +84,36 @@ def test_run_grading_refuses_bad_input():
         call_command("run_grading", "--as-of", "2026-13-01")
     with pytest.raises(CommandError, match="No grading scheme is called"):
         call_command("run_grading", "--as-of", "2026-04-01", "--scheme", "nope")
+
+
+@pytest.mark.django_db
+def test_run_grading_refuses_an_as_of_after_today_and_records_no_run(settings):
+    # 2026-06-30 16:30 UTC is already July 1 in Shanghai: the local date decides.
+    settings.TIME_ZONE = "Asia/Shanghai"
+    with time_machine.travel(dt.datetime(2026, 6, 30, 16, 30, tzinfo=dt.UTC), tick=False):
+        with pytest.raises(CommandError, match=r"as-of 2026-07-02 is after today \(2026-07-01\)"):
+            call_command("run_grading", "--as-of", "2026-07-02")
+        with pytest.raises(CommandError, match="after today"):
+            call_command("run_grading", "--as-of", "2099-01-01")
+
+    assert not GradingRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_run_grading_accepts_today_as_the_latest_as_of(settings):
+    settings.TIME_ZONE = "Asia/Shanghai"
+    with time_machine.travel(dt.datetime(2026, 6, 30, 16, 30, tzinfo=dt.UTC), tick=False):
+        call_command("run_grading", "--as-of", "2026-07-01")
+
+    assert GradingRun.objects.get().as_of == dt.date(2026, 7, 1)
+
+
+def test_the_as_of_rule_is_a_service_other_interfaces_can_call():
+    today = dt.date(2026, 7, 1)
+
+    assert grading_run_as_of_validate(as_of=today, today=today) == today
+    with pytest.raises(AsOfInFuture) as refused:
+        grading_run_as_of_validate(as_of=dt.date(2026, 7, 2), today=today)
+
+    assert refused.value.field == "as_of"
+    assert refused.value.code == "as_of_in_future"

@@ -178,6 +178,12 @@ TIERHUB_SERVICE_HOUR_COST = env.str("TIERHUB_SERVICE_HOUR_COST", default="50.00"
 # served from the cache this long; "Recompute now" on the page refreshes them.
 TIERHUB_REPORT_CACHE_SECONDS = env.int("TIERHUB_REPORT_CACHE_SECONDS", default=6 * 3600)
 
+# --- Dates in the future (issue 11) -----------------------------------------------------------
+# An order (or engagement event) dated more than this many hours after the moment it is
+# imported is a bad row, in every import path: clocks and time zones differ a little, but a
+# year 2099 is a typo. A whole number of hours, 0 or more.
+ORDER_FUTURE_TOLERANCE_HOURS = env.int("ORDER_FUTURE_TOLERANCE_HOURS", default=24)
+
 # --- Cache --------------------------------------------------------------------------------------
 # Shared by the web and worker processes: files under var/ on the embedded default, Redis in
 # production (CACHE_URL=redis://host:6379/1).

@@ -11,6 +11,7 @@ from django.utils import timezone
 from common.exceptions import DomainError
 from grading.models import GradingRun
 from grading.selectors import scheme_get_active, scheme_get_by_name
+from grading.services.as_of import grading_run_as_of_validate
 from grading.services.runs import grading_run_execute
 from grading.services.schedule import period_as_of
 
@@ -26,7 +27,11 @@ class Command(BaseCommand):
     help = "Grade every active customer as of a date (the first day after the period)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--as-of", type=iso_date, help="default: the latest ended period")
+        parser.add_argument(
+            "--as-of",
+            type=iso_date,
+            help="default: the latest ended period; today (local date) at the latest",
+        )
         parser.add_argument("--scheme", help="scheme name (default: the active scheme)")
         parser.add_argument(
             "--if-missing",
@@ -43,6 +48,7 @@ class Command(BaseCommand):
             return
         as_of = options["as_of"] or period_as_of(timezone.localdate())
         try:
+            grading_run_as_of_validate(as_of=as_of)
             scheme = (
                 scheme_get_by_name(options["scheme"]) if options["scheme"] else scheme_get_active()
             )
