@@ -7,6 +7,7 @@ never be stored, whatever path it came in by.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TypedDict
 
 from django.conf import settings
 from django.db import models
@@ -17,7 +18,15 @@ from django.utils.translation import gettext_lazy as _
 
 from common.models import TimeStampedModel
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
+
+class DecimalOptions(TypedDict):
+    """Keyword arguments shared by several DecimalFields (typed, so `**MONEY` type-checks)."""
+
+    max_digits: int
+    decimal_places: int
+
+
+MONEY: DecimalOptions = {"max_digits": 14, "decimal_places": 2}
 
 
 class Category(models.Model):

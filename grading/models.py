@@ -8,7 +8,9 @@ Invariants held by the database (DESIGN.md, "Invariants"):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -19,8 +21,35 @@ from simple_history.models import HistoricalRecords
 
 from customers.models import MONEY, Customer
 
-WEIGHT = {"max_digits": 7, "decimal_places": 3, "validators": [MinValueValidator(0)]}
-SCORE = {
+
+class _DecimalOptions(TypedDict):
+    """Keyword arguments shared by DecimalFields (typed, so `**WEIGHT` type-checks)."""
+
+    max_digits: int
+    decimal_places: int
+    validators: list[Callable[[Any], None]]
+
+
+class _UncheckedKey(TypedDict):
+    """Foreign-key keyword arguments: no database constraint (typed, as above)."""
+
+    db_constraint: bool
+
+
+class _UncheckedKeyOnDelete(_UncheckedKey):
+    on_delete: Callable[..., None]
+
+
+class _UncheckedUnindexedKey(_UncheckedKeyOnDelete):
+    db_index: bool
+
+
+WEIGHT: _DecimalOptions = {
+    "max_digits": 7,
+    "decimal_places": 3,
+    "validators": [MinValueValidator(0)],
+}
+SCORE: _DecimalOptions = {
     "max_digits": 6,
     "decimal_places": 2,
     "validators": [MinValueValidator(0), MaxValueValidator(100)],
@@ -31,11 +60,15 @@ SCORE = {
 #: references at a time, all to the handful of ladder ids it read in the same transaction;
 #: the per-row foreign-key checks and index upkeep were most of the run's write time, and no
 #: query looks these rows up by grade alone (reports filter by run first).
-HISTORY_GRADE = {"on_delete": models.PROTECT, "db_constraint": False, "db_index": False}
+HISTORY_GRADE: _UncheckedUnindexedKey = {
+    "on_delete": models.PROTECT,
+    "db_constraint": False,
+    "db_index": False,
+}
 #: How the history tables refer to the run that wrote them (and the audit rows to their
 #: change): deleted with it, or nulled, by the ORM's on_delete; no per-row database trigger for
 #: the same reason.
-HISTORY_RUN = {"db_constraint": False}
+HISTORY_RUN: _UncheckedKey = {"db_constraint": False}
 #: How the tables a grading run writes a row per customer to (snapshots, changes, audit rows,
 #: grade states) refer to the customer: deleted with it, by the ORM's cascade and, whoever
 #: deletes the customer, by a database trigger on the customer table (migration 0008); no
@@ -44,7 +77,7 @@ HISTORY_RUN = {"db_constraint": False}
 #: drops any deleted since it read them, so a delete waits for the run's commit and then takes
 #: the run's rows with it. One statement instead of a million checks of about 8 us each per
 #: table (a third of a run's write time at 1M customers).
-RUN_WRITTEN_CUSTOMER = {"on_delete": models.CASCADE, "db_constraint": False}
+RUN_WRITTEN_CUSTOMER: _UncheckedKeyOnDelete = {"on_delete": models.CASCADE, "db_constraint": False}
 
 
 class Cadence(models.TextChoices):
