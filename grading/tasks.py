@@ -12,9 +12,13 @@ from grading.services.integrity import grades_check_daily
 from grading.services.notifications import run_notify
 from grading.services.overrides import grade_overrides_expire
 from grading.services.report_cache import reports_warm
-from grading.services.runs import grading_run_execute, run_followups_enqueue
+from grading.services.runs import (
+    grading_run_execute,
+    run_finish,
+    run_followups_enqueue,
+    run_shard_execute,
+)
 from grading.services.schedule import grading_periodic_kickoff
-from grading.services.sharding import run_finish, run_shard_execute
 
 
 @shared_task(

@@ -4,6 +4,14 @@ A run row is unique per (scheme, as_of). While it executes, a lock is held: a Po
 advisory lock (released by the server even if the process dies) or, on SQLite, a
 compare-and-swap on the run's status with a staleness timeout. A second beat process or a
 redelivered task finds the lock taken or the run finished, and returns without writing.
+
+The whole lifecycle is here: one batch (`_batch_write`: extract, score, decide, write) for a
+single-process run and for each shard of a sharded one; one set of status transitions
+(`_run_start`, `_run_succeed`, `_run_fail`, `_run_mark_interrupted`); the counters from
+`engine.action_counts`. A sharded run computes the population cut points once
+(`grading.services.sharding`), enqueues one Celery task per customer-id range
+(`run_shard_execute`) and a chord callback (`run_finish`) records the counts. Failures and
+interrupted runs: docs/operations.md, "Runs that fail".
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ import datetime as dt
 import logging
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
@@ -22,6 +30,7 @@ from django.utils import timezone
 from grading import engine
 from grading.models import GradingRun, GradingScheme, ScoreSnapshot
 from grading.scoring import score_population
+from grading.scoring.population import PopulationCuts
 from grading.selectors import scheme_get_active
 from grading.services import sharding
 from grading.services.overrides import grade_overrides_expire
@@ -123,12 +132,9 @@ def grading_run_execute(
             return run
         shard_count = shards if shards is not None else sharding.shard_count_for_population()
         if shard_count > 1:
-            return sharding.run_shards_start(run=run, shards=shard_count)
+            return _run_shards_start(run=run, shards=shard_count)
         started = time.monotonic()
-        run.status = GradingRun.Status.RUNNING
-        run.started_at = timezone.now()
-        run.error = ""
-        run.save(update_fields=["status", "started_at", "error"])
+        _run_start(run)
         try:
             _execute(run)
         except Exception:
@@ -137,6 +143,41 @@ def grading_run_execute(
         run.duration_seconds = time.monotonic() - started
         run.save(update_fields=["duration_seconds", "phase_seconds"])
     return run
+
+
+def _run_start(run: GradingRun, *, shards: int = 1, cuts: PopulationCuts | None = None) -> None:
+    """running: claimed by this process (or its shards), no error."""
+    run.status = GradingRun.Status.RUNNING
+    run.started_at = timezone.now()
+    run.error = ""
+    run.shards = shards
+    fields = ["status", "started_at", "error", "shards"]
+    if cuts is not None:
+        run.population_cuts = cuts.to_json()
+        fields.append("population_cuts")
+    run.save(update_fields=fields)
+
+
+def _run_succeed(
+    run: GradingRun, *, counts: dict[str, int] | None, phases: dict[str, float] | None = None
+) -> None:
+    """succeeded, with its counters (given, or counted from its snapshots); the follow-ups
+    are enqueued on commit. Call inside the transaction that wrote its last rows."""
+    counts = counts if counts is not None else run_counts(run)
+    for name in RUN_COUNTERS:
+        setattr(run, name, counts.get(name, 0))
+    run.status = GradingRun.Status.SUCCEEDED
+    run.finished_at = timezone.now()
+    fields = [*RUN_COUNTERS, "status", "finished_at"]
+    if phases is not None:
+        run.phase_seconds = phases
+        fields.append("phase_seconds")
+    if run.shards > 1 and run.started_at:
+        run.duration_seconds = (run.finished_at - run.started_at).total_seconds()
+        fields.append("duration_seconds")
+    run.save(update_fields=fields)
+    run_id = run.pk
+    transaction.on_commit(lambda: run_followups_enqueue(run_id))
 
 
 def _run_fail(run: GradingRun, *, error: str, started: float) -> None:
@@ -210,19 +251,29 @@ def _run_mark_interrupted(run: GradingRun, *, now: dt.datetime) -> bool:
     return bool(marked)
 
 
-def _execute(run: GradingRun) -> None:
-    """Extract, score, decide and write one run in a single transaction."""
-    phases: dict[str, float] = {}
-    clock = time.perf_counter()
+def _no_lap(phase: str) -> None:
+    return None
 
-    def lap(phase: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        phases[phase] = round(now - clock, 3)
-        clock = now
 
-    rules = engine.scheme_rules(run.scheme)
-    orders, customers = engine.extract_period(as_of=run.as_of, window_days=rules.params.window_days)
+def _batch_write(
+    run: GradingRun,
+    rules: engine.SchemeRules,
+    *,
+    id_range: tuple[int, int] | None = None,
+    cuts: PopulationCuts | None = None,
+    lap: Callable[[str], None] = _no_lap,
+    then: Callable[[dict[str, int], bool], None] | None = None,
+) -> int:
+    """Extract, score, decide and write one batch (the population, or one customer-id
+    range with fixed cut points); return the customers written.
+
+    Customers already written by an interrupted attempt keep their rows and are skipped. The
+    write is one transaction; `then(counts, complete)` runs inside it, where `complete`
+    says the batch's counts are the whole run's (a clean first attempt of a whole run).
+    """
+    orders, customers = engine.extract_period(
+        as_of=run.as_of, window_days=rules.params.window_days, id_range=id_range
+    )
     lap("extract")
     scores = score_population(
         orders.drop(columns=["on_time"]),
@@ -230,9 +281,14 @@ def _execute(run: GradingRun) -> None:
         as_of=run.as_of,
         params=rules.params,
         ladder=rules.ladder,
+        cuts=cuts,
     )
-    # Resume: customers already written by an interrupted attempt keep their rows.
-    done = set(ScoreSnapshot.objects.filter(run=run).values_list("customer_id", flat=True))
+    written_before = ScoreSnapshot.objects.filter(run=run)
+    if id_range is not None:
+        written_before = written_before.filter(
+            customer_id__gte=id_range[0], customer_id__lt=id_range[1]
+        )
+    done = set(written_before.values_list("customer_id", flat=True))
     if done:
         scores = scores[~scores.index.isin(list(done))]
     lap("score")
@@ -243,25 +299,37 @@ def _execute(run: GradingRun) -> None:
         written = engine.write_results(
             run=run, scores=scores, decisions=decisions, rules=rules, now=timezone.now()
         )
-        if not done and written.get("scored", 0) == len(scores):
-            # A clean first attempt: this batch's rows are all the run has, so its counts
-            # are the run's (saves counting a million snapshots again).
-            _run_counts_set(run, written)
-        else:
-            run_counts_record(run)
+        if then is not None:
+            complete = id_range is None and not done and written.get("scored", 0) == len(scores)
+            then(written, complete)
+    return len(scores)
+
+
+def _execute(run: GradingRun) -> None:
+    """Grade the whole population in one batch and mark the run succeeded with it."""
+    phases: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(phase: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        phases[phase] = round(now - clock, 3)
+        clock = now
+
+    def succeed(written: dict[str, int], complete: bool) -> None:
+        # A clean first attempt: this batch's rows are all the run has, so its counts are
+        # the run's (saves counting a million snapshots again).
         lap("write")
-        run.status = GradingRun.Status.SUCCEEDED
-        run.finished_at = timezone.now()
-        run.phase_seconds = phases
-        run.save(update_fields=["status", "finished_at", "phase_seconds"])
-        run_id = run.pk
-        transaction.on_commit(lambda: run_followups_enqueue(run_id))
+        _run_succeed(run, counts=written if complete else None, phases=phases)
+
+    _batch_write(run, engine.scheme_rules(run.scheme), lap=lap, then=succeed)
     # The commit (and any foreign-key check still deferred) is timed too; recorded with the
     # duration once the run is committed.
     lap("commit")
 
 
-_RUN_COUNTERS = (
+#: The run's counters (`GradingRun` fields), from `engine.action_counts` plus "scored".
+RUN_COUNTERS = (
     "scored",
     "assigned",
     "upgraded",
@@ -273,48 +341,57 @@ _RUN_COUNTERS = (
 )
 
 
-def _run_counts_set(run: GradingRun, counts: dict[str, int]) -> None:
-    """Set the run's counters from a batch's counts (`engine.write_results`)."""
-    for name in _RUN_COUNTERS:
-        setattr(run, name, counts.get(name, 0))
-    run.save(update_fields=list(_RUN_COUNTERS))
-
-
-def run_counts_record(run: GradingRun) -> None:
-    """Set the run's counters from its snapshots (correct however many attempts wrote them)."""
+def run_counts(run: GradingRun) -> dict[str, int]:
+    """Return the run's counters from its snapshots (right however many attempts wrote them)."""
     actions = dict(
         ScoreSnapshot.objects.filter(run=run)
         .values_list("action")
         .annotate(n=Count("id"))
         .values_list("action", "n")
     )
-    run.scored = sum(actions.values())
-    run.assigned = actions.get("assign", 0)
-    run.upgraded = actions.get("upgrade", 0)
-    run.warned = actions.get("warn", 0)
-    run.downgrade_proposals = actions.get("propose_downgrade", 0)
-    run.downgraded = actions.get("downgrade", 0)
-    run.pinned = actions.get("pinned", 0) + actions.get("locked", 0)
-    run.unchanged = run.scored - (
-        run.assigned
-        + run.upgraded
-        + run.warned
-        + run.downgrade_proposals
-        + run.downgraded
-        + run.pinned
-    )
-    run.save(
-        update_fields=[
-            "scored",
-            "assigned",
-            "upgraded",
-            "warned",
-            "downgrade_proposals",
-            "downgraded",
-            "pinned",
-            "unchanged",
-        ]
-    )
+    return {**engine.action_counts(actions), "scored": sum(actions.values())}
+
+
+# ----------------------------------------------------------------------------- sharded runs
+
+
+def _run_shards_start(*, run: GradingRun, shards: int) -> GradingRun:
+    """Phase one: compute the cut points, then enqueue one task per range (on commit)."""
+    from celery import chord
+
+    from grading.tasks import finish_run_task, grade_shard_task
+
+    rules = engine.scheme_rules(run.scheme)
+    ranges = sharding.shard_ranges(shards=shards)
+    cuts = sharding.run_cuts_compute(run=run, rules=rules, ranges=ranges)
+    with transaction.atomic():
+        _run_start(run, shards=len(ranges), cuts=cuts)
+        header = [grade_shard_task.s(run.pk, low, high) for low, high in ranges]
+        transaction.on_commit(lambda: chord(header)(finish_run_task.si(run.pk)))
+    return run
+
+
+def run_shard_execute(*, run_id: int, low: int, high: int) -> int:
+    """Phase two: score, decide and write customers with ids in [low, high); return rows."""
+    run = GradingRun.objects.select_related("scheme").get(pk=run_id)
+    cuts = PopulationCuts.from_json(run.population_cuts)
+    return _batch_write(run, engine.scheme_rules(run.scheme), id_range=(low, high), cuts=cuts)
+
+
+def run_finish(*, run_id: int) -> GradingRun:
+    """Record a sharded run's counts and mark it succeeded (idempotent).
+
+    Called again for a run it already finished (a redelivered callback), it enqueues the
+    follow-ups once more: they are idempotent, and the first call may have died between its
+    commit and their publish.
+    """
+    with transaction.atomic():
+        run = GradingRun.objects.select_for_update().get(pk=run_id)
+        if run.status == GradingRun.Status.SUCCEEDED:
+            transaction.on_commit(lambda: run_followups_enqueue(run_id))
+            return run
+        _run_succeed(run, counts=None)
+    return run
 
 
 def run_followups_enqueue(run_id: int) -> None:
