@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.authtoken.models import Token
@@ -17,6 +19,20 @@ from rest_framework.settings import api_settings
 from common.api import IsStaff
 
 
+def _username_max_length() -> int:
+    user_model = get_user_model()
+    return user_model._meta.get_field(user_model.USERNAME_FIELD).max_length
+
+
+class StaffTokenInputSerializer(AuthTokenSerializer):
+    """A username and password. A username longer than any account's is refused as input (400)
+    before the login attempt is recorded (django-axes stores it in a 255-character column)."""
+
+    username = serializers.CharField(
+        label=_("Username"), write_only=True, max_length=_username_max_length()
+    )
+
+
 class StaffTokenApi(ObtainAuthToken):
     """Exchange a staff username and password for the user's API token (created once).
 
@@ -26,10 +42,11 @@ class StaffTokenApi(ObtainAuthToken):
 
     renderer_classes = api_settings.DEFAULT_RENDERER_CLASSES
     parser_classes = api_settings.DEFAULT_PARSER_CLASSES
+    serializer_class = StaffTokenInputSerializer
 
     @extend_schema(
         auth=[],
-        request=AuthTokenSerializer,
+        request=StaffTokenInputSerializer,
         responses={200: inline_serializer("Token", {"token": serializers.CharField()})},
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -23,3 +23,6 @@ urlpatterns = [
     path("api/", include(("appeals.api.urls", "appeals_api"), namespace="appeals-api")),
     path("api/benefits/", include("benefits.api.urls")),
 ]
+
+# A URL under /api/ that no route matches answers with the API's JSON error body too.
+handler404 = "common.api.not_found_handler"

@@ -9,7 +9,7 @@ from appeals.models import Appeal, AppealEvent
 
 
 class AppealEventSerializer(serializers.ModelSerializer):
-    actor = serializers.StringRelatedField()
+    actor = serializers.StringRelatedField(allow_null=True, help_text="Null: the system.")
 
     class Meta:
         model = AppealEvent
@@ -21,12 +21,14 @@ class AppealSerializer(serializers.ModelSerializer):
     change = serializers.IntegerField(source="change_id", read_only=True)
     change_status = serializers.CharField(source="change.status", read_only=True)
     from_grade = serializers.SlugRelatedField(
-        source="change.from_grade", slug_field="code", read_only=True
+        source="change.from_grade", slug_field="code", read_only=True, allow_null=True
     )
     to_grade = serializers.SlugRelatedField(
         source="change.to_grade", slug_field="code", read_only=True
     )
-    decided_by = serializers.StringRelatedField()
+    decided_by = serializers.StringRelatedField(
+        allow_null=True, help_text="Null until the appeal is decided."
+    )
     evidence_count = serializers.IntegerField(read_only=True)
 
     class Meta:

@@ -7,22 +7,31 @@ manager sees only their own customers' appeals; any other id is 404, like a miss
 
 from __future__ import annotations
 
-import django_filters
 from django.db.models import Prefetch, QuerySet
 from rest_framework import generics
 
 from appeals.api import serializers
 from appeals.models import Appeal, AppealEvent
 from appeals.selectors import appeal_list_for_user
-from common.api import DateTimeFilter, IsStaff
+from common.api import CharFilter, DateTimeFilter, FilterSet, IsStaff
 
 
-class AppealFilter(django_filters.FilterSet):
-    customer_code = django_filters.CharFilter(field_name="customer__code")
-    filed_after = DateTimeFilter(field_name="created_at", lookup_expr="gte")
-    filed_before = DateTimeFilter(field_name="created_at", lookup_expr="lt")
-    decided_after = DateTimeFilter(field_name="decided_at", lookup_expr="gte")
-    decided_before = DateTimeFilter(field_name="decided_at", lookup_expr="lt")
+class AppealFilter(FilterSet):
+    customer_code = CharFilter(
+        field_name="customer__code", help_text="Appeals of the customer with this code."
+    )
+    filed_after = DateTimeFilter(
+        field_name="created_at", lookup_expr="gte", help_text="Filed at or after this moment."
+    )
+    filed_before = DateTimeFilter(
+        field_name="created_at", lookup_expr="lt", help_text="Filed before this moment."
+    )
+    decided_after = DateTimeFilter(
+        field_name="decided_at", lookup_expr="gte", help_text="Decided at or after this moment."
+    )
+    decided_before = DateTimeFilter(
+        field_name="decided_at", lookup_expr="lt", help_text="Decided before this moment."
+    )
 
     class Meta:
         model = Appeal

@@ -53,7 +53,9 @@ class RedemptionSerializer(serializers.ModelSerializer):
     benefit_code = serializers.CharField(source="benefit.code", read_only=True)
     benefit_name = serializers.CharField(source="benefit.name", read_only=True)
     grade = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    redeemed_by = serializers.StringRelatedField()
+    redeemed_by = serializers.StringRelatedField(
+        allow_null=True, help_text="Null: redeemed by the customer or the system."
+    )
 
     class Meta:
         model = Redemption

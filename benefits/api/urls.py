@@ -7,7 +7,7 @@ app_name = "benefits-api"
 urlpatterns = [
     path("", views.BenefitListApi.as_view(), name="benefit-list"),
     path(
-        "customers/<str:customer_code>/entitlements/",
+        "customers/<key:customer_code>/entitlements/",
         views.EntitlementListApi.as_view(),
         name="entitlement-list",
     ),

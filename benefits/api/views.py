@@ -8,11 +8,10 @@ handler, so no view catches them.
 
 from __future__ import annotations
 
-import django_filters
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -23,7 +22,15 @@ from benefits import selectors
 from benefits.api import serializers
 from benefits.models import Benefit, Redemption
 from benefits.services.redemptions import IDEMPOTENCY_KEY_MAX, benefit_redeem
-from common.api import IsStaff, StaffModelPermissions
+from common.api import (
+    CharFilter,
+    DateFilter,
+    ErrorSerializer,
+    FilterSet,
+    IsStaff,
+    StaffModelPermissions,
+    query_parameters_check,
+)
 from customers.models import Customer
 from customers.selectors import customer_list_for_user
 
@@ -50,6 +57,7 @@ class EntitlementListApi(APIView):
 
     @extend_schema(responses=serializers.CustomerEntitlementsSerializer)
     def get(self, request: Request, customer_code: str) -> Response:
+        query_parameters_check(request, [])
         customer = _customer_for(request, customer_code)  # its grade is joined in
         state = getattr(customer, "grade_state", None)
         entitlements = selectors.entitlement_list_for_customer(customer=customer)
@@ -63,12 +71,22 @@ class EntitlementListApi(APIView):
         return Response(data)
 
 
-class RedemptionFilter(django_filters.FilterSet):
-    customer_code = django_filters.CharFilter(field_name="customer__code")
-    benefit_code = django_filters.CharFilter(field_name="benefit__code")
-    grade = django_filters.CharFilter(field_name="grade__code")
-    redeemed_after = django_filters.DateFilter(field_name="redeemed_at__date", lookup_expr="gte")
-    redeemed_before = django_filters.DateFilter(field_name="redeemed_at__date", lookup_expr="lte")
+class RedemptionFilter(FilterSet):
+    customer_code = CharFilter(
+        field_name="customer__code", help_text="Redemptions of the customer with this code."
+    )
+    benefit_code = CharFilter(
+        field_name="benefit__code", help_text="Redemptions of the benefit with this code."
+    )
+    grade = CharFilter(
+        field_name="grade__code", help_text="Redeemed while holding this grade (code)."
+    )
+    redeemed_after = DateFilter(
+        field_name="redeemed_at__date", lookup_expr="gte", help_text="Redeemed on or after."
+    )
+    redeemed_before = DateFilter(
+        field_name="redeemed_at__date", lookup_expr="lte", help_text="Redeemed on or before."
+    )
 
     class Meta:
         model = Redemption
@@ -93,11 +111,30 @@ class RedeemApi(APIView):
 
     @extend_schema(
         request=serializers.RedeemInputSerializer,
-        responses={201: serializers.RedemptionSerializer},
+        responses={
+            201: serializers.RedemptionSerializer,
+            403: OpenApiResponse(
+                ErrorSerializer, description="Staff only, or the customer is not entitled."
+            ),
+            404: OpenApiResponse(
+                ErrorSerializer,
+                description="No such customer (or one outside your scope), or no such benefit.",
+            ),
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="The allowance is used up, or the Idempotency-Key was used for "
+                "another redemption.",
+            ),
+        },
         parameters=[
             OpenApiParameter(
                 IDEMPOTENCY_HEADER,
-                str,
+                {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": IDEMPOTENCY_KEY_MAX,
+                    "pattern": r"^\S(.*\S)?$",
+                },
                 OpenApiParameter.HEADER,
                 required=True,
                 description="Unique per attempted redemption; a retry with the same key "

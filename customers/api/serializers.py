@@ -1,10 +1,15 @@
 """Shapes of the customers API. Writes go through the import services (one validation, the
 same messages as file imports), never through `serializer.save()`."""
 
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from common.api import StrictBooleanField, StrictCharField
 from customers.models import (
     CampaignInvitation,
+    Category,
     Complaint,
     Customer,
     Order,
@@ -15,7 +20,9 @@ from customers.models import (
 
 
 class CustomerOutputSerializer(serializers.ModelSerializer):
-    account_manager = serializers.CharField(source="account_manager.username", default=None)
+    account_manager = serializers.CharField(
+        source="account_manager.username", default=None, allow_null=True
+    )
     grade = serializers.SerializerMethodField()
 
     class Meta:
@@ -39,22 +46,56 @@ class CustomerOutputSerializer(serializers.ModelSerializer):
         return state.grade.code if state else None
 
 
+_MOMENT_HELP = (
+    "YYYY-MM-DD, YYYY-MM-DD HH:MM[:SS] or ISO 8601 with an offset; without an offset, in the "
+    "project's time zone."
+)
+
+
+def _text(model: type, column: str, *, required: bool = False, **kwargs: object) -> Any:
+    """A JSON string as long as the model column allows; optional ones may be blank."""
+    field = model._meta.get_field(column)
+    if not required:
+        kwargs.update(required=False, allow_blank=True)
+    return StrictCharField(max_length=field.max_length, **kwargs)
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "pattern": r"^[+-]?(\d+(\.\d*)?|\.\d+)$"},
+            {"type": "number"},
+        ]
+    }
+)
+class AmountField(serializers.CharField):
+    """A money amount as a decimal string ("120.50") or a JSON number; at most 2 decimals."""
+
+
 class CustomerInputSerializer(serializers.Serializer):
     """One customer; the same columns as a customers import file."""
 
-    code = serializers.CharField()
-    name = serializers.CharField(required=False, allow_blank=True)
-    kind = serializers.CharField(required=False, allow_blank=True)
-    industry = serializers.CharField(required=False, allow_blank=True)
-    email = serializers.CharField(required=False, allow_blank=True)
-    phone = serializers.CharField(required=False, allow_blank=True)
-    registered_at = serializers.CharField(required=False, allow_blank=True)
-    account_manager = serializers.CharField(required=False, allow_blank=True)
+    code = _text(Customer, "code", required=True)
+    name = _text(Customer, "name")
+    kind = StrictCharField(
+        required=False,
+        allow_blank=True,
+        help_text="One of: " + ", ".join(Customer.Kind.values) + " (any case).",
+    )
+    industry = _text(Customer, "industry")
+    email = _text(Customer, "email")
+    phone = _text(Customer, "phone")
+    registered_at = StrictCharField(required=False, allow_blank=True, help_text=_MOMENT_HELP)
+    account_manager = StrictCharField(
+        required=False,
+        allow_blank=True,
+        help_text="The username or e-mail of an active staff user.",
+    )
 
 
 class OrderOutputSerializer(serializers.ModelSerializer):
     customer_code = serializers.CharField(source="customer.code")
-    category = serializers.CharField(source="category.code", default=None)
+    category = serializers.CharField(source="category.code", default=None, allow_null=True)
 
     class Meta:
         model = Order
@@ -74,14 +115,31 @@ class OrderOutputSerializer(serializers.ModelSerializer):
 class OrderInputSerializer(serializers.Serializer):
     """One order; the same columns as an orders import file."""
 
-    order_no = serializers.CharField()
-    customer_code = serializers.CharField()
-    placed_at = serializers.CharField()
-    amount = serializers.CharField()
-    category = serializers.CharField(required=False, allow_blank=True)
-    status = serializers.CharField(required=False, allow_blank=True)
-    profit = serializers.CharField(required=False, allow_blank=True)
-    refunded_amount = serializers.CharField(required=False, allow_blank=True)
+    order_no = _text(Order, "order_no", required=True)
+    customer_code = StrictCharField(
+        max_length=Customer._meta.get_field("code").max_length,
+        help_text="The code of an existing customer.",
+    )
+    placed_at = StrictCharField(
+        help_text=_MOMENT_HELP
+        + " At most ORDER_FUTURE_TOLERANCE_HOURS (default 24) hours after now."
+    )
+    amount = AmountField(help_text="Not negative, at most 2 decimals.")
+    category = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=Category._meta.get_field("code").max_length,
+        help_text="A category code; a new one is created.",
+    )
+    status = StrictCharField(
+        required=False,
+        allow_blank=True,
+        help_text="One of: " + ", ".join(Order.Status.values) + " (any case); default paid.",
+    )
+    profit = AmountField(required=False, allow_blank=True, help_text="May be negative (a loss).")
+    refunded_amount = AmountField(
+        required=False, allow_blank=True, help_text="At most the amount; default 0."
+    )
 
 
 class RowsField(serializers.ListField):
@@ -110,9 +168,20 @@ class RowsField(serializers.ListField):
 class BulkInputSerializer(serializers.Serializer):
     """A batch: `rows` is a list of objects with the columns of the matching import file."""
 
-    rows = RowsField()
-    create_missing_customers = serializers.BooleanField(required=False, default=False)
-    dry_run = serializers.BooleanField(required=False, default=False)
+    rows = RowsField(
+        min_length=1,
+        max_length=RowsField.max_rows,
+        help_text="Objects of column: value, the columns of the matching import file; "
+        "values are strings (numbers are taken as typed). Every bad row is reported.",
+    )
+    create_missing_customers = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text="Orders: create a bare customer for each unknown customer_code.",
+    )
+    dry_run = StrictBooleanField(
+        required=False, default=False, help_text="Validate everything, write nothing."
+    )
 
 
 class ImportResultSerializer(serializers.Serializer):
@@ -162,7 +231,7 @@ class InvitationOutputSerializer(_EventOutput):
 
 class ReferralOutputSerializer(serializers.ModelSerializer):
     referrer_code = serializers.CharField(source="referrer.code")
-    referred_code = serializers.CharField(source="referred.code", default=None)
+    referred_code = serializers.CharField(source="referred.code", default=None, allow_null=True)
 
     class Meta:
         model = Referral

@@ -13,14 +13,15 @@ from typing import Any
 
 import django_filters
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import DateTimeFilter, IsStaff
+from common.api import CharFilter, DateTimeFilter, FilterSet, IsStaff
+from common.parsers import JSONParser
 from customers.api import serializers
 from customers.models import (
     CampaignInvitation,
@@ -32,6 +33,7 @@ from customers.models import (
     ServiceTicket,
 )
 from customers.selectors import customer_list_for_user, scope_for_user
+from customers.services.events import KINDS as EVENT_COLUMNS
 from customers.services.events import events_import
 from customers.services.imports import ImportReport, customer_import, order_import
 from customers.tabular import Records
@@ -53,14 +55,21 @@ def _result(report: ImportReport, *, created_status: bool = True) -> Response:
     return Response(body, status=code)
 
 
-class CustomerFilter(django_filters.FilterSet):
-    grade = django_filters.CharFilter(field_name="grade_state__grade__code")
-    account_manager = django_filters.CharFilter(field_name="account_manager__username")
-    q = django_filters.CharFilter(method="search")
+class CustomerFilter(FilterSet):
+    code = CharFilter(help_text="The customer with exactly this code.")
+    grade = CharFilter(
+        field_name="grade_state__grade__code", help_text="Customers holding this grade (code)."
+    )
+    account_manager = CharFilter(
+        field_name="account_manager__username",
+        help_text="Customers of the account manager with this username.",
+    )
+    industry = CharFilter(help_text="Customers of exactly this industry.")
+    q = CharFilter(method="search", help_text="Search: the code or name contains this (any case).")
 
     class Meta:
         model = Customer
-        fields = ("kind", "industry", "is_active")
+        fields = ("kind", "is_active")
 
     def search(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
         return queryset.filter(code__icontains=value) | queryset.filter(name__icontains=value)
@@ -112,6 +121,8 @@ class CustomerBulkApi(APIView):
     """Create or update up to 100,000 customers in one atomic request."""
 
     permission_classes = (IsStaff,)
+    # Rows are nested objects: JSON only (a form cannot carry them).
+    parser_classes = (JSONParser,)
 
     @extend_schema(
         request=serializers.BulkInputSerializer, responses={201: serializers.ImportResultSerializer}
@@ -129,11 +140,19 @@ class CustomerBulkApi(APIView):
         return _result(report)
 
 
-class OrderFilter(django_filters.FilterSet):
-    customer_code = django_filters.CharFilter(field_name="customer__code")
-    category = django_filters.CharFilter(field_name="category__code")
-    placed_after = DateTimeFilter(field_name="placed_at", lookup_expr="gte")
-    placed_before = DateTimeFilter(field_name="placed_at", lookup_expr="lt")
+class OrderFilter(FilterSet):
+    customer_code = CharFilter(
+        field_name="customer__code", help_text="Orders of the customer with this code."
+    )
+    category = CharFilter(
+        field_name="category__code", help_text="Orders in the category with this code."
+    )
+    placed_after = DateTimeFilter(
+        field_name="placed_at", lookup_expr="gte", help_text="Placed at or after this moment."
+    )
+    placed_before = DateTimeFilter(
+        field_name="placed_at", lookup_expr="lt", help_text="Placed before this moment."
+    )
 
     class Meta:
         model = Order
@@ -187,6 +206,8 @@ class OrderBulkApi(APIView):
     """Create or update up to 100,000 orders in one atomic request (COPY on PostgreSQL)."""
 
     permission_classes = (IsStaff,)
+    # Rows are nested objects: JSON only (a form cannot carry them).
+    parser_classes = (JSONParser,)
 
     @extend_schema(
         request=serializers.BulkInputSerializer, responses={201: serializers.ImportResultSerializer}
@@ -223,13 +244,22 @@ class EventKind:
         meta = type("Meta", (), {"model": self.model, "fields": ()})
         return type(
             f"{self.model.__name__}Filter",
-            (django_filters.FilterSet,),
+            (FilterSet,),
             {
-                "customer_code": django_filters.CharFilter(
-                    field_name=f"{self.customer_path}__code"
+                "customer_code": CharFilter(
+                    field_name=f"{self.customer_path}__code",
+                    help_text="Events of the customer with this code.",
                 ),
-                "after": DateTimeFilter(field_name=self.date_field, lookup_expr="gte"),
-                "before": DateTimeFilter(field_name=self.date_field, lookup_expr="lt"),
+                "after": DateTimeFilter(
+                    field_name=self.date_field,
+                    lookup_expr="gte",
+                    help_text="Happened at or after this moment.",
+                ),
+                "before": DateTimeFilter(
+                    field_name=self.date_field,
+                    lookup_expr="lt",
+                    help_text="Happened before this moment.",
+                ),
                 "Meta": meta,
             },
         )
@@ -257,36 +287,26 @@ EVENT_KINDS: dict[str, EventKind] = {
     ),
 }
 
-KIND_PARAMETER = OpenApiParameter(
-    "kind", str, OpenApiParameter.PATH, enum=list(EVENT_KINDS), description="The event kind."
-)
 
-
-def _event_kind(kind: str) -> EventKind:
-    if kind not in EVENT_KINDS:
-        raise NotFound()
-    return EVENT_KINDS[kind]
-
-
-@extend_schema(parameters=[KIND_PARAMETER])
 class EventListApi(generics.ListAPIView):
-    """List engagement events of one kind for customers you may see, newest first."""
+    """List engagement events of one kind for customers you may see, newest first.
+
+    One URL per kind (`EVENT_APIS`), so the schema documents each kind's own fields.
+    """
 
     permission_classes = (IsStaff,)
-
-    def _kind(self) -> EventKind:
-        # The schema generator calls without URL kwargs: document it with one kind.
-        return _event_kind(self.kwargs.get("kind", "complaints"))
+    #: The key of EVENT_KINDS this view lists (set per URL by `event_apis`).
+    kind = ""
 
     @property
     def filterset_class(self) -> type[django_filters.FilterSet]:
-        return self._kind().filterset
+        return EVENT_KINDS[self.kind].filterset
 
     def get_serializer_class(self) -> type[Any]:
-        return self._kind().serializer
+        return EVENT_KINDS[self.kind].serializer
 
     def get_queryset(self) -> QuerySet[Any]:
-        kind = self._kind()
+        kind = EVENT_KINDS[self.kind]
         queryset = kind.model.objects.select_related(kind.customer_path, *kind.related).order_by(
             "-pk"
         )
@@ -297,21 +317,50 @@ class EventBulkApi(APIView):
     """Create up to 100,000 engagement events of one kind in one atomic request."""
 
     permission_classes = (IsStaff,)
+    # Rows are nested objects: JSON only (a form cannot carry them).
+    parser_classes = (JSONParser,)
+    kind = ""
 
     @extend_schema(
         request=serializers.BulkInputSerializer,
         responses={201: serializers.ImportResultSerializer},
-        parameters=[KIND_PARAMETER],
     )
-    def post(self, request: Request, kind: str) -> Response:
-        model = _event_kind(kind).model
+    def post(self, request: Request) -> Response:
+        model = EVENT_KINDS[self.kind].model
         _require(request, f"customers.add_{model._meta.model_name}")
         data = serializers.BulkInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         report = events_import(
-            kind=kind,
+            kind=self.kind,
             source=Records(data.validated_data["rows"]),
             dry_run=data.validated_data["dry_run"],
             by=request.user,
         )
         return _result(report)
+
+
+def event_apis(kind: str) -> tuple[type[EventListApi], type[EventBulkApi]]:
+    """Return the list and bulk views of one event kind, each documented with its columns."""
+    name = EVENT_KINDS[kind].model.__name__
+    columns = EVENT_COLUMNS[kind]
+    listing = type(
+        f"{name}ListApi",
+        (EventListApi,),
+        {"kind": kind, "__doc__": f"List {kind} of customers you may see, newest first."},
+    )
+    bulk = type(
+        f"{name}BulkApi",
+        (EventBulkApi,),
+        {
+            "kind": kind,
+            "__doc__": f"Create up to 100,000 {kind} in one atomic request.\n\n"
+            f"Columns of each row: {', '.join(columns.required)} (required); "
+            f"{', '.join(columns.optional)} (optional). Dates are YYYY-MM-DD, "
+            "YYYY-MM-DD HH:MM[:SS] or ISO 8601, at most ORDER_FUTURE_TOLERANCE_HOURS "
+            "(default 24) hours after now.",
+        },
+    )
+    return listing, bulk
+
+
+EVENT_APIS = {kind: event_apis(kind) for kind in EVENT_KINDS}

@@ -56,7 +56,7 @@ class SnapshotSerializer(serializers.ModelSerializer):
     customer_code = serializers.CharField(source="customer.code", read_only=True)
     as_of = serializers.DateField(source="run.as_of", read_only=True)
     computed_grade = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    grade_before = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    grade_before = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     grade_after = serializers.SlugRelatedField(slug_field="code", read_only=True)
 
     class Meta:
@@ -66,9 +66,13 @@ class SnapshotSerializer(serializers.ModelSerializer):
 
 class GradeChangeSerializer(serializers.ModelSerializer):
     customer_code = serializers.CharField(source="customer.code", read_only=True)
-    from_grade = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    from_grade = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True, help_text="Null: a first grade."
+    )
     to_grade = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    decided_by = serializers.StringRelatedField()
+    decided_by = serializers.StringRelatedField(
+        allow_null=True, help_text="Null until decided, or decided by the system."
+    )
 
     class Meta:
         model = GradeChange

@@ -6,11 +6,10 @@ account manager lists and fetches only their own customers' rows; others are 404
 
 from __future__ import annotations
 
-import django_filters
 from django.db.models import QuerySet
 from rest_framework import generics
 
-from common.api import IsStaff
+from common.api import CharFilter, DateFilter, FilterSet, IsStaff
 from customers.selectors import scope_for_user
 from grading.api import serializers
 from grading.models import Grade, GradeChange, GradingRun, GradingScheme, ScoreSnapshot
@@ -36,9 +35,13 @@ class SchemeDetailApi(generics.RetrieveAPIView):
     queryset = GradingScheme.objects.prefetch_related("ladder__grade")
 
 
-class RunFilter(django_filters.FilterSet):
-    as_of_after = django_filters.DateFilter(field_name="as_of", lookup_expr="gte")
-    as_of_before = django_filters.DateFilter(field_name="as_of", lookup_expr="lte")
+class RunFilter(FilterSet):
+    as_of_after = DateFilter(
+        field_name="as_of", lookup_expr="gte", help_text="Runs as of this date or later."
+    )
+    as_of_before = DateFilter(
+        field_name="as_of", lookup_expr="lte", help_text="Runs as of this date or earlier."
+    )
 
     class Meta:
         model = GradingRun
@@ -58,10 +61,12 @@ class RunDetailApi(generics.RetrieveAPIView):
     queryset = GradingRun.objects.select_related("scheme")
 
 
-class SnapshotFilter(django_filters.FilterSet):
-    customer_code = django_filters.CharFilter(field_name="customer__code")
-    as_of = django_filters.DateFilter(field_name="run__as_of")
-    grade = django_filters.CharFilter(field_name="grade_after__code")
+class SnapshotFilter(FilterSet):
+    customer_code = CharFilter(
+        field_name="customer__code", help_text="Snapshots of the customer with this code."
+    )
+    as_of = DateFilter(field_name="run__as_of", help_text="Snapshots of the runs as of this date.")
+    grade = CharFilter(field_name="grade_after__code", help_text="The grade after the run (code).")
 
     class Meta:
         model = ScoreSnapshot
@@ -80,8 +85,10 @@ class SnapshotListApi(generics.ListAPIView):
         return scope_for_user(queryset, user=self.request.user, customer_path="customer")
 
 
-class GradeChangeFilter(django_filters.FilterSet):
-    customer_code = django_filters.CharFilter(field_name="customer__code")
+class GradeChangeFilter(FilterSet):
+    customer_code = CharFilter(
+        field_name="customer__code", help_text="Changes of the customer with this code."
+    )
 
     class Meta:
         model = GradeChange

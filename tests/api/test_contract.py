@@ -189,7 +189,6 @@ def test_list_filters(url, params, expected, ops, world):
     ("url", "params", "field"),
     [
         ("/api/orders/", {"placed_after": "yesterday"}, "placed_after"),
-        ("/api/orders/", {"placed_after": "9999-12-31T23:59:59-23:59"}, "placed_after"),
         ("/api/appeals/", {"status": "pending"}, "status"),
         ("/api/runs/", {"as_of_after": "2026-13-01"}, "as_of_after"),
     ],

@@ -202,10 +202,14 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # django-filter, plus a 400 naming the accepted parameters for any unknown one.
+    "DEFAULT_FILTER_BACKENDS": ["common.api.StrictFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "common.api.StandardPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # An unknown ?format= is 406, like an unsatisfiable Accept header (DRF: 404).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "common.negotiation.ContentNegotiation",
+    # drf-spectacular's, plus every error status each operation can answer.
+    "DEFAULT_SCHEMA_CLASS": "common.schema.AutoSchema",
     "EXCEPTION_HANDLER": "common.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
@@ -221,10 +225,17 @@ SPECTACULAR_SETTINGS = {
         "customers' rows, and anything else is 404, exactly like a missing row.\n\n"
         '**Errors.** Every error body is `{"error": {"code", "message", "field"?, '
         '"detail"?, "rows"?}}`; a bulk request lists each bad row in `rows`. A conflict '
-        "with existing data (a duplicate key, a reused idempotency key) is 409."
+        "with existing data (a duplicate key, a reused idempotency key) is 409. Every "
+        "operation lists the error statuses it can answer.\n\n"
+        "**Query parameters.** A list accepts the filters and pagination parameters it "
+        "documents (and `format`); any other parameter is a 400 whose body names the "
+        "accepted ones, so a misspelt filter never silently returns every row."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Separate request and response components: a request's required text is non-blank
+    # (minLength 1) and read-only fields stay out of request bodies.
+    "COMPONENT_SPLIT_REQUEST": True,
     # Several models have a `status`: name the appeal one once (an appeal and its events).
     "ENUM_NAME_OVERRIDES": {"AppealStatusEnum": "appeals.models.Appeal.Status"},
     # Swagger UI's files come from the drf-spectacular-sidecar package: no CDN.
