@@ -11,3 +11,9 @@ class GradingConfig(AppConfig):
         from grading.selectors import export_scores_run
 
         scores_run_provider_set(export_scores_run)
+
+        from django.db.models.signals import post_migrate
+
+        from grading.triggers import post_migrate_trigger_ensure
+
+        post_migrate.connect(post_migrate_trigger_ensure, sender=self)
