@@ -38,7 +38,6 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "django_celery_results",
-    "import_export",
     "simple_history",
     "axes",
     "csp",
