@@ -24,3 +24,9 @@ class ImportRejected(DomainError):
             {"row": error.line, "field": error.field, "message": error.message}
             for error in self.report.errors[: self.MAX_DETAILS]
         ]
+
+
+class SourceMappingNotFound(DomainError):
+    """No saved source mapping has the name an import asked for; nothing was read."""
+
+    code = "unknown_mapping"

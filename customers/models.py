@@ -435,3 +435,167 @@ class PointsEntry(models.Model):
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise AppendOnlyLedgerError("Points entries are append-only.")
+
+
+# --- sales lines, returns and source mappings (docs/importing-sales-lines.md) ----------------
+
+#: Quantities and unit prices of sales lines: up to 4 decimals (ERP exports often have 3 or 4).
+LINE_DECIMAL: DecimalOptions = {"max_digits": 18, "decimal_places": 4}
+
+
+class SalesLine(models.Model):
+    """One line of an imported sales or return document, as the file had it.
+
+    Keyed by (document number, line number within the document, in file order), so a
+    re-import replaces a document's lines instead of adding them again. The document itself
+    is an `Order` (a sale) or a `ReturnDocument`; the number links them (no foreign key, so
+    lines are written while the file is still being read).
+    """
+
+    document_no = models.CharField(_("document number"), max_length=64)
+    line_no = models.PositiveIntegerField(_("line"))
+    sku = models.CharField(_("item code"), max_length=64, blank=True)
+    quantity = models.DecimalField(_("quantity"), **LINE_DECIMAL)
+    unit_price = models.DecimalField(_("unit price"), **LINE_DECIMAL)
+    line_total = models.DecimalField(_("line total"), null=True, blank=True, **LINE_DECIMAL)
+    category = models.ForeignKey(
+        Category,
+        verbose_name=_("category"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="sales_lines",
+    )
+
+    class Meta:
+        verbose_name = _("sales line")
+        verbose_name_plural = _("sales lines")
+        ordering = ["document_no", "line_no"]
+        constraints = [
+            models.UniqueConstraint(fields=["document_no", "line_no"], name="sales_line_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document_no}/{self.line_no}"
+
+
+class ReturnDocument(models.Model):
+    """A return or credit note: its own document, dated when the goods came back.
+
+    Its `amount` becomes refunds (`RefundAllocation`) on the customer's orders; what no
+    order could take is `unallocated_amount`, kept and reported, never dropped.
+    """
+
+    return_no = models.CharField(_("return number"), max_length=64, unique=True)
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="returns"
+    )
+    returned_at = models.DateTimeField(_("returned at"))
+    amount = models.DecimalField(_("amount"), **MONEY)
+    original_order = models.ForeignKey(
+        Order,
+        verbose_name=_("original order"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="linked_returns",
+    )
+    unallocated_amount = models.DecimalField(_("unallocated amount"), default=Decimal("0"), **MONEY)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("return document")
+        verbose_name_plural = _("return documents")
+        ordering = ["-returned_at"]
+        indexes = [
+            models.Index(fields=["customer", "returned_at"], name="return_customer_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="return_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(unallocated_amount__gte=0) & Q(unallocated_amount__lte=F("amount")),
+                name="return_unallocated_within_amount",
+            ),
+            models.CheckConstraint(condition=~Q(return_no=""), name="return_no_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.return_no
+
+
+class RefundAllocation(models.Model):
+    """The part of a return refunded on one order: every refund cent is traceable."""
+
+    return_document = models.ForeignKey(
+        ReturnDocument,
+        verbose_name=_("return document"),
+        on_delete=models.CASCADE,
+        related_name="allocations",
+    )
+    order = models.ForeignKey(
+        Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="refund_allocations"
+    )
+    amount = models.DecimalField(_("amount"), **MONEY)
+
+    class Meta:
+        verbose_name = _("refund allocation")
+        verbose_name_plural = _("refund allocations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["return_document", "order"], name="refund_allocation_unique"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_allocation_positive"),
+        ]
+        indexes = [models.Index(fields=["order"], name="refund_allocation_order_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.return_document_id} → {self.order_id}: {self.amount}"
+
+
+class SourceMapping(TimeStampedModel):
+    """How to read one source's sales-line files: header → field and the formats it uses."""
+
+    class CodeFormat(models.TextChoices):
+        AS_IS = "as_is", _("As in the file")
+        INTEGER = "integer", _("Whole number: 17850.0 → 17850")
+        UPPER = "upper", _("Upper case")
+
+    name = models.CharField(_("name"), max_length=64, unique=True)
+    #: {normalised source header: TierHub field}; headers not named are ignored.
+    columns = models.JSONField(_("columns"), default=dict)
+    return_types = models.JSONField(
+        _("document types meaning a return"),
+        default=list,
+        blank=True,
+        help_text=_("Values of the document type column that mark a return or credit note."),
+    )
+    return_prefix = models.CharField(
+        _("return number prefix"),
+        max_length=16,
+        blank=True,
+        help_text=_("Document numbers starting with this mark returns, e.g. C."),
+    )
+    date_format = models.CharField(
+        _("date format"),
+        max_length=40,
+        blank=True,
+        help_text=_("A strftime pattern such as %m/%d/%Y %H:%M; empty: ISO 8601."),
+    )
+    decimal_separator = models.CharField(_("decimal separator"), max_length=1, default=".")
+    thousands_separator = models.CharField(
+        _("thousands separator"), max_length=1, blank=True, default=""
+    )
+    customer_code_format = models.CharField(
+        _("customer codes"), max_length=10, choices=CodeFormat.choices, default=CodeFormat.AS_IS
+    )
+
+    class Meta:
+        verbose_name = _("source mapping")
+        verbose_name_plural = _("source mappings")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(name=""), name="source_mapping_name_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
