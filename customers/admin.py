@@ -10,13 +10,14 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from common.exceptions import DomainError
+from common.listing import EstimatedCountPaginator, choices_filter, period_filter
 from customers import selectors
 from customers.admin_io import ImportAdminMixin, ToolLink, customer_export_response
 from customers.models import (
@@ -31,12 +32,33 @@ from customers.models import (
     Referral,
     ServiceTicket,
 )
+from customers.search import customer_search_q
 
 
 class CustomerScopedAdmin(admin.ModelAdmin):
-    """Limit rows to the customers the staff user may see (path to Customer in `customer_path`)."""
+    """Limit rows to the customers the staff user may see (path to Customer in `customer_path`).
+
+    These lists grow with the customers (a million customers, ten million orders): the count
+    is estimated when large (`EstimatedCountPaginator`), there is no `date_hierarchy` and no
+    list filter over a plain field, and the search is `customers.search` (code, e-mail or
+    phone prefix, name through a trigram index) plus `exact_search_fields` (`field__lookup`).
+    """
 
     customer_path = "customer"
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    exact_search_fields: tuple[str, ...] = ()
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        prefix = f"{self.customer_path}__" if self.customer_path else ""
+        condition = customer_search_q(search_term, prefix=prefix)
+        if condition is None:
+            return queryset, False
+        for lookup in self.exact_search_fields:
+            condition |= Q(**{lookup: search_term.strip()})
+        return queryset.filter(condition), False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return selectors.scope_for_user(
@@ -47,6 +69,13 @@ class CustomerScopedAdmin(admin.ModelAdmin):
         if db_field.related_model is Customer:
             kwargs["queryset"] = selectors.customer_list_for_user(user=request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+def industry_choices() -> list[tuple[str, str]]:
+    """The industries the grading schemes know (a small table), for the customers' filter."""
+    from grading.selectors import industry_list
+
+    return [(industry, industry) for industry in industry_list()]
 
 
 @admin.register(Category)
@@ -71,10 +100,17 @@ class CustomerAdmin(ImportAdminMixin, CustomerScopedAdmin):
         "registered_at",
         "is_active",
     )
-    list_filter = ("kind", "is_active", "grade_state__grade", "industry", "account_manager")
+    list_filter = (
+        "kind",
+        "is_active",
+        "grade_state__grade",
+        choices_filter("industry", _("industry"), lambda: industry_choices()),
+        period_filter("registered_at", _("registered")),
+        "account_manager",
+    )
     list_select_related = ("account_manager", "grade_state__grade")
-    search_fields = ("code", "name", "email", "phone", "contact_name")
-    date_hierarchy = "registered_at"
+    # Shown as the search box's hint; the search itself is `customers.search`.
+    search_fields = ("code", "name", "email", "phone")
     autocomplete_fields = ("account_manager",)
     readonly_fields = (
         "current_grade",
@@ -83,7 +119,6 @@ class CustomerAdmin(ImportAdminMixin, CustomerScopedAdmin):
         "created_at",
         "updated_at",
     )
-    show_full_result_count = False
     actions = ("invite_to_portal", "export_csv", "export_xlsx")
     fieldsets = (
         (None, {"fields": ("code", "name", "kind", "industry", "is_active", "current_grade")}),
@@ -222,12 +257,11 @@ class OrderAdmin(ImportAdminMixin, CustomerScopedAdmin):
         "category",
         "on_time",
     )
-    list_filter = ("status", "on_time", "category")
+    list_filter = ("status", "on_time", "category", period_filter("placed_at", _("placed")))
     list_select_related = ("customer", "category")
     search_fields = ("order_no", "customer__code", "customer__name")
-    date_hierarchy = "placed_at"
+    exact_search_fields = ("order_no",)
     autocomplete_fields = ("customer", "category")
-    show_full_result_count = False
 
 
 @admin.register(Campaign)
@@ -243,8 +277,7 @@ class CampaignInvitationAdmin(ImportAdminMixin, CustomerScopedAdmin):
     list_display = ("campaign", "customer", "invited_at", "joined_at")
     list_filter = ("campaign",)
     list_select_related = ("campaign", "customer")
-    search_fields = ("customer__code", "customer__name", "campaign__name")
-    date_hierarchy = "invited_at"
+    search_fields = ("customer__code", "customer__name")
     autocomplete_fields = ("campaign", "customer")
 
 
@@ -255,7 +288,7 @@ class ReferralAdmin(ImportAdminMixin, CustomerScopedAdmin):
     list_display = ("referrer", "referred", "referred_name", "created_at")
     list_select_related = ("referrer", "referred")
     search_fields = ("referrer__code", "referrer__name", "referred_name")
-    date_hierarchy = "created_at"
+    exact_search_fields = ("referred_name__iexact",)
     autocomplete_fields = ("referrer", "referred")
 
 
@@ -265,8 +298,7 @@ class ComplaintAdmin(ImportAdminMixin, CustomerScopedAdmin):
     list_display = ("customer", "severity", "created_at", "resolved_at")
     list_filter = ("severity",)
     list_select_related = ("customer",)
-    search_fields = ("customer__code", "customer__name", "description")
-    date_hierarchy = "created_at"
+    search_fields = ("customer__code", "customer__name")
     autocomplete_fields = ("customer", "order")
 
 
@@ -274,10 +306,9 @@ class ComplaintAdmin(ImportAdminMixin, CustomerScopedAdmin):
 class ProductReviewAdmin(ImportAdminMixin, CustomerScopedAdmin):
     import_kind = "reviews"
     list_display = ("customer", "rating", "created_at")
-    list_filter = ("rating",)
+    list_filter = (choices_filter("rating", _("rating"), [str(n) for n in range(1, 6)]),)
     list_select_related = ("customer",)
-    search_fields = ("customer__code", "customer__name", "text")
-    date_hierarchy = "created_at"
+    search_fields = ("customer__code", "customer__name")
     autocomplete_fields = ("customer", "order")
 
 
@@ -294,8 +325,7 @@ class ServiceTicketAdmin(ImportAdminMixin, CustomerScopedAdmin):
     )
     list_filter = ("priority",)
     list_select_related = ("customer",)
-    search_fields = ("subject", "customer__code", "customer__name")
-    date_hierarchy = "opened_at"
+    search_fields = ("customer__code", "customer__name")
     autocomplete_fields = ("customer",)
 
 
@@ -306,7 +336,7 @@ class CustomerAccountAdmin(CustomerScopedAdmin):
     list_display = ("user", "customer", "invited_at", "invited_by", "last_login")
     list_select_related = ("user", "customer", "invited_by")
     search_fields = ("user__username", "user__email", "customer__code", "customer__name")
-    date_hierarchy = "invited_at"
+    exact_search_fields = ("user__username__iexact", "user__email__iexact")
     readonly_fields = ("user", "customer", "invited_at", "invited_by", "last_login")
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -21,7 +21,6 @@ from django.db.models import (
     FloatField,
     IntegerField,
     OuterRef,
-    Q,
     QuerySet,
     Subquery,
     Value,
@@ -33,6 +32,7 @@ from appeals.labels import grade_label
 from appeals.models import Appeal
 from benefits.selectors import recommendation_list_open, ticket_list_overdue
 from customers.models import Customer
+from customers.search import customer_search
 from customers.selectors import customer_list_for_user
 from grading.models import Grade, GradeChange, GradingScheme, SchemeGrade, ScoreSnapshot
 from grading.selectors import run_get_latest_succeeded
@@ -134,9 +134,7 @@ def customer_queue_for_user(
         queryset = queryset.filter(**{f"flag_{flag}": True})
     if grade:
         queryset = queryset.filter(grade_state__grade__code=grade)
-    search = search.strip()
-    if search:
-        queryset = queryset.filter(Q(code__icontains=search) | Q(name__icontains=search))
+    queryset = customer_search(queryset, term=search)
     return queryset.order_by(F("grade_rank").desc(nulls_last=True), "-urgency", "code")
 
 

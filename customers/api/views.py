@@ -32,6 +32,7 @@ from customers.models import (
     Referral,
     ServiceTicket,
 )
+from customers.search import customer_search
 from customers.selectors import customer_list_for_user, scope_for_user
 from customers.services.events import KINDS as EVENT_COLUMNS
 from customers.services.events import events_import
@@ -65,14 +66,20 @@ class CustomerFilter(FilterSet):
         help_text="Customers of the account manager with this username.",
     )
     industry = CharFilter(help_text="Customers of exactly this industry.")
-    q = CharFilter(method="search", help_text="Search: the code or name contains this (any case).")
+    q = CharFilter(
+        method="search",
+        help_text=(
+            "Search: the code, e-mail or phone starts with this, or the name contains it "
+            "(any case; names from 3 characters)."
+        ),
+    )
 
     class Meta:
         model = Customer
         fields = ("kind", "is_active")
 
     def search(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
-        return queryset.filter(code__icontains=value) | queryset.filter(name__icontains=value)
+        return customer_search(queryset, term=value)
 
 
 class CustomerListApi(generics.ListAPIView):

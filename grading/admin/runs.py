@@ -5,9 +5,12 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from common.listing import choices_filter
 from customers.admin import CustomerScopedAdmin
 from grading.admin.base import ReadOnlyAdminMixin
 from grading.models import GradingRun, ScoreSnapshot
+from grading.policy import ACTIONS
+from grading.scoring.rules import LIFECYCLE_STAGES, PYRAMID_LAYERS, RFM_LABELS, RFM_SEGMENTS
 
 
 @admin.register(GradingRun)
@@ -51,7 +54,14 @@ class ScoreSnapshotAdmin(ReadOnlyAdminMixin, CustomerScopedAdmin):
         "grade_after",
         "action",
     )
-    list_filter = ("run", "rfm_label", "rfm_segment", "lifecycle", "pyramid", "action")
+    # Choices from the scoring package, never a SELECT DISTINCT over millions of snapshots.
+    list_filter = (
+        "run",
+        choices_filter("rfm_label", _("RFM label"), RFM_LABELS),
+        choices_filter("rfm_segment", _("RFM segment"), RFM_SEGMENTS),
+        choices_filter("lifecycle", _("lifecycle stage"), LIFECYCLE_STAGES),
+        choices_filter("pyramid", _("value pyramid"), PYRAMID_LAYERS),
+        choices_filter("action", _("decision"), ACTIONS),
+    )
     list_select_related = ("customer", "run__scheme", "computed_grade", "grade_after")
     search_fields = ("customer__code", "customer__name")
-    show_full_result_count = False

@@ -35,7 +35,9 @@ def customers(alice):
         ({"account_manager": "alice-am"}, ["X-2"]),
         ({"is_active": "false"}, ["X-2"]),
         ({"is_active": "True"}, ["X-1", "X-10"]),
-        ({"q": "xa"}, ["X-10"]),
+        ({"q": "xan"}, ["X-10"]),  # the name contains it (3 characters or more)
+        ({"q": "xa"}, []),  # shorter: codes, e-mails and phones only
+        ({"q": "x-1"}, ["X-1", "X-10"]),  # a code prefix, any case
     ],
 )
 def test_the_customer_list_filters(ops, params, codes):
