@@ -26,3 +26,21 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+
+# Database connections (issue #19). Each gunicorn thread keeps its connection for
+# CONN_MAX_AGE seconds (default 60) instead of connecting per request (~3 ms and a backend
+# fork each time), checked before reuse. With many web containers, put PgBouncer (transaction
+# pooling) in front of PostgreSQL and point DATABASE_URL at it; or set DATABASE_POOL_SIZE to
+# use Django's own psycopg pool per process (needs the psycopg-pool package, and then
+# CONN_MAX_AGE must be 0).
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)  # noqa: F405
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # noqa: F405
+if env.int("DATABASE_POOL_SIZE", default=0) and DATABASES["default"]["ENGINE"].endswith(  # noqa: F405
+    "postgresql"
+):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {  # noqa: F405
+        "min_size": 2,
+        "max_size": env.int("DATABASE_POOL_SIZE"),
+        "timeout": 10,
+    }
