@@ -178,3 +178,25 @@ def period_filter(field: str, title: Any) -> type[PeriodListFilter]:
         (PeriodListFilter,),
         {"title": title, "parameter_name": f"{field}_within", "field": field},
     )
+
+
+def indexed_values(model: type[Any], field: str, *, limit: int = 200) -> list[str]:
+    """Return the distinct non-empty values of an indexed column, in order, at most `limit`.
+
+    A loose index scan (a recursive CTE hopping from one value to the next through the
+    column's b-tree: one index probe per value) instead of `SELECT DISTINCT`, which reads
+    every row: sub-millisecond for the handful of industries of a million customers.
+    """
+    table = connections["default"].ops.quote_name(model._meta.db_table)
+    column = connections["default"].ops.quote_name(model._meta.get_field(field).column)
+    sql = (
+        f"WITH RECURSIVE hop(value, n) AS ("
+        f" SELECT MIN({column}), 1 FROM {table} WHERE {column} > ''"
+        f" UNION ALL"
+        f" SELECT (SELECT MIN({column}) FROM {table} WHERE {column} > hop.value), n + 1"
+        f" FROM hop WHERE hop.value IS NOT NULL AND n < %s"
+        f") SELECT value FROM hop WHERE value IS NOT NULL"
+    )
+    with connections["default"].cursor() as cursor:
+        cursor.execute(sql, [limit])
+        return [row[0] for row in cursor.fetchall()]

@@ -17,7 +17,12 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from common.exceptions import DomainError
-from common.listing import EstimatedCountPaginator, choices_filter, period_filter
+from common.listing import (
+    EstimatedCountPaginator,
+    choices_filter,
+    indexed_values,
+    period_filter,
+)
 from customers import selectors
 from customers.admin_io import ImportAdminMixin, ToolLink, customer_export_response
 from customers.models import (
@@ -72,10 +77,8 @@ class CustomerScopedAdmin(admin.ModelAdmin):
 
 
 def industry_choices() -> list[tuple[str, str]]:
-    """The industries the grading schemes know (a small table), for the customers' filter."""
-    from grading.selectors import industry_list
-
-    return [(industry, industry) for industry in industry_list()]
+    """The customers' industries, read by hopping through the industry index (no DISTINCT)."""
+    return [(industry, industry) for industry in indexed_values(Customer, "industry")]
 
 
 @admin.register(Category)

@@ -136,11 +136,3 @@ def rung_get_for_snapshot(*, snapshot: ScoreSnapshot) -> SchemeGrade | None:
         scheme_id=snapshot.run.scheme_id, grade_id=snapshot.grade_before_id
     ).first()
 
-
-def industry_list() -> list[str]:
-    """Return the industries any grading scheme has a prior for, sorted (a small table)."""
-    industries: set[str] = set()
-    for priors in GradingScheme.objects.values_list("industry_priors", flat=True):
-        if isinstance(priors, dict):
-            industries.update(str(key) for key in priors)
-    return sorted(industries)
