@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from appeals.models import Appeal
 from appeals.selectors import appeal_review_overdue_before
-from grading.engine import local_midnight
+from common.dates import local_midnight
 from grading.reports import ReportSection, Table, months_back, percent
 
 

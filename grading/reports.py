@@ -22,8 +22,8 @@ from django.db import connection
 from django.db.models import Avg, Count, F, Model, Q, QuerySet, Sum
 from django.utils.translation import gettext as _
 
+from common.dates import local_midnight
 from customers.models import Order
-from grading.engine import local_midnight
 from grading.models import Grade, GradingRun, ScoreSnapshot
 
 

@@ -19,6 +19,7 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from benefits.models import GrowthTask
+from common.dates import local_midnight
 from customers.models import (
     CampaignInvitation,
     Customer,
@@ -33,11 +34,6 @@ logger = logging.getLogger(__name__)
 
 #: Rows fetched per round trip while streaming completions.
 CHUNK_SIZE = 2000
-
-
-def _end_of(day: dt.date) -> dt.datetime:
-    """Return the aware start of the day after `day` (project time zone): facts before count."""
-    return timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min))
 
 
 def _completions(
@@ -147,8 +143,10 @@ def growth_task_award(*, task: GrowthTask, today: dt.date) -> int:
     Idempotent: completions credited before are skipped, so re-running credits nothing.
     One transaction, so an interrupted run leaves nothing half-credited.
     """
+    # Completions before the start of the day after `today` (project time zone) count.
+    end = local_midnight(today + dt.timedelta(days=1))
     with transaction.atomic():
-        credited = points_credit_many(DETECTORS[task.code](task, _end_of(today)))
+        credited = points_credit_many(DETECTORS[task.code](task, end))
     logger.info("Growth task %s: %s credit(s) for %s.", task.code, credited, today)
     return credited
 

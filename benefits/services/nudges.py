@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from benefits.models import Benefit, NudgeEvent, NudgeRule, Recommendation
 from benefits.nudge_parameters import nudge_parameters_clean
 from benefits.periods import months_before
+from common.dates import local_midnight
 from common.services import NotificationDraft, notification_send_many
 from customers.models import Category, Customer, Order
 
@@ -45,10 +46,6 @@ class Trigger:
     label: str
     manager_id: int | None
     payload: dict[str, Any] = field(default_factory=dict)
-
-
-def _start_of(day: dt.date) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
 def _customer_link(customer_id: int) -> str:
@@ -149,8 +146,8 @@ def _notify_customers(
 
 def _new_customer_pack(rule: NudgeRule, params: dict[str, Any], today: dt.date) -> int:
     """Welcome customers registered in the last `days` days: one event per customer, ever."""
-    start = _start_of(today - dt.timedelta(days=params["days"] - 1))
-    end = _start_of(today + dt.timedelta(days=1))
+    start = local_midnight(today - dt.timedelta(days=params["days"] - 1))
+    end = local_midnight(today + dt.timedelta(days=1))
     benefit = Benefit.objects.filter(code=params["benefit"], is_active=True).first()
     rows = (
         Customer.objects.filter(is_active=True, registered_at__gte=start, registered_at__lt=end)
@@ -212,7 +209,7 @@ def _growth_no_order_reminder(rule: NudgeRule, params: dict[str, Any], today: dt
     quiet spell: ordering again starts a new one.
     """
     # Last order on day D is `days` days old on D + days: overdue when D <= today - days.
-    cutoff = _start_of(today - dt.timedelta(days=params["days"] - 1))
+    cutoff = local_midnight(today - dt.timedelta(days=params["days"] - 1))
     offer = Benefit.objects.filter(code=params["offer"], is_active=True).first()
     rows = (
         Customer.objects.filter(is_active=True, grade_state__grade__code=params["grade"])
@@ -278,8 +275,8 @@ def _category_concentration(rule: NudgeRule, params: dict[str, Any], today: dt.d
     bought sibling (same parent) they did not buy; trigger = f"{category}:{YYYY-MM}", so at
     most one per category and month. Categories without siblings recommend nothing.
     """
-    start = _start_of(months_before(today, params["months"]))
-    end = _start_of(today + dt.timedelta(days=1))
+    start = local_midnight(months_before(today, params["months"]))
+    end = local_midnight(today + dt.timedelta(days=1))
     window = Order.objects.filter(
         status__in=Order.COUNTED_STATUSES,
         placed_at__gte=start,
