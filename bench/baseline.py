@@ -116,7 +116,8 @@ def load_scheme(conn: psycopg.Connection) -> tuple[dict[str, Any], list[dict[str
 def scoring_rules(
     scheme: dict[str, Any], ladder: list[dict[str, Any]]
 ) -> tuple[ScoringParams, tuple[GradeRule, ...], policy.Ladder]:
-    """Turn the scheme row into the pure layers' parameters (as `engine.scheme_rules` does)."""
+    """Turn the scheme row into the pure layers' parameters (as the engine's
+    `grading.pipeline.rules.scheme_rules` does)."""
     params = ScoringParams(
         window_days=scheme["window_days"],
         rfm_method=scheme["rfm_method"],

@@ -7,8 +7,10 @@ import datetime as dt
 
 import pandas as pd
 
-from grading import engine
+from customers.models import Customer
 from grading.models import GradingRun, GradingScheme, ScoreSnapshot
+from grading.pipeline import decide
+from grading.pipeline.rules import scheme_rules
 
 EXPORT_COLUMNS = (
     "customer_code",
@@ -72,11 +74,9 @@ def score_export_frame(*, as_of: dt.date, scheme: GradingScheme) -> tuple[pd.Dat
         frame["monetary"] = frame["monetary"].map("{:.2f}".format)
         return _finish(frame), f"run {run.pk}"
 
-    rules = engine.scheme_rules(scheme)
-    scores = engine.score_period(rules=rules, as_of=as_of)
-    codes = dict(
-        engine.Customer.objects.filter(pk__in=scores.index.tolist()).values_list("pk", "code")
-    )
+    rules = scheme_rules(scheme)
+    scores = decide.score_period(rules=rules, as_of=as_of)
+    codes = dict(Customer.objects.filter(pk__in=scores.index.tolist()).values_list("pk", "code"))
     frame = pd.DataFrame(
         {
             "customer_code": scores.index.map(codes),

@@ -16,9 +16,11 @@ from django.db.models import FloatField, Sum
 from django.db.models.functions import Cast
 from django.utils.translation import gettext as _
 
+from common.dates import local_midnight
 from customers.models import Order
-from grading import engine
 from grading.models import CustomerGrade, Grade, GradingScheme
+from grading.pipeline import decide
+from grading.pipeline.rules import scheme_rules
 from grading.reports import Table, inversion_notes, percent, revenue_share_columns
 
 
@@ -48,15 +50,15 @@ class WhatIf:
 def scheme_what_if(*, scheme: GradingScheme, as_of: dt.date) -> WhatIf:
     """Return how customers' current grades would move if `scheme` graded them at `as_of`.
 
-    Reads the population with the engine's extract, scores it with the draft's rules and
+    Reads the population with the pipeline's extract, scores it with the draft's rules and
     compares the computed grade with each customer's current grade; nothing is written. The
     draft grade is the grade the scores earn (before hysteresis, warnings and pins, which
     only a run applies). Also returns the reports under the draft grades: value
     distribution, revenue and profit share (buying customers: F >= 1) and repurchase rate
     (F >= 2 in the window) with the inversion alarm.
     """
-    rules = engine.scheme_rules(scheme)
-    scores = engine.score_period(rules=rules, as_of=as_of)
+    rules = scheme_rules(scheme)
+    scores = decide.score_period(rules=rules, as_of=as_of)
     current = pd.Series(
         dict(CustomerGrade.objects.values_list("customer_id", "grade__code")), dtype="str"
     )
@@ -137,12 +139,12 @@ def _window_profit(*, as_of: dt.date, window_days: int) -> pd.Series:
     One grouped query (profit is not a scoring input, so the scores frame lacks it); orders
     with no recorded profit count as 0, as in `benefits.reports.cost_to_serve`.
     """
-    start = engine.local_midnight(as_of - dt.timedelta(days=window_days))
+    start = local_midnight(as_of - dt.timedelta(days=window_days))
     rows = list(
         Order.objects.filter(
             status__in=[str(s) for s in Order.COUNTED_STATUSES],
             placed_at__gte=start,
-            placed_at__lt=engine.local_midnight(as_of),
+            placed_at__lt=local_midnight(as_of),
             profit__isnull=False,
         )
         .values("customer_id")

@@ -3,7 +3,8 @@
 Big reads and writes of a grading run on PostgreSQL use COPY in its binary format with
 fixed-width, NOT NULL columns only (NULLs travel as sentinels, text as small integer codes),
 so a whole block of rows is one numpy structured array: no per-value Python object, no text
-formatting or parsing on either side. Used by `grading.engine` (extract and write) only.
+formatting or parsing on either side. Used by the grading pipeline's PostgreSQL backend
+(`grading.pipeline.backends.postgresql`: extract, grade states and the write's load) only.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from django.db import DatabaseError, connection
 _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no extension
 _COPY_TRAILER = b"\xff\xff"
 #: Raw COPY bytes parsed (or built) at a time: bounds the buffers of a 10M-row extract.
-_COPY_CHUNK_BYTES = 32 << 20
+#: Either function also takes `chunk_bytes=` (tests pass a few rows' worth).
+COPY_CHUNK_BYTES = 32 << 20
 
 
 def copy_layout(columns: Sequence[tuple[str, str]]) -> np.dtype:
@@ -29,17 +31,23 @@ def copy_layout(columns: Sequence[tuple[str, str]]) -> np.dtype:
 
 
 def copy_out(
-    sql: str, params: Sequence[Any], columns: Sequence[tuple[str, str]]
+    sql: str,
+    params: Sequence[Any],
+    columns: Sequence[tuple[str, str]],
+    *,
+    chunk_bytes: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Run `COPY (sql) TO STDOUT` in binary and return each column as a native numpy array.
 
     Every selected value must be NOT NULL and of the fixed-width type `columns` names (i2 =
     smallint, i4 = integer/date difference, i8 = bigint, f8 = double precision). The rows
     are read through libpq directly: psycopg's COPY iterator costs more per row than the
-    server takes to produce it, which is what a 10M-row extract is made of.
+    server takes to produce it, which is what a 10M-row extract is made of. The bytes are
+    parsed every `chunk_bytes` (default `COPY_CHUNK_BYTES`) and at the end.
     """
     from psycopg import pq
 
+    chunk_bytes = chunk_bytes or COPY_CHUNK_BYTES
     layout = copy_layout(columns)
     with connection.cursor() as cursor:
         query = cursor.cursor.mogrify(sql, params)
@@ -82,7 +90,7 @@ def copy_out(
         if size < 0:
             break
         pending += data
-        if len(pending) >= _COPY_CHUNK_BYTES:
+        if len(pending) >= chunk_bytes:
             parse(final=False)
     copy_drain(pgconn, pgconn.get_result())
     parse(final=True)
@@ -107,11 +115,20 @@ def copy_drain(pgconn: Any, result: Any) -> None:
         raise DatabaseError(error.strip())
 
 
-def copy_in(table: str, columns: Sequence[tuple[str, str]], values: Sequence[np.ndarray]) -> None:
-    """Load aligned numpy arrays into `table` with one binary COPY, a block of rows at a time."""
+def copy_in(
+    table: str,
+    columns: Sequence[tuple[str, str]],
+    values: Sequence[np.ndarray],
+    *,
+    chunk_bytes: int | None = None,
+) -> None:
+    """Load aligned numpy arrays into `table` with one binary COPY, a block of rows at a time.
+
+    A block is at most `chunk_bytes` (default `COPY_CHUNK_BYTES`) of rows, at least one row.
+    """
     layout = copy_layout(columns)
     rows = len(values[0]) if values else 0
-    step = max(1, _COPY_CHUNK_BYTES // layout.itemsize)
+    step = max(1, (chunk_bytes or COPY_CHUNK_BYTES) // layout.itemsize)
     names = ", ".join(name for name, _ in columns)
     with (
         connection.cursor() as cursor,

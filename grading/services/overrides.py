@@ -108,7 +108,8 @@ def grade_override_set(
             old_grade_id = None if created else state.grade_id
             # The pin is written on the state row even when the grade stays: a run's guarded
             # UPDATE waiting for this row then re-checks `pinned` on its new version
-            # (grading.engine.PIN_GUARD), so no interleaving lets the run undo the pin.
+            # (grading.pipeline.write.PIN_GUARD), so no interleaving lets the run undo the
+            # pin.
             if state.grade_id != grade.pk:
                 CustomerGrade.objects.filter(pk=state.pk).update(
                     grade=grade, since=now, updated_at=now, pinned=True

@@ -8,7 +8,7 @@ redelivered task finds the lock taken or the run finished, and returns without w
 The whole lifecycle is here: one batch (`_batch_write`: extract, score, decide, write) for a
 single-process run and for each shard of a sharded one; one set of status transitions
 (`_run_start`, `_run_succeed`, `_run_fail`, `_run_mark_interrupted`); the counters from
-`engine.action_counts`. A sharded run computes the population cut points once
+`grading.pipeline.write.action_counts`. A sharded run computes the population cut points once
 (`grading.services.sharding`), enqueues one Celery task per customer-id range
 (`run_shard_execute`) and a chord callback (`run_finish`) records the counts. Failures and
 interrupted runs: docs/operations.md, "Runs that fail".
@@ -27,8 +27,9 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from grading import engine
 from grading.models import GradingRun, GradingScheme, ScoreSnapshot
+from grading.pipeline import decide, extract, write
+from grading.pipeline.rules import SchemeRules, scheme_rules
 from grading.scoring import score_population
 from grading.scoring.population import PopulationCuts
 from grading.selectors import scheme_get_active
@@ -257,7 +258,7 @@ def _no_lap(phase: str) -> None:
 
 def _batch_write(
     run: GradingRun,
-    rules: engine.SchemeRules,
+    rules: SchemeRules,
     *,
     id_range: tuple[int, int] | None = None,
     cuts: PopulationCuts | None = None,
@@ -271,7 +272,7 @@ def _batch_write(
     write is one transaction; `then(counts, complete)` runs inside it, where `complete`
     says the batch's counts are the whole run's (a clean first attempt of a whole run).
     """
-    orders, customers = engine.extract_period(
+    orders, customers = extract.extract_period(
         as_of=run.as_of, window_days=rules.params.window_days, id_range=id_range
     )
     lap("extract")
@@ -292,11 +293,11 @@ def _batch_write(
     if done:
         scores = scores[~scores.index.isin(list(done))]
     lap("score")
-    state = engine.extract_state(as_of=run.as_of, customer_ids=scores.index)
-    decisions = engine.decide(scores, state, rules=rules, as_of=run.as_of)
+    state = extract.extract_state(as_of=run.as_of, customer_ids=scores.index)
+    decisions = decide.decide(scores, state, rules=rules, as_of=run.as_of)
     lap("decide")
     with transaction.atomic():
-        written = engine.write_results(
+        written = write.write_results(
             run=run, scores=scores, decisions=decisions, rules=rules, now=timezone.now()
         )
         if then is not None:
@@ -322,13 +323,13 @@ def _execute(run: GradingRun) -> None:
         lap("write")
         _run_succeed(run, counts=written if complete else None, phases=phases)
 
-    _batch_write(run, engine.scheme_rules(run.scheme), lap=lap, then=succeed)
+    _batch_write(run, scheme_rules(run.scheme), lap=lap, then=succeed)
     # The commit (and any foreign-key check still deferred) is timed too; recorded with the
     # duration once the run is committed.
     lap("commit")
 
 
-#: The run's counters (`GradingRun` fields), from `engine.action_counts` plus "scored".
+#: The run's counters (`GradingRun` fields), from `write.action_counts` plus "scored".
 RUN_COUNTERS = (
     "scored",
     "assigned",
@@ -349,7 +350,7 @@ def run_counts(run: GradingRun) -> dict[str, int]:
         .annotate(n=Count("id"))
         .values_list("action", "n")
     )
-    return {**engine.action_counts(actions), "scored": sum(actions.values())}
+    return {**write.action_counts(actions), "scored": sum(actions.values())}
 
 
 # ----------------------------------------------------------------------------- sharded runs
@@ -361,7 +362,7 @@ def _run_shards_start(*, run: GradingRun, shards: int) -> GradingRun:
 
     from grading.tasks import finish_run_task, grade_shard_task
 
-    rules = engine.scheme_rules(run.scheme)
+    rules = scheme_rules(run.scheme)
     ranges = sharding.shard_ranges(shards=shards)
     cuts = sharding.run_cuts_compute(run=run, rules=rules, ranges=ranges)
     with transaction.atomic():
@@ -375,7 +376,7 @@ def run_shard_execute(*, run_id: int, low: int, high: int) -> int:
     """Phase two: score, decide and write customers with ids in [low, high); return rows."""
     run = GradingRun.objects.select_related("scheme").get(pk=run_id)
     cuts = PopulationCuts.from_json(run.population_cuts)
-    return _batch_write(run, engine.scheme_rules(run.scheme), id_range=(low, high), cuts=cuts)
+    return _batch_write(run, scheme_rules(run.scheme), id_range=(low, high), cuts=cuts)
 
 
 def run_finish(*, run_id: int) -> GradingRun:

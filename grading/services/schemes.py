@@ -15,9 +15,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
 
-from grading.engine import scheme_rules
 from grading.exceptions import InvalidSchemeLadder, SchemeConflict, SchemeNotDraft
 from grading.models import GradingScheme, SchemeGrade
+from grading.pipeline.rules import scheme_rules
 from grading.policy import default_counts
 from grading.selectors import scheme_rungs_with_outdated_counts
 
@@ -39,8 +39,8 @@ _NOT_COPIED = frozenset(
 def scheme_validate(*, scheme: GradingScheme) -> None:
     """Raise InvalidSchemeLadder unless `scheme` can grade a population.
 
-    Uses the engine's own reading of the scheme (`grading.engine.scheme_rules`), so what
-    passes here is exactly what a run accepts: at least one grade, unique ranks and codes,
+    Uses the pipeline's own reading of the scheme (`grading.pipeline.rules.scheme_rules`),
+    so what passes here is exactly what a run accepts: at least one grade, unique ranks and codes,
     valid cadences and counters, valid weights. On top of that one grade must have
     `min_score` 0, so every customer qualifies for some grade.
     """

@@ -13,8 +13,9 @@ import pandas as pd
 from django.conf import settings
 
 from customers.models import Customer
-from grading import engine
 from grading.models import GradingRun
+from grading.pipeline import extract
+from grading.pipeline.rules import SchemeRules
 from grading.scoring import customer_facts
 from grading.scoring.population import CUT_FACT_COLUMNS, PopulationCuts, population_cuts
 
@@ -43,12 +44,12 @@ def shard_ranges(*, shards: int) -> list[tuple[int, int]]:
 
 
 def run_cuts_compute(
-    *, run: GradingRun, rules: engine.SchemeRules, ranges: list[tuple[int, int]]
+    *, run: GradingRun, rules: SchemeRules, ranges: list[tuple[int, int]]
 ) -> PopulationCuts:
     """Return the population's cut points, reading one id range at a time."""
     parts = []
     for id_range in ranges:
-        orders, customers = engine.extract_period(
+        orders, customers = extract.extract_period(
             as_of=run.as_of, window_days=rules.params.window_days, id_range=id_range
         )
         facts = customer_facts(

@@ -1,4 +1,4 @@
-"""The engine's extract: the PostgreSQL reads give the scores the plain ORM reads give."""
+"""The pipeline's extract: the PostgreSQL reads give the scores the plain ORM reads give."""
 
 import datetime as dt
 import time
@@ -8,8 +8,11 @@ import pandas as pd
 import pytest
 from django.db import connection, transaction
 
+from common.dates import local_midnight
 from customers.models import Complaint, Order
-from grading import engine
+from grading.pipeline import extract
+from grading.pipeline.backends import sqlite
+from grading.pipeline.rules import scheme_rules
 from grading.scoring import score_population
 from tests.customers.factories import (
     CampaignInvitationFactory,
@@ -25,7 +28,7 @@ WINDOW_DAYS = 365
 
 
 def _local(day: dt.date, hour: int) -> dt.datetime:
-    return engine.local_midnight(day) + dt.timedelta(hours=hour)
+    return local_midnight(day) + dt.timedelta(hours=hour)
 
 
 def _population():
@@ -63,7 +66,7 @@ def _population():
 
 
 def _scores(orders: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
-    rules = engine.scheme_rules(default_scheme())
+    rules = scheme_rules(default_scheme())
     return score_population(
         orders.drop(columns=["on_time"]),
         customers,
@@ -74,12 +77,13 @@ def _scores(orders: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
 
 
 def _orm_facts() -> tuple[pd.DataFrame, pd.DataFrame]:
-    start = engine.local_midnight(AS_OF - dt.timedelta(days=WINDOW_DAYS))
-    end = engine.local_midnight(AS_OF)
-    orders = engine._extract_orders_orm(end, [str(s) for s in Order.COUNTED_STATUSES], None)
-    customers = engine._extract_customers_orm(start, end, None)
+    """The same facts read with the plain ORM (the SQLite backend's reads, on any database)."""
+    start = local_midnight(AS_OF - dt.timedelta(days=WINDOW_DAYS))
+    end = local_midnight(AS_OF)
+    statuses = [str(s) for s in Order.COUNTED_STATUSES]
+    orders, customers = sqlite.read_period(start, end, statuses, None)
     window_start = AS_OF - dt.timedelta(days=WINDOW_DAYS)
-    return orders, engine._with_on_time(customers, orders, start=window_start)
+    return orders, extract._with_on_time(customers, orders, start=window_start)
 
 
 def _sessions() -> int:
@@ -94,7 +98,7 @@ def test_extract_in_a_transaction_scores_as_the_orm_reads(settings, zone):
     settings.TIME_ZONE = zone
     _population()
 
-    orders, customers = engine.extract_period(as_of=AS_OF, window_days=WINDOW_DAYS)
+    orders, customers = extract.extract_period(as_of=AS_OF, window_days=WINDOW_DAYS)
 
     pd.testing.assert_frame_equal(_scores(orders, customers), _scores(*_orm_facts()))
     assert customers["on_time_orders"].sum() > 0
@@ -111,9 +115,9 @@ def test_extract_on_two_postgres_connections_reads_what_one_reads():
     sessions = _sessions()
 
     assert not connection.in_atomic_block
-    orders, customers = engine.extract_period(as_of=AS_OF, window_days=WINDOW_DAYS)
+    orders, customers = extract.extract_period(as_of=AS_OF, window_days=WINDOW_DAYS)
     with transaction.atomic():
-        serial_orders, serial_customers = engine.extract_period(
+        serial_orders, serial_customers = extract.extract_period(
             as_of=AS_OF, window_days=WINDOW_DAYS
         )
 
@@ -122,7 +126,7 @@ def test_extract_on_two_postgres_connections_reads_what_one_reads():
     pd.testing.assert_frame_equal(_scores(orders, customers), _scores(*_orm_facts()))
     # One customer id range reads that range only.
     low, high = sorted(customers["customer_id"])[3], sorted(customers["customer_id"])[8]
-    part_orders, part_customers = engine.extract_period(
+    part_orders, part_customers = extract.extract_period(
         as_of=AS_OF, window_days=WINDOW_DAYS, id_range=(low, high)
     )
     assert sorted(part_customers["customer_id"]) == sorted(customers["customer_id"])[3:8]

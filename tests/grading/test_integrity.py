@@ -11,7 +11,6 @@ from django.db import connection
 from django.utils import timezone
 
 from common.models import Notification
-from grading import engine
 from grading.models import (
     CustomerGrade,
     GradeAuditEntry,
@@ -20,6 +19,8 @@ from grading.models import (
     GradingRun,
     ScoreSnapshot,
 )
+from grading.pipeline import extract
+from grading.pipeline.backends import postgresql
 from grading.services import runs as runs_service
 from grading.services.integrity import grades_check, grades_check_daily
 from grading.services.overrides import grade_override_set
@@ -34,14 +35,14 @@ NEXT = dt.date(2026, 5, 1)
 
 def _pins_after_the_extract(monkeypatch, action):
     """Run `action()` right after the run reads the policy state, before it writes."""
-    original = engine.extract_state
+    original = extract.extract_state
 
     def extract_then_act(**kwargs):
         state = original(**kwargs)
         action()
         return state
 
-    monkeypatch.setattr(engine, "extract_state", extract_then_act)
+    monkeypatch.setattr(extract, "extract_state", extract_then_act)
 
 
 @pytest.mark.django_db
@@ -241,7 +242,7 @@ def test_a_run_whose_connection_drops_is_failed_with_its_error_and_a_rerun_conve
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL")
     _population()
-    original = engine._customers_hold
+    original = postgresql.customers_hold
     url = _database_url().replace("postgres://", "postgresql://")
 
     def hold_then_drop(table, rows):
@@ -252,10 +253,10 @@ def test_a_run_whose_connection_drops_is_failed_with_its_error_and_a_rerun_conve
         with psycopg.connect(url, autocommit=True) as killer:
             killer.execute("SELECT pg_terminate_backend(%s)", [pid])
 
-    monkeypatch.setattr(engine, "_customers_hold", hold_then_drop)
+    monkeypatch.setattr(postgresql, "customers_hold", hold_then_drop)
     with pytest.raises(Exception):  # noqa: B017, PT011  (whatever psycopg raises)
         grading_run_execute(as_of=AS_OF)
-    monkeypatch.setattr(engine, "_customers_hold", original)
+    monkeypatch.setattr(postgresql, "customers_hold", original)
 
     run = GradingRun.objects.get(as_of=AS_OF)
     assert run.status == GradingRun.Status.FAILED

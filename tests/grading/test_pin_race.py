@@ -8,7 +8,7 @@ them pin the grade the customer already has, half a neighbouring grade. After ev
 each pinned customer has their pinned grade, every customer's latest audit row names their
 current grade, and the run's counters equal its applied rows.
 
-The mutant twin removes the guard (`engine.PIN_GUARD`) and must be caught in at least 9 of
+The mutant twin removes the guard (`write.PIN_GUARD`) and must be caught in at least 9 of
 10 repetitions: the test can fail.
 """
 
@@ -25,7 +25,6 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from customers.models import Customer, Order
-from grading import engine
 from grading.models import (
     CustomerGrade,
     Grade,
@@ -34,6 +33,9 @@ from grading.models import (
     GradingRun,
     ScoreSnapshot,
 )
+from grading.pipeline import decide, write
+from grading.pipeline.backends import postgresql
+from grading.pipeline.rules import SchemeRules, scheme_rules
 from grading.services.integrity import grades_check
 from grading.services.overrides import grade_override_set
 from grading.services.runs import grading_run_execute
@@ -158,7 +160,7 @@ def _violations(run: GradingRun, pins: dict[int, int]) -> list[str]:
     return found
 
 
-def _repetition(number: int, lowest: Grade, rules: engine.SchemeRules, up) -> list[str]:
+def _repetition(number: int, lowest: Grade, rules: SchemeRules, up) -> list[str]:
     # A day apart: a new run each time, scoring (nearly) as the fixture's scores did.
     as_of = FIRST_AS_OF + dt.timedelta(days=number)
     _reset_states(lowest)
@@ -174,7 +176,7 @@ def _repetition(number: int, lowest: Grade, rules: engine.SchemeRules, up) -> li
 
     pinner = Pinner(targets)
     pinner.start()
-    original_hold = engine._customers_hold
+    original_hold = postgresql.customers_hold
 
     def hold_then_pin(table: str, rows: int) -> None:
         original_hold(table, rows)
@@ -183,11 +185,11 @@ def _repetition(number: int, lowest: Grade, rules: engine.SchemeRules, up) -> li
         pinner.start_holding.set()
         assert pinner.holding.wait(60)
 
-    engine._customers_hold = hold_then_pin
+    postgresql.customers_hold = hold_then_pin
     try:
         run = grading_run_execute(as_of=as_of, scheme=default_scheme(), triggered_by="race")
     finally:
-        engine._customers_hold = original_hold
+        postgresql.customers_hold = original_hold
     pinner.join(120)
     assert pinner.error is None, pinner.error
     assert run.status == GradingRun.Status.SUCCEEDED
@@ -198,9 +200,9 @@ def _repetition(number: int, lowest: Grade, rules: engine.SchemeRules, up) -> li
 @pytest.fixture
 def race_population(transactional_db):
     _population()
-    rules = engine.scheme_rules(default_scheme())
+    rules = scheme_rules(default_scheme())
     lowest = Grade.objects.filter(code__in=rules.grade_ids).order_by("rank").first()
-    scores = engine.score_period(rules=rules, as_of=FIRST_AS_OF)
+    scores = decide.score_period(rules=rules, as_of=FIRST_AS_OF)
     # The customers the runs will upgrade from the lowest grade: the pins' targets.
     up = scores.index[scores["grade"].astype(str) != lowest.code]
     return lowest, rules, up
@@ -223,6 +225,6 @@ def test_mutant_without_the_pin_guard_is_caught(race_population, monkeypatch):
     if connection.vendor != "postgresql":
         pytest.skip("the race needs PostgreSQL's concurrent writers")
     lowest, rules, up = race_population
-    monkeypatch.setattr(engine, "PIN_GUARD", "TRUE")
+    monkeypatch.setattr(write, "PIN_GUARD", "TRUE")
     caught = sum(bool(_repetition(n, lowest, rules, up)) for n in range(REPETITIONS))
     assert caught >= 9, f"the mutant was caught in only {caught} of {REPETITIONS} repetitions"

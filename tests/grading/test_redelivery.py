@@ -2,7 +2,7 @@
 
 A sharded run on a prefork worker with one pool child (`tests/celery_delivery_app.py`, its
 own queue). The test holds row locks (FOR UPDATE) on the second shard's customers, so that
-shard blocks inside its write transaction (`engine._customers_hold`) after the first shard
+shard blocks inside its write transaction (`postgresql.customers_hold`) after the first shard
 has committed. SIGKILLing the pool child then loses the task in flight:
 
 - with `acks_late` + `reject_on_worker_lost` (the project's setting) the message goes back to

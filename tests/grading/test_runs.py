@@ -106,17 +106,17 @@ def test_failed_run_resumes_and_converges_without_duplicates():
 
 @pytest.mark.django_db
 def test_a_customer_deleted_while_a_run_scores_leaves_no_rows_behind(monkeypatch):
-    from grading import engine
+    from grading.pipeline import decide
 
     customers = _population()
-    decide = engine.decide
+    original = decide.decide
 
     def decide_then_delete(*args, **kwargs):
-        decisions = decide(*args, **kwargs)
+        decisions = original(*args, **kwargs)
         Customer.objects.filter(code="PROSPECT").delete()  # read by the extract, gone now
         return decisions
 
-    monkeypatch.setattr(engine, "decide", decide_then_delete)
+    monkeypatch.setattr(decide, "decide", decide_then_delete)
 
     run = grading_run_execute(as_of=AS_OF)
 
@@ -212,13 +212,13 @@ def test_a_customer_deleted_during_a_runs_write_takes_the_runs_rows_with_it(monk
 
     from django.db import connection
 
-    from grading import engine
+    from grading.pipeline.backends import postgresql
 
     if connection.vendor != "postgresql":
         pytest.skip("row locks: PostgreSQL")
     customers = _population()
     prospect = customers[-1].pk
-    hold = engine._customers_hold
+    hold = postgresql.customers_hold
     deleter = threading.Thread(target=_delete_customer, args=[prospect])
 
     def hold_then_let_a_delete_wait(table, rows):
@@ -230,7 +230,7 @@ def test_a_customer_deleted_during_a_runs_write_takes_the_runs_rows_with_it(monk
             assert time.monotonic() < deadline, "the delete never waited for the run"
             time.sleep(0.05)
 
-    monkeypatch.setattr(engine, "_customers_hold", hold_then_let_a_delete_wait)
+    monkeypatch.setattr(postgresql, "customers_hold", hold_then_let_a_delete_wait)
 
     run = grading_run_execute(as_of=AS_OF)
     deleter.join(timeout=10)

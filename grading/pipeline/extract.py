@@ -1,0 +1,100 @@
+"""Extract: the period's scoring frames and each customer's policy state, read set-based.
+
+A fixed, small number of statements whatever the population (never one per customer); how
+they are read is the backend's (`grading.pipeline.backends`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+from django.db.models import Q
+
+from common.dates import local_midnight
+from customers.models import Order
+from grading.models import GradeChange, GradeOverride
+from grading.pipeline import backends
+
+
+def extract_period(
+    *, as_of: dt.date, window_days: int, id_range: tuple[int, int] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return the period's scoring frames `(orders, customers)` (optionally one id range).
+
+    `orders`: counted orders placed before `as_of`, with `on_time` (1/0/-1 unknown) for the
+    engagement counts. On PostgreSQL the orders before the window [as_of - window_days,
+    as_of) come as two rows per customer, their first and last order days (scoring reads
+    nothing else of them, so every score is the same as from the full history;
+    `backends.postgresql.read_period`); elsewhere the ORM returns the full history.
+
+    `customers`: active customers with their window engagement counts, on-time counts taken
+    from `orders`.
+    """
+    end = local_midnight(as_of)
+    start = local_midnight(as_of - dt.timedelta(days=window_days))
+    statuses = [str(s) for s in Order.COUNTED_STATUSES]
+    orders, customers = backends.current().read_period(start, end, statuses, id_range)
+    return orders, _with_on_time(customers, orders, start=as_of - dt.timedelta(days=window_days))
+
+
+def _with_on_time(customers: pd.DataFrame, orders: pd.DataFrame, *, start: dt.date) -> pd.DataFrame:
+    """The scoring `customers` frame: engagement counts plus on-time counts from `orders`."""
+    window_start = np.datetime64(start, "s")
+    rated_orders = orders[(orders["order_date"] >= window_start) & (orders["on_time"] >= 0)]
+    rated = rated_orders.groupby("customer_id")["on_time"].agg(["count", "sum"])
+    frame = customers.join(
+        rated.rename(columns={"count": "rated_orders", "sum": "on_time_orders"}), how="left"
+    )
+    for column in (
+        "campaign_invitations",
+        "campaign_joins",
+        "referrals",
+        "complaints",
+        "reviews",
+        "on_time_orders",
+        "rated_orders",
+        "growth_points",
+    ):
+        values = frame[column] if column in frame else pd.Series(0, index=frame.index)
+        frame[column] = values.fillna(0).astype("int64")
+    return frame.reset_index()
+
+
+def extract_state(*, as_of: dt.date, customer_ids: Iterable[int] | None = None) -> pd.DataFrame:
+    """Return each customer's policy state: current grade, counter, pins, open proposals.
+
+    A fixed number of queries: grade states (one binary COPY on PostgreSQL, plus the grade
+    codes), active overrides/locks, open downgrade proposals.
+    """
+    ids = None
+    if customer_ids is not None:
+        array_like = hasattr(customer_ids, "__array__")  # a pd.Index: no Python-level loop
+        ids = np.asarray(customer_ids if array_like else list(customer_ids), dtype=np.int64)
+    # The grade states of `ids`' id span (all of them without ids).
+    span = (int(ids.min()), int(ids.max())) if ids is not None and ids.size else None
+    states = backends.current().grade_states(span)
+    active = GradeOverride.objects.filter(ended_at__isnull=True).filter(
+        Q(expires_on__isnull=True) | Q(expires_on__gte=as_of)
+    )
+    pins = pd.DataFrame.from_records(
+        list(active.values_list("customer_id", "grade__code", "source")),
+        columns=["customer_id", "grade", "source"],
+    ).set_index("customer_id")
+    pending = set(
+        GradeChange.objects.filter(status=GradeChange.Status.PROPOSED).values_list(
+            "customer_id", flat=True
+        )
+    )
+    index = pd.Index(ids if ids is not None else states.index)
+    state = pd.DataFrame(index=index.rename("customer_id"))
+    state["current_grade"] = states["current_grade"].reindex(index)
+    state["periods_under"] = states["periods_under"].reindex(index).fillna(0).astype("int64")
+    manual = pins[pins["source"] == GradeOverride.Source.MANUAL]["grade"]
+    appeal = pins[pins["source"] == GradeOverride.Source.APPEAL]["grade"]
+    state["override_grade"] = manual.reindex(index)
+    state["locked_grade"] = appeal.reindex(index)
+    state["pending_downgrade"] = index.isin(list(pending))
+    return state

@@ -1,0 +1,56 @@
+"""The snapshot's score columns follow the ScoreSnapshot model: a run writes every column of
+the model, each score from the scoring column of the same name."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from grading.models import ScoreSnapshot
+from grading.pipeline import write
+from grading.scoring import SCORE_COLUMNS
+from grading.services.runs import grading_run_execute
+from tests.grading.test_runs import AS_OF, _population
+
+
+def test_score_columns_are_model_fields_that_scoring_computes():
+    fields = {field.name for field in ScoreSnapshot._meta.concrete_fields}
+
+    assert set(write.SNAPSHOT_SCORE_COLUMNS) <= fields
+    assert set(write.SNAPSHOT_SCORE_COLUMNS) <= set(SCORE_COLUMNS)
+    # Written from the load table's own columns instead: keys, money, grades, the decision.
+    assert fields - set(write.SNAPSHOT_SCORE_COLUMNS) == {
+        "id",
+        "run",
+        "customer",
+        "recency_days",
+        "monetary",
+        "first_half_amount",
+        "second_half_amount",
+        "computed_grade",
+        "grade_before",
+        "grade_after",
+        "action",
+        "rule",
+        "periods_under",
+    }
+
+
+@pytest.mark.django_db
+def test_a_run_writes_every_column_of_the_snapshot_model():
+    _population()
+    table = ScoreSnapshot._meta.db_table
+
+    with CaptureQueriesContext(connection) as queries:
+        grading_run_execute(as_of=AS_OF)
+
+    inserts = [
+        q["sql"] for q in queries if re.match(rf"INSERT (OR IGNORE )?INTO {table} ", q["sql"])
+    ]
+    assert len(inserts) == 1
+    written = re.match(r"[^(]*\(([^)]*)\)", inserts[0]).group(1).split(", ")
+    columns = [field.column for field in ScoreSnapshot._meta.concrete_fields]
+    assert sorted(written) == sorted(set(columns) - {"id"})
