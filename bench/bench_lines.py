@@ -6,7 +6,7 @@
 Starts a throwaway PostgreSQL (the test harness's `Services`), migrates, writes a seeded
 CSV of invoice lines in the shape ERPs export (1-40 lines per invoice, 3-decimal prices,
 5% anonymous lines, 3% returns with a `C` prefix and negative quantities, half of them
-linked to their invoice, time stamps that drift by a minute within an invoice), then runs
+linked to their invoice (even customer ids), time stamps that drift by a minute within an invoice), then runs
 the command in a subprocess (so `ru_maxrss` is the import's own peak) with
 `--create-missing-customers --return-prefix C`, and again on the same file (the idempotent
 re-import). Prints lines/s and peak memory of each run.
@@ -79,8 +79,11 @@ def write_file(path: Path, lines: int, customers: int, seed: int) -> None:
                 if customer and position == 0:
                     recent.append((number, customer, moment, quantity, price))
             if recent and rng.random() < 0.03 and written < lines:
-                original, owner, placed, quantity, price = recent[rng.randrange(len(recent))]
+                original, owner, placed, quantity, price = recent.pop(rng.randrange(len(recent)))
                 returned = max(placed, moment) + dt.timedelta(days=rng.randint(0, 20))
+                # Even customers' returns name their invoice (each invoice at most once),
+                # odd customers' do not, so a linked return never finds its order used up.
+                linked = int(float(owner)) % 2 == 0
                 out.writerow(
                     [
                         f"C{number}",
@@ -90,7 +93,7 @@ def write_file(path: Path, lines: int, customers: int, seed: int) -> None:
                         -rng.randint(1, quantity),
                         price,
                         "cat1",
-                        original if rng.random() < 0.5 else "",
+                        original if linked else "",
                     ]
                 )
                 written += 1

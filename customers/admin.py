@@ -348,3 +348,4 @@ class CustomerAccountAdmin(CustomerScopedAdmin):
     @admin.display(description=_("last login"), ordering="user__last_login")
     def last_login(self, obj: CustomerAccount) -> Any:
         return obj.user.last_login or "—"
+from customers import admin_lines  # noqa: E402,F401  (Source mappings, sales-line import)

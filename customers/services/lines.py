@@ -1193,3 +1193,122 @@ def quality_csv(report: LineImportReport) -> str:
     writer.writerow(["key", "label", "value"])
     writer.writerows(report.quality_rows())
     return out.getvalue()
+
+
+#: Source headers TierHub recognises when a new mapping is started (normalised, any case).
+HEADER_GUESSES = {
+    **{name: name for name in LINE_FIELDS},
+    "invoiceno": "order_no",
+    "invoice": "order_no",
+    "invoice no": "order_no",
+    "document no": "order_no",
+    "单据编号": "order_no",
+    "单号": "order_no",
+    "订单号": "order_no",
+    "customerid": "customer_code",
+    "customer id": "customer_code",
+    "customer": "customer_code",
+    "客户编码": "customer_code",
+    "客户编号": "customer_code",
+    "invoicedate": "placed_at",
+    "invoice date": "placed_at",
+    "date": "placed_at",
+    "单据日期": "placed_at",
+    "日期": "placed_at",
+    "数量": "quantity",
+    "qty": "quantity",
+    "unitprice": "unit_price",
+    "price": "unit_price",
+    "含税单价": "unit_price",
+    "单价": "unit_price",
+    "stockcode": "sku",
+    "商品编码": "sku",
+    "物料编码": "sku",
+    "金额": "line_total",
+    "价税合计": "line_total",
+    "amount": "line_total",
+    "类别": "category",
+    "商品类别": "category",
+    "单据类型": "document_type",
+    "document type": "document_type",
+    "原单号": "original_order_no",
+    "原订单号": "original_order_no",
+}
+
+
+def source_mapping_guess(header: tuple[str, ...]) -> dict[str, str]:
+    """Return {header: field} for the headers TierHub recognises (each field once)."""
+    guessed: dict[str, str] = {}
+    for name in header:
+        target = HEADER_GUESSES.get(normalise_header(name))
+        if target and target not in guessed.values():
+            guessed[name] = target
+    return guessed
+
+
+@dataclass(frozen=True)
+class PreviewLine:
+    """One line of a file as TierHub reads it: shown values, or the problem, per field."""
+
+    line: int
+    values: dict[str, str]
+    problems: dict[str, str]
+    anonymous: bool
+    is_return: bool
+
+
+def order_lines_preview(
+    *, source: Source, filename: str, fmt: LineFormat, limit: int = 20
+) -> tuple[tuple[str, ...], list[PreviewLine]]:
+    """Return the header and the first `limit` lines read through `fmt`, without writing.
+
+    What the mapping page shows: each field as TierHub will take it (customer codes
+    normalised, dates in the project time zone, numbers in plain decimals), or why not.
+    """
+    parser = _Parser(fmt)
+    lines: list[PreviewLine] = []
+    local = timezone.get_default_timezone()
+    with open_table(source, filename) as table:
+        fields = {
+            (fmt.columns or {}).get(name, name if fmt.columns is None else None): name
+            for name in table.header
+        }
+        fields.pop(None, None)
+        for line, values in table.rows:
+            shown: dict[str, str] = {}
+            problems: dict[str, str] = {}
+            for name in LINE_FIELDS:
+                raw = values.get(fields[name], "") if name in fields else ""
+                if name == "customer_code":
+                    shown[name] = parser.code(raw)
+                elif name == "placed_at" and raw:
+                    result = parser.moment(raw)
+                    if isinstance(result, str):
+                        problems[name] = result
+                    else:
+                        moment = _moment(result).astimezone(local)
+                        shown[name] = moment.strftime("%Y-%m-%d %H:%M:%S")
+                elif name in ("quantity", "unit_price", "line_total") and raw:
+                    result = parser.number(raw)
+                    if isinstance(result, str):
+                        problems[name] = result
+                    else:
+                        shown[name] = str(Decimal(result).scaleb(-4).normalize())
+                else:
+                    shown[name] = raw
+                if name in LINE_REQUIRED and not raw and name not in problems:
+                    problems[name] = _("a value is required")
+            negative = any(shown.get(n, "").startswith("-") for n in ("quantity", "unit_price"))
+            is_return = (
+                negative
+                or shown.get("line_total", "").startswith("-")
+                or (bool(fmt.return_prefix) and shown["order_no"].startswith(fmt.return_prefix))
+                or shown.get("document_type", "").lower() in fmt.return_types
+            )
+            anonymous = not shown["customer_code"]
+            lines.append(
+                PreviewLine(line, shown, {} if anonymous else problems, anonymous, is_return)
+            )
+            if len(lines) == limit:
+                break
+    return table.header, lines
