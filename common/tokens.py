@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
@@ -16,7 +17,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from common.api import IsStaff
+from common.api import ErrorSerializer, IsStaff
+
+_LOCKED_OUT = _(
+    "Too many failed logins for this username from this address: logins are locked for a "
+    "while. Try again later or ask an administrator to unlock them."
+)
 
 
 def _username_max_length() -> int:
@@ -47,9 +53,20 @@ class StaffTokenApi(ObtainAuthToken):
     @extend_schema(
         auth=[],
         request=StaffTokenInputSerializer,
-        responses={200: inline_serializer("Token", {"token": serializers.CharField()})},
+        responses={
+            200: inline_serializer("Token", {"token": serializers.CharField()}),
+            429: OpenApiResponse(
+                ErrorSerializer, description="Locked out after repeated failed logins."
+            ),
+        },
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        username = request.data.get("username") if hasattr(request.data, "get") else None
+        if isinstance(username, str) and AxesProxyHandler.is_locked(
+            request._request, credentials={"username": username}
+        ):
+            # Locked out (django-axes): say so, rather than "unable to log in" for ever.
+            raise exceptions.Throttled(detail=_LOCKED_OUT)
         payload = self.get_serializer(data=request.data)
         payload.is_valid(raise_exception=True)
         user = payload.validated_data["user"]

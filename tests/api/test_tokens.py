@@ -74,3 +74,24 @@ def test_the_schema_documents_token_and_session_auth():
     assert set(schema["components"]["securitySchemes"]) >= {"tokenAuth", "cookieAuth"}
     assert "/api/auth/token/" in schema["paths"]
     assert "POST /api/auth/token/" in schema["info"]["description"]
+
+
+@pytest.mark.django_db
+def test_repeated_wrong_passwords_lock_the_token_endpoint_with_429(staff_user, settings):
+    """DESIGN.md invariant 10 on the API too: after AXES_FAILURE_LIMIT failures even the right
+    password is refused, and the answer says it is a lock-out (429), not bad credentials."""
+    client = APIClient()
+    wrong = {"username": staff_user.username, "password": "nope"}
+    codes = [
+        client.post("/api/auth/token/", wrong, format="json").status_code
+        for _ in range(settings.AXES_FAILURE_LIMIT)
+    ]
+    locked = client.post(
+        "/api/auth/token/", {"username": staff_user.username, "password": PASSWORD}, format="json"
+    )
+
+    assert codes == [400] * settings.AXES_FAILURE_LIMIT
+    assert locked.status_code == 429
+    assert locked.json()["error"]["code"] == "throttled"
+    assert "locked" in locked.json()["error"]["message"]
+    assert "token" not in locked.json()
