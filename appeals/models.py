@@ -191,3 +191,79 @@ class FollowUp(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} · {self.get_kind_display()}"
+
+
+class QueueNeeds(models.Model):
+    """What needs an account manager's attention for one active customer, kept up to date.
+
+    The manager queue reads this table (an index range scan per page) instead of computing
+    every customer's needs per request. `appeals.manager.needs` maintains it: the events
+    that change an input (a run, an appeal, a ticket, a grade change, a recommendation, the
+    customer itself) refresh their customers' rows; `queue_needs_check` compares it with a
+    full recomputation. The two time-dependent needs keep their instant: `sla_due_at` (the
+    earliest first-response deadline of an open, unanswered ticket) and `upgraded_at` (the
+    latest applied upgrade), so a read flips them when their time passes.
+    """
+
+    customer = models.OneToOneField(
+        Customer,
+        verbose_name=_("customer"),
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="queue_needs",
+    )
+    account_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("account manager"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # queue_manager_order_idx leads with it
+    )
+    code = models.CharField(_("code"), max_length=64)
+    grade = models.ForeignKey(
+        "grading.Grade",
+        verbose_name=_("grade"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    #: The grade's rank, -1 when ungraded (so "best grade first" is a plain descending key).
+    grade_rank = models.IntegerField(_("grade rank"), default=-1)
+    composite = models.FloatField(_("composite"), null=True, blank=True)
+    flag_sla = models.BooleanField(default=False)
+    flag_appeal = models.BooleanField(default=False)
+    flag_proposed = models.BooleanField(default=False)
+    flag_follow_up = models.BooleanField(default=False)
+    flag_close = models.BooleanField(default=False)
+    flag_upgraded = models.BooleanField(default=False)
+    flag_recommend = models.BooleanField(default=False)
+    urgency = models.PositiveSmallIntegerField(_("urgency"), default=0)
+    sla_due_at = models.DateTimeField(null=True, blank=True)
+    upgraded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("queue needs")
+        verbose_name_plural = _("queue needs")
+        indexes = [
+            models.Index(
+                fields=["account_manager", "-grade_rank", "-urgency", "code"],
+                name="queue_manager_order_idx",
+            ),
+            models.Index(fields=["-grade_rank", "-urgency", "code"], name="queue_order_idx"),
+            models.Index(fields=["sla_due_at"], name="queue_sla_due_idx"),
+            models.Index(fields=["upgraded_at"], name="queue_upgraded_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.urgency})"
+
+    @property
+    def name(self) -> str:
+        return self.customer.name
+
+    @property
+    def grade_state(self) -> object:
+        return getattr(self.customer, "grade_state", None)

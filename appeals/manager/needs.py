@@ -1,0 +1,346 @@
+"""The manager queue's needs table (`appeals.models.QueueNeeds`): compute, refresh, check.
+
+`needs_compute` is the definition: one query computing every need of the given customers
+from the source tables (the latest run's snapshots, grade changes, appeals, tickets,
+recommendations, the active ladder). The table holds its result, kept up to date by
+`queue_needs_refresh` for the customers an event touched (wired in `connect_signals`: saves
+and deletes of the inputs, a run succeeding and a scheme changing rebuild everything), and
+by `queue_needs_refresh_due`, which flips the two time-dependent needs (SLA breached,
+recently upgraded) once their instant passes. `queue_needs_diff` compares the table with a
+full recomputation (`manage.py queue_needs_check`).
+
+Paths that write inputs in bulk without signals (`bulk_create`, `QuerySet.update`) outside a
+grading run must call `queue_needs_refresh` themselves; `queue_needs_check --rebuild` repairs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import (
+    BooleanField,
+    Case,
+    DateTimeField,
+    Exists,
+    F,
+    FloatField,
+    Max,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django.db.models.signals import post_delete, post_save
+from django.utils import timezone
+
+from appeals.models import Appeal, QueueNeeds
+from benefits.selectors import recommendation_list_open, ticket_list_overdue, ticket_sla_annotate
+from customers.models import Customer, ServiceTicket
+from grading.models import GradeChange, GradingScheme, SchemeGrade, ScoreSnapshot
+from grading.selectors import run_get_latest_succeeded
+
+#: Points below the next grade's floor that count as "close to the next grade".
+CLOSE_TO_NEXT_POINTS = 5
+#: How far back an upgrade counts as recent.
+RECENT_UPGRADE_DAYS = 30
+#: Urgency weight of each need: the queue sorts by the sum of a row's weights.
+WEIGHTS = {
+    "sla": 32,
+    "appeal": 16,
+    "proposed": 8,
+    "follow_up": 4,
+    "close": 2,
+    "upgraded": 1,
+    "recommend": 1,
+}
+FIELDS = (
+    "account_manager_id",
+    "code",
+    "grade_id",
+    "grade_rank",
+    "composite",
+    *(f"flag_{code}" for code in WEIGHTS),
+    "urgency",
+    "sla_due_at",
+    "upgraded_at",
+)
+CHUNK = 20_000
+
+
+def needs_compute(
+    *, now: dt.datetime, customer_ids: Iterable[int] | None = None
+) -> QuerySet[Customer]:
+    """Return the active customers (all, or `customer_ids`) annotated with every need.
+
+    Annotations: `grade_id_`, `grade_rank_`, `composite`, `flag_<code>`, `sla_due_at`,
+    `upgraded_at`. Two small queries first (the latest run, the active ladder).
+    """
+    run = run_get_latest_succeeded()
+    ladder = list(
+        SchemeGrade.objects.filter(scheme__status=GradingScheme.Status.ACTIVE)
+        .order_by("grade__rank")
+        .values_list("grade_id", "min_score")
+    )
+    queryset = Customer.objects.filter(is_active=True)
+    if customer_ids is not None:
+        queryset = queryset.filter(pk__in=list(customer_ids))
+    snapshots = ScoreSnapshot.objects.filter(customer=OuterRef("pk"), run=run)
+    upgrades = GradeChange.objects.filter(
+        customer=OuterRef("pk"),
+        direction=GradeChange.Direction.UP,
+        status=GradeChange.Status.APPLIED,
+    )
+    unanswered = ticket_sla_annotate(
+        ServiceTicket.objects.filter(
+            customer=OuterRef("pk"), first_response_at__isnull=True, closed_at__isnull=True
+        )
+    ).filter(sla_minutes__isnull=False)
+    queryset = queryset.annotate(
+        grade_id_=F("grade_state__grade_id"),
+        grade_rank_=F("grade_state__grade__rank"),
+        composite=Subquery(snapshots.values("composite")[:1])
+        if run
+        else Value(None, output_field=FloatField()),
+        flag_follow_up=Exists(snapshots.filter(action__in=["warn", "propose_downgrade"]))
+        if run
+        else Value(False, output_field=BooleanField()),
+        flag_proposed=Exists(
+            GradeChange.objects.filter(customer=OuterRef("pk"), status=GradeChange.Status.PROPOSED)
+        ),
+        flag_appeal=Exists(
+            Appeal.objects.filter(customer=OuterRef("pk"), status__in=Appeal.OPEN_STATUSES)
+        ),
+        flag_sla=Exists(ticket_list_overdue(now=now).filter(customer=OuterRef("pk"))),
+        flag_upgraded=Exists(
+            upgrades.filter(created_at__gte=now - dt.timedelta(days=RECENT_UPGRADE_DAYS))
+        ),
+        flag_recommend=Exists(recommendation_list_open().filter(customer=OuterRef("pk"))),
+        sla_due_at=Subquery(
+            unanswered.order_by("sla_deadline").values("sla_deadline")[:1],
+            output_field=DateTimeField(),
+        ),
+        upgraded_at=Subquery(
+            upgrades.order_by().values("customer").annotate(last=Max("created_at")).values("last")
+        ),
+    )
+    return queryset.annotate(flag_close=_close_to_next(ladder))
+
+
+def _close_to_next(ladder: Sequence[tuple[int, Decimal]]) -> Case | Value:
+    # ladder: (grade id, min_score) from the lowest grade up; the next grade of ladder[i]
+    # is ladder[i + 1].
+    whens = [
+        When(
+            grade_state__grade_id=grade_id,
+            composite__gte=float(next_min) - CLOSE_TO_NEXT_POINTS,
+            composite__lt=float(next_min),
+            then=Value(True),
+        )
+        for (grade_id, _min), (_next_id, next_min) in itertools.pairwise(ladder)
+    ]
+    if not whens:
+        return Value(False, output_field=BooleanField())
+    return Case(*whens, default=Value(False), output_field=BooleanField())
+
+
+def _rows(queryset: QuerySet[Customer]) -> Iterable[dict[str, Any]]:
+    values = queryset.values(
+        "pk",
+        "account_manager_id",
+        "code",
+        "grade_id_",
+        "grade_rank_",
+        "composite",
+        "sla_due_at",
+        "upgraded_at",
+        *(f"flag_{code}" for code in WEIGHTS),
+    )
+    for row in values.iterator(chunk_size=2000):
+        flags = {f"flag_{code}": bool(row[f"flag_{code}"]) for code in WEIGHTS}
+        yield {
+            "customer_id": row["pk"],
+            "account_manager_id": row["account_manager_id"],
+            "code": row["code"],
+            "grade_id": row["grade_id_"],
+            "grade_rank": -1 if row["grade_rank_"] is None else row["grade_rank_"],
+            "composite": row["composite"],
+            **flags,
+            "urgency": sum(w for code, w in WEIGHTS.items() if flags[f"flag_{code}"]),
+            "sla_due_at": row["sla_due_at"],
+            "upgraded_at": row["upgraded_at"],
+        }
+
+
+def queue_needs_refresh(
+    *, customer_ids: Iterable[int] | None = None, now: dt.datetime | None = None
+) -> int:
+    """Recompute the rows of `customer_ids` (None: every customer); return rows written.
+
+    Inactive or deleted customers lose their row. The rows are computed and written by the
+    database (`INSERT ... SELECT`), one transaction per chunk of customers.
+    """
+    now = now or timezone.now()
+    if customer_ids is None:
+        with transaction.atomic():
+            QueueNeeds.objects.all().delete()
+        ids = Customer.objects.filter(is_active=True).order_by("pk").values_list("pk", flat=True)
+        chunks: Iterable[tuple[int, ...]] = itertools.batched(ids.iterator(chunk_size=CHUNK), CHUNK)
+    else:
+        chunks = itertools.batched(sorted(set(customer_ids)), CHUNK)
+    written = 0
+    for chunk in chunks:
+        with transaction.atomic():
+            QueueNeeds.objects.filter(customer_id__in=chunk).delete()
+            written += _insert(needs_compute(now=now, customer_ids=chunk))
+    return written
+
+
+#: Select alias -> column of the table, for `_insert`.
+_COLUMNS = {
+    "n_customer": "customer_id",
+    "n_manager": "account_manager_id",
+    "n_code": "code",
+    "n_grade": "grade_id",
+    "n_rank": "grade_rank",
+    "composite": "composite",
+    **{f"flag_{code}": f"flag_{code}" for code in WEIGHTS},
+    "sla_due_at": "sla_due_at",
+    "upgraded_at": "upgraded_at",
+}
+
+
+def _insert(queryset: QuerySet[Customer]) -> int:
+    selected = queryset.annotate(
+        n_customer=F("pk"),
+        n_manager=F("account_manager_id"),
+        n_code=F("code"),
+        n_grade=F("grade_state__grade_id"),
+        n_rank=Coalesce(F("grade_state__grade__rank"), Value(-1)),
+    ).values_list(*_COLUMNS)
+    aliases = list(selected.query.annotation_select)  # the SELECT's column order
+    sql, params = selected.query.sql_with_params()
+    quote = connection.ops.quote_name
+    urgency = " + ".join(
+        f"CASE WHEN q.{quote(f'flag_{code}')} THEN {weight} ELSE 0 END"
+        for code, weight in WEIGHTS.items()
+    )
+    columns = ", ".join(quote(_COLUMNS[alias]) for alias in aliases)
+    outer = ", ".join(f"q.{quote(alias)}" for alias in aliases)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(QueueNeeds._meta.db_table)} ({columns}, {quote('urgency')})"
+            f" SELECT {outer}, {urgency} FROM ({sql}) q",
+            params,
+        )
+        return cursor.rowcount
+
+
+def queue_needs_refresh_due(*, now: dt.datetime) -> int:
+    """Flip the SLA and recent-upgrade needs whose instant has passed at `now` (indexed)."""
+    breached = QueueNeeds.objects.filter(flag_sla=False, sla_due_at__lt=now) | (
+        QueueNeeds.objects.filter(flag_sla=True, sla_due_at__gte=now)
+    )
+    changed = breached.update(
+        flag_sla=Case(When(sla_due_at__lt=now, then=Value(True)), default=Value(False)),
+        urgency=F("urgency")
+        + Case(When(flag_sla=True, then=Value(-WEIGHTS["sla"])), default=Value(WEIGHTS["sla"])),
+    )
+    since = now - dt.timedelta(days=RECENT_UPGRADE_DAYS)
+    recent = QueueNeeds.objects.filter(flag_upgraded=True, upgraded_at__lt=since) | (
+        QueueNeeds.objects.filter(flag_upgraded=False, upgraded_at__gte=since)
+    )
+    weight = WEIGHTS["upgraded"]
+    changed += recent.update(
+        flag_upgraded=Case(When(upgraded_at__gte=since, then=Value(True)), default=Value(False)),
+        urgency=F("urgency")
+        + Case(When(flag_upgraded=True, then=Value(-weight)), default=Value(weight)),
+    )
+    return changed
+
+
+def queue_needs_diff(*, now: dt.datetime, limit: int = 20) -> tuple[int, list[str]]:
+    """Compare the table with a full recomputation at `now`: (differences, first few)."""
+    queue_needs_refresh_due(now=now)
+    stored = {
+        row["customer_id"]: row
+        for row in QueueNeeds.objects.values("customer_id", *FIELDS).iterator(chunk_size=CHUNK)
+    }
+    count, examples = 0, []
+    for row in _rows(needs_compute(now=now)):
+        have = stored.pop(row["customer_id"], None)
+        if have is None:
+            problem = f"{row['code']}: missing"
+        else:
+            wrong = [f for f in FIELDS if not _same(have[f], row[f])]
+            problem = f"{row['code']}: " + ", ".join(
+                f"{f} {have[f]!r} != {row[f]!r}" for f in wrong
+            )
+            if not wrong:
+                continue
+        count += 1
+        if len(examples) < limit:
+            examples.append(problem)
+    for customer_id, row in stored.items():
+        count += 1
+        if len(examples) < limit:
+            examples.append(f"{row['code']} (customer {customer_id}): not an active customer")
+    return count, examples
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) < 1e-9
+    return a == b
+
+
+# ----------------------------------------------------------------------------- signals
+# A customer's refresh runs at once, inside the writer's transaction (it sees the uncommitted
+# row and rolls back with it): one customer's row is a few index probes.
+
+
+def _touch(sender: type, instance: Any, **kwargs: Any) -> None:
+    """Refresh the row of the saved or deleted instance's customer."""
+    customer_id = instance.pk if isinstance(instance, Customer) else instance.customer_id
+    if customer_id is not None:
+        queue_needs_refresh(customer_ids=[customer_id])
+
+
+def _rebuild(sender: type, instance: Any, **kwargs: Any) -> None:
+    """A run succeeded (new snapshots and grades) or the ladder changed: rebuild every row.
+
+    In a Celery task once the transaction commits, so a run does not wait for it: until it
+    finishes (about a minute at a million customers) the queue shows the previous run.
+    """
+    from appeals.tasks import queue_needs_rebuild_task
+    from grading.models import GradingRun
+
+    if isinstance(instance, GradingRun) and instance.status != GradingRun.Status.SUCCEEDED:
+        return
+    transaction.on_commit(queue_needs_rebuild_task.delay)
+
+
+def connect_signals() -> None:
+    """Wire the inputs' saves and deletes to the table (called from AppConfig.ready)."""
+    from benefits.models import Recommendation
+    from grading.models import CustomerGrade, GradingRun
+
+    for model in (
+        Customer,
+        ServiceTicket,
+        Appeal,
+        GradeChange,
+        CustomerGrade,
+        Recommendation,
+        ScoreSnapshot,
+    ):
+        post_save.connect(_touch, sender=model, dispatch_uid=f"queue_needs_{model.__name__}")
+        post_delete.connect(_touch, sender=model, dispatch_uid=f"queue_needs_del_{model.__name__}")
+    for model in (GradingRun, GradingScheme, SchemeGrade):
+        post_save.connect(_rebuild, sender=model, dispatch_uid=f"queue_needs_all_{model.__name__}")

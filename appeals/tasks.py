@@ -1,0 +1,19 @@
+"""Celery entry points of the appeals app."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from appeals.manager.needs import queue_needs_refresh
+
+
+@shared_task(
+    name="appeals.queue_needs_rebuild",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=1800,
+    time_limit=1860,
+)
+def queue_needs_rebuild_task() -> int:
+    """Recompute every row of the manager queue's needs table (idempotent); return rows."""
+    return queue_needs_refresh()
