@@ -197,6 +197,10 @@ def queue_needs_refresh(
     written = 0
     for chunk in chunks:
         with transaction.atomic():
+            if connection.vendor == "postgresql" and len(chunk) > 1000:
+                with connection.cursor() as cursor:
+                    # JIT compiling the many subqueries costs more than it saves here.
+                    cursor.execute("SET LOCAL jit = off")
             QueueNeeds.objects.filter(customer_id__in=chunk).delete()
             written += _insert(needs_compute(now=now, customer_ids=chunk))
     return written
