@@ -38,6 +38,7 @@ from customers.services.lines import (
     LINE_REQUIRED,
     LineFormat,
     LineImportReport,
+    order_lines_header,
     order_lines_import,
     order_lines_preview,
     quality_csv,
@@ -59,13 +60,15 @@ LINES_KIND = admin_io.ImportKind(
 )
 
 
-def _checked_upload(upload: UploadedFile) -> UploadedFile:
+ENCODINGS = SourceMapping._meta.get_field("encoding").choices
+
+
+def _checked_upload(upload: UploadedFile, encoding: str = "utf-8") -> UploadedFile:
     name = str(upload.name or "")
     if upload.size is not None and upload.size > admin_io.max_upload_bytes():
         raise forms.ValidationError(admin_io._too_large(name))
     try:
-        with open_table(cast("IO[bytes]", upload.file), name):
-            pass
+        order_lines_header(source=cast("IO[bytes]", upload.file), filename=name, encoding=encoding)
     except TableError as error:
         raise forms.ValidationError(
             _("“%(name)s” cannot be imported: %(reason)s.")
@@ -77,6 +80,7 @@ def _checked_upload(upload: UploadedFile) -> UploadedFile:
 
 
 class SampleForm(forms.Form):
+    encoding = forms.ChoiceField(label=gettext_lazy("Text encoding (CSV)"), choices=ENCODINGS)
     file = forms.FileField(
         label=gettext_lazy("Sample file"),
         help_text=gettext_lazy(
@@ -84,8 +88,14 @@ class SampleForm(forms.Form):
         ),
     )
 
-    def clean_file(self) -> UploadedFile:
-        return _checked_upload(self.cleaned_data["file"])
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if "file" in data and "encoding" in data:
+            try:
+                _checked_upload(data["file"], data["encoding"])
+            except forms.ValidationError as error:
+                self.add_error("file", error)
+        return data
 
 
 class MappingForm(forms.Form):
@@ -117,6 +127,7 @@ class MappingForm(forms.Form):
     customer_code_format = forms.ChoiceField(
         label=gettext_lazy("Customer codes"), choices=SourceMapping.CodeFormat.choices
     )
+    encoding = forms.ChoiceField(label=gettext_lazy("Text encoding (CSV)"), choices=ENCODINGS)
 
     def __init__(self, *args: Any, header: tuple[str, ...], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -137,7 +148,8 @@ class MappingForm(forms.Form):
         return [self[key] for key in self.fields if key not in self.column_names]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         chosen: dict[str, str] = {}
         for index, name in enumerate(self.header):
             target = data.get(f"column_{index}")
@@ -172,6 +184,7 @@ class MappingForm(forms.Form):
             decimal_separator=data["decimal_separator"],
             thousands_separator=data.get("thousands_separator", ""),
             customer_code_format=data["customer_code_format"],
+            encoding=data["encoding"],
         )
 
 
@@ -194,8 +207,15 @@ class LineImportForm(forms.Form):
         label=gettext_lazy("Create missing customers"), required=False
     )
 
-    def clean_file(self) -> UploadedFile:
-        return _checked_upload(self.cleaned_data["file"])
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if "file" in data:
+            mapping = data.get("mapping")
+            try:
+                _checked_upload(data["file"], mapping.encoding if mapping else "utf-8")
+            except forms.ValidationError as error:
+                self.add_error("file", error)
+        return data
 
 
 # --- views -----------------------------------------------------------------------------------
@@ -212,7 +232,7 @@ def _page(
     return TemplateResponse(request, f"admin/customers/{template}", context, status=status)
 
 
-def _sample(token: str, request: HttpRequest) -> tuple[Path, str]:
+def _sample(token: str, request: HttpRequest) -> tuple[Path, str, str]:
     try:
         payload = signing.loads(token, salt=_SAMPLE_SALT, max_age=admin_io.IMPORT_TOKEN_MAX_AGE)
     except signing.BadSignature:
@@ -223,7 +243,7 @@ def _sample(token: str, request: HttpRequest) -> tuple[Path, str]:
     stored = admin_io._import_folder() / name
     if not admin_io._STORED_NAME.fullmatch(name) or not stored.exists():
         raise DomainError(_("This sample has expired; upload it again."))
-    return stored, str(payload.get("filename", ""))
+    return stored, str(payload.get("filename", "")), str(payload.get("encoding", "utf-8"))
 
 
 def mapping_view(request: HttpRequest, *, model_admin: admin.ModelAdmin) -> HttpResponse:
@@ -255,12 +275,11 @@ def mapping_view(request: HttpRequest, *, model_admin: admin.ModelAdmin) -> Http
         return _mapping_page(model_admin, request, form, token, stored, filename)
     token = request.POST["token"]
     try:
-        stored, filename = _sample(token, request)
+        stored, filename, encoding = _sample(token, request)
     except DomainError as expired:
         messages.error(request, expired.message)
         return redirect(admin_io._url(model_admin, "map"))
-    with open_table(stored, filename) as table:
-        header = table.header
+    header = order_lines_header(source=stored, filename=filename, encoding=encoding)
     form = MappingForm(request.POST, header=header)
     if form.is_valid() and "save" in request.POST:
         mapping = form.mapping(form.cleaned_data)
@@ -276,6 +295,7 @@ def mapping_view(request: HttpRequest, *, model_admin: admin.ModelAdmin) -> Http
                     "decimal_separator",
                     "thousands_separator",
                     "customer_code_format",
+                    "encoding",
                 )
             },
         )
@@ -296,10 +316,18 @@ def _mapping_page(
     filename: str,
 ) -> TemplateResponse:
     preview: list[Any] = []
+    fmt: LineFormat | None
     if form.is_bound and form.is_valid():
         fmt = form.line_format()
     else:
-        fmt = LineFormat(columns=source_mapping_guess(form.header)) if not form.is_bound else None
+        fmt = (
+            LineFormat(
+                columns=source_mapping_guess(form.header),
+                encoding=form.initial.get("encoding", "utf-8"),
+            )
+            if not form.is_bound
+            else None
+        )
     if fmt is not None:
         _header, preview = order_lines_preview(
             source=stored, filename=filename, fmt=fmt, limit=PREVIEW_LINES

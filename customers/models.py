@@ -588,6 +588,16 @@ class SourceMapping(TimeStampedModel):
     customer_code_format = models.CharField(
         _("customer codes"), max_length=10, choices=CodeFormat.choices, default=CodeFormat.AS_IS
     )
+    encoding = models.CharField(
+        _("text encoding of CSV files"),
+        max_length=12,
+        choices=[
+            ("utf-8", "UTF-8"),
+            ("gb18030", _("Chinese (GBK / GB18030)")),
+            ("cp1252", _("Western European (Windows-1252 / Latin-1)")),
+        ],
+        default="utf-8",
+    )
 
     class Meta:
         verbose_name = _("source mapping")

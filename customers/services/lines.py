@@ -24,11 +24,14 @@ their orders and returns, so they do not depend on the order files arrive in.
 from __future__ import annotations
 
 import bisect
+import codecs
 import datetime as dt
 import logging
 import os
 import re
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -62,6 +65,7 @@ from customers.services.imports import (
 )
 from customers.tabular import (
     UNNAMED_COLUMN,
+    Records,
     Source,
     TableError,
     TableLimits,
@@ -118,6 +122,8 @@ class LineFormat:
     decimal_separator: str = "."
     thousands_separator: str = ""
     customer_code_format: str = SourceMapping.CodeFormat.AS_IS
+    #: CSV files in another encoding are transcoded to UTF-8 (a temporary copy) first.
+    encoding: str = "utf-8"
 
     @classmethod
     def from_mapping(cls, mapping: SourceMapping | None, *, return_prefix: str | None = None):
@@ -133,6 +139,7 @@ class LineFormat:
             decimal_separator=mapping.decimal_separator or ".",
             thousands_separator=mapping.thousands_separator,
             customer_code_format=mapping.customer_code_format,
+            encoding=mapping.encoding or "utf-8",
         )
 
 
@@ -641,6 +648,36 @@ def _documents(state: _State, report: LineImportReport) -> pd.DataFrame:
     return docs
 
 
+@contextmanager
+def _utf8(source: Source, filename: str, encoding: str) -> Iterator[Source]:
+    """Yield `source`, or a UTF-8 copy of it when it is a CSV file in another encoding."""
+    if encoding.lower().replace("_", "-") in ("utf-8", "utf8") or table_format(filename) != "csv":
+        yield source
+        return
+    with tempfile.NamedTemporaryFile(suffix=".csv") as copy:
+        try:
+            if isinstance(source, str | os.PathLike):
+                stack = open(source, "rb")  # noqa: SIM115
+            elif isinstance(source, Records):
+                raise TypeError("records have no encoding")
+            else:
+                stack = source
+            decoder = codecs.getincrementaldecoder(encoding)()
+            while block := stack.read(1024 * 1024):
+                copy.write(decoder.decode(block).encode("utf-8"))
+            copy.write(decoder.decode(b"", final=True).encode("utf-8"))
+        except UnicodeDecodeError:
+            raise TableError(
+                _("the file is not %(encoding)s text; check the mapping's encoding")
+                % {"encoding": encoding}
+            ) from None
+        finally:
+            if isinstance(source, str | os.PathLike):
+                stack.close()
+        copy.flush()
+        yield copy.name
+
+
 # --- the import ---------------------------------------------------------------------------------
 
 
@@ -668,7 +705,12 @@ def order_lines_import(
     report = LineImportReport(dry_run=dry_run)
     with transaction.atomic():
         state = _State(fmt=fmt, parser=_Parser(fmt), write=True)
-        _read(source, filename, state, report, progress)
+        try:
+            with _utf8(source, filename, fmt.encoding) as readable:
+                _read(readable, filename, state, report, progress)
+        except TableError as exc:  # the transcoding failed
+            report.errors.append(RowError(exc.line, "", exc.message))
+            reject_if_errors(report)
         docs = _documents(state, report)
         if not docs.empty:
             _write_documents(docs, state, report, create_missing_customers)
@@ -1268,7 +1310,7 @@ def order_lines_preview(
     parser = _Parser(fmt)
     lines: list[PreviewLine] = []
     local = timezone.get_default_timezone()
-    with open_table(source, filename) as table:
+    with _utf8(source, filename, fmt.encoding) as readable, open_table(readable, filename) as table:
         fields = {
             (fmt.columns or {}).get(name, name if fmt.columns is None else None): name
             for name in table.header
@@ -1312,3 +1354,11 @@ def order_lines_preview(
             if len(lines) == limit:
                 break
     return table.header, lines
+
+
+def order_lines_header(
+    *, source: Source, filename: str, encoding: str = "utf-8"
+) -> tuple[str, ...]:
+    """Return the normalised header row of a file (raise TableError when it cannot be read)."""
+    with _utf8(source, filename, encoding) as readable, open_table(readable, filename) as table:
+        return table.header

@@ -1,6 +1,6 @@
 """Issue #18 in a real browser: map a new file with Chinese headers, preview it as TierHub
 reads it, save the mapping, import a file with it (dry run with the data-quality report,
-then confirm). In English at 1366×900 and in Chinese at 390×844; every page is saved under
+then confirm). In English at 1366x900 and in Chinese at 390x844; every page is saved under
 test-artifacts/screenshots/lines-*.png."""
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from tests.customers.factories import CustomerFactory
 
 SAMPLE = (
     "单据编号,客户编码,单据日期,商品编码,数量,含税单价,单据类型,备注\n"
-    "XS001,17850.0,2025/03/01 09:30,P-1,2,\"1.234,5\",销售单,首单\n"
-    "XS001,17850.0,2025/03/01 09:31,P-2,1,\"12,25\",销售单,\n"
-    "TH001,17850.0,2025/03/04 12:00,P-1,-1,\"234,5\",退货单,\n"
+    'XS001,17850.0,2025/03/01 09:30,P-1,2,"1.234,5",销售单,首单\n'
+    'XS001,17850.0,2025/03/01 09:31,P-2,1,"12,25",销售单,\n'
+    'TH001,17850.0,2025/03/04 12:00,P-1,-1,"234,5",退货单,\n'
     "XS002,,2025/03/04 12:00,P-3,1,1,销售单,散客\n"
-    "XS003,13047.0,2025/03/05 16:02,P-3,3,\"9,999\",销售单,\n"
+    'XS003,13047.0,2025/03/05 16:02,P-3,3,"9,999",销售单,\n'
 )
 RUNS = [
     ("en", {"width": 1366, "height": 900}, "desktop"),

@@ -15,8 +15,8 @@ pytestmark = pytest.mark.django_db
 
 SAMPLE = (
     "单据编号,客户编码,单据日期,数量,含税单价,单据类型,备注\n"
-    "XS001,17850.0,2025/03/01 09:30,2,\"1.234,5\",销售单,x\n"
-    "TH001,17850.0,2025/03/04 12:00,-1,\"234,5\",退货单,\n"
+    'XS001,17850.0,2025/03/01 09:30,2,"1.234,5",销售单,x\n'
+    'TH001,17850.0,2025/03/04 12:00,-1,"234,5",退货单,\n'
     "XS002,,2025/03/04 12:00,1,1,销售单,\n"
 ).encode()
 
@@ -32,7 +32,7 @@ def test_map_preview_save_then_import_with_the_mapping(client, ops, settings, tm
     base = "/admin/customers/sourcemapping/"
 
     # upload a sample: headers guessed
-    page = client.post(f"{base}map/", {"file": _upload()})
+    page = client.post(f"{base}map/", {"file": _upload(), "encoding": "utf-8"})
     assert page.status_code == 200
     form = page.context["form"]
     assert form.initial["column_0"] == "order_no"
@@ -55,11 +55,12 @@ def test_map_preview_save_then_import_with_the_mapping(client, ops, settings, tm
         "decimal_separator": ",",
         "thousands_separator": ".",
         "customer_code_format": "integer",
+        "encoding": "utf-8",
     }
     preview = client.post(f"{base}map/", {**data, "preview": "1"})
     assert preview.status_code == 200
     rows = preview.context["preview"]
-    first_line, first_cells = rows[0]
+    _first_line, first_cells = rows[0]
     assert first_cells[1] == ("17850", None)
     assert first_cells[2] == ("2025-03-01 09:30:00", None)
     assert first_cells[4] == ("1234.5", None)
@@ -75,7 +76,7 @@ def test_map_preview_save_then_import_with_the_mapping(client, ops, settings, tm
     # import with it: dry run, report, confirm
     dry = client.post(f"{base}import-lines/", {"file": _upload(), "mapping": "erp-cn"})
     assert dry.status_code == 200, dry.content.decode()[:2000]
-    quality = dict((key, value) for key, _label, value in dry.context["quality"])
+    quality = {key: value for key, _label, value in dry.context["quality"]}
     assert quality["anonymous_lines"] == "1"
     assert quality["returns_allocated_amount"] == "234.50"
     assert not Order.objects.exists()

@@ -460,3 +460,25 @@ def test_the_command_refuses_an_unknown_mapping(tmp_path):
     path = write_csv(tmp_path / "erp.csv", [HEADER])
     with pytest.raises(CommandError, match="no source mapping called 'nope'"):
         call_command("import_order_lines", str(path), "--mapping", "nope")
+
+
+def test_a_mapping_transcodes_a_gbk_file(tmp_path, chinese_mapping):
+    CustomerFactory(code="17850")
+    chinese_mapping.encoding = "gb18030"
+    chinese_mapping.save()
+    path = tmp_path / "erp.csv"
+    path.write_bytes(
+        "\n".join([",".join(CHINESE), "XS001,17850.0,2025/03/01 09:30,2,10,销售单,P1"]).encode(
+            "gb18030"
+        )
+    )
+    run(path, mapping=chinese_mapping)
+    assert Order.objects.get().amount == Decimal("20.00")
+
+
+def test_a_file_in_another_encoding_is_refused_clearly(tmp_path, chinese_mapping):
+    path = tmp_path / "erp.csv"
+    path.write_bytes(",".join(CHINESE).encode("gb18030"))
+    with pytest.raises(ImportRejected) as rejected:
+        run(path, mapping=chinese_mapping)
+    assert "not UTF-8" in rejected.value.report.errors[0].message
