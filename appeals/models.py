@@ -211,6 +211,10 @@ class QueueNeeds(models.Model):
         primary_key=True,
         on_delete=models.CASCADE,
         related_name="queue_needs",
+        # No per-row foreign-key checks: a full rebuild writes a million rows, and a customer
+        # deleted outside the ORM (the grading trigger) leaves a row the queue's join hides
+        # and `queue_needs_check --rebuild` removes.
+        db_constraint=False,
     )
     account_manager = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -220,6 +224,7 @@ class QueueNeeds(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         db_index=False,  # queue_manager_order_idx leads with it
+        db_constraint=False,
     )
     code = models.CharField(_("code"), max_length=64)
     grade = models.ForeignKey(
@@ -229,6 +234,7 @@ class QueueNeeds(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_constraint=False,
     )
     #: The grade's rank, -1 when ungraded (so "best grade first" is a plain descending key).
     grade_rank = models.IntegerField(_("grade rank"), default=-1)
