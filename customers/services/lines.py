@@ -370,11 +370,16 @@ def _parsed(
             result = cache[value] = parse(value)
         results.append(result)
     bad_unique = np.fromiter((isinstance(r, str) for r in results), dtype=bool, count=len(results))
-    numbers = np.array([0 if isinstance(r, str) else r for r in results], dtype=np.int64)
-    bad = bad_unique[codes] if len(codes) else np.zeros(0, dtype=bool)
-    good = pd.Series(numbers[codes], index=values.index, dtype="Int64")
-    good[bad] = pd.NA
-    messages = pd.Series(np.array(results, dtype=object)[codes], index=values.index)
+    numbers = np.fromiter(
+        (0 if isinstance(r, str) else r for r in results), dtype=np.int64, count=len(results)
+    )
+    bad = bad_unique[codes]
+    # A masked integer array built directly: no per-element conversion.
+    good = pd.Series(pd.arrays.IntegerArray(numbers[codes], bad.copy()), index=values.index)
+    if bad.any():
+        messages = pd.Series(np.array(results, dtype=object)[codes], index=values.index)
+    else:
+        messages = pd.Series("", index=values.index)
     return good, pd.Series(bad, index=values.index), messages
 
 
