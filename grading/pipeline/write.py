@@ -16,7 +16,13 @@ import numpy as np
 import pandas as pd
 from django.db import connection, models
 
-from grading.models import GradeChange, GradeOverride, GradingRun, ScoreSnapshot
+from grading.models import (
+    PROPOSAL_WITHDRAWN_NOTES,
+    GradeChange,
+    GradeOverride,
+    GradingRun,
+    ScoreSnapshot,
+)
 from grading.pipeline import backends
 from grading.pipeline.rules import SchemeRules
 from grading.pipeline.tables import CHANGES, GRADE_STATES, OVERRIDES, SNAPSHOTS
@@ -180,7 +186,9 @@ def write_results(
         ("rule", "smallint", "i2"),
         ("periods_under", "bigint", "i8"),
         ("state", "smallint", "i2"),
+        ("withdraw", "smallint", "i2"),  # 1: the pending proposal is withdrawn (superseded)
     ]
+    states = _state_writes(decisions)
     values += [
         computed,
         grade_pks(decisions["old_grade"]),
@@ -189,7 +197,8 @@ def write_results(
         coded("action", decisions["action"], refused_actions),
         coded("rule", decisions["rule"], refused_rules),
         decisions["periods_under"].to_numpy(dtype=np.int64),
-        _state_writes(decisions),
+        states,
+        _withdrawals(decisions),
     ]
     # Check the foreign keys left on the rows written here (their users' references, NULL
     # on a run's rows but queued all the same; customers are held by `customers_hold`)
@@ -200,7 +209,7 @@ def write_results(
     _temp_load(_LOAD_TABLE, columns, values)
     backends.current().customers_hold(_LOAD_TABLE, len(scores))
 
-    intended = int(np.count_nonzero(values[-1] == _INTENDED))
+    intended = int(np.count_nonzero(states == _INTENDED))
     written = _states_write(run=run, labels=labels["action"], now=now)
     refused = intended - written
     if refused:
@@ -234,6 +243,17 @@ def action_counts(actions: dict[str, int]) -> dict[str, int]:
         "pinned": get("pinned", "locked"),
         "unchanged": get("keep", "under_target"),
     }
+
+
+def _withdrawals(decisions: pd.DataFrame) -> np.ndarray:
+    """Return, per customer, 1 where the policy withdraws their pending proposal.
+
+    Without the policy's `withdraw_proposal` column, an upgrade withdraws it.
+    """
+    flag = decisions.get("withdraw_proposal")
+    if flag is None:
+        flag = decisions["action"].astype("str") == "upgrade"
+    return flag.fillna(False).to_numpy(dtype=bool).astype(np.int16)
 
 
 def _state_writes(decisions: pd.DataFrame) -> np.ndarray:
@@ -367,7 +387,7 @@ def _refused_record(*, labels: dict[str, list[str]]) -> None:
             f"  WHEN %s THEN {code['locked']} ELSE {code['keep']} END,"
             f" rule = CASE o.{o.source} WHEN %s THEN {rule_code['override']}"
             f"  WHEN %s THEN {rule_code['appeal_lock']} ELSE {rule_code['changed_during_run']} END,"
-            f" grade_after_id = cg.{s.grade}, target_grade_id = -1,"
+            f" grade_after_id = cg.{s.grade}, target_grade_id = -1, withdraw = 0,"
             f" periods_under = cg.{s.periods_under}"
             f" FROM {GRADE_STATES} cg LEFT JOIN {OVERRIDES} o"
             f"  ON o.{o.customer} = cg.{s.customer} AND o.{o.ended_at} IS NULL"
@@ -474,20 +494,25 @@ def _history_write(
         f"Grading run {run.as_of:%Y-%m-%d} ({run.scheme})",
         now,
     ]
-    upgrades = _code_in("action", labels, ["upgrade"])
     with connection.cursor() as cursor:
-        # An applied upgrade supersedes a downgrade proposal still waiting for review.
-        cursor.execute(
-            f"UPDATE {CHANGES} SET {c.status} = %s, {c.decided_at} = %s,"
-            f" {c.decision_note} = %s WHERE {c.status} = %s AND {c.customer} IN"
-            f" (SELECT customer_id FROM {_LOAD_TABLE} WHERE {upgrades})",
-            [
-                GradeChange.Status.SUPERSEDED,
-                now,
-                "Superseded by an upgrade in a later run.",
-                GradeChange.Status.PROPOSED,
-            ],
-        )
+        # A pending downgrade proposal is withdrawn (superseded, with the reason) by an
+        # applied upgrade or by a review on target (policy's withdraw_proposal); a refused
+        # decision withdraws nothing (`_refused_record` clears the flag).
+        for rule, note in PROPOSAL_WITHDRAWN_NOTES.items():
+            if rule not in rule_labels:
+                continue
+            cursor.execute(
+                f"UPDATE {CHANGES} SET {c.status} = %s, {c.decided_at} = %s,"
+                f" {c.decision_note} = %s WHERE {c.status} = %s AND {c.customer} IN"
+                f" (SELECT customer_id FROM {_LOAD_TABLE} WHERE withdraw = 1"
+                f"  AND {_code_in('rule', rule_labels, [rule])})",
+                [
+                    GradeChange.Status.SUPERSEDED,
+                    now,
+                    str(note) % {"as_of": f"{run.as_of:%Y-%m-%d}"},
+                    GradeChange.Status.PROPOSED,
+                ],
+            )
     backends.current().changes_insert(
         change_columns, change_select, change_params, run_id=run.pk, now=now
     )

@@ -199,10 +199,6 @@ def test_a_year_of_monthly_runs_follows_the_policy(ops):
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the write step does not act on decide's withdraw_proposal yet (grading.pipeline.write)",
-)
 @pytest.mark.django_db
 def test_a_review_on_target_supersedes_the_pending_proposal_with_the_reason():
     scheme = quarterly_scheme()
