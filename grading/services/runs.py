@@ -34,6 +34,7 @@ from grading.scoring import score_population
 from grading.scoring.population import PopulationCuts
 from grading.selectors import scheme_get_active
 from grading.services import sharding
+from grading.services.as_of import grading_run_as_of_validate
 from grading.services.overrides import grade_overrides_expire
 
 logger = logging.getLogger(__name__)
@@ -107,7 +108,10 @@ def grading_run_execute(
     Above `GRADING_SHARD_THRESHOLD` active customers (or with `shards` > 1) the run shards:
     this call computes the population cut points, enqueues one Celery task per customer-id
     range and returns the run still `running`; the last shard's callback finishes it.
+
+    Raises AsOfInFuture for an `as_of` after today (every caller: command, task, beat).
     """
+    grading_run_as_of_validate(as_of=as_of)
     scheme = scheme or scheme_get_active()
     runs_fail_stale()
     run = _run_get_or_create(scheme=scheme, as_of=as_of, triggered_by=triggered_by)

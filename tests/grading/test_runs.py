@@ -263,3 +263,18 @@ def _sessions_waiting_on_a_lock():
             " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
         )
         return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db
+def test_a_run_dated_after_today_is_refused_by_the_service_itself():
+    """Every way to start a run (command, Celery task, beat) goes through this check."""
+    import datetime as _dt
+
+    from django.utils import timezone
+
+    from grading.exceptions import AsOfInFuture
+
+    tomorrow = timezone.localdate() + _dt.timedelta(days=1)
+    with pytest.raises(AsOfInFuture, match="is after today"):
+        grading_run_execute(as_of=tomorrow)
+    assert not GradingRun.objects.filter(as_of=tomorrow).exists()
