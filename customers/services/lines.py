@@ -748,7 +748,7 @@ def _read(
             fields = _header_fields(table.header, state.fmt, report, table.header_line)
             reject_if_errors(report)
             if isinstance(source, str | os.PathLike) and table_format(filename) == "csv":
-                frames = _csv_frames(source, table.header, table.header_line, fields)
+                frames = _csv_frames(source, table.header, table.header_line, fields, report.errors)
             else:
                 frames = (
                     _frame_of_rows(chunk, fields, report)
@@ -772,6 +772,7 @@ def _csv_frames(
     header: tuple[str, ...],
     header_line: int,
     fields: dict[str, str],
+    errors: list[RowError],
 ) -> Iterator[pd.DataFrame]:
     """Yield the CSV's data rows as frames of the mapped fields + `line`, parsed in C.
 
@@ -781,14 +782,15 @@ def _csv_frames(
     """
     limits = TableLimits.from_settings()
     positions = {name: header.index(source) for name, source in fields.items()}
+    # Cells under a blank header, or past the last one when the first row is that wide
+    # (a later row wider than the first is a ParserError, below).
+    blank_headers = [index for index, name in enumerate(header) if name == UNNAMED_COLUMN]
     done = 0
     try:
         reader = pd.read_csv(
             path,
             header=None,
             skiprows=header_line,
-            names=list(range(len(header))),
-            usecols=sorted(set(positions.values())),
             dtype=str,
             na_filter=False,
             keep_default_na=False,
@@ -806,16 +808,27 @@ def _csv_frames(
                     % {"max": f"{limits.max_rows:,}"}
                 )
             frame = pd.DataFrame(
-                {name: chunk[index].fillna("").str.strip() for name, index in positions.items()}
+                {
+                    name: chunk[index].fillna("").str.strip()
+                    if index in chunk.columns
+                    else pd.Series("", index=chunk.index, dtype=object)
+                    for name, index in positions.items()
+                }
             )
             frame["line"] = lines
+            stray = pd.Series(False, index=chunk.index)
+            for index in [*blank_headers, *(c for c in chunk.columns if c >= len(header))]:
+                stray |= chunk[index].fillna("").str.strip() != ""
+            if stray.any():
+                message = _("values in a column without a header")
+                errors.extend(RowError(int(line), "", message) for line in lines[stray.to_numpy()])
             blank = (frame[list(fields)] == "").all(axis=1)
             yield frame[~blank.to_numpy()].reset_index(drop=True) if blank.any() else frame
     except UnicodeDecodeError:
         raise TableError(_("the file is not UTF-8 text (save it as 'CSV UTF-8')")) from None
     except pd.errors.ParserError as exc:
         match = re.search(r"line (\d+), saw (\d+)", str(exc))
-        line = header_line + int(match.group(1)) if match else 0
+        line = int(match.group(1)) if match else 0  # pandas counts the file's lines
         raise TableError(
             _("values in a column without a header (%(count)s cells, the header has %(width)d)")
             % {"count": match.group(2) if match else "?", "width": len(header)},

@@ -482,3 +482,19 @@ def test_a_file_in_another_encoding_is_refused_clearly(tmp_path, chinese_mapping
     with pytest.raises(ImportRejected) as rejected:
         run(path, mapping=chinese_mapping)
     assert "not UTF-8" in rejected.value.report.errors[0].message
+
+
+def test_a_row_wider_than_the_header_is_refused_with_its_line(tmp_path, customers):
+    path = tmp_path / "lines.csv"
+    path.write_text(
+        "order_no,customer_code,placed_at,quantity,unit_price\n"
+        "INV1,C1,2025-03-01,1,5\n"
+        "INV2,C1,2025-03-01,1,5,stray\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ImportRejected) as rejected:
+        run(path)
+    [error] = rejected.value.report.errors
+    assert error.line == 3
+    assert "without a header" in error.message
+    assert not Order.objects.exists()
