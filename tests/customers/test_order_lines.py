@@ -498,3 +498,36 @@ def test_a_row_wider_than_the_header_is_refused_with_its_line(tmp_path, customer
     assert error.line == 3
     assert "without a header" in error.message
     assert not Order.objects.exists()
+
+
+def test_an_xlsx_file_with_float_codes_and_date_cells(tmp_path, customers):
+    from openpyxl import Workbook
+
+    CustomerFactory(code="17850")
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["InvoiceNo", "CustomerID", "InvoiceDate", "Quantity", "UnitPrice"])
+    sheet.append([536365, 17850.0, dt.datetime(2010, 12, 1, 8, 26), 6, 2.55])
+    sheet.append(["C536379", 17850.0, dt.datetime(2010, 12, 1, 9, 41), -1, 2.55])
+    path = tmp_path / "retail.xlsx"
+    workbook.save(path)
+    mapping = SourceMapping.objects.create(
+        name="uci",
+        columns={
+            "InvoiceNo": "order_no",
+            "CustomerID": "customer_code",
+            "InvoiceDate": "placed_at",
+            "Quantity": "quantity",
+            "UnitPrice": "unit_price",
+        },
+        return_prefix="C",
+        customer_code_format=SourceMapping.CodeFormat.INTEGER,
+    )
+    run(path, mapping=mapping)
+    order = Order.objects.get()
+    assert (order.order_no, order.amount, order.refunded_amount) == (
+        "536365",
+        Decimal("15.30"),
+        Decimal("2.55"),
+    )
+    assert order.placed_at == at("2010-12-01 08:26")
