@@ -259,8 +259,24 @@ class QueueNeeds(models.Model):
                 name="queue_manager_order_idx",
             ),
             models.Index(fields=["-grade_rank", "-urgency", "code"], name="queue_order_idx"),
-            models.Index(fields=["sla_due_at"], name="queue_sla_due_idx"),
-            models.Index(fields=["upgraded_at"], name="queue_upgraded_idx"),
+            # `queue_needs_refresh_due` looks for rows whose flag disagrees with the clock:
+            # one partial index per flag and value, so it reads only those rows.
+            models.Index(
+                fields=["sla_due_at"], name="queue_sla_on_idx", condition=Q(flag_sla=True)
+            ),
+            models.Index(
+                fields=["sla_due_at"], name="queue_sla_off_idx", condition=Q(flag_sla=False)
+            ),
+            models.Index(
+                fields=["upgraded_at"],
+                name="queue_upgraded_on_idx",
+                condition=Q(flag_upgraded=True),
+            ),
+            models.Index(
+                fields=["upgraded_at"],
+                name="queue_upgraded_off_idx",
+                condition=Q(flag_upgraded=False),
+            ),
         ]
 
     def __str__(self) -> str:

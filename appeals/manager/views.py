@@ -15,7 +15,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -36,6 +35,7 @@ from benefits.selectors import (
 )
 from benefits.services.recommendations import recommendation_decide
 from common.exceptions import DomainError
+from common.listing import EstimatedCountPaginator
 from common.services import notification_mark_read
 from customers.selectors import customer_list_for_user, customer_recent_orders
 
@@ -75,7 +75,7 @@ def _filters(request: HttpRequest) -> dict[str, str]:
 def queue(request: HttpRequest) -> HttpResponse:
     filters = _filters(request)
     rows = customer_queue_for_user(user=request.user, now=timezone.now(), **filters)
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = EstimatedCountPaginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(

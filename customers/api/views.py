@@ -20,7 +20,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import CharFilter, DateTimeFilter, FilterSet, IsStaff
+from common.api import CharFilter, DateTimeFilter, FilterSet, IsStaff, StandardPagination
+from common.listing import EstimatedCountPaginator
 from common.parsers import JSONParser
 from customers.api import serializers
 from customers.models import (
@@ -82,13 +83,21 @@ class CustomerFilter(FilterSet):
         return customer_search(queryset, term=value)
 
 
+class EstimatedCountPagination(StandardPagination):
+    """`count` is PostgreSQL's estimate above 10,000 rows (exact below): no full COUNT(*)."""
+
+    django_paginator_class = EstimatedCountPaginator
+
+
 class CustomerListApi(generics.ListAPIView):
     """List customers you may see; POST creates one customer (409 if the code exists).
 
-    The bulk endpoint creates or updates by code, like a customers import file.
+    The bulk endpoint creates or updates by code, like a customers import file. On
+    PostgreSQL, `count` is an estimate when it is above 10,000.
     """
 
     permission_classes = (IsStaff,)
+    pagination_class = EstimatedCountPagination
     serializer_class = serializers.CustomerOutputSerializer
     filterset_class = CustomerFilter
 

@@ -65,7 +65,8 @@ def _apply(name, customer, other_manager, pick, minutes, clock):
             setattr(ticket, field, max(now, ticket.opened_at))
             ticket.save(update_fields=[field])
     elif name == "propose":
-        GradeChangeFactory(customer=customer)
+        if not GradeChange.objects.filter(customer=customer, status="proposed").exists():
+            GradeChangeFactory(customer=customer)  # at most one open proposal per customer
     elif name == "decide":
         change = GradeChange.objects.filter(customer=customer, status="proposed").first()
         if change is not None:

@@ -44,3 +44,8 @@ if env.int("DATABASE_POOL_SIZE", default=0) and DATABASES["default"]["ENGINE"].e
         "max_size": env.int("DATABASE_POOL_SIZE"),
         "timeout": 10,
     }
+# No JIT for the web's short queries: PostgreSQL compiles a list page's plan (its cost counts
+# the whole table, not the LIMIT) for ~30 ms to save nothing (bench/README.md, "Pages").
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault(  # noqa: F405
+    "options", env.str("DATABASE_OPTIONS", default="-c jit=off")
+)
