@@ -17,7 +17,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import Case, IntegerField, QuerySet, Value, When
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -131,8 +131,8 @@ class AppealAdmin(admin.ModelAdmin):
             .order_by("open_rank", "created_at", "pk")
         )
 
-    def get_ordering(self, request: HttpRequest) -> list[str]:
-        return ["open_rank", "created_at"]  # annotated in get_queryset
+    def get_ordering(self, request: HttpRequest) -> tuple[str, ...]:
+        return ("open_rank", "created_at")  # annotated in get_queryset
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # customers file appeals in the portal
@@ -208,7 +208,8 @@ class AppealAdmin(admin.ModelAdmin):
     @admin.display(description=gettext_lazy("snapshots before / after"))
     def snapshots(self, obj: Appeal) -> str:
         change = obj.change
-        if change.run_id is None:
+        run = change.run  # no query when the change has no run
+        if run is None:
             return "—"
         after = (
             ScoreSnapshot.objects.filter(customer_id=obj.customer_id, run_id=change.run_id)
@@ -218,7 +219,7 @@ class AppealAdmin(admin.ModelAdmin):
         before = (
             ScoreSnapshot.objects.filter(
                 customer_id=obj.customer_id,
-                run__as_of__lt=change.run.as_of,
+                run__as_of__lt=run.as_of,
                 run__status=GradingRun.Status.SUCCEEDED,
             )
             .select_related("run", "computed_grade")
@@ -292,7 +293,7 @@ class AppealAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def evidence_download(self, request: HttpRequest, pk: int) -> HttpResponse:
+    def evidence_download(self, request: HttpRequest, pk: int) -> FileResponse:
         """Serve one evidence file to staff allowed to read it (scoped; else 404)."""
         if not request.user.has_perm(EVIDENCE_PERMISSION):
             from django.http import Http404

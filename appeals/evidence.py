@@ -298,11 +298,11 @@ class PrivateStorage(FileSystemStorage):
             directory_permissions_mode=0o700,
         )
 
-    @property  # type: ignore[override]
+    @property
     def base_location(self) -> str:
         return str(settings.PRIVATE_MEDIA_ROOT)
 
-    @property  # type: ignore[override]
+    @property
     def location(self) -> str:
         return os.path.abspath(self.base_location)
 

@@ -7,6 +7,7 @@ grading, so grading's report page never imports this module.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -43,7 +44,7 @@ def appeal_outcomes(*, since: dt.date | None = None, now: dt.datetime | None = N
         appeals = appeals.filter(created_at__gte=local_midnight(since))
     month = TruncMonth("created_at", output_field=DateField())
     is_open = Q(status__in=[str(s) for s in Appeal.OPEN_STATUSES])
-    counts = list(
+    counts: list[Mapping[str, Any]] = list(
         appeals.annotate(month=month)
         .values("month")
         .annotate(
@@ -62,11 +63,12 @@ def appeal_outcomes(*, since: dt.date | None = None, now: dt.datetime | None = N
         .annotate(month=month)
         .values_list("month", "created_at", "decided_at")
     ):
-        hours.setdefault(filed_month, []).append((decided_at - filed_at).total_seconds() / 3600)
+        if decided_at is not None:  # always set on a decided appeal
+            hours.setdefault(filed_month, []).append((decided_at - filed_at).total_seconds() / 3600)
     fields = ("filed", "accepted", "rejected", "withdrawn", "open", "overdue")
     totals = {name: sum(row[name] for row in counts) for name in fields}
 
-    def row(label: str, figures: dict[str, int], durations: list[float]) -> list[Any]:
+    def row(label: str, figures: Mapping[str, int], durations: list[float]) -> list[Any]:
         decided = figures["accepted"] + figures["rejected"]
         median, p90 = (
             [round(float(x), 1) for x in np.percentile(durations, [50, 90])]

@@ -18,7 +18,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import IO
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.urls import reverse
@@ -56,9 +56,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 # ---------------------------------------------------------------------------- transitions
 
 
-def appeal_transition(
-    *, appeal: Appeal, to: str, by: AbstractBaseUser | None, note: str = ""
-) -> bool:
+def appeal_transition(*, appeal: Appeal, to: str, by: User | None, note: str = "") -> bool:
     """Move a locked `appeal` to status `to`; write its event and notify. Return True if moved.
 
     Moving to the current status of an open appeal does nothing (False). A decided appeal
@@ -83,7 +81,7 @@ def appeal_transition(
     fields = ["status"]
     if to in Appeal.DECIDED_STATUSES:
         appeal.decided_at = timezone.now()
-        appeal.decided_by = by  # type: ignore[assignment]
+        appeal.decided_by = by
         fields += ["decided_at", "decided_by"]
         if note and to != Status.WITHDRAWN:
             appeal.ops_note = note
@@ -93,9 +91,7 @@ def appeal_transition(
     return True
 
 
-def _event_record(
-    *, appeal: Appeal, from_status: str, by: AbstractBaseUser | None, note: str
-) -> AppealEvent:
+def _event_record(*, appeal: Appeal, from_status: str, by: User | None, note: str) -> AppealEvent:
     event = AppealEvent.objects.create(
         appeal=appeal, from_status=from_status, to_status=appeal.status, actor=by, note=note
     )
@@ -118,7 +114,7 @@ def appeal_file(
     change_id: int,
     reason: str,
     files: Sequence[IO[bytes]] = (),
-    by: AbstractBaseUser | None,
+    by: User | None,
 ) -> Appeal:
     """File an appeal of `customer` against downgrade `change_id`, with evidence files.
 
@@ -185,7 +181,7 @@ def appeal_file(
     return appeal
 
 
-def appeal_start_review(*, appeal_id: int, by: AbstractBaseUser, note: str = "") -> Appeal:
+def appeal_start_review(*, appeal_id: int, by: User, note: str = "") -> Appeal:
     """Mark an appeal as under review (a no-op if it already is)."""
     with transaction.atomic():
         appeal = _lock(appeal_id)
@@ -193,9 +189,7 @@ def appeal_start_review(*, appeal_id: int, by: AbstractBaseUser, note: str = "")
     return appeal
 
 
-def appeal_accept(
-    *, appeal_id: int, by: AbstractBaseUser, note: str, today: dt.date | None = None
-) -> Appeal:
+def appeal_accept(*, appeal_id: int, by: User, note: str, today: dt.date | None = None) -> Appeal:
     """Accept an appeal: restore the previous grade and lock it for one review period.
 
     The lock is an APPEAL override of the change's `from_grade` until `today` plus one
@@ -215,6 +209,7 @@ def appeal_accept(
             .get(pk=appeal.change_id)
         )
         reason = _("Appeal #%(id)s accepted: %(note)s") % {"id": appeal.pk, "note": note}
+        assert change.from_grade is not None  # an appealed downgrade always had a grade
         if change.status == GradeChange.Status.PROPOSED:
             from grading.services.reviews import grade_change_reject
 
@@ -233,7 +228,7 @@ def appeal_accept(
     return appeal
 
 
-def appeal_reject(*, appeal_id: int, by: AbstractBaseUser, note: str) -> Appeal:
+def appeal_reject(*, appeal_id: int, by: User, note: str) -> Appeal:
     """Reject an appeal: the change stands. `note` (the reason) is required."""
     note = _required_note(note)
     with transaction.atomic():
@@ -242,9 +237,7 @@ def appeal_reject(*, appeal_id: int, by: AbstractBaseUser, note: str) -> Appeal:
     return appeal
 
 
-def appeal_withdraw(
-    *, appeal_id: int, customer: Customer, by: AbstractBaseUser, note: str = ""
-) -> Appeal:
+def appeal_withdraw(*, appeal_id: int, customer: Customer, by: User, note: str = "") -> Appeal:
     """Withdraw an open appeal of `customer` (the customer changed their mind)."""
     with transaction.atomic():
         # Another customer's appeal looks exactly like a missing one.
@@ -253,9 +246,7 @@ def appeal_withdraw(
     return appeal
 
 
-def follow_up_create(
-    *, customer: Customer, kind: str, outcome: str, by: AbstractBaseUser
-) -> FollowUp:
+def follow_up_create(*, customer: Customer, kind: str, outcome: str, by: User) -> FollowUp:
     """Record an account manager's contact with a customer (call made, outcome)."""
     outcome = (outcome or "").strip()
     if not outcome:
@@ -296,6 +287,8 @@ def _cadence_of(change: GradeChange) -> str:
     the change, else (a change made outside a run, or a grade that scheme no longer has) the
     active scheme's; monthly for a grade on neither ladder.
     """
+    if change.from_grade_id is None:
+        return Cadence.MONTHLY
     rungs = SchemeGrade.objects.filter(grade_id=change.from_grade_id)
     cadence = None
     if change.run_id is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.http import FileResponse, Http404
 
 from appeals.evidence import EXTENSIONS, private_storage
@@ -14,7 +14,7 @@ from common.exceptions import DomainError
 from common.models import Notification
 
 
-def notifications_context(user: AbstractBaseUser | AnonymousUser, *, limit: int = 10) -> dict:
+def notifications_context(user: User | AnonymousUser, *, limit: int = 10) -> dict:
     """Return the unread count and the latest notifications of `user` (two queries)."""
     if not user.is_authenticated:
         return {"unread_count": 0, "notifications": []}

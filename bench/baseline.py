@@ -121,9 +121,10 @@ def scoring_rules(
     params = ScoringParams(
         window_days=scheme["window_days"],
         rfm_method=scheme["rfm_method"],
-        r_thresholds=tuple(int(v) for v in scheme["r_thresholds"] or (30, 90, 180, 365)),
-        f_thresholds=tuple(int(v) for v in scheme["f_thresholds"] or (2, 4, 8, 16)),
-        m_thresholds_cents=tuple(
+        # Four values each; ScoringParams checks the length.
+        r_thresholds=tuple(int(v) for v in scheme["r_thresholds"] or (30, 90, 180, 365)),  # type: ignore[arg-type]
+        f_thresholds=tuple(int(v) for v in scheme["f_thresholds"] or (2, 4, 8, 16)),  # type: ignore[arg-type]
+        m_thresholds_cents=tuple(  # type: ignore[arg-type]
             cents(v) for v in scheme["m_thresholds"] or ("1000", "5000", "20000", "100000")
         ),
         **{
@@ -320,14 +321,14 @@ def extract_state(
     adbc_conn: Any, conn: psycopg.Connection, *, as_of: dt.date, ids: pd.Index
 ) -> pd.DataFrame:
     """Return the policy state of each scored customer (grades, counters, pins, proposals)."""
-    grades = dict(conn.execute("SELECT id, code FROM grading_grade").fetchall())
+    grades: dict[int, str] = dict(conn.execute("SELECT id, code FROM grading_grade").fetchall())
     states = fetch(
         adbc_conn, "SELECT customer_id, grade_id, periods_under FROM grading_customergrade"
     )
     state = pd.DataFrame(index=ids)
     if states["customer_id"].size:
         pks, inverse = np.unique(states["grade_id"], return_inverse=True)
-        codes = np.array([grades[int(pk)] for pk in pks], dtype=object)[inverse]
+        codes = np.array([grades[int(pk)] for pk in pks], dtype=np.object_)[inverse]
         current = pd.DataFrame(
             {
                 "current_grade": pd.array(codes, dtype="str"),
@@ -459,7 +460,8 @@ def write(
             "SELECT count(*) FROM (SELECT 1 FROM customers_customer c"
             " WHERE c.id IN (SELECT customer_id FROM load) FOR KEY SHARE OF c) held"
         )
-        if cursor.fetchone()[0] != len(scores):
+        (held,) = cursor.fetchone() or (0,)
+        if held != len(scores):
             cursor.execute(
                 "DELETE FROM load l WHERE NOT EXISTS"
                 " (SELECT 1 FROM customers_customer c WHERE c.id = l.customer_id)"
@@ -555,15 +557,17 @@ def run_once(dsn: str, *, as_of: dt.date, tz: ZoneInfo) -> dict[str, Any]:
             " ON CONFLICT (scheme_id, as_of) DO NOTHING",
             [scheme["id"], as_of, now],
         )
-        run_id, status = conn.execute(
+        row = conn.execute(
             "SELECT id, status FROM grading_gradingrun WHERE scheme_id = %s AND as_of = %s",
             [scheme["id"], as_of],
         ).fetchone()
+        assert row is not None  # inserted just above, or there already
+        run_id, status = row
         if status == "succeeded":
             raise SystemExit(f"run {run_id} already succeeded")
         (locked,) = conn.execute(
             "SELECT pg_try_advisory_lock(%s, %s)", [ADVISORY_NAMESPACE, run_id]
-        ).fetchone()
+        ).fetchone() or (False,)
         if not locked:
             raise SystemExit(f"run {run_id} is held by another process")
         lap("setup")

@@ -6,8 +6,8 @@
 Starts a throwaway PostgreSQL (the test harness's `Services`), migrates, writes a seeded
 CSV of invoice lines in the shape ERPs export (1-40 lines per invoice, 3-decimal prices,
 5% anonymous lines, 3% returns with a `C` prefix and negative quantities, half of them
-linked to their invoice (even customer ids), time stamps that drift by a minute within an invoice), then runs
-the command in a subprocess (so `ru_maxrss` is the import's own peak) with
+linked to their invoice (even customer ids), time stamps that drift by a minute within an
+invoice), then runs the command in a subprocess (so `ru_maxrss` is the import's own peak) with
 `--create-missing-customers --return-prefix C`, and again on the same file (the idempotent
 re-import). Prints lines/s and peak memory of each run.
 """

@@ -188,7 +188,7 @@ def measure(repeat: int, *, what_if: bool) -> dict[str, dict[str, Any]]:
             raise SystemExit(f"/reports/ answered {response.status_code}")
 
     def export() -> None:
-        response = client.get("/reports/", {"run": run.pk, "export": "cost_to_serve"})
+        response = client.get("/reports/", {"run": str(run.pk), "export": "cost_to_serve"})
         if response.status_code != 200:
             raise SystemExit(f"export answered {response.status_code}")
 
@@ -274,7 +274,7 @@ def main() -> None:
         grading_bench.generate(
             dsn, customers=args.customers, orders=orders, seed=args.seed, as_of=args.as_of
         )
-        generated = {"rows": grading_bench.generated_rows(dsn)}
+        generated: dict[str, Any] = {"rows": grading_bench.generated_rows(dsn)}
         generated["seconds"] = round(time.perf_counter() - clock, 1)
         engine = grading_bench.run_worker("engine", dsn, args.as_of, engine_root=ROOT)
         print(f"grading run: {engine['total']:.1f} s {engine['counts']}", flush=True)

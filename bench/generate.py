@@ -29,7 +29,6 @@ import argparse
 import concurrent.futures
 import datetime as dt
 import io
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -566,4 +565,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -323,7 +323,13 @@ def generated_rows(dsn: str) -> dict[str, int]:
         "grading_gradeoverride",
     )
     with psycopg.connect(dsn) as conn:
-        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+        return {t: _count(conn, t) for t in tables}
+
+
+def _count(conn: Any, table: str) -> int:
+    row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+    assert row is not None  # count(*) always answers one row
+    return int(row[0])
 
 
 def fingerprints(dsn: str) -> dict[str, list[Any]]:

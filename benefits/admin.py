@@ -30,6 +30,7 @@ from benefits.models import (
 from benefits.selectors import customer_current_grade
 from benefits.services.recommendations import recommendation_decide
 from benefits.services.redemptions import benefit_redeem, redemption_check
+from common.actors import acting_user
 from common.exceptions import DomainError
 from customers.admin import CustomerScopedAdmin
 from customers.models import PointsEntry
@@ -152,7 +153,8 @@ class RedemptionAddForm(forms.ModelForm):
         fields = ("customer", "benefit")
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         customer, benefit = cleaned.get("customer"), cleaned.get("benefit")
         key = cleaned.get("submission_key")
         if customer is None or benefit is None or not key:
@@ -210,7 +212,9 @@ class RedemptionAdmin(CustomerScopedAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
         if obj is None:
             kwargs["form"] = RedemptionAddForm
             kwargs["fields"] = ("customer", "benefit", "submission_key")
@@ -229,7 +233,7 @@ class RedemptionAdmin(CustomerScopedAdmin):
             benefit_code=obj.benefit.code,
             idempotency_key=form.cleaned_data["submission_key"],
             channel=Redemption.Channel.ADMIN,
-            by=request.user,
+            by=acting_user(request.user),
         )
         # The admin goes on to log and redirect with `obj`: make it the stored row.
         for field in Redemption._meta.concrete_fields:
@@ -281,7 +285,7 @@ class RecommendationAdmin(CustomerScopedAdmin):
     def _decide(self, request: HttpRequest, queryset: QuerySet[Recommendation], status: str) -> int:
         decided = 0
         for pk in queryset.filter(status=Recommendation.Status.OPEN).values_list("pk", flat=True):
-            recommendation_decide(recommendation_id=pk, status=status, by=request.user)
+            recommendation_decide(recommendation_id=pk, status=status, by=acting_user(request.user))
             decided += 1
         return decided
 

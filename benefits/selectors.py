@@ -10,6 +10,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import (
@@ -36,6 +37,11 @@ from benefits.periods import period_key
 from customers.models import Customer, PointsEntry, ServiceTicket
 from customers.selectors import scope_for_user
 from grading.models import CustomerGrade, Grade
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.models.sql.compiler import SQLCompiler, _AsSqlType
+    from django_stubs_ext import WithAnnotations
 
 # ----------------------------------------------------------------------------------- catalog
 
@@ -255,19 +261,33 @@ class Minutes(Func):
 
     output_field = DurationField()
 
-    def as_postgresql(self, compiler, connection, **extra_context):  # type: ignore[no-untyped-def]
+    def as_postgresql(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra_context: Any
+    ) -> _AsSqlType:
         return self.as_sql(
             compiler, connection, template="make_interval(mins => %(expressions)s)", **extra_context
         )
 
-    def as_sqlite(self, compiler, connection, **extra_context):  # type: ignore[no-untyped-def]
+    def as_sqlite(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra_context: Any
+    ) -> _AsSqlType:
         # Django keeps SQLite durations as integer microseconds.
         return self.as_sql(
             compiler, connection, template="(%(expressions)s * 60000000)", **extra_context
         )
 
 
-def ticket_sla_annotate(queryset: QuerySet[ServiceTicket]) -> QuerySet[ServiceTicket]:
+class SlaAnnotations(TypedDict):
+    """What `ticket_sla_annotate` adds to each ticket."""
+
+    sla_minutes: int | None
+    sla_grade_name: str | None
+    sla_deadline: dt.datetime | None
+
+
+def ticket_sla_annotate(
+    queryset: QuerySet[ServiceTicket],
+) -> QuerySet[WithAnnotations[ServiceTicket, SlaAnnotations]]:
     """Annotate tickets with their grade's `sla_minutes` and first-response `sla_deadline`.
 
     The grade is the customer's CURRENT grade; tickets of ungraded customers, or of grades
@@ -302,10 +322,12 @@ def ticket_sla_breaches(
     """
     now = now or timezone.now()
     queryset = ticket_sla_annotate(ServiceTicket.objects.select_related("customer"))
-    queryset = queryset.filter(sla_minutes__isnull=False).filter(_breached(now))
-    return scope_for_user(queryset, user=user, customer_path="customer").order_by(
-        "sla_deadline", "id"
+    queryset = (
+        queryset.filter(sla_minutes__isnull=False)
+        .filter(_breached(now))
+        .order_by("sla_deadline", "id")
     )
+    return scope_for_user(queryset, user=user, customer_path="customer")
 
 
 def ticket_list_overdue(*, now: dt.datetime | None = None) -> QuerySet[ServiceTicket]:

@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from common.models import Notification
 
@@ -12,6 +14,6 @@ class NotificationAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     readonly_fields = ("recipient", "kind", "title", "body", "link", "dedupe_key", "created_at")
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Notification]:
         queryset = super().get_queryset(request)
         return queryset if request.user.is_superuser else queryset.filter(recipient=request.user)

@@ -400,7 +400,8 @@ class StrictBooleanFormField(forms.NullBooleanField):
 
     widget = _BooleanWidget
 
-    def to_python(self, value: Any) -> bool | None:
+    # NullBooleanField.to_python answers None too; the stubs inherit BooleanField's `bool`.
+    def to_python(self, value: Any) -> bool | None:  # type: ignore[override]
         if value in (None, ""):
             return None
         answer = {"true": True, "1": True, "false": False, "0": False}.get(str(value).lower())

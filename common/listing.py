@@ -87,7 +87,7 @@ class EstimatedCountPaginator(Paginator):
         top = bottom + self.per_page
         if top + self.orphans >= self.count:
             top = self.count
-        return self._get_page(self.page_rows(bottom, top), number, self)
+        return self._get_page(self.page_rows(bottom, top), number, self)  # type: ignore[attr-defined]
 
     def validate_number(self, number: Any) -> int:
         # An estimate may be a little off: a page past the estimated end is simply empty
@@ -124,7 +124,9 @@ class ChoicesListFilter(admin.SimpleListFilter):
 
 
 def choices_filter(
-    field: str, title: Any, choices: Iterable[tuple[str, Any]] | Callable[[], Iterable[Any]]
+    field: str,
+    title: Any,
+    choices: Iterable[tuple[str, Any] | str] | Callable[[], Iterable[Any]],
 ) -> type[ChoicesListFilter]:
     """Return a list filter on `field` whose choices are `choices` (pairs, or a callable).
 

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
 
 from rest_framework import exceptions
 from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import BaseRenderer
 
 
 class ContentNegotiation(DefaultContentNegotiation):
@@ -14,7 +15,10 @@ class ContentNegotiation(DefaultContentNegotiation):
     Accept header no renderer satisfies (DRF answers it with a bare 404, which reads as
     "no such row")."""
 
-    def filter_renderers(self, renderers: list[Any], format: str) -> list[Any]:
+    def filter_renderers(
+        self, renderers: Iterable[BaseRenderer], format: str
+    ) -> list[BaseRenderer]:
+        renderers = list(renderers)
         matching = [renderer for renderer in renderers if renderer.format == format]
         if not matching:
             raise exceptions.NotAcceptable(available_renderers=renderers)

@@ -3,6 +3,7 @@ it builds `APIView`, so this module must not import DRF views)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import IO, Any
 
 import orjson
@@ -27,7 +28,7 @@ class JSONParser(BaseParser):
         self,
         stream: IO[bytes] | None,
         media_type: str | None = None,
-        parser_context: dict[str, Any] | None = None,
+        parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
         body = stream.read() if stream is not None else b""
         try:

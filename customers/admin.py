@@ -16,6 +16,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from common.actors import acting_user
 from common.exceptions import DomainError
 from common.listing import (
     EstimatedCountPaginator,
@@ -188,7 +189,7 @@ class CustomerAdmin(ImportAdminMixin, CustomerScopedAdmin):
                 customer_account_invite(
                     customer=customer,
                     email=customer.email,
-                    by=request.user,
+                    by=acting_user(request.user),
                     base_url=request.build_absolute_uri("/"),
                 )
                 invited += 1
@@ -348,4 +349,6 @@ class CustomerAccountAdmin(CustomerScopedAdmin):
     @admin.display(description=_("last login"), ordering="user__last_login")
     def last_login(self, obj: CustomerAccount) -> Any:
         return obj.user.last_login or "—"
+
+
 from customers import admin_lines  # noqa: E402,F401  (Source mappings, sales-line import)

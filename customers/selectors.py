@@ -7,7 +7,10 @@ exactly like missing ones.
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+import datetime as dt
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, PermissionsMixin
 from django.db.models import FilteredRelation, Model, Q, QuerySet, Sum
 
 from customers.models import Customer, Order, PointsEntry
@@ -17,7 +20,11 @@ VIEW_ALL_PERMISSION = "customers.view_all_customers"
 
 def user_sees_all_customers(user: AbstractBaseUser | AnonymousUser) -> bool:
     """Return True for superusers and roles granted `view_all_customers` (Operations)."""
-    return bool(user.is_active and (user.is_superuser or user.has_perm(VIEW_ALL_PERMISSION)))
+    return bool(
+        user.is_active
+        and isinstance(user, PermissionsMixin)
+        and (user.is_superuser or user.has_perm(VIEW_ALL_PERMISSION))
+    )
 
 
 def scope_for_user[M: Model](
@@ -47,14 +54,16 @@ def customer_recent_orders(*, customer: Customer, limit: int = 20) -> list[Order
     return list(customer.orders.select_related("category").order_by("-placed_at")[:limit])
 
 
-def customer_recent_events(*, customer: Customer, limit: int = 20) -> list[tuple[object, str, str]]:
+def customer_recent_events(
+    *, customer: Customer, limit: int = 20
+) -> list[tuple[dt.datetime, str, str]]:
     """Return the customer's latest engagement events as (when, kind, summary), newest first.
 
     One query per event kind (five), each limited, then merged in Python.
     """
     from django.utils.translation import gettext as _
 
-    events: list[tuple[object, str, str]] = []
+    events: list[tuple[dt.datetime, str, str]] = []
     for inv in customer.campaign_invitations.select_related("campaign")[:limit]:
         state = _("joined") if inv.joined_at else _("invited")
         events.append((inv.joined_at or inv.invited_at, _("Campaign"), f"{inv.campaign} ({state})"))
@@ -73,7 +82,7 @@ def customer_recent_events(*, customer: Customer, limit: int = 20) -> list[tuple
     for t in customer.tickets.all()[:limit]:
         state = _("answered") if t.first_response_at else _("waiting for first response")
         events.append((t.opened_at, _("Ticket"), f"{t.subject} ({state})"))
-    events.sort(key=lambda e: e[0], reverse=True)  # type: ignore[arg-type, return-value]
+    events.sort(key=lambda e: e[0], reverse=True)
     return events[:limit]
 
 
@@ -127,7 +136,7 @@ def customer_export_values(
     user: AbstractBaseUser | AnonymousUser,
     run_id: int | None,
     queryset: QuerySet[Customer] | None = None,
-) -> QuerySet[Customer]:
+) -> QuerySet[Customer, tuple[Any, ...]]:
     """Return one tuple per customer `user` may see: `EXPORT_VALUES`, ordered by code.
 
     `queryset` narrows the customers (e.g. an admin changelist's filters); it is scoped to

@@ -48,6 +48,8 @@ class Records:
 #: What `open_table` and `read_rows` accept: a path, a binary file object (an upload), or
 #: in-memory `Records`.
 Source = str | os.PathLike[str] | IO[bytes] | Records
+#: A `Source` that is a file: what the CSV and XLSX readers take.
+FileSource = str | os.PathLike[str] | IO[bytes]
 
 #: Cells under a blank header, or beyond the last header, are joined under this key so the
 #: caller can refuse them (a stray unquoted comma shifts every later column).
@@ -268,7 +270,7 @@ def _rows(
         yield line, row
 
 
-def _csv_lines(source: Source, stack: ExitStack) -> Iterator[tuple[int, list[str]]]:
+def _csv_lines(source: FileSource, stack: ExitStack) -> Iterator[tuple[int, list[str]]]:
     if isinstance(source, str | os.PathLike):
         text = stack.enter_context(open(source, encoding="utf-8-sig", newline=""))  # noqa: SIM115
     else:
@@ -317,7 +319,7 @@ def _csv_records(text: IO[str]) -> Iterator[tuple[int, list[str]]]:
 
 
 def _xlsx_lines(
-    source: Source, stack: ExitStack, limits: TableLimits
+    source: FileSource, stack: ExitStack, limits: TableLimits
 ) -> Iterator[tuple[int, list[str]]]:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException

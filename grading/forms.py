@@ -16,7 +16,7 @@ from grading.models import GradeOverride
 from grading.services.overrides import grade_override_validate
 
 
-def add_domain_error(form: forms.Form, error: DomainError) -> None:
+def add_domain_error(form: forms.BaseForm, error: DomainError) -> None:
     """Show a service's DomainError on `form`: next to its field, or above the form."""
     field = error.field if error.field in form.fields else None
     form.add_error(field, error.message)
@@ -63,7 +63,8 @@ class GradeOverrideAddForm(forms.ModelForm):
         fields = ("customer", "grade", "reason", "expires_on")
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if "reason" in cleaned and "expires_on" in cleaned:
             try:
                 grade_override_validate(reason=cleaned["reason"], expires_on=cleaned["expires_on"])

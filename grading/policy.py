@@ -171,7 +171,7 @@ class GradePolicy:
             object.__setattr__(self, "downgrade_after", downgrade_after)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Ladder:
     """Hold a scheme's grades, ordered from the highest rank to the lowest.
 
@@ -183,8 +183,8 @@ class Ladder:
     grades: tuple[GradePolicy, ...]
     _positions: dict[str, int] = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        grades = tuple(self.grades)
+    def __init__(self, grades: Iterable[GradePolicy]) -> None:
+        grades = tuple(grades)
         _validate_grades(grades)
         ordered = tuple(sorted(grades, key=lambda grade: grade.rank, reverse=True))
         object.__setattr__(self, "grades", ordered)
@@ -489,8 +489,9 @@ def _vocabulary(codes: tuple[str, ...], uniques: Iterable[pd.Index]) -> Extensio
 def _positions(codes: np.ndarray, uniques: pd.Index, vocabulary: ExtensionArray) -> np.ndarray:
     # Map each distinct value once, then broadcast through the factorized codes; the extra
     # trailing -1 makes the NA sentinel (-1) map to -1.
-    lookup = pd.Index(vocabulary).get_indexer([str(value) for value in uniques])
-    return np.append(lookup, -1).astype(np.intp)[codes]
+    lookup = pd.Index(vocabulary).get_indexer(pd.Index([str(value) for value in uniques]))
+    positions: np.ndarray = np.append(lookup, -1).astype(np.intp)[codes]
+    return positions
 
 
 def _per_grade(values: Sequence[object], padding: int, pad: object, dtype: type) -> np.ndarray:

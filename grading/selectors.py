@@ -135,4 +135,3 @@ def rung_get_for_snapshot(*, snapshot: ScoreSnapshot) -> SchemeGrade | None:
     return SchemeGrade.objects.filter(
         scheme_id=snapshot.run.scheme_id, grade_id=snapshot.grade_before_id
     ).first()
-

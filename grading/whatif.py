@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import pandas as pd
 from django.db.models import FloatField, Sum
@@ -91,6 +92,7 @@ def scheme_what_if(*, scheme: GradingScheme, as_of: dt.date) -> WhatIf:
         customers=("draft", "size"), composite=("composite", "mean"), monetary=("monetary", "sum")
     )
     total_monetary = float(by_grade["monetary"].sum())
+    stats = by_grade.to_dict("index")
     distribution = Table(
         title=_("Value distribution under the draft"),
         columns=[
@@ -104,14 +106,14 @@ def scheme_what_if(*, scheme: GradingScheme, as_of: dt.date) -> WhatIf:
         rows=[
             [
                 names[c],
-                int(by_grade.loc[c, "customers"]),
-                percent(int(by_grade.loc[c, "customers"]), len(frame)),
-                round(float(by_grade.loc[c, "composite"]), 2),
-                round(float(by_grade.loc[c, "monetary"]), 2),
-                percent(float(by_grade.loc[c, "monetary"]), total_monetary),
+                int(stats[c]["customers"]),
+                percent(int(stats[c]["customers"]), len(frame)),
+                round(float(stats[c]["composite"]), 2),
+                round(float(stats[c]["monetary"]), 2),
+                percent(float(stats[c]["monetary"]), total_monetary),
             ]
             for c in codes
-            if c in by_grade.index
+            if c in stats
         ],
     )
     frame["frequency"] = scores["frequency"]
@@ -164,20 +166,21 @@ def _revenue_share(frame: pd.DataFrame, codes: list[str], names: dict[str, str])
     )
     total_cents = int(by_grade["cents"].sum())
     total_profit = float(by_grade["profit"].sum())
+    stats = by_grade.to_dict("index")
     return Table(
         title=_("Revenue and profit per grade under the draft"),
         columns=revenue_share_columns(),
         rows=[
             [
                 names[c],
-                int(by_grade.loc[c, "customers"]),
-                Decimal(int(by_grade.loc[c, "cents"])).scaleb(-2),
-                percent(int(by_grade.loc[c, "cents"]), total_cents),
-                round(float(by_grade.loc[c, "profit"]), 2),
-                percent(float(by_grade.loc[c, "profit"]), total_profit),
+                int(stats[c]["customers"]),
+                Decimal(int(stats[c]["cents"])).scaleb(-2),
+                percent(int(stats[c]["cents"]), total_cents),
+                round(float(stats[c]["profit"]), 2),
+                percent(float(stats[c]["profit"]), total_profit),
             ]
             for c in codes
-            if c in by_grade.index
+            if c in stats
         ],
     )
 
@@ -189,12 +192,13 @@ def _repurchase(frame: pd.DataFrame, codes: list[str], names: dict[str, str]) ->
         .groupby("draft")
         .agg(customers=("draft", "size"), repeat=("repeat", "sum"))
     )
-    rows = [
+    stats = by_grade.to_dict("index")
+    rows: list[list[Any]] = [
         [
             names[c],
-            int(by_grade.loc[c, "customers"]),
-            int(by_grade.loc[c, "repeat"]),
-            percent(int(by_grade.loc[c, "repeat"]), int(by_grade.loc[c, "customers"])),
+            int(stats[c]["customers"]),
+            int(stats[c]["repeat"]),
+            percent(int(stats[c]["repeat"]), int(stats[c]["customers"])),
         ]
         for c in codes
     ]

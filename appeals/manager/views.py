@@ -15,7 +15,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -34,6 +34,7 @@ from benefits.selectors import (
     ticket_list_for_customer,
 )
 from benefits.services.recommendations import recommendation_decide
+from common.actors import acting_user
 from common.exceptions import DomainError
 from common.listing import EstimatedCountPaginator
 from common.services import notification_mark_read
@@ -44,14 +45,14 @@ VIEW_PERMISSION = "appeals.view_followup"
 ADD_PERMISSION = "appeals.add_followup"
 RECOMMENDATION_PERMISSION = "benefits.change_recommendation"
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def manager_view(view: View) -> View:
     """Require a staff login allowed to read the follow-up log (managers and Operations)."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         user = request.user
         if not user.is_authenticated:
             return redirect_to_login(request.get_full_path(), "admin:login")
@@ -114,12 +115,13 @@ def queue_export(request: HttpRequest) -> StreamingHttpResponse:
         yield writer.writerow(header)
         for c in rows.iterator(chunk_size=2000):
             state = getattr(c, "grade_state", None)
+            composite = getattr(c, "composite", None)  # annotated by the queue
             yield writer.writerow(
                 [
                     _cell(c.code),
                     _cell(c.name),
                     state.grade.code if state else "",
-                    "" if c.composite is None else f"{c.composite:.2f}",
+                    "" if composite is None else f"{composite:.2f}",
                     c.account_manager.get_username() if c.account_manager else "",
                     *[int(getattr(c, f"flag_{f.code}")) for f in FLAGS],
                 ]
@@ -140,7 +142,9 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             raise PermissionDenied
         if form.is_valid():
             try:
-                services.follow_up_create(customer=customer, by=request.user, **form.cleaned_data)
+                services.follow_up_create(
+                    customer=customer, by=acting_user(request.user), **form.cleaned_data
+                )
             except DomainError as error:
                 domain_error_to_form(form, error)
             else:
@@ -186,7 +190,9 @@ def recommendation_close(request: HttpRequest, pk: int, recommendation_pk: int) 
         messages.error(request, _("Choose done or dismissed."))
         return redirect("manager:customer", pk=customer.pk)
     try:
-        recommendation_decide(recommendation_id=recommendation.pk, status=status, by=request.user)
+        recommendation_decide(
+            recommendation_id=recommendation.pk, status=status, by=acting_user(request.user)
+        )
     except RecommendationAlreadyDecided as error:
         messages.error(request, error.message)
     else:
@@ -198,7 +204,7 @@ def recommendation_close(request: HttpRequest, pk: int, recommendation_pk: int) 
 @manager_view
 def notifications(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        notification_mark_read(user_id=request.user.pk)
+        notification_mark_read(user_id=acting_user(request.user).pk)
         return redirect("manager:notifications")
     return render(
         request,

@@ -18,6 +18,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
+from typing import Any
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -213,7 +214,7 @@ def decision_sentence(
     from django.utils.formats import date_format
     from django.utils.translation import ngettext
 
-    values = {"grade": grade, "n": count, "m": downgrade_after}
+    values: dict[str, Any] = {"grade": grade, "n": count, "m": downgrade_after}
     values["date"] = date_format(next_review, "MONTH_DAY_FORMAT")
     if rule in DECISION_SENTENCES:
         return str(DECISION_SENTENCES[rule]) % values

@@ -28,6 +28,7 @@ from appeals.portal.explain import (
     next_grade_needs,
     next_run_date,
 )
+from benefits.models import Benefit
 from benefits.selectors import benefit_catalog_by_grade
 from customers.models import Customer
 from grading.models import (
@@ -52,7 +53,7 @@ class Rung:
     min_frequency: int
     min_monetary: Decimal
     cadence: str
-    benefits: list[object] = field(default_factory=list)
+    benefits: list[Benefit] = field(default_factory=list)
     warn_after: int = 1
     downgrade_after: int = 2
 

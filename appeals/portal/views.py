@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ObjectDoesNotExist
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -35,19 +35,20 @@ from benefits.selectors import (
     growth_task_progress_for_customer,
     redemption_list_for_customer,
 )
+from common.actors import acting_user
 from common.exceptions import DomainError
 from common.services import notification_mark_read
 from customers.models import Customer
 from customers.selectors import points_balance, points_entries_for_customer
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def portal_view(view: View) -> View:
     """Require a logged-in customer account; pass its customer to the view."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path(), "portal:login")
         try:
@@ -145,7 +146,7 @@ def appeal_list(request: HttpRequest, customer: Customer) -> HttpResponse:
 
 @csrf_exempt  # CSRF is checked below, after the size-limit upload handler is in place
 @require_http_methods(["GET", "POST"])
-def appeal_new(request: HttpRequest, change_id: int) -> HttpResponse:
+def appeal_new(request: HttpRequest, change_id: int) -> HttpResponseBase:
     limit = EvidenceSizeLimitHandler(request)
     request.upload_handlers.insert(0, limit)
     return _appeal_new(request, change_id=change_id, limit=limit)
@@ -165,7 +166,7 @@ def _appeal_new(
                 change_id=change.pk,
                 reason=form.cleaned_data["reason"],
                 files=form.cleaned_data["evidence"],
-                by=request.user,
+                by=acting_user(request.user),
             )
         except DomainError as error:
             domain_error_to_form(form, error)
@@ -195,7 +196,7 @@ def appeal_detail(request: HttpRequest, customer: Customer, pk: int) -> HttpResp
 @portal_view
 def appeal_withdraw(request: HttpRequest, customer: Customer, pk: int) -> HttpResponse:
     try:
-        services.appeal_withdraw(appeal_id=pk, customer=customer, by=request.user)
+        services.appeal_withdraw(appeal_id=pk, customer=customer, by=acting_user(request.user))
     except selectors.Appeal.DoesNotExist as missing:
         raise Http404 from missing
     except DomainError as error:
@@ -207,7 +208,7 @@ def appeal_withdraw(request: HttpRequest, customer: Customer, pk: int) -> HttpRe
 
 @require_GET
 @portal_view
-def evidence_download(request: HttpRequest, customer: Customer, pk: int) -> HttpResponse:
+def evidence_download(request: HttpRequest, customer: Customer, pk: int) -> FileResponse:
     evidence = get_object_or_404(selectors.evidence_list_for_customer(customer=customer), pk=pk)
     return evidence_response(evidence)
 
@@ -216,6 +217,6 @@ def evidence_download(request: HttpRequest, customer: Customer, pk: int) -> Http
 @portal_view
 def notifications(request: HttpRequest, customer: Customer) -> HttpResponse:
     if request.method == "POST":
-        notification_mark_read(user_id=request.user.pk)
+        notification_mark_read(user_id=acting_user(request.user).pk)
         return redirect("portal:notifications")
     return _render(request, "portal/notifications.html", customer)

@@ -3,13 +3,22 @@ redemption is written by `benefits.services.redemptions.benefit_redeem`, never `
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rest_framework import serializers
 
 from benefits.models import Benefit, Redemption
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from grading.models import Grade
+
 
 class BenefitSerializer(serializers.ModelSerializer):
-    grades = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    grades: serializers.SlugRelatedField[Grade] = serializers.SlugRelatedField(
+        slug_field="code", many=True, read_only=True
+    )
 
     class Meta:
         model = Benefit
@@ -52,8 +61,10 @@ class RedemptionSerializer(serializers.ModelSerializer):
     customer_code = serializers.CharField(source="customer.code", read_only=True)
     benefit_code = serializers.CharField(source="benefit.code", read_only=True)
     benefit_name = serializers.CharField(source="benefit.name", read_only=True)
-    grade = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    redeemed_by = serializers.StringRelatedField(
+    grade: serializers.SlugRelatedField[Grade] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
+    redeemed_by: serializers.StringRelatedField[User] = serializers.StringRelatedField(
         allow_null=True, help_text="Null: redeemed by the customer or the system."
     )
 

@@ -22,6 +22,7 @@ from benefits import selectors
 from benefits.api import serializers
 from benefits.models import Benefit, Redemption
 from benefits.services.redemptions import IDEMPOTENCY_KEY_MAX, benefit_redeem
+from common.actors import acting_user
 from common.api import (
     CharFilter,
     DateFilter,
@@ -161,7 +162,7 @@ class RedeemApi(APIView):
             benefit_code=payload.validated_data["benefit_code"],
             idempotency_key=key,
             channel=Redemption.Channel.API,
-            by=request.user,
+            by=acting_user(request.user),
         )
         return Response(
             serializers.RedemptionSerializer(redemption).data, status=status.HTTP_201_CREATED

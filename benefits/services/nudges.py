@@ -322,9 +322,9 @@ def _category_concentration(rule: NudgeRule, params: dict[str, Any], today: dt.d
         if top is None or top_net < threshold * total:
             return
         bought = set(nets)
-        pick = next(
-            (s for s in siblings.get(parents.get(top), []) if s != top and s not in bought), None
-        )
+        parent = parents.get(top)
+        family = siblings.get(parent, []) if parent is not None else []
+        pick = next((s for s in family if s != top and s not in bought), None)
         if pick is None:
             return
         triggers.append(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -11,13 +11,13 @@ from benefits.exceptions import RecommendationAlreadyDecided
 from benefits.models import Recommendation
 
 #: The only moves: an open recommendation is done or dismissed, once.
-TRANSITIONS = {
+TRANSITIONS: dict[str, set[str]] = {
     Recommendation.Status.OPEN: {Recommendation.Status.DONE, Recommendation.Status.DISMISSED},
 }
 
 
 def recommendation_decide(
-    *, recommendation_id: int, status: str, by: AbstractBaseUser | None = None
+    *, recommendation_id: int, status: str, by: User | None = None
 ) -> Recommendation:
     """Mark a recommendation done or dismissed and return it.
 

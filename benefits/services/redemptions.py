@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -90,7 +90,7 @@ def benefit_redeem(
     benefit_code: str,
     idempotency_key: str,
     channel: str,
-    by: AbstractBaseUser | None = None,
+    by: User | None = None,
     today: dt.date | None = None,
 ) -> Redemption:
     """Redeem `benefit_code` for the customer and return the redemption.
@@ -130,6 +130,7 @@ def benefit_redeem(
         period, used = redemption_check(
             customer_id=customer_id, grade=grade, benefit=benefit, today=today
         )
+        assert grade is not None  # redemption_check refuses a customer without a grade
         try:
             with transaction.atomic():
                 return Redemption.objects.create(

@@ -14,7 +14,6 @@ from rest_framework.views import APIView
 
 from common.actors import acting_user
 from common.api import (
-    ErrorSerializer,
     IsStaff,
     StrictBooleanField,
     StrictCharField,

@@ -3,6 +3,7 @@ same messages as file imports), never through `serializer.save()`."""
 
 from typing import Any
 
+from django.db.models import Field, Model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -52,9 +53,11 @@ _MOMENT_HELP = (
 )
 
 
-def _text(model: type, column: str, *, required: bool = False, **kwargs: object) -> Any:
+def _text(model: type[Model], column: str, *, required: bool = False, **kwargs: Any) -> Any:
     """A JSON string as long as the model column allows; optional ones may be blank."""
     field = model._meta.get_field(column)
+    if not isinstance(field, Field):
+        raise TypeError(f"{model.__name__}.{column} is not a concrete field")
     if not required:
         kwargs.update(required=False, allow_blank=True)
     return StrictCharField(max_length=field.max_length, **kwargs)

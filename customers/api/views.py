@@ -20,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.actors import acting_user
 from common.api import CharFilter, DateTimeFilter, FilterSet, IsStaff, StandardPagination
 from common.listing import EstimatedCountPaginator
 from common.parsers import JSONParser
@@ -116,7 +117,7 @@ class CustomerListApi(generics.ListAPIView):
             source=Records([data.validated_data]),
             filename="request",
             create_only=True,
-            by=request.user,
+            by=acting_user(request.user),
         )
         customer = self.get_queryset().get(code=data.validated_data["code"])
         return Response(
@@ -151,7 +152,7 @@ class CustomerBulkApi(APIView):
             source=Records(data.validated_data["rows"]),
             filename="request",
             dry_run=data.validated_data["dry_run"],
-            by=request.user,
+            by=acting_user(request.user),
         )
         return _result(report)
 
@@ -201,7 +202,7 @@ class OrderListApi(generics.ListAPIView):
             source=Records([data.validated_data]),
             filename="request",
             create_only=True,
-            by=request.user,
+            by=acting_user(request.user),
         )
         order = self.get_queryset().get(order_no=data.validated_data["order_no"])
         return Response(
@@ -237,7 +238,7 @@ class OrderBulkApi(APIView):
             filename="request",
             create_missing_customers=data.validated_data["create_missing_customers"],
             dry_run=data.validated_data["dry_run"],
-            by=request.user,
+            by=acting_user(request.user),
         )
         return _result(report)
 
@@ -350,7 +351,7 @@ class EventBulkApi(APIView):
             kind=self.kind,
             source=Records(data.validated_data["rows"]),
             dry_run=data.validated_data["dry_run"],
-            by=request.user,
+            by=acting_user(request.user),
         )
         return _result(report)
 

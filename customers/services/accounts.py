@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
@@ -26,7 +26,7 @@ from common.exceptions import ConflictError, DomainError
 from customers.models import Customer, CustomerAccount
 
 
-def customer_account_set_password_link(*, user: AbstractBaseUser, base_url: str) -> str:
+def customer_account_set_password_link(*, user: User, base_url: str) -> str:
     """Return the absolute one-time link where `user` chooses a password."""
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     token = default_token_generator.make_token(user)
@@ -35,7 +35,7 @@ def customer_account_set_password_link(*, user: AbstractBaseUser, base_url: str)
 
 
 def customer_account_invite(
-    *, customer: Customer, email: str, by: AbstractBaseUser | None, base_url: str | None = None
+    *, customer: Customer, email: str, by: User | None, base_url: str | None = None
 ) -> CustomerAccount:
     """Invite `email` to the portal of `customer`; e-mail the set-password link on commit.
 
@@ -58,20 +58,21 @@ def customer_account_invite(
             .first()
         )
         if user is None:
-            user = user_model.objects.create_user(email, email=email)  # type: ignore[attr-defined]
+            user = user_model.objects.create_user(email, email=email)
             user.set_unusable_password()
             user.save(update_fields=["password"])
             account = CustomerAccount.objects.create(
                 user=user, customer=customer, invited_by=by, invited_at=timezone.now()
             )
         else:
-            account = CustomerAccount.objects.filter(user=user, customer=customer).first()
-            if account is None:
+            existing = CustomerAccount.objects.filter(user=user, customer=customer).first()
+            if existing is None:
                 raise ConflictError(
                     _("%(email)s already has a login that is not this customer's.")
                     % {"email": email},
                     field="email",
                 )
+            account = existing
         user_id, base = user.pk, base_url or settings.SITE_URL
         transaction.on_commit(lambda: _invitation_send(user_id=user_id, base_url=base))
     return account

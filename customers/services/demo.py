@@ -271,7 +271,7 @@ def _insert[M: models.Model](
     for start in range(0, total, CHUNK):
         window = slice(start, min(start + CHUNK, total))
         size = window.stop - window.start
-        objs = model.objects.bulk_create(
+        objs = model._default_manager.bulk_create(
             _build(model, size, columns(window)), batch_size=BATCH_SIZE
         )
         pks[window] = [obj.pk for obj in objs]

@@ -115,7 +115,9 @@ def _customer(checker: RowChecker, line: int, values: dict[str, str], column: st
     return checker.text(line, values, column, required=True, model_field=_CODE_FIELD)
 
 
-def _parse_complaint(checker: RowChecker, line: int, values: dict[str, str], now: dt.datetime):
+def _parse_complaint(
+    checker: RowChecker, line: int, values: dict[str, str], now: dt.datetime
+) -> dict[str, Any]:
     return {
         "customer": _customer(checker, line, values, "customer_code"),
         "created_at": checker.moment(line, values, "created_at", past=True) or now,
@@ -126,7 +128,9 @@ def _parse_complaint(checker: RowChecker, line: int, values: dict[str, str], now
     }
 
 
-def _parse_review(checker: RowChecker, line: int, values: dict[str, str], now: dt.datetime):
+def _parse_review(
+    checker: RowChecker, line: int, values: dict[str, str], now: dt.datetime
+) -> dict[str, Any]:
     rating_text = values.get("rating", "")
     rating = int(rating_text) if rating_text.isdigit() else None
     if rating is None or not 1 <= rating <= 5:
@@ -142,7 +146,9 @@ def _parse_review(checker: RowChecker, line: int, values: dict[str, str], now: d
     }
 
 
-def _parse_ticket(checker: RowChecker, line: int, values: dict[str, str], now: dt.datetime):
+def _parse_ticket(
+    checker: RowChecker, line: int, values: dict[str, str], now: dt.datetime
+) -> dict[str, Any]:
     opened = checker.moment(line, values, "opened_at", past=True) or now
     first_response = checker.moment(line, values, "first_response_at", past=True)
     closed = checker.moment(line, values, "closed_at", past=True)
@@ -160,7 +166,9 @@ def _parse_ticket(checker: RowChecker, line: int, values: dict[str, str], now: d
     }
 
 
-def _parse_invitation(checker: RowChecker, line: int, values: dict[str, str], now: dt.datetime):
+def _parse_invitation(
+    checker: RowChecker, line: int, values: dict[str, str], now: dt.datetime
+) -> dict[str, Any]:
     invited = checker.moment(line, values, "invited_at", required=True, past=True)
     joined = checker.moment(line, values, "joined_at", past=True)
     if invited is not None and joined is not None and joined < invited:
@@ -173,7 +181,9 @@ def _parse_invitation(checker: RowChecker, line: int, values: dict[str, str], no
     }
 
 
-def _parse_referral(checker: RowChecker, line: int, values: dict[str, str], now: dt.datetime):
+def _parse_referral(
+    checker: RowChecker, line: int, values: dict[str, str], now: dt.datetime
+) -> dict[str, Any]:
     referrer = _customer(checker, line, values, "referrer_code")
     referred = values.get("referred_code") or None
     if referred is not None and referred == referrer:

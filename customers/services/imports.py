@@ -27,7 +27,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 from django.db import connection, transaction
-from django.db.models import BooleanField, Model, Q
+from django.db.models import BooleanField, Field, Model, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.formats import number_format
@@ -542,8 +542,8 @@ class RowChecker:
         value = self._value(line, values, column, required)
         if value is None:
             return None
-        max_length = (model_field or self.model._meta.get_field(column)).max_length
-        if len(value) > max_length:
+        max_length = (model_field or _field(self.model, column)).max_length
+        if max_length is not None and len(value) > max_length:
             self.error(
                 line,
                 column,
@@ -699,6 +699,22 @@ def reject_if_errors(report: ImportReport) -> None:
 # --- database lookups ------------------------------------------------------------------------
 
 
+def _field(model: type[Model], name: str) -> Field[Any, Any]:
+    """Return the model's concrete field `name` (not a reverse relation)."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field):
+        raise TypeError(f"{model.__name__}.{name} is not a concrete field")
+    return field
+
+
+def _column(model: type[Model], name: str) -> str:
+    """Return the database column of the model's concrete field `name`."""
+    column = _field(model, name).column
+    if column is None:
+        raise TypeError(f"{model.__name__}.{name} has no column")
+    return column
+
+
 def _chunks(keys: list[str]) -> Iterator[list[str]]:
     for start in range(0, len(keys), LOOKUP_CHUNK):
         yield keys[start : start + LOOKUP_CHUNK]
@@ -714,7 +730,7 @@ def _key_in(model: type[Model], key: str, chunk: list[str]) -> Q | RawSQL:
     if connection.vendor != "postgresql":
         return Q(**{f"{key}__in": chunk})
     quote = connection.ops.quote_name
-    column = f"{quote(model._meta.db_table)}.{quote(model._meta.get_field(key).column)}"
+    column = f"{quote(model._meta.db_table)}.{quote(_column(model, key))}"
     return RawSQL(f"{column} = ANY(%s)", (chunk,), output_field=BooleanField())
 
 
@@ -828,7 +844,7 @@ def _insert_orders(
     if connection.vendor == "postgresql":
         opts = Order._meta
         columns = ", ".join(
-            connection.ops.quote_name(opts.get_field(name).column) for name in _COPY_COLUMNS
+            connection.ops.quote_name(_column(Order, name)) for name in _COPY_COLUMNS
         )
         table = connection.ops.quote_name(opts.db_table)
         # The raw psycopg cursor's errors are mapped to Django's (a duplicate order number
@@ -841,7 +857,7 @@ def _insert_orders(
             for row in values():
                 copy.write_row(row)
         return
-    attnames = [Order._meta.get_field(name).attname for name in _COPY_COLUMNS]
+    attnames = [_field(Order, name).attname for name in _COPY_COLUMNS]
     orders = (Order(**dict(zip(attnames, row, strict=True))) for row in values())
     for batch in itertools.batched(orders, WRITE_BATCH):
         Order.objects.bulk_create(batch)
@@ -859,9 +875,9 @@ def _update_rows(
     opts = model._meta
     if connection.vendor == "postgresql":
         quote = connection.ops.quote_name
-        table, pk = quote(opts.db_table), quote(opts.pk.column)
+        table, pk = quote(opts.db_table), quote(_column(model, opts.pk.name))
         temp = quote(f"import_{opts.db_table}")
-        targets = [quote(opts.get_field(name).column) for name in columns]
+        targets = [quote(_column(model, name)) for name in columns]
         with connection.wrap_database_errors, connection.cursor() as cursor:
             # No constraints are copied, so NULL (keep) fits every column.
             cursor.execute(
@@ -877,7 +893,7 @@ def _update_rows(
             )
             cursor.execute(f"DROP TABLE {temp}")
         return
-    attnames = [opts.get_field(name).attname for name in columns]
+    attnames = [_field(model, name).attname for name in columns]
     groups: dict[tuple[str, ...], list[Any]] = {}
     for pk_value, *values in rows:
         given = {

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
+from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -88,7 +89,7 @@ def points_credit_many(entries: Iterable[PointsCredit], *, now: dt.datetime | No
     inserted = 0
     for batch in _batches((_checked(e) for e in entries), BATCH_SIZE):
         values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(batch))
-        params: list[object] = []
+        params: list[Any] = []
         for e in batch:
             params.extend((e.customer_id, e.task_code, e.points, e.dedupe_key, e.reason[:200], at))
         if connection.vendor == "postgresql":

@@ -17,6 +17,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from common.actors import acting_user
 from common.exceptions import DomainError
 from customers.admin import CustomerScopedAdmin
 from grading.admin.base import GuardedHistoryAdmin, confirmed_action
@@ -119,7 +120,7 @@ class GradeOverrideAdmin(CustomerScopedAdmin, GuardedHistoryAdmin):
             grade=data["grade"],
             reason=data["reason"],
             expires_on=data["expires_on"],
-            by=request.user,
+            by=acting_user(request.user),
         )
         # The admin goes on with `obj` (log entry, redirect): make it the saved row.
         for field in GradeOverride._meta.concrete_fields:
@@ -135,7 +136,9 @@ class GradeOverrideAdmin(CustomerScopedAdmin, GuardedHistoryAdmin):
             active = [o for o in selected if o.ended_at is None]
             with transaction.atomic():
                 for override in active:
-                    grade_override_end(override=override, by=request.user, reason=data["reason"])
+                    grade_override_end(
+                        override=override, by=acting_user(request.user), reason=data["reason"]
+                    )
             return ngettext(
                 "Ended %(ended)d override; %(skipped)d had already ended.",
                 "Ended %(ended)d overrides; %(skipped)d had already ended.",

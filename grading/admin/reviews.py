@@ -21,6 +21,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from common.actors import acting_user
 from customers.admin import CustomerScopedAdmin
 from grading import selectors
 from grading.admin.base import ReadOnlyAdminMixin, confirmed_action
@@ -80,9 +81,10 @@ class RunFilter(admin.SimpleListFilter):
     title = gettext_lazy("run")
     parameter_name = "run"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[int, str]]:
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         runs = GradingRun.objects.select_related("scheme").order_by("-as_of", "-id")
-        return [(run.pk, str(run)) for run in runs[:RUN_FILTER_LIMIT]]
+        # The admin compares the query string's value with str(key): text keys are the same.
+        return [(str(run.pk), str(run)) for run in runs[:RUN_FILTER_LIMIT]]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
@@ -172,7 +174,7 @@ class GradeChangeAdmin(ReadOnlyAdminMixin, CustomerScopedAdmin):
         def perform(data: dict[str, Any]) -> str:
             result = grade_change_approve(
                 change_ids=list(queryset.values_list("pk", flat=True)),
-                by=request.user,
+                by=acting_user(request.user),
                 note=data["note"],
             )
             return _summary(result)
@@ -200,7 +202,7 @@ class GradeChangeAdmin(ReadOnlyAdminMixin, CustomerScopedAdmin):
         def perform(data: dict[str, Any]) -> str:
             result = grade_change_reject(
                 change_ids=list(queryset.values_list("pk", flat=True)),
-                by=request.user,
+                by=acting_user(request.user),
                 reason=data["reason"],
             )
             return _summary(result)

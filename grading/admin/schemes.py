@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from common.actors import acting_user
 from common.exceptions import DomainError
 from grading.admin.base import GuardedHistoryAdmin
 from grading.models import Cadence, Grade, GradingScheme, SchemeGrade
@@ -99,7 +100,8 @@ class SchemeGradeForm(forms.ModelForm):
                 self.initial[name] = None
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if self.instance.pk is None:
             warn_after, downgrade_after = default_counts(cleaned.get("cadence") or "")
             if cleaned.get("warn_after") is None:
@@ -195,7 +197,7 @@ class GradingSchemeAdmin(GuardedHistoryAdmin):
 
     def save_model(self, request: HttpRequest, obj: GradingScheme, form: Any, change: bool) -> None:
         if not change:
-            obj.created_by = request.user
+            obj.created_by = acting_user(request.user)
         super().save_model(request, obj, form, change)
 
     @admin.action(description=gettext_lazy("Activate the selected draft"), permissions=["change"])
@@ -205,7 +207,7 @@ class GradingSchemeAdmin(GuardedHistoryAdmin):
             self.message_user(request, _("Select exactly one draft to activate."), messages.ERROR)
             return
         try:
-            scheme = scheme_activate(scheme=schemes[0], by=request.user)
+            scheme = scheme_activate(scheme=schemes[0], by=acting_user(request.user))
         except DomainError as error:
             self.message_user(request, error.message, messages.ERROR)
             return
@@ -220,7 +222,9 @@ class GradingSchemeAdmin(GuardedHistoryAdmin):
     def revise_schemes(
         self, request: HttpRequest, queryset: QuerySet[GradingScheme]
     ) -> HttpResponseRedirect | None:
-        drafts = [scheme_revise(scheme=s, by=request.user) for s in queryset.order_by("pk")]
+        drafts = [
+            scheme_revise(scheme=s, by=acting_user(request.user)) for s in queryset.order_by("pk")
+        ]
         self.message_user(
             request,
             ngettext("Created draft %(drafts)s.", "Created drafts %(drafts)s.", len(drafts))
@@ -242,7 +246,7 @@ class GradingSchemeAdmin(GuardedHistoryAdmin):
         self, request: HttpRequest, queryset: QuerySet[GradingScheme]
     ) -> HttpResponseRedirect | None:
         drafts = [
-            scheme_revise_with_default_counts(scheme=s, by=request.user)
+            scheme_revise_with_default_counts(scheme=s, by=acting_user(request.user))
             for s in queryset.order_by("pk")
         ]
         self.message_user(
@@ -266,7 +270,9 @@ class GradingSchemeAdmin(GuardedHistoryAdmin):
     @admin.action(description=gettext_lazy("Retire the selected schemes"), permissions=["change"])
     def retire_schemes(self, request: HttpRequest, queryset: QuerySet[GradingScheme]) -> None:
         was_active = queryset.filter(status=GradingScheme.Status.ACTIVE).exists()
-        retired = [scheme_retire(scheme=s, by=request.user) for s in queryset.order_by("pk")]
+        retired = [
+            scheme_retire(scheme=s, by=acting_user(request.user)) for s in queryset.order_by("pk")
+        ]
         self.message_user(
             request,
             ngettext("Retired %(count)d scheme.", "Retired %(count)d schemes.", len(retired))

@@ -1,5 +1,9 @@
 """Output shapes of the grading API (read-only: grades change through services)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from rest_framework import serializers
 
 from grading.models import (
@@ -11,6 +15,9 @@ from grading.models import (
     ScoreSnapshot,
 )
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 
 class GradeSerializer(serializers.ModelSerializer):
     class Meta:
@@ -19,7 +26,9 @@ class GradeSerializer(serializers.ModelSerializer):
 
 
 class LadderRungSerializer(serializers.ModelSerializer):
-    grade = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    grade: serializers.SlugRelatedField[Grade] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
 
     class Meta:
         model = SchemeGrade
@@ -45,7 +54,7 @@ class SchemeSerializer(serializers.ModelSerializer):
 
 
 class RunSerializer(serializers.ModelSerializer):
-    scheme = serializers.StringRelatedField()
+    scheme: serializers.StringRelatedField[GradingScheme] = serializers.StringRelatedField()
 
     class Meta:
         model = GradingRun
@@ -55,9 +64,15 @@ class RunSerializer(serializers.ModelSerializer):
 class SnapshotSerializer(serializers.ModelSerializer):
     customer_code = serializers.CharField(source="customer.code", read_only=True)
     as_of = serializers.DateField(source="run.as_of", read_only=True)
-    computed_grade = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    grade_before = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
-    grade_after = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    computed_grade: serializers.SlugRelatedField[Grade] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
+    grade_before: serializers.SlugRelatedField[Grade] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True
+    )
+    grade_after: serializers.SlugRelatedField[Grade] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
 
     class Meta:
         model = ScoreSnapshot
@@ -66,11 +81,13 @@ class SnapshotSerializer(serializers.ModelSerializer):
 
 class GradeChangeSerializer(serializers.ModelSerializer):
     customer_code = serializers.CharField(source="customer.code", read_only=True)
-    from_grade = serializers.SlugRelatedField(
+    from_grade: serializers.SlugRelatedField[Grade] = serializers.SlugRelatedField(
         slug_field="code", read_only=True, allow_null=True, help_text="Null: a first grade."
     )
-    to_grade = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    decided_by = serializers.StringRelatedField(
+    to_grade: serializers.SlugRelatedField[Grade] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
+    decided_by: serializers.StringRelatedField[User] = serializers.StringRelatedField(
         allow_null=True, help_text="Null until decided, or decided by the system."
     )
 

@@ -164,7 +164,8 @@ def _quintile(values: np.ndarray) -> np.ndarray:
     if values.size == 0:
         return np.empty(0, dtype=np.int64)
     min_rank, max_rank = _tie_ranks(values)
-    return -((-5 * (min_rank + max_rank)) // (2 * values.size))
+    scores: np.ndarray = -((-5 * (min_rank + max_rank)) // (2 * values.size))
+    return scores
 
 
 def _customer_codes(ids: np.ndarray, order_ids: np.ndarray) -> np.ndarray:
@@ -179,8 +180,10 @@ def _customer_codes(ids: np.ndarray, order_ids: np.ndarray) -> np.ndarray:
         # span + 1 catch ids below / above the graded range.
         lookup = np.full(span + 2, -1, dtype=np.int64)
         lookup[ids - (low - 1)] = np.arange(ids.size)
-        return lookup[np.clip(order_ids - (low - 1), 0, span + 1)]
-    return pd.Index(ids).get_indexer(order_ids).astype(np.int64)
+        positions: np.ndarray = lookup[np.clip(order_ids - (low - 1), 0, span + 1)]
+        return positions
+    found: np.ndarray = pd.Index(ids).get_indexer(order_ids).astype(np.int64)
+    return found
 
 
 def _pack_bits(values: np.ndarray) -> int:
@@ -563,14 +566,13 @@ def potential_value(
     """
     frequency = _int_column(facts, FREQUENCY)
     active = np.flatnonzero(frequency >= 1)
-    given_breadth = breadth
-    breadth = np.zeros(frequency.size, dtype=np.float64)
-    if given_breadth is not None:
-        breadth = given_breadth.reindex(facts.index).to_numpy(dtype=np.float64)
+    breadth_share = np.zeros(frequency.size, dtype=np.float64)
+    if breadth is not None:
+        breadth_share = breadth.reindex(facts.index).to_numpy(dtype=np.float64)
     elif active.size:
         min_rank, max_rank = _tie_ranks(_int_column(facts, CATEGORIES)[active])
         # (min + max) / (2 n): one correctly rounded division of the exact average-rank share.
-        breadth[active] = (min_rank + max_rank) / (2 * active.size)
+        breadth_share[active] = (min_rank + max_rank) / (2 * active.size)
 
     gap_cv = facts[GAP_CV].to_numpy(dtype=np.float64, na_value=np.nan)
     stability = np.where(
@@ -591,7 +593,7 @@ def potential_value(
 
     mean = _weighted_mean(
         [
-            (params.weight_breadth, breadth),
+            (params.weight_breadth, breadth_share),
             (params.weight_stability, stability),
             (params.weight_growth, growth),
             (params.weight_industry, industry_prior),
@@ -599,7 +601,7 @@ def potential_value(
     )
     return pd.DataFrame(
         {
-            "breadth": breadth,
+            "breadth": breadth_share,
             "stability": stability,
             "growth": growth,
             "industry_prior": industry_prior,

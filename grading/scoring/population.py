@@ -20,7 +20,7 @@ cuts=...)`). The cuts are plain JSON (`to_json` / `from_json`) so a task can car
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,28 +79,40 @@ class PopulationCuts:
         """Rebuild the cuts from `to_json` output."""
 
         def rfm(d: Mapping[str, Any]) -> RfmCuts:
-            return RfmCuts(r=tuple(d["r"]), f=tuple(d["f"]), m=tuple(d["m"]))  # type: ignore[arg-type]
+            return RfmCuts(r=_four(d["r"]), f=_four(d["f"]), m=_four(d["m"]))
 
         return cls(
             population=int(data["population"]),
             rfm=rfm(data["rfm"]),
-            pyramid=tuple(data["pyramid"]),  # type: ignore[arg-type]
+            pyramid=_three(data["pyramid"]),
             breadth=tuple((int(k), float(v)) for k, v in data["breadth"]),
             rfm_by_layer={layer: rfm(d) for layer, d in data.get("rfm_by_layer", {}).items()},
         )
 
 
+def _four(values: Sequence[int | None]) -> Cuts:
+    """Return exactly four cut points (ValueError otherwise)."""
+    first, second, third, fourth = values
+    return (first, second, third, fourth)
+
+
+def _three(values: Sequence[int | None]) -> tuple[int | None, int | None, int | None]:
+    """Return exactly three cut points (ValueError otherwise)."""
+    first, second, third = values
+    return (first, second, third)
+
+
 def _lower_cuts(values: np.ndarray, scores: np.ndarray) -> Cuts:
     """Return, for k = 2..5, the smallest value whose score is >= k (None if none)."""
-    return tuple(  # type: ignore[return-value]
-        int(values[scores >= k].min()) if (scores >= k).any() else None for k in range(2, 6)
+    return _four(
+        [int(values[scores >= k].min()) if (scores >= k).any() else None for k in range(2, 6)]
     )
 
 
 def _upper_cuts(values: np.ndarray, scores: np.ndarray) -> Cuts:
     """Return, for k = 2..5, the largest value whose score is >= k (None if none)."""
-    return tuple(  # type: ignore[return-value]
-        int(values[scores >= k].max()) if (scores >= k).any() else None for k in range(2, 6)
+    return _four(
+        [int(values[scores >= k].max()) if (scores >= k).any() else None for k in range(2, 6)]
     )
 
 
@@ -132,11 +144,13 @@ def population_cuts(facts: pd.DataFrame, *, params: ScoringParams) -> Population
 
     layer_codes = pd.Categorical(pyramid, categories=list(PYRAMID_LAYERS)).codes
     monetary = facts["monetary_cents"].to_numpy(dtype=np.int64)
-    pyramid_cuts = tuple(
-        int(monetary[active & (layer_codes <= j)].min())
-        if (active & (layer_codes <= j)).any()
-        else None
-        for j in range(len(PYRAMID_LAYERS) - 1)
+    pyramid_cuts = _three(
+        [
+            int(monetary[active & (layer_codes <= j)].min())
+            if (active & (layer_codes <= j)).any()
+            else None
+            for j in range(len(PYRAMID_LAYERS) - 1)
+        ]
     )
 
     by_layer: dict[str, RfmCuts] = {}
@@ -155,7 +169,7 @@ def population_cuts(facts: pd.DataFrame, *, params: ScoringParams) -> Population
     return PopulationCuts(
         population=int(members.size),
         rfm=_rfm_cuts(facts, scores, members),
-        pyramid=pyramid_cuts,  # type: ignore[arg-type]
+        pyramid=pyramid_cuts,
         breadth=tuple(zip(table["k"].tolist(), table["v"].tolist(), strict=True)),
         rfm_by_layer=by_layer,
     )
@@ -198,7 +212,7 @@ def apply_cuts(
         if cut is not None:
             layer[active & (monetary >= cut)] = j
     pyramid = pd.Series(
-        pd.Categorical.from_codes(layer.astype(np.int8), categories=list(PYRAMID_LAYERS)),
+        pd.Categorical.from_codes(layer.astype(np.int8), categories=pd.Index(PYRAMID_LAYERS)),
         index=facts.index,
         name="pyramid",
     )

@@ -55,6 +55,6 @@ def assign_grades(scores: pd.DataFrame, ladder: Sequence[GradeRule]) -> pd.Serie
         )
         codes[qualifies] = position
     grades = pd.Categorical.from_codes(
-        codes, categories=[rule.code for rule in rules], ordered=True
+        codes, categories=pd.Index([rule.code for rule in rules]), ordered=True
     )
     return pd.Series(grades, index=scores.index, name="grade")

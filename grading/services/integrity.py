@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -35,7 +36,7 @@ class Violation:
     run_id: int | None = None
 
 
-def _rows(sql: str, params: Sequence[object] = ()) -> list[tuple]:
+def _rows(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
@@ -128,10 +129,10 @@ def _run_filter(column: str, run_ids: Sequence[int] | None) -> tuple[str, list[o
 
 def _runs(run_ids: Sequence[int] | None) -> list[Violation]:
     """Each succeeded run's counters equal its applied rows; no duplicate or unaudited rows."""
-    runs = GradingRun.objects.filter(status=GradingRun.Status.SUCCEEDED)
+    succeeded = GradingRun.objects.filter(status=GradingRun.Status.SUCCEEDED)
     if run_ids is not None:
-        runs = runs.filter(pk__in=run_ids)
-    runs = {run.pk: run for run in runs}
+        succeeded = succeeded.filter(pk__in=run_ids)
+    runs = {run.pk: run for run in succeeded}
     if not runs:
         return []
     ids = list(runs)
@@ -150,7 +151,7 @@ def _runs(run_ids: Sequence[int] | None) -> list[Violation]:
         params,
     ):
         changes.setdefault(run_id, {})[direction] = n
-    audited = dict(
+    audited: dict[int, int] = dict(
         _rows(
             "SELECT run_id, count(*) FROM grading_gradeauditentry"
             f" WHERE TRUE{where} GROUP BY run_id",

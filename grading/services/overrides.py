@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -31,7 +31,7 @@ from grading.models import (
 END_REPLACED = "replaced"
 END_EXPIRED = "expired"
 
-_END_REASON_MAX = GradeOverride._meta.get_field("end_reason").max_length
+_END_REASON_MAX: int = GradeOverride.end_reason.field.max_length or 0
 
 
 def grade_override_validate(
@@ -56,7 +56,7 @@ def grade_override_set(
     grade: Grade,
     reason: str,
     expires_on: dt.date | None,
-    by: AbstractBaseUser | None,
+    by: User | None,
     source: str = GradeOverride.Source.MANUAL,
 ) -> GradeOverride:
     """Pin `customer` to `grade` until `expires_on` (None: until ended), in one transaction.
@@ -91,7 +91,7 @@ def grade_override_set(
                 active.ended_at = now
                 active.ended_by = by
                 active.end_reason = END_REPLACED
-                active._history_user = by  # simple_history: who ended it
+                active._history_user = by  # type: ignore[attr-defined]  # simple_history: who ended it
                 active.save(update_fields=["ended_at", "ended_by", "end_reason"])
 
             override = GradeOverride(
@@ -102,7 +102,7 @@ def grade_override_set(
                 expires_on=expires_on,
                 created_by=by,
             )
-            override._history_user = by
+            override._history_user = by  # type: ignore[attr-defined]  # simple_history's actor
             override.save()
 
             old_grade_id = None if created else state.grade_id
@@ -164,9 +164,7 @@ def _state_lock_or_create(*, customer: Customer, grade: Grade) -> tuple[Customer
         return CustomerGrade.objects.select_for_update().get(customer=customer), False
 
 
-def grade_override_end(
-    *, override: GradeOverride, by: AbstractBaseUser | None, reason: str
-) -> GradeOverride:
+def grade_override_end(*, override: GradeOverride, by: User | None, reason: str) -> GradeOverride:
     """End an active override; the grade stays until the next run decides it normally.
 
     Idempotent: ending an override that has already ended changes nothing and returns it.
@@ -188,7 +186,7 @@ def grade_override_end(
         locked.ended_at = timezone.now()
         locked.ended_by = by
         locked.end_reason = reason
-        locked._history_user = by
+        locked._history_user = by  # type: ignore[attr-defined]  # simple_history's actor
         locked.save(update_fields=["ended_at", "ended_by", "end_reason"])
         _pins_clear([locked.customer_id])
     return locked

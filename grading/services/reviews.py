@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
@@ -119,9 +119,7 @@ def _notify_decision(changes: Sequence[GradeChange], *, decision: str, title: st
     notification_send_many(drafts=drafts)
 
 
-def grade_change_approve(
-    *, change_ids: Sequence[int], by: AbstractBaseUser, note: str = ""
-) -> ReviewResult:
+def grade_change_approve(*, change_ids: Sequence[int], by: User, note: str = "") -> ReviewResult:
     """Approve proposed grade changes and apply their grades, in one transaction.
 
     For each PROPOSED change the customer's grade moves to `to_grade` through a conditional,
@@ -148,11 +146,16 @@ def grade_change_approve(
         )
         for change in open_changes:
             # Compare-and-swap: the pin is checked again in the UPDATE itself, so an
-            # override committed after the read above still wins.
-            moved = change.customer_id not in pinned and CustomerGrade.objects.filter(
-                customer_id=change.customer_id, grade_id=change.from_grade_id, pinned=False
-            ).exclude(Exists(active_pin)).update(
-                grade_id=change.to_grade_id, since=now, periods_under=0, updated_at=now
+            # override committed after the read above still wins. A state row always has a
+            # grade, so a change from no grade never matches.
+            moved = (
+                change.from_grade_id is not None
+                and change.customer_id not in pinned
+                and CustomerGrade.objects.filter(
+                    customer_id=change.customer_id, grade_id=change.from_grade_id, pinned=False
+                )
+                .exclude(Exists(active_pin))
+                .update(grade_id=change.to_grade_id, since=now, periods_under=0, updated_at=now)
             )
             change.decided_by = by
             change.decided_at = now
@@ -192,9 +195,7 @@ def grade_change_approve(
     return ReviewResult(applied=len(applied), superseded=len(superseded), already_decided=already)
 
 
-def grade_change_reject(
-    *, change_ids: Sequence[int], by: AbstractBaseUser, reason: str
-) -> ReviewResult:
+def grade_change_reject(*, change_ids: Sequence[int], by: User, reason: str) -> ReviewResult:
     """Reject proposed grade changes: the customers keep their grades, in one transaction.
 
     `reason` is required (it is the decision note the manager and the customer read). Each

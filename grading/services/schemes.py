@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -59,7 +59,7 @@ def scheme_validate(*, scheme: GradingScheme) -> None:
         )
 
 
-def scheme_activate(*, scheme: GradingScheme, by: AbstractBaseUser | None) -> GradingScheme:
+def scheme_activate(*, scheme: GradingScheme, by: User | None) -> GradingScheme:
     """Make the draft `scheme` the active one and retire the current one, in one transaction.
 
     Only a DRAFT with a valid ladder (`scheme_validate`) can be activated. The active row is
@@ -78,9 +78,7 @@ def scheme_activate(*, scheme: GradingScheme, by: AbstractBaseUser | None) -> Gr
         ) from exc
 
 
-def _activate(
-    *, scheme: GradingScheme, by: AbstractBaseUser | None, now: dt.datetime
-) -> GradingScheme:
+def _activate(*, scheme: GradingScheme, by: User | None, now: dt.datetime) -> GradingScheme:
     """Retire the active scheme and activate the draft `scheme` (inside the caller's atomic)."""
     current = list(
         GradingScheme.objects.select_for_update()
@@ -97,16 +95,16 @@ def _activate(
     for active in current:
         active.status = GradingScheme.Status.RETIRED
         active.retired_at = now
-        active._history_user = by
+        active._history_user = by  # type: ignore[attr-defined]  # simple_history's actor
         active.save(update_fields=["status", "retired_at"])
     draft.status = GradingScheme.Status.ACTIVE
     draft.activated_at = now
-    draft._history_user = by
+    draft._history_user = by  # type: ignore[attr-defined]  # simple_history's actor
     draft.save(update_fields=["status", "activated_at"])
     return draft
 
 
-def scheme_revise(*, scheme: GradingScheme, by: AbstractBaseUser | None) -> GradingScheme:
+def scheme_revise(*, scheme: GradingScheme, by: User | None) -> GradingScheme:
     """Copy `scheme` (any status) and its ladder into a new DRAFT; return the draft.
 
     The draft is the next version of the name (highest version + 1), `based_on` the source
@@ -132,7 +130,7 @@ def scheme_revise(*, scheme: GradingScheme, by: AbstractBaseUser | None) -> Grad
             based_on=source,
             created_by=by,
         )
-        draft._history_user = by
+        draft._history_user = by  # type: ignore[attr-defined]  # simple_history's actor
         draft.save()
         rungs = [
             SchemeGrade(
@@ -149,9 +147,7 @@ def scheme_revise(*, scheme: GradingScheme, by: AbstractBaseUser | None) -> Grad
     return draft
 
 
-def scheme_revise_with_default_counts(
-    *, scheme: GradingScheme, by: AbstractBaseUser | None
-) -> GradingScheme:
+def scheme_revise_with_default_counts(*, scheme: GradingScheme, by: User | None) -> GradingScheme:
     """Revise `scheme` into a new draft whose outdated quarterly rungs get the new defaults.
 
     The rungs `scheme_rungs_with_outdated_counts` names (quarterly, warning after 1 review
@@ -165,13 +161,13 @@ def scheme_revise_with_default_counts(
         rungs = list(SchemeGrade.objects.filter(scheme=draft, grade_id__in=grades).order_by("pk"))
         for rung in rungs:
             rung.warn_after, rung.downgrade_after = default_counts(rung.cadence)
-            rung._history_user = by
-            rung._change_reason = "New default counts (issue #17)"
+            rung._history_user = by  # type: ignore[attr-defined]  # simple_history's actor
+            rung._change_reason = "New default counts (issue #17)"  # type: ignore[attr-defined]
             rung.save(update_fields=["warn_after", "downgrade_after"])
     return draft
 
 
-def scheme_retire(*, scheme: GradingScheme, by: AbstractBaseUser | None) -> GradingScheme:
+def scheme_retire(*, scheme: GradingScheme, by: User | None) -> GradingScheme:
     """Retire `scheme` (a draft nobody wants, or the active one); a retired one is a no-op.
 
     Retiring the active scheme leaves none active: grading runs refuse to start
@@ -183,6 +179,6 @@ def scheme_retire(*, scheme: GradingScheme, by: AbstractBaseUser | None) -> Grad
             return locked
         locked.status = GradingScheme.Status.RETIRED
         locked.retired_at = timezone.now()
-        locked._history_user = by
+        locked._history_user = by  # type: ignore[attr-defined]  # simple_history's actor
         locked.save(update_fields=["status", "retired_at"])
     return locked

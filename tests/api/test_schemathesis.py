@@ -93,7 +93,7 @@ schema = _load_schema()
 @pytest.fixture
 def ops_token(ops) -> str:
     """Operations' token, in a small world with a row of every kind, nullable fields null."""
-    customer = CustomerFactory(code="C1", account_manager=None)
+    customer = CustomerFactory.create(code="C1", account_manager=None)
     OrderFactory(order_no="O1", customer=customer, category=None)
     ComplaintFactory(customer=customer)
     ServiceTicketFactory(customer=customer)
@@ -101,7 +101,7 @@ def ops_token(ops) -> str:
     change = downgrade(customer)  # undecided: decided_by is null
     Appeal.objects.create(customer=customer, change=change, reason="Late deliveries")
     # A first grade: no grade before, no from_grade.
-    newcomer = CustomerFactory(code="C2")
+    newcomer = CustomerFactory.create(code="C2")
     ScoreSnapshotFactory(customer=newcomer, grade_before=None, recency_days=None, gap_cv=None)
     GradeChangeFactory(customer=newcomer, from_grade=None, direction="up")
     set_grade(customer, "key")

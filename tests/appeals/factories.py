@@ -20,7 +20,7 @@ from tests.grading.factories import default_scheme, grade
 PASSWORD = "pass-Word-123"
 
 
-class CustomerAccountFactory(factory.django.DjangoModelFactory):
+class CustomerAccountFactory(factory.django.DjangoModelFactory[CustomerAccount]):
     class Meta:
         model = CustomerAccount
 
@@ -28,7 +28,7 @@ class CustomerAccountFactory(factory.django.DjangoModelFactory):
     customer = factory.SubFactory(CustomerFactory)
 
 
-class FollowUpFactory(factory.django.DjangoModelFactory):
+class FollowUpFactory(factory.django.DjangoModelFactory[FollowUp]):
     class Meta:
         model = FollowUp
 

@@ -15,7 +15,9 @@ from tests.customers.factories import CustomerFactory, UserFactory
 
 
 def _link(message) -> str:
-    return re.search(r"https?://\S+/portal/reset/\S+/", message.body).group(0)
+    found = re.search(r"https?://\S+/portal/reset/\S+/", message.body)
+    assert found is not None, message.body
+    return found.group(0)
 
 
 @pytest.mark.django_db

@@ -12,7 +12,7 @@ from grading.models import CustomerGrade, Grade
 from tests.customers.factories import CategoryFactory, CustomerFactory
 
 
-class BenefitFactory(factory.django.DjangoModelFactory):
+class BenefitFactory(factory.django.DjangoModelFactory[Benefit]):
     """A single-use fixed coupon unless told otherwise; attach grades with `grades=[...]`."""
 
     class Meta:
@@ -33,7 +33,7 @@ class BenefitFactory(factory.django.DjangoModelFactory):
             GradeBenefit.objects.create(grade=Grade.objects.get(code=code), benefit=self)
 
 
-class RecommendationFactory(factory.django.DjangoModelFactory):
+class RecommendationFactory(factory.django.DjangoModelFactory[Recommendation]):
     class Meta:
         model = Recommendation
 

@@ -184,7 +184,7 @@ def _admin_urls() -> list[str]:
     for model in admin.site._registry:
         prefix = f"admin:{model._meta.app_label}_{model._meta.model_name}"
         urls.append(reverse(f"{prefix}_changelist"))
-        first = model.objects.first()
+        first = model._default_manager.first()
         if first is not None:
             urls.append(reverse(f"{prefix}_change", args=[first.pk]))
         else:

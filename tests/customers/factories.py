@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from customers.models import (
@@ -22,7 +23,7 @@ from customers.models import (
 )
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
@@ -40,7 +41,7 @@ class UserFactory(factory.django.DjangoModelFactory):
             self.save()
 
 
-class CategoryFactory(factory.django.DjangoModelFactory):
+class CategoryFactory(factory.django.DjangoModelFactory[Category]):
     class Meta:
         model = Category
         django_get_or_create = ("code",)
@@ -49,7 +50,7 @@ class CategoryFactory(factory.django.DjangoModelFactory):
     name = factory.LazyAttribute(lambda c: c.code.title())
 
 
-class CustomerFactory(factory.django.DjangoModelFactory):
+class CustomerFactory(factory.django.DjangoModelFactory[Customer]):
     class Meta:
         model = Customer
 
@@ -61,7 +62,7 @@ class CustomerFactory(factory.django.DjangoModelFactory):
     email = factory.LazyAttribute(lambda c: f"{c.code.lower()}@example.com")
 
 
-class OrderFactory(factory.django.DjangoModelFactory):
+class OrderFactory(factory.django.DjangoModelFactory[Order]):
     class Meta:
         model = Order
 
@@ -72,7 +73,7 @@ class OrderFactory(factory.django.DjangoModelFactory):
     status = Order.Status.PAID
 
 
-class CampaignFactory(factory.django.DjangoModelFactory):
+class CampaignFactory(factory.django.DjangoModelFactory[Campaign]):
     class Meta:
         model = Campaign
 
@@ -82,7 +83,7 @@ class CampaignFactory(factory.django.DjangoModelFactory):
     ends_on = factory.LazyFunction(lambda: timezone.localdate() - dt.timedelta(days=30))
 
 
-class CampaignInvitationFactory(factory.django.DjangoModelFactory):
+class CampaignInvitationFactory(factory.django.DjangoModelFactory[CampaignInvitation]):
     class Meta:
         model = CampaignInvitation
 
@@ -91,7 +92,7 @@ class CampaignInvitationFactory(factory.django.DjangoModelFactory):
     invited_at = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(days=50))
 
 
-class ReferralFactory(factory.django.DjangoModelFactory):
+class ReferralFactory(factory.django.DjangoModelFactory[Referral]):
     class Meta:
         model = Referral
 
@@ -99,7 +100,7 @@ class ReferralFactory(factory.django.DjangoModelFactory):
     referred_name = factory.Faker("company")
 
 
-class ComplaintFactory(factory.django.DjangoModelFactory):
+class ComplaintFactory(factory.django.DjangoModelFactory[Complaint]):
     class Meta:
         model = Complaint
 
@@ -107,7 +108,7 @@ class ComplaintFactory(factory.django.DjangoModelFactory):
     description = "Late delivery"
 
 
-class ProductReviewFactory(factory.django.DjangoModelFactory):
+class ProductReviewFactory(factory.django.DjangoModelFactory[ProductReview]):
     class Meta:
         model = ProductReview
 
@@ -115,7 +116,7 @@ class ProductReviewFactory(factory.django.DjangoModelFactory):
     rating = 5
 
 
-class ServiceTicketFactory(factory.django.DjangoModelFactory):
+class ServiceTicketFactory(factory.django.DjangoModelFactory[ServiceTicket]):
     class Meta:
         model = ServiceTicket
 

@@ -13,6 +13,7 @@ import io
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import time_machine
@@ -68,7 +69,7 @@ def ops_client(client, ops):
     return client
 
 
-def preview(client: Client, upload: SimpleUploadedFile, url: str = CUSTOMER_IMPORT, **data):
+def preview(client: Client, upload: SimpleUploadedFile, url: Any = CUSTOMER_IMPORT, **data):
     return client.post(url, {"file": upload, **data})
 
 

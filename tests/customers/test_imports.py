@@ -6,8 +6,10 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -38,7 +40,7 @@ ORDER_HEADER = ["order_no", "customer_code", "placed_at", "amount"]
 # --- helpers -------------------------------------------------------------------------------
 
 
-def write_csv(path: Path, rows: list[list[object]], *, bom: bool = False) -> Path:
+def write_csv(path: Path, rows: Sequence[Sequence[object]], *, bom: bool = False) -> Path:
     """Write `rows` (header first) as a UTF-8 CSV file, optionally with a BOM."""
     with path.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as file:
         csv.writer(file).writerows(rows)
@@ -57,11 +59,11 @@ def write_xlsx(path: Path, rows: list[list[object]]) -> Path:
     return path
 
 
-def import_customers(path: Path, **kwargs: object) -> ImportReport:
+def import_customers(path: Path, **kwargs: Any) -> ImportReport:
     return customer_import(source=path, filename=path.name, **kwargs)
 
 
-def import_orders(path: Path, **kwargs: object) -> ImportReport:
+def import_orders(path: Path, **kwargs: Any) -> ImportReport:
     return order_import(source=path, filename=path.name, **kwargs)
 
 
@@ -751,7 +753,7 @@ def test_progress_is_reported_in_rows(tmp_path, acme):
 
 def _orders_file(path: Path, n: int) -> Path:
     """n orders over 5 customers and 3 categories; the first half already exists."""
-    customers = [CustomerFactory(code=f"Q{n}-{i}") for i in range(5)]
+    customers = [CustomerFactory.create(code=f"Q{n}-{i}") for i in range(5)]
     Order.objects.bulk_create(
         Order(
             order_no=f"Q{n}-{i}",

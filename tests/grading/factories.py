@@ -82,7 +82,7 @@ def threshold_scheme(name: str, *, downgrade_needs_review: bool = True) -> Gradi
     return scheme
 
 
-class GradeOverrideFactory(factory.django.DjangoModelFactory):
+class GradeOverrideFactory(factory.django.DjangoModelFactory[GradeOverride]):
     class Meta:
         model = GradeOverride
 
@@ -90,7 +90,7 @@ class GradeOverrideFactory(factory.django.DjangoModelFactory):
     reason = "Strategic partner"
 
 
-class GradingRunFactory(factory.django.DjangoModelFactory):
+class GradingRunFactory(factory.django.DjangoModelFactory[GradingRun]):
     """A finished run of the default scheme (no snapshots: add them with ScoreSnapshotFactory)."""
 
     class Meta:
@@ -101,7 +101,7 @@ class GradingRunFactory(factory.django.DjangoModelFactory):
     status = GradingRun.Status.SUCCEEDED
 
 
-class CustomerGradeFactory(factory.django.DjangoModelFactory):
+class CustomerGradeFactory(factory.django.DjangoModelFactory[CustomerGrade]):
     class Meta:
         model = CustomerGrade
 
@@ -110,7 +110,7 @@ class CustomerGradeFactory(factory.django.DjangoModelFactory):
     since = factory.LazyFunction(timezone.now)
 
 
-class ScoreSnapshotFactory(factory.django.DjangoModelFactory):
+class ScoreSnapshotFactory(factory.django.DjangoModelFactory[ScoreSnapshot]):
     """A snapshot with distinct, recognisable numbers (a customer just under Key)."""
 
     class Meta:
@@ -162,7 +162,7 @@ class ScoreSnapshotFactory(factory.django.DjangoModelFactory):
     periods_under = 2
 
 
-class GradeChangeFactory(factory.django.DjangoModelFactory):
+class GradeChangeFactory(factory.django.DjangoModelFactory[GradeChange]):
     """A downgrade proposal Key -> Growth waiting for review (no run unless given)."""
 
     class Meta:
@@ -185,12 +185,12 @@ def proposal_for(customer, *, from_code: str = "key", to_code: str = "growth") -
         customer=customer,
         defaults={"grade": grade(from_code), "since": timezone.now(), "periods_under": 2},
     )
-    snapshot = ScoreSnapshotFactory(
+    snapshot = ScoreSnapshotFactory.create(
         customer=customer,
         grade_before=grade(from_code),
         grade_after=grade(from_code),
     )
-    return GradeChangeFactory(
+    return GradeChangeFactory.create(
         customer=customer,
         run=snapshot.run,
         from_grade=grade(from_code),

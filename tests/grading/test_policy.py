@@ -242,7 +242,7 @@ def test_cadences_due_counts_as_of_as_first_day_after_the_period(as_of, expected
 
 
 def test_run_context_normalises_to_frozenset_and_rejects_unknown_cadences():
-    assert RunContext({"monthly"}).due_cadences == frozenset({"monthly"})  # type: ignore[arg-type]
+    assert RunContext({"monthly"}).due_cadences == frozenset({"monthly"})
     with pytest.raises(ValueError, match="unknown cadences"):
         RunContext(frozenset({"Monthly"}))
 
@@ -815,12 +815,12 @@ def timeline(history: pd.DataFrame) -> list[tuple[str, str, int, str]]:
     """(as_of, rule, count, grade after) per run: the columns of the docs' timelines."""
     return [
         (
-            f"{row.as_of:%b %d}" if isinstance(row.as_of, date) else "-",
-            row.rule,
-            row.periods_under,
-            row.new_grade,
+            f"{row['as_of']:%b %d}" if isinstance(row["as_of"], date) else "-",
+            row["rule"],
+            row["periods_under"],
+            row["new_grade"],
         )
-        for row in history.itertuples()
+        for row in history.to_dict("records")
     ]
 
 

@@ -152,7 +152,7 @@ def _population(alice) -> list[int]:
     """Customers all graded Basic; every other one bought enough in February to be Key."""
     ids = []
     for i in range(CUSTOMERS):
-        customer = CustomerFactory(code=f"R{i:02d}", account_manager=alice)
+        customer = CustomerFactory.create(code=f"R{i:02d}", account_manager=alice)
         CustomerGradeFactory(customer=customer, grade=grade("basic"))
         if i % 2 == 0:
             orders_for(customer, *[(dt.date(2026, 2, 1 + d), "300") for d in range(17)])
@@ -170,10 +170,12 @@ def _active_shard(worker: Worker, low: int) -> dict | None:
 
 
 def _lock_waits(spy: psycopg.Connection) -> int:
-    return spy.execute(
+    row = spy.execute(
         "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
         " AND pid <> pg_backend_pid()"
-    ).fetchone()[0]
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def _kill_second_shard_mid_write(worker: Worker, scheme) -> tuple[dict, tuple[int, int]]:

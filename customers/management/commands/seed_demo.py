@@ -77,7 +77,8 @@ class _ProgressBars:
 
 
 class Command(BaseCommand):
-    help = gettext_lazy(
+    # Lazy, so `--help` speaks the active language; BaseCommand types it as a plain str.
+    help = gettext_lazy(  # type: ignore[assignment]
         "Create realistic, seeded demo data: staff logins, categories, campaigns and N "
         "customers with orders and engagement history."
     )
@@ -87,24 +88,24 @@ class Command(BaseCommand):
             "--customers",
             type=_positive,
             required=True,
-            help=gettext_lazy("How many demo customers to create."),
+            help=_("How many demo customers to create."),
         )
         parser.add_argument(
             "--seed",
             type=int,
             default=42,
-            help=gettext_lazy("Random seed; the same seed and date give the same data."),
+            help=_("Random seed; the same seed and date give the same data."),
         )
         parser.add_argument(
             "--today",
             type=_iso_date,
             default=None,
-            help=gettext_lazy("Pretend today is YYYY-MM-DD (default: the local date)."),
+            help=_("Pretend today is YYYY-MM-DD (default: the local date)."),
         )
         parser.add_argument(
             "--if-empty",
             action="store_true",
-            help=gettext_lazy("Do nothing when any customer exists (for `make run`)."),
+            help=_("Do nothing when any customer exists (for `make run`)."),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:

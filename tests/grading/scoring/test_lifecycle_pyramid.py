@@ -185,9 +185,11 @@ def test_customers_without_window_orders_are_small_and_not_ranked() -> None:
 def test_zero_spend_window_customers_are_in_the_population() -> None:
     # The nine zero-spend customers tie over ranks 2-10: average rank 6, share 0.6.
     facts = pyramid_facts([0, 0, 0, 0, 0, 0, 0, 0, 0, 100])
-    layers = value_pyramid(facts, params=ScoringParams(pyramid_cuts=("0.1", "0.5", "0.6")))
+    cuts = (Decimal("0.1"), Decimal("0.5"), Decimal("0.6"))
+    layers = value_pyramid(facts, params=ScoringParams(pyramid_cuts=cuts))
     assert layers.tolist() == ["medium"] * 9 + ["top"]
-    layers = value_pyramid(facts, params=ScoringParams(pyramid_cuts=("0.1", "0.5", "0.59")))
+    cuts = (Decimal("0.1"), Decimal("0.5"), Decimal("0.59"))
+    layers = value_pyramid(facts, params=ScoringParams(pyramid_cuts=cuts))
     assert layers.tolist() == ["small"] * 9 + ["top"]
 
 

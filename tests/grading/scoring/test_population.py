@@ -153,7 +153,9 @@ def test_inputs_are_not_modified() -> None:
 def test_within_pyramid_scores_end_to_end() -> None:
     # 25 customers with one order each, spend 1..25: the leader is large (share 1/25 = 0.04),
     # and as a population of one inside its layer it scores 5/5/5.
-    rows = [(i, "2024-06-01", 100 * i, None) for i in range(1, 26)]
+    rows: list[tuple[int, str, int, int | None]] = [
+        (i, "2024-06-01", 100 * i, None) for i in range(1, 26)
+    ]
     customers = pd.DataFrame({"customer_id": list(range(1, 26))})
     params = ScoringParams(rfm_within_pyramid=True)
     result = score_population(
@@ -166,6 +168,6 @@ def test_within_pyramid_scores_end_to_end() -> None:
         "large": 1,
         "top": 0,
     }
-    assert result.loc[25, ["r_score", "f_score", "m_score"]].tolist() == [5, 5, 5]
+    assert list(result.loc[25, ["r_score", "f_score", "m_score"]]) == [5, 5, 5]
     # Medium layer (ranks 2-5, customers 21-24): M ranks 1..4 of 4 -> 2, 3, 4, 5.
     assert result.loc[21:24, "m_score"].tolist() == [2, 3, 4, 5]

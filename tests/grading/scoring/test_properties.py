@@ -34,7 +34,9 @@ LADDER = (
 PARAM_CHOICES = (
     ScoringParams(),
     ScoringParams(rfm_method="thresholds", f_thresholds=(2, 3, 4, 5)),
-    ScoringParams(rfm_within_pyramid=True, pyramid_cuts=("0.1", "0.3", "0.6")),
+    ScoringParams(
+        rfm_within_pyramid=True, pyramid_cuts=(Decimal("0.1"), Decimal("0.3"), Decimal("0.6"))
+    ),
     ScoringParams(window_days=60, new_days=20, dormant_days=40, churn_days=100),
     ScoringParams(
         window_days=7,
@@ -301,7 +303,7 @@ def test_matches_the_reference_and_keeps_its_invariants(population, params) -> N
     expected = reference(orders, customers, params)
     assert result.index.tolist() == sorted(expected)
     for cid, row in expected.items():
-        got = result.loc[cid]
+        got = result.loc[cid].to_dict()
         assert (None if got["recency_days"] is pd.NA else got["recency_days"]) == row["recency"]
         assert (None if got["tenure_days"] is pd.NA else got["tenure_days"]) == row["tenure"]
         assert (got["frequency"], got["monetary_cents"]) == (row["F"], row["M"])

@@ -165,7 +165,7 @@ def test_thresholds_give_ones_without_window_orders() -> None:
 def test_thresholds_do_not_depend_on_the_population() -> None:
     one = rfm_scores(facts(frequency=[4], monetary=[600_000]), params=THRESHOLDS)
     many = rfm_scores(facts(frequency=[4, 20, 1], monetary=[600_000, 1, 2]), params=THRESHOLDS)
-    assert one.loc[1].tolist() == many.loc[1].tolist() == [5, 3, 3]
+    assert list(one.loc[1]) == list(many.loc[1]) == [5, 3, 3]
 
 
 def test_within_pyramid_is_ignored_by_thresholds() -> None:
