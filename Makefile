@@ -14,12 +14,16 @@ RUNTIME_STAMP := $(VENV)/.runtime-$(shell cat requirements.txt | sha1sum | cut -
 DEV_STAMP := $(VENV)/.dev-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 SYSTEM_PACKAGES := postgresql redis-server chromium gettext
 
-.PHONY: help run test venv dev-venv system-packages lint migrate worker clean
+.PHONY: help run test venv dev-venv system-packages lint typecheck translations test-postgres \
+	test-sqlite migrate worker clean
 
 help:
 	@echo "make run   - install into $(VENV), migrate, seed demo data, serve http://$(HOST):$(PORT)/"
-	@echo "make test  - install what the suite needs (PostgreSQL, Redis, Chromium) and run it all"
+	@echo "make test  - install what the suite needs, then lint, typecheck, translations, and the"
+	@echo "             suite on PostgreSQL (with Redis, Celery, Chromium) and again on SQLite"
 	@echo "make lint  - ruff check + format check"
+	@echo "make typecheck    - mypy (configured in pyproject.toml)"
+	@echo "make translations - the committed .mo files match their .po sources"
 
 $(RUNTIME_STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 12), "TierHub needs Python 3.12+, found " + sys.version' 
@@ -72,13 +76,28 @@ system-packages:
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-test: system-packages dev-venv
+# The fast checks first (a lint error fails in seconds), then the suite twice: on PostgreSQL
+# with the real services, and on SQLite (the embedded default of `make run`; services tests
+# skip, browser tests are left to the first run) in two xdist workers.
+test: system-packages dev-venv lint typecheck translations
 	$(PY) manage.py makemigrations --check --dry-run -v 0
+	$(MAKE) --no-print-directory test-postgres test-sqlite
+
+test-postgres: dev-venv
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-sqlite: dev-venv
+	TIERHUB_TEST_SERVICES=off $(PY) -m pytest -q -n 2 -m "not browser" $(PYTEST_ARGS)
 
 lint: dev-venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+typecheck: dev-venv
+	$(VENV)/bin/mypy
+
+translations: dev-venv
+	$(PY) .ci/check_translations.py
 
 clean:
 	rm -rf $(VENV) var
