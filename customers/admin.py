@@ -53,6 +53,8 @@ class CustomerScopedAdmin(admin.ModelAdmin):
     customer_path = "customer"
     paginator = EstimatedCountPaginator
     show_full_result_count = False
+    # Half Django's 100: rendering the rows is most of a list page's time.
+    list_per_page = 50
     exact_search_fields: tuple[str, ...] = ()
 
     def get_search_results(

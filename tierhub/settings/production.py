@@ -49,3 +49,6 @@ if env.int("DATABASE_POOL_SIZE", default=0) and DATABASES["default"]["ENGINE"].e
 DATABASES["default"].setdefault("OPTIONS", {}).setdefault(  # noqa: F405
     "options", env.str("DATABASE_OPTIONS", default="-c jit=off")
 )
+# Sessions read from the cache (Redis in production), written through to the database: one
+# query less on every page.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
