@@ -3,7 +3,7 @@
 Nothing here trusts the uploader: the file name and the browser's content type are ignored,
 the type is read from the bytes (magic numbers, the inside of a zip), and files are stored
 under random names in `settings.PRIVATE_MEDIA_ROOT`, a storage with no URL: they are only
-ever served through permission-checked views (DESIGN.md invariant 9).
+ever served through permission-checked views (docs/architecture.md, invariant 9).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Read access to appeals, their evidence and the downgrades a customer may appeal.
 
-Two audiences, two entry points, one rule (DESIGN.md invariant 5):
+Two audiences, two entry points, one rule (docs/architecture.md, invariant 5):
 - a customer reads only their own rows (`*_for_customer`; the customer always comes from
   the login, never from the URL);
 - staff read through `customers.selectors.scope_for_user` (an account manager sees only

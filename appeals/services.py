@@ -8,7 +8,7 @@ never notifies anyone twice).
 
 An accepted appeal restores the grade the change took away and locks it for one review
 period through `grading.services.overrides.grade_override_set(source=APPEAL)`, the same
-pin the grading engine already respects (DESIGN.md invariant 1).
+pin the grading engine already respects (docs/architecture.md, invariant 1).
 """
 
 from __future__ import annotations

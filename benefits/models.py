@@ -212,7 +212,8 @@ class Redemption(models.Model):
             models.Index(fields=["benefit", "redeemed_at"], name="redemption_benefit_idx"),
         ]
         constraints = [
-            # The last line of defence against double redemption (DESIGN.md invariant 4).
+            # The last line of defence against double redemption (docs/architecture.md,
+            # invariant 4).
             models.UniqueConstraint(
                 fields=["customer", "benefit", "period_key", "slot"],
                 name="redemption_once_per_slot",

@@ -139,7 +139,7 @@ def cost_to_serve(*, run: GradingRun, orders: dict[int, dict[str, Any]] | None =
 def benefit_usage(*, run: GradingRun) -> Table:
     """Return per grade of `run` how many entitled customers used a benefit in the window.
 
-    Entitlements follow the grade (DESIGN.md, "Benefits"): the customers of a grade are
+    Entitlements follow the grade (docs/architecture.md, "Layers"): the customers of a grade are
     entitled when it carries at least one active benefit valid on some day of the window
     [as_of - window_days, as_of). Redemptions are those made in the window, counted by the
     customers' grade in this run (not the grade held when redeeming, which a redemption also

@@ -1,7 +1,7 @@
 """Read functions of the benefits app: entitlements, redemptions, growth progress, service levels.
 
 Entitlements are derived from the customer's current grade on every read. Lists that staff
-see are narrowed by `customers.selectors.scope_for_user` (DESIGN.md invariant 5).
+see are narrowed by `customers.selectors.scope_for_user` (docs/architecture.md, invariant 5).
 """
 
 from __future__ import annotations

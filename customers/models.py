@@ -105,7 +105,7 @@ class Order(models.Model):
         REFUNDED = "refunded", _("Refunded")
         CANCELLED = "cancelled", _("Cancelled")
 
-    #: Statuses that count for grading (DESIGN.md: "Counted orders").
+    #: Statuses that count for grading (docs/grading.md, "Inputs": counted orders).
     COUNTED_STATUSES = (Status.PAID, Status.COMPLETED)
 
     order_no = models.CharField(_("order number"), max_length=64, unique=True)

@@ -1,4 +1,4 @@
-"""Read access to customers, scoped to who is asking (DESIGN.md invariant 5).
+"""Read access to customers, scoped to who is asking (docs/architecture.md, invariant 5).
 
 Every interface (admin, pages, API, exports) narrows querysets through `scope_for_user`, so
 an account manager never reaches another manager's customers and out-of-scope rows look
@@ -148,7 +148,7 @@ def customer_export_values(
     snapshot are LEFT JOINs (each matches at most one row: the grade state is one-to-one,
     one active override per customer and one snapshot per (run, customer) are unique
     constraints). Reached through the relations grading declares on Customer, so this
-    module does not import grading (DESIGN.md: customers <- grading).
+    module does not import grading (docs/architecture.md, "Layers": customers <- grading).
     """
     base = Customer.objects.all() if queryset is None else queryset
     # Relations are named as strings: FilteredRelation joins, not Python imports. Without a

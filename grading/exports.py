@@ -1,4 +1,4 @@
-"""Score exports: one row per customer with the DESIGN.md columns, from a finished run or,
+"""Score exports: one row per customer with the docs/grading.md columns, from a finished run or,
 when the period has not been graded, scored on the fly without writing anything."""
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ def _finish(frame: pd.DataFrame) -> pd.DataFrame:
 def score_export_frame(*, as_of: dt.date, scheme: GradingScheme) -> tuple[pd.DataFrame, str]:
     """Return (frame, source): the export rows for `as_of` and "run N" or "computed".
 
-    `grade` is the grade the scores earn (DESIGN.md: the highest grade whose min_score the
-    composite reaches, subject to its gates), before policy (hysteresis, pins) is applied.
+    `grade` is the grade the scores earn (docs/grading.md, "Computed grade": the highest grade
+    whose min_score the composite reaches, subject to its gates), before policy (hysteresis,
+    pins) is applied.
     """
     run = GradingRun.objects.filter(
         scheme=scheme, as_of=as_of, status=GradingRun.Status.SUCCEEDED

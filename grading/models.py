@@ -1,6 +1,6 @@
 """Grades, versioned grading schemes, runs, snapshots and the audited history of changes.
 
-Invariants held by the database (DESIGN.md, "Invariants"):
+Invariants held by the database (docs/architecture.md, "Invariants"):
 - one active scheme; one ladder row per (scheme, grade);
 - one run per (scheme, as_of); one snapshot and at most one change per (customer, run);
 - one active override and one open downgrade proposal per customer.

@@ -4,8 +4,8 @@ Pure domain code: no Django, no ORM, no settings, no clock. The engine passes in
 ladder, the run context (which review cadences are due) and one row of state per customer;
 ``decide`` returns one decision per customer. Writing the decisions is the engine's job.
 
-This is DESIGN.md's "Grade policy (dynamic rules)"; docs/grading-policy.md is the same
-policy as a table of cases, each with an example customer timeline.
+This is the grade policy of docs/grading-policy.md: a table of cases, each with an example
+customer timeline.
 """
 
 from __future__ import annotations
@@ -405,7 +405,7 @@ def decide(state: pd.DataFrame, *, ladder: Ladder, context: RunContext) -> pd.Da
     same = graded & (computed == cur)
     below = graded & (rank[computed] < rank[cur])
     # The margin forgives only a score shortfall of a customer who passes every gate of the
-    # current rung; a failed gate is under target whatever the composite (DESIGN.md).
+    # current rung; a failed gate is under target whatever the composite (docs/grading-policy.md).
     gates_pass = (frequency >= min_frequency[cur]) & (monetary >= min_monetary[cur])
     under_target = below & ~(gates_pass & (composite >= floor[cur]))
     on_target = graded & ~upgrade & ~under_target

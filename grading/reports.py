@@ -404,9 +404,9 @@ def inversion_notes(rates: Sequence[tuple[str, float]]) -> list[str]:
 
 # ------------------------------------------------------------------ reports of other apps
 #
-# Apps that build on grading (DESIGN.md, "Layout": customers <- grading <- benefits, appeals)
-# add their tables to the reports page by registering a `ReportSection` in their AppConfig's
-# `ready()`: grading never imports them.
+# Apps that build on grading (docs/architecture.md, "Layers": customers <- grading <-
+# benefits, appeals) add their tables to the reports page by registering a `ReportSection`
+# in their AppConfig's `ready()`: grading never imports them.
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """Appeals over REST, read-only: list and detail, scoped to the caller.
 
 Appeals are filed by customers in the portal and decided by operations in the admin
-(DESIGN.md "Who uses it"); the API lets the systems around TierHub follow them. An account
-manager sees only their own customers' appeals; any other id is 404, like a missing one.
+(docs/architecture.md, "Interfaces"); the API lets the systems around TierHub follow them.
+An account manager sees only their own customers' appeals; any other id is 404, like a
+missing one.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 A page reads the needs table (`appeals.models.QueueNeeds`, maintained by
 `appeals.manager.needs`): an index range scan of one page of rows plus a count, whatever
 the number of customers (issue #19). Scoped like `customers.selectors.customer_list_for_user`:
-a manager sees only their own customers, Operations see everyone (DESIGN.md invariant 5).
+a manager sees only their own customers, Operations see everyone (docs/architecture.md,
+invariant 5).
 """
 
 from __future__ import annotations

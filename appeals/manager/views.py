@@ -2,7 +2,7 @@
 
 Staff with the follow-up permission only (account managers and Operations). Every customer
 lookup goes through the scoped queue selector, so another manager's customer is a 404 by
-URL, absent from search results and from the export (DESIGN.md invariant 5).
+URL, absent from search results and from the export (docs/architecture.md, invariant 5).
 """
 
 from __future__ import annotations

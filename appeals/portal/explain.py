@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy
 
 from grading.scoring.rules import LIFECYCLE_STAGES, RFM_LABELS
 
-#: Human names of the RFM label codes (DESIGN.md: codes are stable, labels translatable).
+#: Human names of the RFM label codes (docs/grading.md: codes are stable, labels translatable).
 RFM_LABEL_NAMES: Mapping[str, object] = {
     "champions": gettext_lazy("Champions"),
     "loyal": gettext_lazy("Loyal"),
@@ -99,7 +99,7 @@ class Facts:
 
 @dataclass(frozen=True, slots=True)
 class Weights:
-    """The scheme weights the composite is made of (DESIGN.md: H, then the composite)."""
+    """The scheme weights the composite is made of (docs/grading.md: H, then the composite)."""
 
     r: float = 1.0
     f: float = 1.0

@@ -208,7 +208,8 @@ def grade_explanation_for_customer(
                 cooperation=float(scheme.weight_cooperation),
             ),
             cuts=cut_points_for_run(snapshot.run),
-            # An upgrade happens at any run (DESIGN.md), whatever the grade's review cadence.
+            # An upgrade happens at any run (docs/grading-policy.md), whatever the grade's
+            # review cadence.
             deadline=next_run_date(today, cadence=Cadence.MONTHLY),
         )
     return GradeExplanation(

@@ -1,6 +1,6 @@
 """Redeem a benefit: at most the allowance per period, only while the grade carries it.
 
-DESIGN.md invariant 4. Three guards, each enough on its own for one failure mode:
+docs/architecture.md, invariant 4. Three guards, each enough on its own for one failure mode:
 
 1. a row lock on the customer's `grading.CustomerGrade` serialises this customer's
    redemptions with each other AND with every grade change (runs, reviews, overrides and

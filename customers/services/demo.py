@@ -3,7 +3,7 @@
 `demo_seed` fills an empty TierHub with staff logins, a category tree, customers of three
 kinds and everything grading reads (orders, campaign invitations, referrals, complaints,
 reviews, service tickets), shaped so a grading run meets every RFM label and lifecycle
-stage of DESIGN.md. The population is planned in numpy arrays first (one vectorised draw
+stage of docs/grading.md. The population is planned in numpy arrays first (one vectorised draw
 per attribute, so the same ``(customers, seed, today)`` always gives the same data) and then
 written with ``bulk_create`` in chunks: the number of queries grows with the number of
 insert batches, never with the number of customers.
@@ -109,7 +109,7 @@ KINDS = (Customer.Kind.CHANNEL_AGENT, Customer.Kind.RESELLER, Customer.Kind.END_
 AGENT, RESELLER, END = range(3)
 KIND_SHARES = np.array([0.05, 0.20, 0.75])
 
-# Lifecycle the customer is planned into (DESIGN.md, "Lifecycle stage").
+# Lifecycle the customer is planned into (docs/grading.md, "Lifecycle stage").
 PROSPECT, NEW, ACTIVE, DORMANT, CHURNED = range(5)
 SEGMENT_SHARES = np.array(
     [

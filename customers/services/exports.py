@@ -1,9 +1,10 @@
 """Customer exports: each customer with their current grade and latest scores (issue 6,
-DESIGN.md "Interfaces"), as CSV (streamed) or XLSX (written through `customers.tabular`).
+docs/architecture.md, "Interfaces"), as CSV (streamed) or XLSX (written through
+`customers.tabular`).
 
 The same functions serve the admin button, the admin action and any later command or API:
 the caller passes who is asking and, optionally, a narrower queryset; scoping to the
-caller's customers (DESIGN.md invariant 5) happens here, never in the interface.
+caller's customers (docs/architecture.md, invariant 5) happens here, never in the interface.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ class ScoresRun:
 
 
 #: Returns the run whose snapshots supply the score columns. Grading builds on customers
-#: (DESIGN.md, "Layout"), so it sets this in `GradingConfig.ready()`: this module never
+#: (docs/architecture.md, "Layers"), so it sets this in `GradingConfig.ready()`: this module never
 #: imports grading. None (no grading installed): the score columns stay empty.
 _scores_run_provider: Callable[[], ScoresRun | None] | None = None
 

@@ -1,4 +1,4 @@
-"""File imports of customers and orders (DESIGN.md "Interfaces", invariant 7).
+"""File imports of customers and orders (docs/architecture.md: "Interfaces", invariant 7).
 
 An import is all or nothing: every row is validated first — shape in memory, then the
 references (customers, orders, categories, account managers) with a few chunked ``__in``

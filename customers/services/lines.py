@@ -1087,7 +1087,7 @@ def allocate_returns(
     spread over the customer's orders placed at or before it, newest first (same time: the
     higher order number first), each taking at most what is left of it; what no order can
     take stays on the return as `unallocated_amount`. An order refunded in full gets status
-    `refunded` and stops counting (DESIGN.md "Scoring"). Refunds that did not come from a
+    `refunded` and stops counting (docs/grading.md, "Inputs"). Refunds that did not come from a
     return (the `refunded_amount` of an order import) are kept and reduce what is left.
 
     Only rows whose values change are written, so a second run writes nothing.

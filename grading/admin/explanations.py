@@ -1,5 +1,5 @@
 """Explain a grade change from its run's snapshot: every input fact, every component score,
-the rule that fired and what the policy did (DESIGN.md: "any grade can be explained")."""
+the rule that fired and what the policy did (docs/grading.md: "any grade can be explained")."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from grading.models import Cadence, GradeChange, SchemeGrade, ScoreSnapshot
 from grading.policy import cadences_due
 from grading.selectors import rung_get_for_snapshot, snapshot_get_for_change
 
-#: Input facts of the window, in DESIGN.md order.
+#: Input facts of the window, in docs/grading.md order.
 INPUT_FIELDS: tuple[tuple[str, Promise], ...] = (
     ("recency_days", _("Days since the last order (R)")),
     ("frequency", _("Orders in the window (F)")),

@@ -1,4 +1,4 @@
-"""The grading pipeline: extract -> score -> decide -> write (DESIGN.md).
+"""The grading pipeline: extract -> score -> decide -> write (docs/architecture.md).
 
 - `rules`: a scheme turned into the pure layers' parameters (`scheme_rules`);
 - `extract`: the period's scoring frames and the customers' policy state;

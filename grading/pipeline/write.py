@@ -84,11 +84,11 @@ _LOAD_TABLE = "tierhub_snapshot_load"
 
 # ----------------------------------------------------------------------- guards and actions
 
-#: The guard of every grade-state write of a run (DESIGN.md invariant 1): the customer is
-#: not pinned, read from the row being updated. On PostgreSQL an UPDATE that waited for a
-#: concurrent override re-checks its WHERE against the row's new version, which carries the
-#: pin (`CustomerGrade.pinned`); a subquery on the override table would be re-read with the
-#: statement's old snapshot instead. Tests replace it with "TRUE" to prove it matters.
+#: The guard of every grade-state write of a run (docs/architecture.md, invariant 1): the customer
+#: is not pinned, read from the row being updated. On PostgreSQL an UPDATE that waited for a
+#: concurrent override re-checks its WHERE against the row's new version, which carries the pin
+#: (`CustomerGrade.pinned`); a subquery on the override table would be re-read with the statement's
+#: old snapshot instead. Tests replace it with "TRUE" to prove it matters.
 PIN_GUARD = f"NOT {GRADE_STATES}.{GRADE_STATES.c.pinned}"
 
 #: Actions whose state write is guarded (pin and old grade); a refused one did not happen.

@@ -1,7 +1,7 @@
 """Pure scoring maths of TierHub: frames in, new frames out; no Django, ORM, settings or clock.
 
-See DESIGN.md "Scoring, scheme v1" for the definitions and STYLE.md "Where the scoring math
-lives" for the boundary. The Django side builds the input frames (`inputs`), the parameters
+See docs/grading.md for the definitions and docs/contributing.md ("Conventions": pure code
+stays pure) for the boundary. The Django side builds the input frames (`inputs`), the parameters
 (`rules`), calls `score_population` and stores the result.
 """
 

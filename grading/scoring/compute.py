@@ -1,4 +1,4 @@
-"""Per-customer facts and the scores of grading scheme v1 (DESIGN.md "Scoring, scheme v1").
+"""Per-customer facts and the scores of grading scheme v1 (docs/grading.md).
 
 All functions are pure: `as_of` and the parameters come in as arguments, input frames are never
 modified, and every result is a new frame or Series indexed by customer_id. The work is done

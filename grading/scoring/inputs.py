@@ -1,6 +1,6 @@
 """Column names and dtypes of the scoring input frames, and the validators that read them.
 
-Two frames come in (see DESIGN.md "Scoring, scheme v1"):
+Two frames come in (see docs/grading.md, "Inputs"):
 
 - `orders`, one row per paid/completed order: customer_id (int64), order_date (datetime64,
   midnight, project time zone, naive), net_cents (int64 >= 0), category_id (Int64, NA = none).

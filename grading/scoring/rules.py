@@ -16,7 +16,7 @@ from fractions import Fraction
 from types import MappingProxyType
 from typing import Literal
 
-# Version of the scoring *algorithm* (the definitions in DESIGN.md "Scoring, scheme v1").
+# Version of the scoring *algorithm* (the definitions in docs/grading.md).
 # A scheme's own version string is stored by the Django side; this one changes only when the
 # maths changes, so a snapshot can record both.
 ALGORITHM_VERSION = "scheme-v1"

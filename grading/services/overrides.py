@@ -2,7 +2,7 @@
 expire pins past their date.
 
 A pin lives in `GradeOverride` (one active row per customer, a partial unique constraint),
-and grading runs never change a pinned grade (DESIGN.md invariant 1). Lock order, shared
+and grading runs never change a pinned grade (docs/architecture.md, invariant 1). Lock order, shared
 with `reviews`: the customer's open GradeChange proposal -> CustomerGrade -> GradeOverride.
 """
 

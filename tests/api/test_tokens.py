@@ -78,8 +78,9 @@ def test_the_schema_documents_token_and_session_auth():
 
 @pytest.mark.django_db
 def test_repeated_wrong_passwords_lock_the_token_endpoint_with_429(staff_user, settings):
-    """DESIGN.md invariant 10 on the API too: after AXES_FAILURE_LIMIT failures even the right
-    password is refused, and the answer says it is a lock-out (429), not bad credentials."""
+    """docs/architecture.md, invariant 10 on the API too: after AXES_FAILURE_LIMIT failures
+    even the right password is refused, and the answer says it is a lock-out (429), not bad
+    credentials."""
     client = APIClient()
     wrong = {"username": staff_user.username, "password": "nope"}
     codes = [

@@ -1,6 +1,6 @@
-"""Lock-out on every login path (DESIGN.md invariant 10): the admin and the portal share one
-failure count, a password reset neither logs in nor lifts a lock-out, and the API has no
-password login at all (tokens and sessions only)."""
+"""Lock-out on every login path (docs/architecture.md, invariant 10): the admin and the
+portal share one failure count, a password reset neither logs in nor lifts a lock-out, and the
+API has no password login at all (tokens and sessions only)."""
 
 from __future__ import annotations
 

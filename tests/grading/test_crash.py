@@ -1,6 +1,6 @@
 """A real crash: `run_grading` is killed (SIGKILL) inside its write transaction, then run
 again. Nothing half-written survives the kill and the second attempt converges with no
-duplicates (DESIGN.md invariants 2 and 3)."""
+duplicates (docs/architecture.md, invariants 2 and 3)."""
 
 import datetime as dt
 import os

@@ -1,5 +1,5 @@
 """Overrides pin a grade: one active per customer, one audit row per pin, runs keep the pin
-(DESIGN.md grade policy; invariants 1 and 6)."""
+(docs/grading-policy.md; docs/architecture.md, invariants 1 and 6)."""
 
 import datetime as dt
 

@@ -1,4 +1,5 @@
-"""Pins are never undone and history is what happened (issue #11, DESIGN.md invariants 1, 6).
+"""Pins are never undone and history is what happened (issue #11; docs/architecture.md,
+invariants 1, 6).
 
 Overrides land while a run of 20,000 customers is writing, in three ways: committed between
 the run's extract and its first write; holding the customer's grade-state row while the

@@ -1,11 +1,11 @@
-"""Tests for the pure grade policy, ``grading.policy`` (DESIGN.md, "Grade policy").
+"""Tests for the pure grade policy, ``grading.policy`` (docs/grading-policy.md).
 
 No database: small hand-built frames with exact expected decisions for every case of the
 policy (docs/grading-policy.md has the same cases as a table), multi-period scenarios that
 feed each run's output back as the next run's state, and property tests: against a
-row-by-row reference written from the DESIGN.md text, monotonicity of "under target" in the
-composite for fixed gate inputs, and runs dated between quarter starts never touching a
-quarterly count.
+row-by-row reference written from the docs/grading-policy.md text, monotonicity of "under
+target" in the composite for fixed gate inputs, and runs dated between quarter starts never
+touching a quarterly count.
 """
 
 from __future__ import annotations
@@ -1002,7 +1002,7 @@ def test_grade_without_review_downgrades_one_step_per_downgrade_after_reviews():
 
 
 def reference_decision(row: dict[str, Any], ladder: Ladder, due: frozenset[str]) -> tuple:
-    """Decide one customer by reading DESIGN.md's "Grade policy" line by line."""
+    """Decide one customer by reading docs/grading-policy.md line by line."""
     current, computed = row["current_grade"], row["computed_grade"]
     count, pending = row["periods_under"], row["pending_downgrade"]
     if row["override_grade"] is not None:

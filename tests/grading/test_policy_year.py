@@ -1,5 +1,5 @@
 """A year of monthly grading runs through the engine, with a quarterly rung, a pin, an
-approval and a rejection: the grade policy of DESIGN.md end to end (docs/grading-policy.md).
+approval and a rejection: the grade policy of docs/grading-policy.md end to end.
 
 Historical value only, fixed thresholds, so every composite is computable by hand:
 H = 100 (r-1 + f-1 + m-1) / 12. Key (quarterly, min 55, margin 2, gate of 6 orders, warn

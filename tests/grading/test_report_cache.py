@@ -133,7 +133,7 @@ def test_benefits_and_appeals_add_their_tables_through_the_registry(run):
     [("customers", ("grading", "benefits", "appeals")), ("grading", ("benefits", "appeals"))],
 )
 def test_an_app_never_imports_the_apps_built_on_it(app, above):
-    """DESIGN.md, "Layout": customers <- grading <- benefits, appeals."""
+    """docs/architecture.md, "Layers": customers <- grading <- benefits, appeals."""
     import ast
     import importlib
     from pathlib import Path

@@ -1,5 +1,5 @@
 """Review decisions on proposed grade changes: approve applies and audits once, reject keeps
-the grade and restarts the count; pins and moved grades supersede (DESIGN.md grade policy,
+the grade and restarts the count; pins and moved grades supersede (docs/grading-policy.md,
 invariants 1 and 6)."""
 
 import datetime as dt

@@ -1,5 +1,5 @@
 """A customer's grade over six monthly runs: assign, keep, warn, proposal, no duplicate
-proposal; an override and an appeal lock that survive every run (DESIGN.md, grade policy)."""
+proposal; an override and an appeal lock that survive every run (docs/grading-policy.md)."""
 
 import datetime as dt
 from decimal import Decimal

@@ -1,5 +1,5 @@
 """Sharded scoring: any split of the population scored with the population's cut points
-gives exactly the scores of the whole (DESIGN.md: sharded == single-process)."""
+gives exactly the scores of the whole (docs/grading.md, "Sharded runs")."""
 
 from __future__ import annotations
 

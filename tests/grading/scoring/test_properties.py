@@ -1,6 +1,6 @@
 """Property tests: an independent, loop-based reference of the definitions, plus invariants.
 
-The reference below follows DESIGN.md word for word with Python loops and Fractions (slow but
+The reference below follows docs/grading.md word for word with Python loops and Fractions (slow but
 obvious); the vectorised package must agree with it on every generated population.
 """
 
