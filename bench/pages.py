@@ -94,6 +94,8 @@ def setup(dsn: str) -> None:
         portal.set_password(PASSWORD)
         portal.save()
     first = Customer.objects.order_by("pk").values_list("pk", flat=True).first()
+    if first is None:
+        raise SystemExit("no customers: generate the population first")
     CustomerAccount.objects.get_or_create(user=portal, defaults={"customer_id": first})
     with connection.cursor() as cursor:
         # Manager i gets ids [first + i*5000, first + (i+1)*5000); contact details for all.
@@ -196,14 +198,17 @@ def pages(dsn: str) -> list[tuple[str, str, str]]:
     import psycopg
 
     with psycopg.connect(dsn) as raw:
-        code, customer_id = raw.execute(
+        row = raw.execute(
             "SELECT code, id FROM customers_customer WHERE account_manager_id IS NOT NULL"
             " ORDER BY id LIMIT 1 OFFSET 1234"
         ).fetchone()
-        name_word = raw.execute(
+        if row is None:
+            raise SystemExit("fewer than 1235 managed customers: generate the population first")
+        code, customer_id = row
+        (name_word,) = raw.execute(
             "SELECT split_part(name, ' ', 1) FROM customers_customer WHERE id = %s",
             [customer_id],
-        ).fetchone()[0]
+        ).fetchone() or ("",)
     return [
         ("admin home", "ops", "/admin/"),
         ("admin customer list", "ops", "/admin/customers/customer/"),
@@ -488,8 +493,8 @@ def main() -> None:
         if not args.load_only:
             report["single_user"] = single_user(port, page_list, args.repeat)
         if not args.no_load:
-            for sessions, pause in ((20, 0.0), (50, 1.0)):
-                result = load(port, page_list, sessions=sessions, pause=pause, seconds=args.seconds)
+            for users, pause in ((20, 0.0), (50, 1.0)):
+                result = load(port, page_list, sessions=users, pause=pause, seconds=args.seconds)
                 report.setdefault("load", []).append(result)
                 print(json.dumps(result), flush=True)
         report["load_after"] = os.getloadavg()
@@ -498,9 +503,14 @@ def main() -> None:
         process.wait(30)
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"pages-{time.strftime('%Y%m%d-%H%M%S')}-{args.workers}w{args.threads}t.json"
-    path.write_text(json.dumps(report, indent=2))
-    print(f"load average {report['load_before']} -> {report.get('load_after')}; results: {path}")
+    result_file = (
+        out / f"pages-{time.strftime('%Y%m%d-%H%M%S')}-{args.workers}w{args.threads}t.json"
+    )
+    result_file.write_text(json.dumps(report, indent=2))
+    print(
+        f"load average {report['load_before']} -> {report.get('load_after')}; "
+        f"results: {result_file}"
+    )
 
 
 if __name__ == "__main__":
