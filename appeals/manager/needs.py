@@ -327,7 +327,10 @@ def _rebuild(sender: type, instance: Any, **kwargs: Any) -> None:
 
     if isinstance(instance, GradingRun) and instance.status != GradingRun.Status.SUCCEEDED:
         return
-    transaction.on_commit(queue_needs_rebuild_task.delay)
+    rebuild = queue_needs_rebuild_task.delay
+    if any(entry[1] == rebuild for entry in connection.run_on_commit):
+        return  # once per transaction
+    transaction.on_commit(rebuild)
 
 
 def connect_signals() -> None:
