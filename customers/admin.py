@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponseBase
@@ -24,6 +25,7 @@ from common.listing import (
     indexed_values,
     period_filter,
 )
+from common.roles import ACCOUNT_MANAGERS
 from customers import selectors
 from customers.admin_io import ImportAdminMixin, ToolLink, customer_export_response
 from customers.models import (
@@ -84,6 +86,16 @@ def industry_choices() -> list[tuple[str, str]]:
     return [(industry, industry) for industry in indexed_values(Customer, "industry")]
 
 
+def manager_choices() -> list[tuple[str, str]]:
+    """The account managers (staff in the group), not every user: portal logins are users too."""
+    users = get_user_model().objects.filter(is_staff=True, groups__name=ACCOUNT_MANAGERS)
+    rows = users.order_by("username").values_list("pk", "username")
+    return [(str(pk), name) for pk, name in rows]
+
+
+MANAGER_FILTER = choices_filter("account_manager", _("account manager"), manager_choices)
+
+
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
     list_display = ("code", "name", "parent")
@@ -112,7 +124,7 @@ class CustomerAdmin(ImportAdminMixin, CustomerScopedAdmin):
         "grade_state__grade",
         choices_filter("industry", _("industry"), lambda: industry_choices()),
         period_filter("registered_at", _("registered")),
-        "account_manager",
+        MANAGER_FILTER,
     )
     list_select_related = ("account_manager", "grade_state__grade")
     # Shown as the search box's hint; the search itself is `customers.search`.
@@ -137,7 +149,7 @@ class CustomerAdmin(ImportAdminMixin, CustomerScopedAdmin):
     def get_list_filter(self, request: HttpRequest) -> Any:
         if selectors.user_sees_all_customers(request.user):
             return self.list_filter
-        return tuple(f for f in self.list_filter if f != "account_manager")
+        return tuple(f for f in self.list_filter if f is not MANAGER_FILTER)
 
     def get_urls(self) -> list[Any]:
         export = self.admin_site.admin_view(self.export_view)

@@ -192,3 +192,13 @@ def test_each_kind_of_search_is_served_by_an_index(term, index):
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert index in plan, plan
     assert "Seq Scan" not in plan, plan
+
+
+@pytest.mark.django_db
+def test_the_manager_filter_lists_account_managers_not_every_user(alice, ops):
+    from customers.admin import manager_choices
+    from tests.customers.factories import UserFactory
+
+    UserFactory(username="portal-login")  # a customer's portal login is a user too
+
+    assert [name for _, name in manager_choices()] == ["alice-am"]
