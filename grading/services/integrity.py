@@ -42,6 +42,12 @@ def _rows(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return cursor.fetchall()
 
 
+def _grade_names() -> dict[int, str]:
+    from grading.models import Grade
+
+    return {pk: str(name) for pk, name in Grade.objects.values_list("pk", "name")}
+
+
 def _latest_audit_disagrees(run_ids: Sequence[int] | None) -> list[Violation]:
     """Every graded customer's latest audit row (by time, then id) names their grade."""
     rows = _rows(
@@ -55,11 +61,16 @@ def _latest_audit_disagrees(run_ids: Sequence[int] | None) -> list[Violation]:
         " WHERE a.new_grade_id IS NULL OR a.new_grade_id <> cg.grade_id"
         " ORDER BY cg.customer_id"
     )
+    names = _grade_names()
     return [
         Violation(
             "audit_disagrees",
             _("%(code)s: grade %(grade)s, but the latest audit entry says %(audit)s")
-            % {"code": code, "grade": grade, "audit": audit if audit is not None else _("none")},
+            % {
+                "code": code,
+                "grade": names.get(grade, grade),
+                "audit": names.get(audit, audit) if audit is not None else _("none"),
+            },
             customer_id=pk,
         )
         for pk, code, grade, audit in rows
@@ -68,11 +79,12 @@ def _latest_audit_disagrees(run_ids: Sequence[int] | None) -> list[Violation]:
 
 def _pins(run_ids: Sequence[int] | None) -> list[Violation]:
     """An active override holds its grade, at most one is active, and the row says pinned."""
+    names = _grade_names()
     found = [
         Violation(
             "pin_undone",
             _("%(code)s: pinned to grade %(pin)s, but has grade %(grade)s")
-            % {"code": code, "pin": pin, "grade": grade},
+            % {"code": code, "pin": names.get(pin, pin), "grade": names.get(grade, grade)},
             customer_id=pk,
         )
         for pk, code, pin, grade in _rows(

@@ -143,7 +143,7 @@ def test_check_grades_lists_each_violation_and_exits_non_zero(capsys, ops):
     assert exit_info.value.code == 1
     out = capsys.readouterr().out
     assert "[audit_disagrees] P0:" in out
-    assert f"[pin_undone] P1: pinned to grade {override.grade_id}" in out
+    assert f"[pin_undone] P1: pinned to grade {override.grade.name}, but has grade Basic" in out
     assert "[pin_flag] P2:" in out
     assert "[run_counters]" in out
     assert "upgraded is" in out
