@@ -36,7 +36,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Cast, Coalesce
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
@@ -107,7 +107,7 @@ def needs_compute(
         grade_rank_=F("grade_state__grade__rank"),
         composite=Subquery(snapshots.values("composite")[:1])
         if run
-        else Value(None, output_field=FloatField()),
+        else Cast(Value(None), FloatField()),  # typed: INSERT ... SELECT needs a float
         flag_follow_up=Exists(snapshots.filter(action__in=["warn", "propose_downgrade"]))
         if run
         else Value(False, output_field=BooleanField()),
