@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import (
     BooleanField,
@@ -325,6 +326,8 @@ def _rebuild(sender: type, instance: Any, **kwargs: Any) -> None:
     from appeals.tasks import queue_needs_rebuild_task
     from grading.models import GradingRun
 
+    if not settings.QUEUE_NEEDS_REBUILD_AFTER_RUN:
+        return
     if isinstance(instance, GradingRun) and instance.status != GradingRun.Status.SUCCEEDED:
         return
     rebuild = queue_needs_rebuild_task.delay

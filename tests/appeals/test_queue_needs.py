@@ -149,3 +149,20 @@ def test_a_full_rebuild_writes_one_row_per_active_customer(alice):
 
     assert queue_needs_refresh() == 3
     assert QueueNeeds.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_a_succeeded_run_enqueues_one_rebuild_on_commit(
+    settings, django_capture_on_commit_callbacks
+):
+    from appeals.tasks import queue_needs_rebuild_task
+
+    settings.QUEUE_NEEDS_REBUILD_AFTER_RUN = True
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        run = run_for(dt.date(2026, 11, 1))
+        run.save()
+        run.save()
+
+    assert [c for c in callbacks if c == queue_needs_rebuild_task.delay] == [
+        queue_needs_rebuild_task.delay
+    ]

@@ -320,3 +320,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# After a grading run succeeds (or the ladder changes), rebuild the manager queue's needs
+# table in a Celery task (appeals.tasks.queue_needs_rebuild_task; issue #19).
+QUEUE_NEEDS_REBUILD_AFTER_RUN = env.bool("QUEUE_NEEDS_REBUILD_AFTER_RUN", default=True)

@@ -15,3 +15,6 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 LANGUAGE_CODE = "en"
 # One cache per test process, emptied between tests (tests/conftest.py).
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The real Celery worker of the integration tests must not rebuild the queue table behind
+# their backs (tests/appeals/test_queue_needs.py turns it on where it is tested).
+QUEUE_NEEDS_REBUILD_AFTER_RUN = False
