@@ -11,13 +11,14 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+import time_machine
 
 from grading.models import CustomerGrade, GradeChange, GradingScheme, SchemeGrade, ScoreSnapshot
 from grading.services.overrides import grade_override_end, grade_override_set
 from grading.services.reviews import grade_change_approve, grade_change_reject
 from grading.services.runs import grading_run_execute
 from tests.customers.factories import CustomerFactory
-from tests.grading.factories import grade, orders_for
+from tests.grading.factories import at, grade, orders_for
 
 #: Monthly runs, each dated the first day after its month: January 2026 .. December 2026.
 RUNS = [dt.date(2026, m, 1) for m in range(2, 13)] + [dt.date(2027, 1, 1)]
@@ -94,7 +95,9 @@ def test_a_year_of_monthly_runs_follows_the_policy(ops):
     orders_for(recovered, (dt.date(2026, 9, 20), "300"))
 
     for as_of in RUNS:
-        grading_run_execute(as_of=as_of, scheme=scheme)
+        # Each run on its own date, as the beat would start it (a run refuses a future as-of).
+        with time_machine.travel(at(as_of, hour=2), tick=False):
+            grading_run_execute(as_of=as_of, scheme=scheme)
         if as_of == dt.date(2026, 6, 1):
             override = grade_override_set(
                 customer=pinned, grade=grade("key"), reason="Key account", expires_on=None, by=ops
