@@ -7,6 +7,7 @@ from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
 from django.contrib.auth import get_user_model
+from django.db.models import Field
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers
@@ -27,7 +28,10 @@ _LOCKED_OUT = _(
 
 def _username_max_length() -> int:
     user_model = get_user_model()
-    return user_model._meta.get_field(user_model.USERNAME_FIELD).max_length
+    field = user_model._meta.get_field(user_model.USERNAME_FIELD)
+    if not isinstance(field, Field) or field.max_length is None:
+        raise TypeError("the username field has no maximum length")
+    return field.max_length
 
 
 class StaffTokenInputSerializer(AuthTokenSerializer):
@@ -46,8 +50,9 @@ class StaffTokenApi(ObtainAuthToken):
     admin's login form); a customer's portal login is 403: customers use the portal.
     """
 
-    renderer_classes = api_settings.DEFAULT_RENDERER_CLASSES
-    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
+    # api_settings imports the dotted paths of the settings: these are classes at run time.
+    renderer_classes = api_settings.DEFAULT_RENDERER_CLASSES  # type: ignore[assignment]
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES  # type: ignore[assignment]
     serializer_class = StaffTokenInputSerializer
 
     @extend_schema(

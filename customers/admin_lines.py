@@ -60,7 +60,7 @@ LINES_KIND = admin_io.ImportKind(
 )
 
 
-ENCODINGS = SourceMapping._meta.get_field("encoding").choices
+ENCODINGS = SourceMapping._meta.get_field("encoding").choices or ()
 
 
 def _checked_upload(upload: UploadedFile, encoding: str = "utf-8") -> UploadedFile:
@@ -89,7 +89,8 @@ class SampleForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if "file" in data and "encoding" in data:
             try:
                 _checked_upload(data["file"], data["encoding"])
@@ -208,7 +209,8 @@ class LineImportForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if "file" in data:
             mapping = data.get("mapping")
             try:

@@ -277,7 +277,8 @@ def queue_needs_diff(*, now: dt.datetime, limit: int = 20) -> tuple[int, list[st
         row["customer_id"]: row
         for row in QueueNeeds.objects.values("customer_id", *FIELDS).iterator(chunk_size=CHUNK)
     }
-    count, examples = 0, []
+    count = 0
+    examples: list[str] = []
     for row in _rows(needs_compute(now=now)):
         have = stored.pop(row["customer_id"], None)
         if have is None:
@@ -352,5 +353,7 @@ def connect_signals() -> None:
     ):
         post_save.connect(_touch, sender=model, dispatch_uid=f"queue_needs_{model.__name__}")
         post_delete.connect(_touch, sender=model, dispatch_uid=f"queue_needs_del_{model.__name__}")
-    for model in (GradingRun, GradingScheme, SchemeGrade):
-        post_save.connect(_rebuild, sender=model, dispatch_uid=f"queue_needs_all_{model.__name__}")
+    for ladder_model in (GradingRun, GradingScheme, SchemeGrade):
+        post_save.connect(
+            _rebuild, sender=ladder_model, dispatch_uid=f"queue_needs_all_{ladder_model.__name__}"
+        )
