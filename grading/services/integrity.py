@@ -1,10 +1,10 @@
 """The integrity check of grades and their history (`manage.py check_grades`, a daily job).
 
-Verifies what DESIGN.md's invariants promise, on the data as it is: pins hold, the audit
-history ends on each customer's actual grade, one snapshot and at most one change per
-customer and run, each applied change audited once, and every run's counters equal the
-rows it applied. Each check is a few set-based queries; each violation names the customer
-or run and what disagrees (docs/operations.md, "Checking grades").
+Verifies what the invariants of docs/architecture.md promise, on the data as it is: pins hold,
+the audit history ends on each customer's actual grade, one snapshot and at most one change per
+customer and run, each applied change audited once, and every run's counters equal the rows it
+applied. Each check is a few set-based queries; each violation names the customer or run and
+what disagrees (docs/operations.md, "Checking grades").
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """History is what happened, the integrity check finds what breaks it, and runs that fail say
-so (issue #11, items 2-4; DESIGN.md invariants 1, 2, 6)."""
+so (issue #11, items 2-4; docs/architecture.md, invariants 1, 2, 6)."""
 
 import datetime as dt
 import threading
