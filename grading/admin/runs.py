@@ -11,6 +11,7 @@ from grading.admin.base import ReadOnlyAdminMixin
 from grading.models import GradingRun, ScoreSnapshot
 from grading.policy import ACTIONS
 from grading.scoring.rules import LIFECYCLE_STAGES, PYRAMID_LAYERS, RFM_LABELS, RFM_SEGMENTS
+from grading.services.runs import INTERRUPTED
 
 
 @admin.register(GradingRun)
@@ -19,6 +20,7 @@ class GradingRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "as_of",
         "scheme",
         "status",
+        "failure",
         "scored",
         "upgraded",
         "warned",
@@ -26,7 +28,6 @@ class GradingRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "downgraded",
         "unchanged",
         "duration_seconds",
-        "failure",
     )
     list_filter = ("status", "scheme")
     list_select_related = ("scheme",)
@@ -37,6 +38,13 @@ class GradingRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         """The last line of a failed run's error: the exception, or why it was interrupted."""
         if run.status != GradingRun.Status.FAILED or not run.error:
             return ""
+        if run.error == INTERRUPTED:  # stored in English; shown in the reader's language
+            return str(
+                _(
+                    "Interrupted: the process running it stopped before it finished. Run it "
+                    "again: it resumes and converges."
+                )
+            )
         return run.error.strip().splitlines()[-1][:200]
 
 

@@ -289,3 +289,22 @@ def test_two_threads_checking_stale_runs_fail_a_dead_run_once():
     for thread in threads:
         thread.join()
     assert sorted(results) == [[], [dead.pk]]
+
+
+@pytest.mark.django_db
+def test_the_runs_list_says_why_a_run_failed_in_the_readers_language(ops, client):
+    from django.utils import translation
+
+    _population()
+    run = grading_run_execute(as_of=AS_OF)
+    GradingRun.objects.filter(pk=run.pk).update(status="failed", error=INTERRUPTED)
+    client.force_login(ops)
+
+    english = client.get("/admin/grading/gradingrun/").content.decode()
+    with translation.override("zh-hans"):
+        chinese = client.get(
+            "/admin/grading/gradingrun/", headers={"accept-language": "zh-hans"}
+        ).content.decode()
+
+    assert "Interrupted: the process running it stopped before it finished." in english
+    assert "已中断" in chinese
