@@ -27,7 +27,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "grading": frozenset({"common", "customers"}),
     "benefits": frozenset({"common", "customers", "grading"}),
     "appeals": frozenset({"common", "customers", "grading"}),
-    "tierhub": frozenset({"common", "customers", "grading", "benefits", "appeals"}),
+    "backoffice": frozenset({"common", "customers", "grading", "benefits", "appeals"}),
+    "tierhub": frozenset({"common", "customers", "grading", "benefits", "appeals", "backoffice"}),
 }
 APPS = frozenset(ALLOWED)
 

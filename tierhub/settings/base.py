@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "grading",
     "benefits",
     "appeals",
+    "backoffice",
 ]
 
 MIDDLEWARE = [
