@@ -9,10 +9,8 @@ class AppealsConfig(AppConfig):
     verbose_name = _("Appeals")
 
     def ready(self) -> None:
-        from appeals.manager.needs import connect_signals
         from appeals.reports import SECTIONS
         from grading.reports import report_register
 
         for section in SECTIONS:
             report_register(section)
-        connect_signals()  # the manager queue's needs table follows its inputs

@@ -197,7 +197,7 @@ class QueueNeeds(models.Model):
     """What needs an account manager's attention for one active customer, kept up to date.
 
     The manager queue reads this table (an index range scan per page) instead of computing
-    every customer's needs per request. `appeals.manager.needs` maintains it: the events
+    every customer's needs per request. `manager.needs` maintains it: the events
     that change an input (a run, an appeal, a ticket, a grade change, a recommendation, the
     customer itself) refresh their customers' rows; `queue_needs_check` compares it with a
     full recomputation. The two time-dependent needs keep their instant: `sla_due_at` (the

@@ -63,9 +63,9 @@ def setup(dsn: str) -> None:
     from django.contrib.auth.models import Group
     from django.db import connection
 
-    from appeals.manager.needs import queue_needs_refresh
     from common.roles import ACCOUNT_MANAGERS, OPERATIONS
     from customers.models import Customer, CustomerAccount
+    from manager.needs import queue_needs_refresh
 
     user_model = get_user_model()
     started = time.perf_counter()

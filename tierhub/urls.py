@@ -11,8 +11,8 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("portal/", include("appeals.portal.urls")),
-    path("manager/", include("appeals.manager.urls")),
+    path("portal/", include("portal.urls")),
+    path("manager/", include("manager.urls")),
     path("reports/", include("grading.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file (?script), not inline: CSP.

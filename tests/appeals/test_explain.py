@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.utils import translation
 
-from appeals.portal.explain import (
+from portal.explain import (
     CutPoints,
     Facts,
     Target,

@@ -9,8 +9,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from appeals.manager.selectors import customer_queue_for_user
 from grading.models import CustomerGrade, GradeChange
+from manager.selectors import customer_queue_for_user
 from tests.appeals.factories import (
     FollowUpFactory,
     downgrade,

@@ -17,12 +17,12 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from appeals.manager.needs import queue_needs_diff, queue_needs_refresh
-from appeals.manager.selectors import customer_queue_for_user
 from appeals.models import QueueNeeds
 from benefits.models import Recommendation
 from customers.models import ServiceTicket
 from grading.models import GradeChange
+from manager.needs import queue_needs_diff, queue_needs_refresh
+from manager.selectors import customer_queue_for_user
 from tests.appeals.factories import run_for, snapshot
 from tests.benefits.factories import RecommendationFactory, set_grade
 from tests.customers.factories import CustomerFactory, ServiceTicketFactory
@@ -155,7 +155,7 @@ def test_a_full_rebuild_writes_one_row_per_active_customer(alice):
 def test_a_succeeded_run_enqueues_one_rebuild_on_commit(
     settings, django_capture_on_commit_callbacks
 ):
-    from appeals.tasks import queue_needs_rebuild_task
+    from manager.tasks import queue_needs_rebuild_task
 
     settings.QUEUE_NEEDS_REBUILD_AFTER_RUN = True
     with django_capture_on_commit_callbacks(execute=False) as callbacks:

@@ -108,7 +108,7 @@ def test_overdue_tickets_are_the_open_unanswered_breaches(tickets):
 
 @pytest.mark.django_db
 def test_the_managers_queue_flags_exactly_the_customers_with_overdue_tickets(alice, tickets):
-    from appeals.manager.selectors import customer_queue_for_user
+    from manager.selectors import customer_queue_for_user
 
     flags = dict(customer_queue_for_user(user=alice, now=NOW).values_list("code", "flag_sla"))
 

@@ -5,11 +5,11 @@ import datetime as dt
 import pytest
 from django.core import mail
 
-from appeals.tasks import queue_needs_rebuild_task
 from common.models import Notification
 from common.services import notification_emails_send
 from grading.services.notifications import run_notify
 from grading.services.runs import grading_run_execute
+from manager.tasks import queue_needs_rebuild_task
 from tests.customers.factories import CustomerFactory
 from tests.grading.factories import orders_for
 

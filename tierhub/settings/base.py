@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "grading",
     "benefits",
     "appeals",
+    "portal",
+    "manager",
     "backoffice",
 ]
 
@@ -323,5 +325,5 @@ LOGGING = {
 }
 
 # After a grading run succeeds (or the ladder changes), rebuild the manager queue's needs
-# table in a Celery task (appeals.tasks.queue_needs_rebuild_task; issue #19).
+# table in a Celery task (manager.tasks.queue_needs_rebuild_task; issue #19).
 QUEUE_NEEDS_REBUILD_AFTER_RUN = env.bool("QUEUE_NEEDS_REBUILD_AFTER_RUN", default=True)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from appeals.manager import views
+from manager import views
 
 app_name = "manager"
 

@@ -23,8 +23,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from appeals import selectors, services
 from appeals.forms import FollowUpForm
-from appeals.manager.selectors import FLAGS, customer_queue_for_user, grade_choices
-from appeals.portal import selectors as portal_selectors
 from appeals.views_common import domain_error_to_form, notifications_context
 from benefits.exceptions import RecommendationAlreadyDecided
 from benefits.models import Recommendation
@@ -39,6 +37,8 @@ from common.exceptions import DomainError
 from common.listing import EstimatedCountPaginator
 from common.services import notification_mark_read
 from customers.selectors import customer_list_for_user, customer_recent_orders
+from manager.selectors import FLAGS, customer_queue_for_user, grade_choices
+from portal import selectors as portal_selectors
 
 PAGE_SIZE = 25
 VIEW_PERMISSION = "appeals.view_followup"

@@ -3,7 +3,7 @@
 Pure functions over plain values: no ORM, no settings, no clock (`today` and the snapshot's
 facts come in as arguments), so every sentence and number is unit-tested alone. The portal
 and the manager pages build the inputs from the latest `ScoreSnapshot` and the active
-scheme (`appeals.portal.selectors`).
+scheme (`portal.selectors`).
 
 The next-grade numbers are an *estimate*: they hold the potential and cooperation values
 fixed, assume a new order makes the customer as recent as the best customers, and read the

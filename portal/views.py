@@ -24,7 +24,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from appeals import selectors, services
 from appeals.evidence import EvidenceSizeLimitHandler
 from appeals.forms import AppealForm
-from appeals.portal import selectors as portal_selectors
 from appeals.views_common import (
     domain_error_to_form,
     evidence_response,
@@ -40,6 +39,7 @@ from common.exceptions import DomainError
 from common.services import notification_mark_read
 from customers.models import Customer
 from customers.selectors import points_balance, points_entries_for_customer
+from portal import selectors as portal_selectors
 
 View = Callable[..., HttpResponseBase]
 

@@ -15,19 +15,6 @@ from django.core.cache import cache
 from django.db.models import Min, Q
 
 from appeals.labels import grade_label
-from appeals.portal.explain import (
-    CutPoints,
-    Dimension,
-    Facts,
-    Needs,
-    Target,
-    Weights,
-    decision_sentence,
-    dimensions,
-    needs_sentence,
-    next_grade_needs,
-    next_run_date,
-)
 from benefits.models import Benefit
 from benefits.selectors import benefit_catalog_by_grade
 from customers.models import Customer
@@ -41,6 +28,19 @@ from grading.models import (
     GradingScheme,
     SchemeGrade,
     ScoreSnapshot,
+)
+from portal.explain import (
+    CutPoints,
+    Dimension,
+    Facts,
+    Needs,
+    Target,
+    Weights,
+    decision_sentence,
+    dimensions,
+    needs_sentence,
+    next_grade_needs,
+    next_run_date,
 )
 
 

@@ -1,10 +1,10 @@
-"""Celery entry points of the appeals app."""
+"""Celery entry points of the manager app (the task kept its name from `appeals`)."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from appeals.manager.needs import queue_needs_refresh
+from manager.needs import queue_needs_refresh
 
 
 @shared_task(

@@ -324,8 +324,8 @@ def _rebuild(sender: type, instance: Any, **kwargs: Any) -> None:
     In a Celery task once the transaction commits, so a run does not wait for it: until it
     finishes (about a minute at a million customers) the queue shows the previous run.
     """
-    from appeals.tasks import queue_needs_rebuild_task
     from grading.models import GradingRun
+    from manager.tasks import queue_needs_rebuild_task
 
     if not settings.QUEUE_NEEDS_REBUILD_AFTER_RUN:
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import template
 
 from appeals.labels import grade_label as _grade_label
-from appeals.portal.explain import rfm_label_name
+from portal.explain import rfm_label_name
 
 register = template.Library()
 

@@ -1,7 +1,7 @@
 """The account manager's queue: their customers, best grade first, most urgent first.
 
 A page reads the needs table (`appeals.models.QueueNeeds`, maintained by
-`appeals.manager.needs`): an index range scan of one page of rows plus a count, whatever
+`manager.needs`): an index range scan of one page of rows plus a count, whatever
 the number of customers (issue #19). Scoped like `customers.selectors.customer_list_for_user`:
 a manager sees only their own customers, Operations see everyone (docs/architecture.md,
 invariant 5).
@@ -17,16 +17,16 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from appeals.labels import grade_label
-from appeals.manager.needs import (
+from appeals.models import QueueNeeds
+from customers.search import customer_search
+from customers.selectors import scope_for_user
+from grading.models import Grade
+from manager.needs import (
     CLOSE_TO_NEXT_POINTS,
     RECENT_UPGRADE_DAYS,
     WEIGHTS,
     queue_needs_refresh_due,
 )
-from appeals.models import QueueNeeds
-from customers.search import customer_search
-from customers.selectors import scope_for_user
-from grading.models import Grade
 
 __all__ = ["CLOSE_TO_NEXT_POINTS", "FLAGS", "FLAG_CODES", "RECENT_UPGRADE_DAYS"]
 

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from appeals.portal import views
+from portal import views
 
 app_name = "portal"
 

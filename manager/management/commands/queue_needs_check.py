@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from appeals.manager.needs import queue_needs_diff, queue_needs_refresh
+from manager.needs import queue_needs_diff, queue_needs_refresh
 
 
 class Command(BaseCommand):
