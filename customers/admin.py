@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponseBase
@@ -25,9 +24,9 @@ from common.listing import (
     indexed_values,
     period_filter,
 )
-from common.roles import ACCOUNT_MANAGERS
 from customers import selectors
 from customers.admin_io import ImportAdminMixin, ToolLink, customer_export_response
+from customers.admin_managers import AccountManagerPickerMixin
 from customers.models import (
     Campaign,
     CampaignInvitation,
@@ -88,9 +87,8 @@ def industry_choices() -> list[tuple[str, str]]:
 
 def manager_choices() -> list[tuple[str, str]]:
     """The account managers (staff in the group), not every user: portal logins are users too."""
-    users = get_user_model().objects.filter(is_staff=True, groups__name=ACCOUNT_MANAGERS)
-    rows = users.order_by("username").values_list("pk", "username")
-    return [(str(pk), name) for pk, name in rows]
+    managers = selectors.account_manager_candidates(active_only=False).filter(is_manager=True)
+    return [(str(user.pk), selectors.account_manager_label(user)) for user in managers]
 
 
 MANAGER_FILTER = choices_filter("account_manager", _("account manager"), manager_choices)
@@ -105,7 +103,7 @@ class CategoryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ImportAdminMixin, CustomerScopedAdmin):
+class CustomerAdmin(AccountManagerPickerMixin, ImportAdminMixin, CustomerScopedAdmin):
     customer_path = ""
     import_kind = "customers"
     list_display = (

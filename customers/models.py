@@ -385,6 +385,58 @@ class CustomerAccount(models.Model):
         return f"{self.user} → {self.customer_id}"
 
 
+class ManagerAssignment(models.Model):
+    """One change of a customer's account manager: who moved them from whom to whom, when.
+
+    Append-only, written by `customers.services.managers.customer_manager_assign` in the
+    transaction that changes `Customer.account_manager` (docs/operations.md, "The customer
+    page"). Imports that set managers in bulk do not write it.
+    """
+
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="manager_assignments",
+    )
+    previous = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("previous account manager"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("account manager"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assigned by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    assigned_at = models.DateTimeField(_("assigned at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("account-manager assignment")
+        verbose_name_plural = _("account-manager assignments")
+        ordering = ["-assigned_at", "-id"]
+        indexes = [
+            models.Index(fields=["customer", "-assigned_at"], name="manager_assignment_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer}: {self.previous or '—'} → {self.manager or '—'}"
+
+
 class AppendOnlyLedgerError(Exception):
     """Raised when code tries to rewrite the points ledger."""
 

@@ -10,10 +10,25 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, PermissionsMixin
-from django.db.models import FilteredRelation, Model, Q, QuerySet, Sum
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, PermissionsMixin, User
+from django.db.models import (
+    Case,
+    Exists,
+    F,
+    FilteredRelation,
+    Model,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Concat, Lower
 
-from customers.models import Customer, Order, PointsEntry
+from common.roles import ACCOUNT_MANAGERS
+from customers.models import Customer, ManagerAssignment, Order, PointsEntry
 
 VIEW_ALL_PERMISSION = "customers.view_all_customers"
 
@@ -47,6 +62,53 @@ def customer_list_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySe
     """Return the customers `user` may see, with their manager and grade joined in."""
     queryset = Customer.objects.select_related("account_manager", "grade_state__grade")
     return scope_for_user(queryset, user=user)
+
+
+def account_manager_candidates(*, term: str = "", active_only: bool = True) -> QuerySet[User]:
+    """Return the users a customer may be assigned to: staff, account managers first.
+
+    Portal logins are users too, but never staff, so they are never offered. Each user is
+    annotated `is_manager` (in the account-manager role); the order is managers first, then
+    by name. `term` narrows by username, first or last name or e-mail (contains, any case):
+    staff are a few hundred rows, not the customers' million.
+    """
+    users = get_user_model().objects.filter(is_staff=True)
+    if active_only:
+        users = users.filter(is_active=True)
+    in_role = get_user_model().groups.through.objects.filter(
+        user_id=OuterRef("pk"), group__name=ACCOUNT_MANAGERS
+    )
+    # Sorted by the name the picker shows: the full name, else the username.
+    shown_name = Case(
+        When(first_name="", last_name="", then=F("username")),
+        default=Concat("first_name", Value(" "), "last_name"),
+    )
+    users = users.annotate(is_manager=Exists(in_role), shown_name=Lower(shown_name))
+    for word in term.split():
+        users = users.filter(
+            Q(username__icontains=word)
+            | Q(first_name__icontains=word)
+            | Q(last_name__icontains=word)
+            | Q(email__icontains=word)
+        )
+    return users.order_by("-is_manager", "shown_name", "username")
+
+
+def account_manager_label(user: AbstractBaseUser) -> str:
+    """Return how a staff user is named in pickers and pages: full name and username."""
+    full_name = user.get_full_name() if isinstance(user, User) else ""
+    username = user.get_username()
+    return f"{full_name} ({username})" if full_name else username
+
+
+def manager_assignment_latest(*, customer: Customer) -> ManagerAssignment | None:
+    """Return the customer's latest account-manager assignment (who, when), if any."""
+    return (
+        ManagerAssignment.objects.filter(customer=customer)
+        .select_related("previous", "manager", "assigned_by")
+        .order_by("-assigned_at", "-id")
+        .first()
+    )
 
 
 def customer_recent_orders(*, customer: Customer, limit: int = 20) -> list[Order]:
