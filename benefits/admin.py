@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from modeltranslation.admin import TranslationAdmin
 
 from benefits.models import (
     Benefit,
@@ -58,7 +59,7 @@ class GradeBenefitInline(admin.TabularInline):
 
 
 @admin.register(Benefit)
-class BenefitAdmin(admin.ModelAdmin):
+class BenefitAdmin(TranslationAdmin):  # name, description: English and Chinese
     list_display = (
         "name",
         "code",
@@ -73,7 +74,7 @@ class BenefitAdmin(admin.ModelAdmin):
         "grade_list",
     )
     list_filter = ("kind", "period", "is_active", "grades")
-    search_fields = ("code", "name", "description")
+    search_fields = ("code", "name_en", "name_zh_hans", "description_en", "description_zh_hans")
     readonly_fields = ("created_at", "updated_at")
     inlines = (GradeBenefitInline,)
     fieldsets = (
@@ -92,10 +93,10 @@ class BenefitAdmin(admin.ModelAdmin):
 
 
 @admin.register(GrowthTask)
-class GrowthTaskAdmin(admin.ModelAdmin):
+class GrowthTaskAdmin(TranslationAdmin):  # name, description: English and Chinese
     list_display = ("name", "code", "points", "repeatable", "is_active")
     list_filter = ("is_active", "repeatable")
-    search_fields = ("code", "name")
+    search_fields = ("code", "name_en", "name_zh_hans")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         # The code selects the detector; a task is switched off, never recoded.

@@ -168,11 +168,13 @@ def test_operations_define_a_benefit_with_its_grades_and_the_value_is_checked(cl
     url = reverse("admin:benefits_benefit_add")
     data = {
         "code": "vip-discount",
-        "name": "VIP discount",
+        "name_en": "VIP discount",
+        "name_zh_hans": "贵宾折扣",
         "kind": "percentage_discount",
         "value": "150",
         "is_active": "on",
-        "description": "",
+        "description_en": "",
+        "description_zh_hans": "",
         "allowance": "2",
         "period": "month",
         "cost_per_use": "12.50",
@@ -194,9 +196,10 @@ def test_operations_define_a_benefit_with_its_grades_and_the_value_is_checked(cl
     assert created.status_code == 302
     benefit = Benefit.objects.get(code="vip-discount")
     assert list(benefit.grades.values_list("code", flat=True)) == ["key"]
-    assert (
-        client.get(reverse("admin:benefits_benefit_change", args=[benefit.pk])).status_code == 200
-    )
+    assert (benefit.name_en, benefit.name_zh_hans) == ("VIP discount", "贵宾折扣")
+    change = client.get(reverse("admin:benefits_benefit_change", args=[benefit.pk]))
+    assert change.status_code == 200
+    assert 'name="name_zh_hans"' in change.content.decode()  # both languages are editable
 
 
 @pytest.mark.django_db

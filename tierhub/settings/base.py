@@ -24,6 +24,9 @@ ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    # Grade, benefit and growth-task names in English and Chinese (each app's translation.py;
+    # docs/operations.md, "Bilingual data"): before django.contrib.admin, as its docs ask.
+    "modeltranslation",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -124,6 +127,12 @@ LOGIN_URL = "admin:login"
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Translated data fields (name_en, name_zh_hans, ...): English is the required column and the
+# fallback when the reader's language is empty; a row created with a plain `name=` fills the
+# English column whatever the active language.
+MODELTRANSLATION_DEFAULT_LANGUAGE = "en"
+MODELTRANSLATION_FALLBACK_LANGUAGES = ("en",)
+MODELTRANSLATION_AUTO_POPULATE = "required"
 TIME_ZONE = env("TIME_ZONE")
 USE_I18N = True
 USE_TZ = True
