@@ -57,3 +57,15 @@ class AsOfInFuture(DomainError):
     """A run was asked to grade a period that has not ended yet (its as-of is after today)."""
 
     code = "as_of_in_future"
+
+
+class SchemeNotGradable(DomainError):
+    """A run was asked to grade with a scheme that may not grade customers (a draft)."""
+
+    code = "scheme_not_gradable"
+
+
+class PeriodAlreadyGraded(ConflictError):
+    """A run was asked for a (scheme, as-of) whose run has succeeded already."""
+
+    code = "period_already_graded"

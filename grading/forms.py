@@ -6,14 +6,18 @@ service reports (a DomainError naming a field) is shown next to that field.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from common.exceptions import DomainError
-from grading.models import GradeOverride
+from grading.models import GradeOverride, GradingScheme
+from grading.services.as_of import grading_run_as_of_validate
 from grading.services.overrides import grade_override_validate
+from grading.services.schedule import period_as_of
 
 
 def add_domain_error(form: forms.BaseForm, error: DomainError) -> None:
@@ -71,3 +75,51 @@ class GradeOverrideAddForm(forms.ModelForm):
             except DomainError as error:
                 add_domain_error(self, error)
         return cleaned
+
+
+class GradeNowForm(forms.Form):
+    """Start a grading run from the admin: which scheme, which period (its as-of date).
+
+    The same checks as `manage.py run_grading`: a date, not after today; a scheme that can
+    grade (active or retired). The service checks them again (`grading_run_queue`).
+    """
+
+    scheme = forms.ModelChoiceField(
+        label=_("Scheme"),
+        queryset=GradingScheme.objects.none(),
+        empty_label=None,
+        error_messages={"required": _("Choose the scheme to grade with.")},
+        help_text=_("The active scheme, or a retired one to grade a past period as it was."),
+    )
+    as_of = forms.DateField(
+        label=_("As of"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={
+            "required": _("Give the as-of date: the first day after the graded period."),
+            "invalid": _("Enter the as-of date as YYYY-MM-DD."),
+        },
+        help_text=_(
+            "The first day after the period to grade: the run grades the orders before it. "
+            "Today at the latest."
+        ),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["scheme"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = GradingScheme.objects.filter(
+            status__in=[GradingScheme.Status.ACTIVE, GradingScheme.Status.RETIRED]
+        ).order_by("status", "name", "-version")  # "active" sorts before "retired"
+        if not self.is_bound:
+            active = field.queryset.filter(status=GradingScheme.Status.ACTIVE).first()
+            self.initial.setdefault("scheme", active.pk if active else None)
+            self.initial.setdefault("as_of", period_as_of(timezone.localdate()))
+
+    def clean_as_of(self) -> dt.date:
+        as_of: dt.date = self.cleaned_data["as_of"]
+        try:
+            grading_run_as_of_validate(as_of=as_of)
+        except DomainError as error:
+            raise forms.ValidationError(error.message, code=error.code) from error
+        return as_of

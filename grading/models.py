@@ -411,6 +411,16 @@ class GradingRun(models.Model):
         SUCCEEDED = "succeeded", _("Succeeded")
         FAILED = "failed", _("Failed")
 
+    class Phase(models.TextChoices):
+        """Where a running run is (`grading.services.runs` records it as it goes)."""
+
+        QUEUED = "queued", _("Queued")
+        EXTRACT = "extract", _("Reading orders and activity")
+        SCORE = "score", _("Scoring")
+        DECIDE = "decide", _("Deciding grades")
+        WRITE = "write", _("Writing grades")
+        FINISHING = "finishing", _("Finishing")
+
     scheme = models.ForeignKey(
         GradingScheme, verbose_name=_("scheme"), on_delete=models.PROTECT, related_name="runs"
     )
@@ -444,11 +454,18 @@ class GradingRun(models.Model):
     unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
     pinned = models.PositiveIntegerField(_("pinned"), default=0)
     error = models.TextField(_("error"), blank=True)
+    # Progress, written by the run's lifecycle outside its write transaction (so a run whose
+    # write rolls back still shows the phase it stopped in): docs/operations.md.
+    phase = models.CharField(_("phase"), max_length=10, choices=Phase.choices, blank=True)
+    progress_done = models.PositiveIntegerField(_("customers done"), default=0)
+    progress_total = models.PositiveIntegerField(_("customers in all"), default=0)
+    progress_at = models.DateTimeField(_("progress recorded at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("grading run")
         verbose_name_plural = _("grading runs")
         ordering = ["-as_of", "-id"]
+        permissions = [("run_grading", _("Can start a grading run"))]
         constraints = [
             models.UniqueConstraint(fields=["scheme", "as_of"], name="run_once_per_period"),
         ]

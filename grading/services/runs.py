@@ -12,6 +12,11 @@ single-process run and for each shard of a sharded one; one set of status transi
 (`grading.services.sharding`), enqueues one Celery task per customer-id range
 (`run_shard_execute`) and a chord callback (`run_finish`) records the counts. Failures and
 interrupted runs: docs/operations.md, "Runs that fail".
+
+Progress (`_progress_record`): the run row says which phase it is in and how many customers
+are written out of how many, written at each phase change and after each shard, never per
+customer, and always outside the write transaction (in autocommit), so a run whose write
+rolls back still shows the phase it failed in. docs/operations.md, "Grading from the admin".
 """
 
 from __future__ import annotations
@@ -24,9 +29,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
+from django.db.models.functions import Least
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from grading.exceptions import PeriodAlreadyGraded, RunInProgress, SchemeNotGradable
 from grading.models import GradingRun, GradingScheme, ScoreSnapshot
 from grading.pipeline import decide, extract, write
 from grading.pipeline.rules import SchemeRules, scheme_rules
@@ -53,6 +61,85 @@ def _run_get_or_create(*, scheme: GradingScheme, as_of: dt.date, triggered_by: s
     except IntegrityError:
         # Another process created it between our SELECT and INSERT.
         run = GradingRun.objects.get(scheme=scheme, as_of=as_of)
+    return run
+
+
+def _progress_record(
+    run: GradingRun,
+    phase: str,
+    *,
+    done: int | None = None,
+    total: int | None = None,
+) -> None:
+    """Record the run's phase (and customers done / in all, when given) on the run row.
+
+    A targeted UPDATE of the progress columns only, so it never overwrites the status or
+    the counters another writer (a shard's callback) set meanwhile. Called a handful of
+    times per run (each phase change), outside the write transaction: see the module doc.
+    """
+    values: dict[str, object] = {"phase": phase, "progress_at": timezone.now()}
+    if done is not None:
+        values["progress_done"] = done
+    if total is not None:
+        values["progress_total"] = total
+    GradingRun.objects.filter(pk=run.pk).update(**values)
+    for name, value in values.items():
+        setattr(run, name, value)
+
+
+def grading_run_queue(*, as_of: dt.date, scheme: GradingScheme, by: str) -> GradingRun:
+    """Create (or reuse) the run of (`scheme`, `as_of`) and enqueue it on commit; return it.
+
+    The Operations' "Grade now" (docs/operations.md): the same checks as every run (an
+    as-of after today is refused, AsOfInFuture on `as_of`), a scheme that can grade (active
+    or retired: a draft is still being edited, and the runs a scheme made must stay
+    explainable by it; SchemeNotGradable on `scheme`), and one run per (scheme, as_of): a
+    period already graded raises PeriodAlreadyGraded, one being graded RunInProgress, and
+    nothing is enqueued. A failed run is queued again (it resumes and converges), and so is
+    one still queued (the task is idempotent: a second one finds the run done or locked).
+    `by` is recorded as the run's `triggered_by`. The task is the beat's own
+    (`grading.run_grading`), enqueued only once this transaction commits.
+    """
+    from grading.tasks import run_grading_task
+
+    grading_run_as_of_validate(as_of=as_of)
+    if scheme.status == GradingScheme.Status.DRAFT:
+        raise SchemeNotGradable(
+            _("“%(scheme)s” is a draft: activate it before it grades customers.")
+            % {"scheme": scheme},
+            field="scheme",
+        )
+    with transaction.atomic():
+        run = _run_get_or_create(scheme=scheme, as_of=as_of, triggered_by=by)
+        run = GradingRun.objects.select_for_update().get(pk=run.pk)
+        if run.status == GradingRun.Status.SUCCEEDED:
+            raise PeriodAlreadyGraded(
+                _("%(run)s is graded already: nothing was started.") % {"run": run},
+                field="as_of",
+            )
+        if run.status == GradingRun.Status.RUNNING:
+            raise RunInProgress(
+                _("%(run)s is being graded already: nothing was started.") % {"run": run},
+                field="as_of",
+            )
+        run.triggered_by = by[:100]  # GradingRun.triggered_by's max_length
+        run.status = GradingRun.Status.PENDING
+        run.phase = GradingRun.Phase.QUEUED
+        run.progress_done = 0
+        run.progress_total = 0
+        run.progress_at = timezone.now()
+        run.save(
+            update_fields=[
+                "triggered_by",
+                "status",
+                "phase",
+                "progress_done",
+                "progress_total",
+                "progress_at",
+            ]
+        )
+        as_of_iso, scheme_id = as_of.isoformat(), scheme.pk
+        transaction.on_commit(lambda: run_grading_task.delay(as_of_iso, scheme_id))
     return run
 
 
@@ -156,7 +243,21 @@ def _run_start(run: GradingRun, *, shards: int = 1, cuts: PopulationCuts | None 
     run.started_at = timezone.now()
     run.error = ""
     run.shards = shards
-    fields = ["status", "started_at", "error", "shards"]
+    # A sharded run has computed its cut points already: its shards score, decide and write.
+    run.phase = GradingRun.Phase.EXTRACT if shards <= 1 else GradingRun.Phase.SCORE
+    run.progress_done = 0
+    run.progress_total = 0 if cuts is None else _population_size()
+    run.progress_at = run.started_at
+    fields = [
+        "status",
+        "started_at",
+        "error",
+        "shards",
+        "phase",
+        "progress_done",
+        "progress_total",
+        "progress_at",
+    ]
     if cuts is not None:
         run.population_cuts = cuts.to_json()
         fields.append("population_cuts")
@@ -173,7 +274,18 @@ def _run_succeed(
         setattr(run, name, counts.get(name, 0))
     run.status = GradingRun.Status.SUCCEEDED
     run.finished_at = timezone.now()
-    fields = [*RUN_COUNTERS, "status", "finished_at"]
+    run.phase = GradingRun.Phase.FINISHING
+    run.progress_done = run.progress_total = run.scored
+    run.progress_at = run.finished_at
+    fields = [
+        *RUN_COUNTERS,
+        "status",
+        "finished_at",
+        "phase",
+        "progress_done",
+        "progress_total",
+        "progress_at",
+    ]
     if phases is not None:
         run.phase_seconds = phases
         fields.append("phase_seconds")
@@ -260,6 +372,17 @@ def _no_lap(phase: str) -> None:
     return None
 
 
+def _no_progress(phase: str, *, done: int | None = None, total: int | None = None) -> None:
+    return None
+
+
+def _population_size() -> int:
+    """Customers a run grades (the active ones): a sharded run's progress total."""
+    from customers.models import Customer
+
+    return Customer.objects.filter(is_active=True).count()
+
+
 def _batch_write(
     run: GradingRun,
     rules: SchemeRules,
@@ -267,6 +390,7 @@ def _batch_write(
     id_range: tuple[int, int] | None = None,
     cuts: PopulationCuts | None = None,
     lap: Callable[[str], None] = _no_lap,
+    progress: Callable[..., None] = _no_progress,
     then: Callable[[dict[str, int], bool], None] | None = None,
 ) -> int:
     """Extract, score, decide and write one batch (the population, or one customer-id
@@ -275,11 +399,14 @@ def _batch_write(
     Customers already written by an interrupted attempt keep their rows and are skipped. The
     write is one transaction; `then(counts, complete)` runs inside it, where `complete`
     says the batch's counts are the whole run's (a clean first attempt of a whole run).
+    `progress(phase, done=, total=)` is told each phase as it starts, outside the write
+    transaction.
     """
     orders, customers = extract.extract_period(
         as_of=run.as_of, window_days=rules.params.window_days, id_range=id_range
     )
     lap("extract")
+    progress(GradingRun.Phase.SCORE, total=len(customers))
     scores = score_population(
         orders.drop(columns=["on_time"]),
         customers,
@@ -297,9 +424,11 @@ def _batch_write(
     if done:
         scores = scores[~scores.index.isin(list(done))]
     lap("score")
+    progress(GradingRun.Phase.DECIDE, done=len(done))
     state = extract.extract_state(as_of=run.as_of, customer_ids=scores.index)
     decisions = decide.decide(scores, state, rules=rules, as_of=run.as_of)
     lap("decide")
+    progress(GradingRun.Phase.WRITE)
     with transaction.atomic():
         written = write.write_results(
             run=run, scores=scores, decisions=decisions, rules=rules, now=timezone.now()
@@ -327,7 +456,10 @@ def _execute(run: GradingRun) -> None:
         lap("write")
         _run_succeed(run, counts=written if complete else None, phases=phases)
 
-    _batch_write(run, scheme_rules(run.scheme), lap=lap, then=succeed)
+    def progress(phase: str, *, done: int | None = None, total: int | None = None) -> None:
+        _progress_record(run, phase, done=done, total=total)
+
+    _batch_write(run, scheme_rules(run.scheme), lap=lap, progress=progress, then=succeed)
     # The commit (and any foreign-key check still deferred) is timed too; recorded with the
     # duration once the run is committed.
     lap("commit")
@@ -367,6 +499,7 @@ def _run_shards_start(*, run: GradingRun, shards: int) -> GradingRun:
     from grading.tasks import finish_run_task, grade_shard_task
 
     rules = scheme_rules(run.scheme)
+    _progress_record(run, GradingRun.Phase.EXTRACT, done=0, total=0)
     ranges = sharding.shard_ranges(shards=shards)
     cuts = sharding.run_cuts_compute(run=run, rules=rules, ranges=ranges)
     with transaction.atomic():
@@ -380,7 +513,15 @@ def run_shard_execute(*, run_id: int, low: int, high: int) -> int:
     """Phase two: score, decide and write customers with ids in [low, high); return rows."""
     run = GradingRun.objects.select_related("scheme").get(pk=run_id)
     cuts = PopulationCuts.from_json(run.population_cuts)
-    return _batch_write(run, scheme_rules(run.scheme), id_range=(low, high), cuts=cuts)
+    written = _batch_write(run, scheme_rules(run.scheme), id_range=(low, high), cuts=cuts)
+    # After the shard's commit, in autocommit: one short UPDATE per shard. A shard run again
+    # after a crash counts only the customers it wrote this time; the cap keeps a miscount
+    # from showing more than 100%, and the callback sets the exact figures.
+    GradingRun.objects.filter(pk=run_id).update(
+        progress_done=Least(F("progress_done") + written, F("progress_total")),
+        progress_at=timezone.now(),
+    )
+    return written
 
 
 def run_finish(*, run_id: int) -> GradingRun:
