@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 from benefits.exceptions import BenefitNotFound
 from benefits.models import Benefit, GradeBenefit, GrowthTask, Recommendation, Redemption
 from benefits.periods import period_key
+from common.translated import localized
 from customers.models import Customer, PointsEntry, ServiceTicket
 from customers.selectors import scope_for_user
 from grading.models import CustomerGrade, Grade
@@ -168,7 +169,7 @@ def benefit_usage_by_grade(*, start: dt.datetime, end: dt.datetime) -> list[dict
     """
     rows = (
         Redemption.objects.filter(redeemed_at__gte=start, redeemed_at__lt=end)
-        .values("grade_id", "grade__code", "grade__name", "grade__rank")
+        .values("grade_id", "grade__code", "grade__rank", grade_name=localized("grade__name"))
         .annotate(
             redemptions=Count("id"), cost=Sum("cost"), customers=Count("customer", distinct=True)
         )
@@ -177,7 +178,7 @@ def benefit_usage_by_grade(*, start: dt.datetime, end: dt.datetime) -> list[dict
     return [
         {
             "grade": row["grade__code"],
-            "grade_name": row["grade__name"],
+            "grade_name": row["grade_name"],
             "redemptions": row["redemptions"],
             "customers": row["customers"],
             "cost": row["cost"] or Decimal("0"),
@@ -295,7 +296,7 @@ def ticket_sla_annotate(
     """
     return queryset.annotate(
         sla_minutes=F("customer__grade_state__grade__first_response_minutes"),
-        sla_grade_name=F("customer__grade_state__grade__name"),
+        sla_grade_name=localized("customer__grade_state__grade__name"),
     ).annotate(
         sla_deadline=ExpressionWrapper(
             F("opened_at") + Minutes("sla_minutes"), output_field=DateTimeField()
@@ -384,7 +385,7 @@ def sla_breach_summary_by_grade(
     rows = (
         queryset.values(
             grade=F("customer__grade_state__grade__code"),
-            grade_name=F("customer__grade_state__grade__name"),
+            grade_name=localized("customer__grade_state__grade__name"),
             rank=F("customer__grade_state__grade__rank"),
             target_minutes=F("customer__grade_state__grade__first_response_minutes"),
         )

@@ -106,7 +106,8 @@ class Grade(models.Model):
     )
     color = models.CharField(_("colour"), max_length=7, default="#64748b")
 
-    history = HistoricalRecords()
+    # name, description and service_level have an English and a Chinese column, and the
+    # grade's history is registered after them, in grading/translation.py.
 
     class Meta:
         verbose_name = _("grade")

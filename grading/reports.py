@@ -23,6 +23,7 @@ from django.db.models import Avg, Count, F, Model, Q, QuerySet, Sum
 from django.utils.translation import gettext as _
 
 from common.dates import local_midnight
+from common.translated import localized
 from customers.models import Order
 from grading.models import Grade, GradingRun, ScoreSnapshot
 
@@ -139,7 +140,7 @@ def value_distribution(*, run: GradingRun) -> Table:
     """Return customers, average scores and window purchases per grade of `run`."""
     rows = (
         ScoreSnapshot.objects.filter(run=run)
-        .values("grade_after__name", "grade_after__rank")
+        .values("grade_after__rank", grade_name=localized("grade_after__name"))
         .annotate(
             customers=Count("id"),
             composite=Avg("composite"),
@@ -167,7 +168,7 @@ def value_distribution(*, run: GradingRun) -> Table:
         ],
         rows=[
             [
-                r["grade_after__name"],
+                r["grade_name"],
                 r["customers"],
                 percent(r["customers"], total),
                 round(r["composite"] or 0, 2),
@@ -365,17 +366,17 @@ def repurchase_by_grade(*, run: GradingRun) -> Table:
     """
     rows = list(
         ScoreSnapshot.objects.filter(run=run)
-        .values("grade_after__name", "grade_after__rank")
+        .values("grade_after__rank", grade_name=localized("grade_after__name"))
         .annotate(customers=Count("id"), repeat=Count("id", filter=Q(frequency__gte=2)))
         .order_by("-grade_after__rank")
     )
-    rates = [(r["grade_after__name"], percent(r["repeat"], r["customers"])) for r in rows]
+    rates = [(r["grade_name"], percent(r["repeat"], r["customers"])) for r in rows]
     notes = inversion_notes(rates)
     return Table(
         title=_("Repurchase rate per grade"),
         columns=[_("grade"), _("customers"), _("repeat buyers"), _("repurchase rate %")],
         rows=[
-            [r["grade_after__name"], r["customers"], r["repeat"], rate]
+            [r["grade_name"], r["customers"], r["repeat"], rate]
             for r, (_name, rate) in zip(rows, rates, strict=True)
         ],
         notes=notes,

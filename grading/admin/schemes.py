@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
+from modeltranslation.admin import TranslationAdmin
 
 from common.actors import acting_user
 from common.exceptions import DomainError
@@ -37,7 +38,7 @@ def _is_draft(scheme: GradingScheme | None) -> bool:
 
 
 @admin.register(Grade)
-class GradeAdmin(GuardedHistoryAdmin):
+class GradeAdmin(GuardedHistoryAdmin, TranslationAdmin):  # name, description, service level
     list_display = (
         "name",
         "code",
@@ -46,7 +47,7 @@ class GradeAdmin(GuardedHistoryAdmin):
         "service_level",
         "first_response_minutes",
     )
-    search_fields = ("code", "name")
+    search_fields = ("code", "name_en", "name_zh_hans")
     ordering = ("-rank",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Grade]:

@@ -215,25 +215,14 @@ def test_points_page_shows_balance_and_tasks(client, carol):
 
 @pytest.fixture
 def grade_names_zh():
-    """The zh-hans names of the seeded grades: the catalog's when the lead has translated
-    them, else stand-ins put into the loaded catalog for this test only."""
-    from django.utils.translation import trans_real
-
-    from appeals.labels import DEFAULT_GRADE_NAMES
-
-    catalog = trans_real.translation("zh-hans")._catalog
-    stand_ins = {"Strategic": "战略级", "Key": "重点级", "Growth": "成长级", "Standard": "标准级"}
-    stand_ins["Basic"] = "基础级"
-    added, names = [], {}
-    for english, _label in DEFAULT_GRADE_NAMES.values():
-        key = f"grade name\x04{english}"
-        if key not in catalog:
-            catalog[key] = stand_ins[english]
-            added.append(key)
-        names[english] = catalog[key]
-    yield names
-    for key in added:
-        del catalog._catalogs[0][key]
+    """The Chinese names of the seeded grades, as grading's migration 0013 wrote them."""
+    return {
+        "Strategic": "战略客户",
+        "Key": "重点客户",
+        "Growth": "成长客户",
+        "Standard": "标准客户",
+        "Basic": "基础客户",
+    }
 
 
 @pytest.mark.django_db
@@ -254,7 +243,7 @@ def test_rfm_labels_and_grade_names_are_shown_in_chinese(client, carol, grade_na
 
 
 @pytest.mark.django_db
-def test_a_grade_renamed_by_ops_is_shown_as_written(grade_names_zh):
+def test_a_grade_renamed_by_ops_is_shown_as_written_in_each_language(grade_names_zh):
     from django.utils import translation
 
     from appeals.labels import grade_label
@@ -263,9 +252,18 @@ def test_a_grade_renamed_by_ops_is_shown_as_written(grade_names_zh):
     growth = grade("growth")
     with translation.override("zh-hans"):
         assert grade_label(growth) == grade_names_zh["Growth"]
-        growth.name = "Silver"
-        assert grade_label(growth) == "Silver"
+    growth.name_en, growth.name_zh_hans = "Silver", ""
+    growth.save()
+    growth.refresh_from_db()
+    with translation.override("zh-hans"):
+        assert grade_label(growth) == "Silver"  # no Chinese name: the English one
+    growth.name_zh_hans = "白银客户"
+    growth.save()
+    with translation.override("zh-hans"):
+        assert grade_label(growth) == "白银客户"
         assert grade_label(None) == "—"
+    with translation.override("en"):
+        assert grade_label(growth) == "Silver"
 
 
 @pytest.mark.django_db
