@@ -8,15 +8,23 @@ changing one means `scheme_revise` and activating the new draft.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from simple_history.utils import bulk_create_with_history
 
 from grading.exceptions import InvalidSchemeLadder, SchemeConflict, SchemeNotDraft
-from grading.models import GradingScheme, SchemeGrade
+from grading.models import Grade, GradingScheme, SchemeGrade
 from grading.pipeline.rules import scheme_rules
 from grading.policy import default_counts
 from grading.selectors import scheme_rungs_with_outdated_counts
@@ -36,14 +44,185 @@ _NOT_COPIED = frozenset(
 )
 
 
+#: The R/F/M score each stored threshold is for, in stored order (docs/grading.md): recency
+#: lists the days for scores 5, 4, 3, 2; frequency and monetary the floors of scores 2 to 5.
+THRESHOLD_SCORES: Mapping[str, tuple[int, ...]] = {
+    "r_thresholds": (5, 4, 3, 2),
+    "f_thresholds": (2, 3, 4, 5),
+    "m_thresholds": (2, 3, 4, 5),
+}
+#: The dimension each threshold list belongs to, as people name it.
+THRESHOLD_DIMENSIONS: Mapping[str, Promise] = {
+    "r_thresholds": gettext_lazy("Recency (days since the last order)"),
+    "f_thresholds": gettext_lazy("Frequency (orders in the window)"),
+    "m_thresholds": gettext_lazy("Monetary (net purchases in the window)"),
+}
+#: Thresholds the scoring reads as whole numbers (days, orders); monetary takes cents.
+_WHOLE_THRESHOLDS = frozenset({"r_thresholds", "f_thresholds"})
+
+
+@dataclass(frozen=True)
+class SchemeProblem:
+    """One reason a scheme cannot grade, in words: which field, which position in it, why.
+
+    `position` is the index in the threshold list (`THRESHOLD_SCORES`) or in the rungs given
+    to `scheme_ladder_problems`, so a form can put the message next to the field at fault.
+    """
+
+    field: str
+    position: int
+    message: str
+
+
+def _number(value: Decimal) -> str:
+    """Return `value` as people write it in the active language, without trailing zeros."""
+    places = max(0, -int(value.normalize().as_tuple().exponent))
+    return number_format(value, decimal_pos=places, use_l10n=True, force_grouping=True)
+
+
+def _decimal(value: Any) -> Decimal | None:
+    """Return a stored or entered threshold as a finite Decimal; None when it is not one."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+def scheme_threshold_problems(*, thresholds: Mapping[str, Sequence[Any]]) -> list[SchemeProblem]:
+    """Return what is wrong with a scheme's fixed R/F/M thresholds (none: they can grade).
+
+    `thresholds` maps "r_thresholds", "f_thresholds", "m_thresholds" to their four values in
+    stored order (`THRESHOLD_SCORES`); an empty list means the defaults and is fine. Each
+    value must be given, a number of 0 or more (whole for days and orders), and higher than
+    the one before it: a threshold equal to the previous one would make a score unreachable.
+    The scoring package accepts equal values; the scheme is stricter on purpose.
+    """
+    problems: list[SchemeProblem] = []
+    for field, scores in THRESHOLD_SCORES.items():
+        values = list(thresholds.get(field) or [])
+        if not values:
+            continue
+        values += [None] * (len(scores) - len(values))
+        dimension = THRESHOLD_DIMENSIONS[field]
+        previous: tuple[int, Decimal] | None = None
+        for position, (score, raw) in enumerate(zip(scores, values, strict=False)):
+            value = _decimal(raw)
+            context = {"dimension": dimension, "score": score}
+            if value is None:
+                message = _("%(dimension)s: enter the threshold for score %(score)s.") % context
+            elif value < 0 or (field in _WHOLE_THRESHOLDS and value != value.to_integral()):
+                context["value"] = _number(value)
+                message = (
+                    _(
+                        "%(dimension)s: the threshold for score %(score)s (%(value)s) must be "
+                        "a whole number of 0 or more."
+                    )
+                    if field in _WHOLE_THRESHOLDS
+                    else _(
+                        "%(dimension)s: the threshold for score %(score)s (%(value)s) must be "
+                        "0 or more."
+                    )
+                ) % context
+            elif previous is not None and value <= previous[1]:
+                message = _(
+                    "%(dimension)s: the threshold for score %(score)s (%(value)s) must be "
+                    "higher than the one for score %(previous)s (%(previous_value)s)."
+                ) % {
+                    **context,
+                    "value": _number(value),
+                    "previous": previous[0],
+                    "previous_value": _number(previous[1]),
+                }
+            else:
+                previous = (score, value)
+                continue
+            problems.append(SchemeProblem(field=field, position=position, message=message))
+            if value is not None:
+                previous = (score, value)
+        if len(values) > len(scores):
+            problems.append(
+                SchemeProblem(
+                    field=field,
+                    position=len(scores),
+                    message=_(
+                        "%(dimension)s: give one threshold for each of the scores %(scores)s."
+                    )
+                    % {"dimension": dimension, "scores": ", ".join(str(s) for s in scores)},
+                )
+            )
+    return problems
+
+
+def scheme_ladder_problems(*, rungs: Sequence[tuple[Grade, Any]]) -> list[SchemeProblem]:
+    """Return what is wrong with the minimum scores of a ladder's rungs (grade, min_score).
+
+    Every rung needs a minimum score, and a higher grade (by rank) a higher one than every
+    grade below it: a customer gets the highest grade whose minimum their composite reaches,
+    so a lower grade asking as much or more could never be given. `position` in each
+    problem is the rung's index in `rungs`.
+    """
+    problems: list[SchemeProblem] = []
+    scored: list[tuple[int, Grade, Decimal]] = []
+    for position, (grade, raw) in enumerate(rungs):
+        value = _decimal(raw)
+        if value is None:
+            problems.append(
+                SchemeProblem(
+                    field="min_score",
+                    position=position,
+                    message=_("%(grade)s: enter a minimum score.") % {"grade": grade.name},
+                )
+            )
+        else:
+            scored.append((position, grade, value))
+    scored.sort(key=lambda item: item[1].rank, reverse=True)
+    for (_position, higher, higher_value), (position, grade, value) in itertools.pairwise(scored):
+        if value >= higher_value:
+            problems.append(
+                SchemeProblem(
+                    field="min_score",
+                    position=position,
+                    message=_(
+                        "%(grade)s: the minimum score (%(value)s) must be lower than that of the "
+                        "higher grade %(higher)s (%(higher_value)s)."
+                    )
+                    % {
+                        "grade": grade.name,
+                        "value": _number(value),
+                        "higher": higher.name,
+                        "higher_value": _number(higher_value),
+                    },
+                )
+            )
+    return problems
+
+
 def scheme_validate(*, scheme: GradingScheme) -> None:
     """Raise InvalidSchemeLadder unless `scheme` can grade a population.
 
     Uses the pipeline's own reading of the scheme (`grading.pipeline.rules.scheme_rules`),
     so what passes here is exactly what a run accepts: at least one grade, unique ranks and codes,
-    valid cadences and counters, valid weights. On top of that one grade must have
-    `min_score` 0, so every customer qualifies for some grade.
+    valid cadences and counters, valid weights. On top of that: the fixed R/F/M thresholds
+    rise score by score (`scheme_threshold_problems`), a higher grade needs a higher minimum
+    score (`scheme_ladder_problems`), and one grade has `min_score` 0, so every customer
+    qualifies for some grade. The admin's scheme form runs the same two checks on its input.
     """
+    problems = scheme_threshold_problems(
+        thresholds={field: getattr(scheme, field) for field in THRESHOLD_SCORES}
+    ) + scheme_ladder_problems(
+        rungs=[
+            (rung.grade, rung.min_score)
+            for rung in SchemeGrade.objects.filter(scheme=scheme).select_related("grade")
+        ]
+    )
+    if problems:
+        raise InvalidSchemeLadder(
+            _("The scheme cannot grade customers: %(problem)s")
+            % {"problem": " ".join(problem.message for problem in problems)}
+        )
     try:
         rules = scheme_rules(scheme)
     except ValueError as exc:
