@@ -1,18 +1,17 @@
 """Admin for customers and their data. Account managers only ever see their own customers:
 every changelist, change view and autocomplete goes through `customers.selectors`.
 
-File import (upload, dry-run preview, confirm) and the customer export live in
-`customers.admin_io`; the ModelAdmins here only opt in (`ImportAdminMixin`, export actions)."""
+File import (upload, dry-run preview, confirm) lives in `customers.admin_io`; the ModelAdmins
+here only opt in (`ImportAdminMixin`). The customers export carries grades, so it is grading's
+(grading/admin/customer_export.py registers this admin again with the export added)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponseBase
-from django.urls import path, reverse
+from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -25,7 +24,7 @@ from common.listing import (
     period_filter,
 )
 from customers import selectors
-from customers.admin_io import ImportAdminMixin, ToolLink, customer_export_response
+from customers.admin_io import ImportAdminMixin
 from customers.admin_managers import AccountManagerPickerMixin
 from customers.models import (
     Campaign,
@@ -135,7 +134,8 @@ class CustomerAdmin(AccountManagerPickerMixin, ImportAdminMixin, CustomerScopedA
         "created_at",
         "updated_at",
     )
-    actions = ("invite_to_portal", "export_csv", "export_xlsx")
+    # The export actions and button are grading's (grading/admin/customer_export.py).
+    actions: tuple[str, ...] = ("invite_to_portal",)
     fieldsets = (
         (None, {"fields": ("code", "name", "kind", "industry", "is_active", "current_grade")}),
         (_("Contact"), {"fields": ("contact_name", "email", "phone", "address")}),
@@ -148,39 +148,6 @@ class CustomerAdmin(AccountManagerPickerMixin, ImportAdminMixin, CustomerScopedA
         if selectors.user_sees_all_customers(request.user):
             return self.list_filter
         return tuple(f for f in self.list_filter if f is not MANAGER_FILTER)
-
-    def get_urls(self) -> list[Any]:
-        export = self.admin_site.admin_view(self.export_view)
-        info = f"{self.opts.app_label}_{self.opts.model_name}"
-        return [path("export/", export, name=f"{info}_export"), *super().get_urls()]
-
-    def export_view(self, request: HttpRequest) -> HttpResponseBase:
-        """Export every customer the user may see (`?format=csv|xlsx`)."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        return customer_export_response(
-            request, queryset=None, file_format=request.GET.get("format", "csv")
-        )
-
-    def object_tool_links(self, request: HttpRequest) -> list[ToolLink]:
-        links = super().object_tool_links(request)
-        if self.has_view_permission(request):
-            export = reverse(f"{self.admin_site.name}:customers_customer_export")
-            links += [
-                ToolLink(f"{export}?format=csv", _("Export customers (CSV)")),
-                ToolLink(f"{export}?format=xlsx", _("Export customers (XLSX)")),
-            ]
-        return links
-
-    @admin.action(description=_("Export selected customers (CSV)"), permissions=["view"])
-    def export_csv(self, request: HttpRequest, queryset: QuerySet[Customer]) -> HttpResponseBase:
-        """Export the selected (or, with "select all", the filtered) customers as CSV."""
-        return customer_export_response(request, queryset=queryset, file_format="csv")
-
-    @admin.action(description=_("Export selected customers (XLSX)"), permissions=["view"])
-    def export_xlsx(self, request: HttpRequest, queryset: QuerySet[Customer]) -> HttpResponseBase:
-        """Export the selected (or, with "select all", the filtered) customers as XLSX."""
-        return customer_export_response(request, queryset=queryset, file_format="xlsx")
 
     def has_invite_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("customers.add_customeraccount")

@@ -1,8 +1,9 @@
-"""Admin import (upload → dry-run preview → confirm) and customer export pages.
+"""Admin import pages (upload → dry-run preview → confirm).
 
-Thin interfaces over `customers.services.imports` / `events` (the all-or-nothing imports)
-and `customers.services.exports`. One generic upload/preview/confirm flow serves every
-import kind; `ImportAdminMixin` adds it to a ModelAdmin's URLs and changelist.
+Thin interfaces over `customers.services.imports` / `events` (the all-or-nothing imports).
+One generic upload/preview/confirm flow serves every import kind; `ImportAdminMixin` adds it
+to a ModelAdmin's URLs and changelist. The customers export, which carries grades and scores,
+is grading's (`grading.admin.customer_export`); it reuses `FORMATS` and `ToolLink` from here.
 
 Between preview and confirm the upload waits in a private file under
 settings.PRIVATE_MEDIA_ROOT/imports with a random name. The browser only ever holds a signed
@@ -34,20 +35,15 @@ from django.contrib.contenttypes.models import ContentType
 from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import UploadedFile
-from django.db.models import QuerySet
 from django.http import (
-    FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
-    HttpResponseBase,
-    StreamingHttpResponse,
 )
 from django.shortcuts import redirect
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
@@ -59,8 +55,7 @@ from common.actors import acting_user
 from common.exceptions import DomainError
 from common.uploads import UploadSizeLimitHandler
 from customers.exceptions import ImportRejected
-from customers.models import Customer
-from customers.services import events, exports, imports
+from customers.services import events, imports
 from customers.services.imports import ImportReport, RowError
 from customers.tabular import TableError, open_table, table_format, write_table
 
@@ -524,24 +519,6 @@ def import_template(
     response = HttpResponse(content, content_type=FORMATS[file_format])
     response["Content-Disposition"] = f'attachment; filename="{kind.key}-template.{file_format}"'
     return response
-
-
-def customer_export_response(
-    request: HttpRequest, *, queryset: QuerySet[Customer] | None, file_format: str
-) -> HttpResponseBase:
-    """Return the customer export of `queryset` (scoped to the user) as a download."""
-    if file_format not in FORMATS:
-        raise Http404(_("Unknown file format."))
-    rows = exports.customer_export_rows(user=request.user, queryset=queryset)
-    name = f"customers-{timezone.localdate().isoformat()}.{file_format}"
-    if file_format == "csv":
-        response: HttpResponseBase = StreamingHttpResponse(
-            exports.customer_export_csv(rows), content_type=FORMATS["csv"]
-        )
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-        return response
-    workbook: IO[bytes] = exports.customer_export_xlsx(rows)
-    return FileResponse(workbook, as_attachment=True, filename=name, content_type=FORMATS["xlsx"])
 
 
 # --- admin wiring -------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ exactly like missing ones.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, PermissionsMixin, User
@@ -16,7 +15,6 @@ from django.db.models import (
     Case,
     Exists,
     F,
-    FilteredRelation,
     Model,
     OuterRef,
     Q,
@@ -163,63 +161,3 @@ def points_entries_for_customer(*, customer: Customer, limit: int = 50) -> list[
     return list(
         PointsEntry.objects.filter(customer=customer).order_by("-created_at", "-id")[:limit]
     )
-
-
-#: The columns `customer_export_values` reads, in export order (see customers.services.exports).
-EXPORT_VALUES = (
-    "code",
-    "name",
-    "kind",
-    "industry",
-    "account_manager__username",
-    "grade_state__grade__code",
-    "grade_state__grade__name",
-    "grade_state__since",
-    "active_pin__source",
-    "latest_snapshot__recency_days",
-    "latest_snapshot__frequency",
-    "latest_snapshot__monetary",
-    "latest_snapshot__r_score",
-    "latest_snapshot__f_score",
-    "latest_snapshot__m_score",
-    "latest_snapshot__rfm_segment",
-    "latest_snapshot__rfm_label",
-    "latest_snapshot__lifecycle",
-    "latest_snapshot__pyramid",
-    "latest_snapshot__historical",
-    "latest_snapshot__potential",
-    "latest_snapshot__cooperation",
-    "latest_snapshot__composite",
-)
-
-
-def customer_export_values(
-    *,
-    user: AbstractBaseUser | AnonymousUser,
-    run_id: int | None,
-    queryset: QuerySet[Customer] | None = None,
-) -> QuerySet[Customer, tuple[Any, ...]]:
-    """Return one tuple per customer `user` may see: `EXPORT_VALUES`, ordered by code.
-
-    `queryset` narrows the customers (e.g. an admin changelist's filters); it is scoped to
-    `user` again here, so no caller can widen an export. Scores come from run `run_id`'s
-    snapshot (NULLs when there is no run or the customer was not in it); `active_pin__source`
-    is the source of the active override ("manual" / "appeal") or NULL.
-
-    One query whatever the row count: the current grade, the active override and the run's
-    snapshot are LEFT JOINs (each matches at most one row: the grade state is one-to-one,
-    one active override per customer and one snapshot per (run, customer) are unique
-    constraints). Reached through the relations grading declares on Customer, so this
-    module does not import grading (docs/architecture.md, "Layers": customers <- grading).
-    """
-    base = Customer.objects.all() if queryset is None else queryset
-    # Relations are named as strings: FilteredRelation joins, not Python imports. Without a
-    # run the condition never matches (every snapshot has a run), so scores come out NULL.
-    snapshot_condition = (
-        Q(snapshots__run_id=run_id) if run_id is not None else Q(snapshots__run__isnull=True)
-    )
-    scoped = scope_for_user(base, user=user).annotate(
-        latest_snapshot=FilteredRelation("snapshots", condition=snapshot_condition),
-        active_pin=FilteredRelation("overrides", condition=Q(overrides__ended_at__isnull=True)),
-    )
-    return scoped.order_by("code").values_list(*EXPORT_VALUES)

@@ -7,11 +7,6 @@ class GradingConfig(AppConfig):
     verbose_name = _("Grading")
 
     def ready(self) -> None:
-        from customers.services.exports import scores_run_provider_set
-        from grading.selectors import export_scores_run
-
-        scores_run_provider_set(export_scores_run)
-
         from django.db.models.signals import post_migrate
 
         from grading.triggers import post_migrate_trigger_ensure

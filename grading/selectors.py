@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Case, IntegerField, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models import (
+    Case,
+    FilteredRelation,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from common.durations import duration_display
+from customers.models import Customer
 from customers.selectors import scope_for_user
-from customers.services.exports import ScoresRun
 from grading.exceptions import NoActiveScheme
 from grading.models import (
     Cadence,
@@ -82,10 +93,63 @@ def run_get_latest_succeeded(*, as_of: dt.date | None = None) -> GradingRun | No
     return runs.order_by("-as_of", "-finished_at").first()
 
 
-def export_scores_run() -> ScoresRun | None:
-    """Return the run whose scores the customer export shows: the latest succeeded one."""
-    run = run_get_latest_succeeded()
-    return ScoresRun(id=run.pk, as_of=run.as_of) if run is not None else None
+#: The columns `customer_export_values` reads, in export order (see grading.customer_export).
+EXPORT_VALUES = (
+    "code",
+    "name",
+    "kind",
+    "industry",
+    "account_manager__username",
+    "grade_state__grade__code",
+    "grade_state__grade__name",
+    "grade_state__since",
+    "active_pin__source",
+    "latest_snapshot__recency_days",
+    "latest_snapshot__frequency",
+    "latest_snapshot__monetary",
+    "latest_snapshot__r_score",
+    "latest_snapshot__f_score",
+    "latest_snapshot__m_score",
+    "latest_snapshot__rfm_segment",
+    "latest_snapshot__rfm_label",
+    "latest_snapshot__lifecycle",
+    "latest_snapshot__pyramid",
+    "latest_snapshot__historical",
+    "latest_snapshot__potential",
+    "latest_snapshot__cooperation",
+    "latest_snapshot__composite",
+)
+
+
+def customer_export_values(
+    *,
+    user: AbstractBaseUser | AnonymousUser,
+    run_id: int | None,
+    queryset: QuerySet[Customer] | None = None,
+) -> QuerySet[Customer, tuple[Any, ...]]:
+    """Return one tuple per customer `user` may see: `EXPORT_VALUES`, ordered by code.
+
+    `queryset` narrows the customers (e.g. an admin changelist's filters); it is scoped to
+    `user` again here, so no caller can widen an export. Scores come from run `run_id`'s
+    snapshot (NULLs when there is no run or the customer was not in it); `active_pin__source`
+    is the source of the active override ("manual" / "appeal") or NULL.
+
+    One query whatever the row count: the current grade, the active override and the run's
+    snapshot are LEFT JOINs (each matches at most one row: the grade state is one-to-one,
+    one active override per customer and one snapshot per (run, customer) are unique
+    constraints): the relations grading declares on Customer.
+    """
+    base = Customer.objects.all() if queryset is None else queryset
+    # Without a run the condition never matches (every snapshot has a run), so scores come
+    # out NULL.
+    snapshot_condition = (
+        Q(snapshots__run_id=run_id) if run_id is not None else Q(snapshots__run__isnull=True)
+    )
+    scoped = scope_for_user(base, user=user).annotate(
+        latest_snapshot=FilteredRelation("snapshots", condition=snapshot_condition),
+        active_pin=FilteredRelation("overrides", condition=Q(overrides__ended_at__isnull=True)),
+    )
+    return scoped.order_by("code").values_list(*EXPORT_VALUES)
 
 
 def snapshot_list_for_run(*, run: GradingRun) -> QuerySet[ScoreSnapshot]:
@@ -139,6 +203,7 @@ def rung_get_for_snapshot(*, snapshot: ScoreSnapshot) -> SchemeGrade | None:
     return SchemeGrade.objects.filter(
         scheme_id=snapshot.run.scheme_id, grade_id=snapshot.grade_before_id
     ).first()
+
 
 #: How far along a single-process run is when each phase starts (percent). Its work is
 #: set-based: the customers are all written by one statement in the write phase, so the

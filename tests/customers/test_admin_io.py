@@ -27,7 +27,7 @@ from openpyxl import load_workbook
 
 from common.roles import OPERATIONS
 from customers.models import Complaint, Customer, Order
-from customers.services.exports import CUSTOMER_EXPORT_COLUMNS, csv_text, customer_export_rows
+from grading.customer_export import CUSTOMER_EXPORT_COLUMNS, csv_text, customer_export_rows
 from grading.models import GradeOverride
 from tests.customers.factories import CustomerFactory, UserFactory
 from tests.grading.factories import (

@@ -1,10 +1,13 @@
-"""Customer exports: each customer with their current grade and latest scores (issue 6,
+"""The customers export: each customer with their current grade and latest scores (issue 6,
 docs/architecture.md, "Interfaces"), as CSV (streamed) or XLSX (written through
 `customers.tabular`).
 
-The same functions serve the admin button, the admin action and any later command or API:
-the caller passes who is asking and, optionally, a narrower queryset; scoping to the
-caller's customers (docs/architecture.md, invariant 5) happens here, never in the interface.
+Grading owns it: the rows join customers to their grade, active override and snapshot, so it
+sits above customers (docs/architecture.md, "Layers"). The same functions serve the admin
+button and action (`grading.admin.customer_export`) and any later command or API: the caller
+passes who is asking and, optionally, a narrower queryset; scoping to the caller's customers
+(docs/architecture.md, invariant 5) happens in `grading.selectors.customer_export_values`,
+never in the interface.
 """
 
 from __future__ import annotations
@@ -14,8 +17,7 @@ import datetime as dt
 import io
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import IO, Any
 
@@ -24,8 +26,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from customers.models import Customer
-from customers.selectors import customer_export_values
 from customers.tabular import _safe_cell, write_table
+from grading.models import GradingRun
+from grading.selectors import customer_export_values, run_get_latest_succeeded
 
 #: The export's header, in column order.
 CUSTOMER_EXPORT_COLUMNS = (
@@ -67,29 +70,9 @@ SCORE_PLACES = 4
 Row = tuple[Any, ...]
 
 
-@dataclass(frozen=True)
-class ScoresRun:
-    """The run whose snapshots supply the score columns."""
-
-    id: int
-    as_of: dt.date
-
-
-#: Returns the run whose snapshots supply the score columns. Grading builds on customers
-#: (docs/architecture.md, "Layers"), so it sets this in `GradingConfig.ready()`: this module never
-#: imports grading. None (no grading installed): the score columns stay empty.
-_scores_run_provider: Callable[[], ScoresRun | None] | None = None
-
-
-def scores_run_provider_set(provider: Callable[[], ScoresRun | None]) -> None:
-    """Set the function that returns the run the export's scores come from."""
-    global _scores_run_provider
-    _scores_run_provider = provider
-
-
-def customer_export_run() -> ScoresRun | None:
+def customer_export_run() -> GradingRun | None:
     """Return the run whose scores the export shows (the latest succeeded one), or None."""
-    return _scores_run_provider() if _scores_run_provider is not None else None
+    return run_get_latest_succeeded()
 
 
 def customer_export_rows(
