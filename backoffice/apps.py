@@ -11,3 +11,10 @@ class BackofficeConfig(AppConfig):
 
     name = "backoffice"
     verbose_name = _("Back office")
+
+    def ready(self) -> None:
+        # A grade change's admin page shows the follow-ups and appeals beside its
+        # explanation: grading declares the sections, this interface app fills them.
+        from backoffice.reviews import register_change_sections
+
+        register_change_sections()

@@ -48,6 +48,37 @@ class RejectChangesForm(forms.Form):
     )
 
 
+class DecideChangeForm(forms.Form):
+    """Approve or reject one proposal from its page; a reject needs the reason.
+
+    One note box for both buttons: the approval's note (optional) or the rejection's reason
+    (required, checked by `grade_change_reject` and shown next to this field).
+    """
+
+    APPROVE = "approve"
+    REJECT = "reject"
+
+    decision = forms.ChoiceField(
+        choices=[(APPROVE, _("Approve")), (REJECT, _("Reject"))], widget=forms.HiddenInput
+    )
+    note = forms.CharField(
+        label=_("Note or reason"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text=_(
+            "Optional when approving (recorded as the decision note and in the audit "
+            "history); required when rejecting: the account manager reads it."
+        ),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
+        if cleaned.get("decision") == self.REJECT and not cleaned.get("note", "").strip():
+            self.add_error("note", _("Give a reason for rejecting the change."))
+        return cleaned
+
+
 class EndOverridesForm(forms.Form):
     """Confirm ending the selected overrides; the reason is required."""
 

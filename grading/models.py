@@ -16,6 +16,8 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -661,8 +663,30 @@ class GradeChange(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.customer_id}: {self.from_grade_id} → {self.to_grade_id}"
+        """ "Liu Jing: Growth → Standard, proposed Dec. 1, 2026", in the reader's language.
 
+        The admin's page title and messages use it; lists select the customer and both
+        grades with the changes (`list_select_related`), so it costs no query there.
+        """
+        day = self.decided_at if self.decided_at and self.status != self.Status.PROPOSED else None
+        day = day or self.created_at
+        values = {
+            "customer": self.customer.name,
+            "from": self.from_grade.name if self.from_grade else "—",
+            "to": self.to_grade.name,
+            "date": date_format(timezone.localdate(day), "DATE_FORMAT") if day else "",
+        }
+        return str(CHANGE_TITLES[self.status]) % values
+
+
+#: A grade change's title by its status (`GradeChange.__str__`); whole sentences, so that a
+#: translation may reorder them.
+CHANGE_TITLES: dict[str, Any] = {
+    GradeChange.Status.PROPOSED: _("%(customer)s: %(from)s → %(to)s, proposed %(date)s"),
+    GradeChange.Status.APPLIED: _("%(customer)s: %(from)s → %(to)s, applied %(date)s"),
+    GradeChange.Status.REJECTED: _("%(customer)s: %(from)s → %(to)s, rejected %(date)s"),
+    GradeChange.Status.SUPERSEDED: _("%(customer)s: %(from)s → %(to)s, superseded %(date)s"),
+}
 
 #: The decision note of a downgrade proposal a grading run withdraws, by the rule that
 #: withdrew it (`grading.policy.decide`: withdraw_proposal), formatted with the run's as_of.

@@ -2,19 +2,25 @@
 
 The GradeChange changelist is where Operations approve or reject proposed downgrades. It
 opens on the changes waiting for review; account managers see their own customers' changes
-(read-only: deciding needs `grading.change_gradechange`, which only Operations have).
+(read-only: deciding needs `grading.change_gradechange`, which only Operations have). A
+proposal's own page decides it too (Approve / Reject in place, through the same services),
+beside its explanation and the sections the apps above grading add there
+(`change_section_register`: the account manager's follow-ups and the customer's appeals,
+from `backoffice`). docs/operations.md, "Reviewing a proposal".
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
@@ -22,12 +28,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from common.actors import acting_user
+from common.exceptions import ConflictError, DomainError
 from customers.admin import CustomerScopedAdmin
 from grading import selectors
 from grading.admin.base import ReadOnlyAdminMixin, confirmed_action
 from grading.admin.explanations import explain_change
-from grading.forms import ApproveChangesForm, RejectChangesForm
+from grading.forms import ApproveChangesForm, DecideChangeForm, RejectChangesForm, add_domain_error
 from grading.models import CustomerGrade, GradeAuditEntry, GradeChange, GradingRun
+from grading.review_sections import registered_change_sections
 from grading.services.reviews import ReviewResult, grade_change_approve, grade_change_reject
 
 REVIEW_PERMISSION = "grading.change_gradechange"
@@ -109,6 +117,10 @@ class GradeChangeAdmin(ReadOnlyAdminMixin, CustomerScopedAdmin):
     ordering = (selectors.PROPOSED_FIRST.asc(), "created_at")
     actions = ("approve_changes", "reject_changes")
     show_full_result_count = False
+
+    class Media:
+        css = {"all": ("css/grade-change.css",)}
+
     fields = (
         "customer",
         "run",
@@ -151,6 +163,17 @@ class GradeChangeAdmin(ReadOnlyAdminMixin, CustomerScopedAdmin):
     def account_manager(self, obj: GradeChange) -> str:
         return str(obj.customer.account_manager or "—")
 
+    def get_urls(self) -> list[Any]:
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "<path:object_id>/decide/",
+                self.admin_site.admin_view(self.decide_view),
+                name="{}_{}_decide".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
     def change_view(
         self,
         request: HttpRequest,
@@ -161,8 +184,64 @@ class GradeChangeAdmin(ReadOnlyAdminMixin, CustomerScopedAdmin):
         change = self.get_object(request, unquote(object_id))
         context = dict(extra_context or {})
         if change is not None:
+            context["title"] = str(change)
             context["explanation"] = explain_change(change)
+            context["change_sections"] = [
+                {"key": section.key, "template": section.template, "context": section_context}
+                for section in registered_change_sections()
+                if (section_context := section.context(request, change)) is not None
+            ]
+            if change.status == GradeChange.Status.PROPOSED and self.has_review_permission(request):
+                context.setdefault("decision_form", DecideChangeForm())
+                context["decide_url"] = reverse(
+                    "admin:grading_gradechange_decide", args=[change.pk]
+                )
         return super().change_view(request, object_id, form_url, context)
+
+    def decide_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Approve or reject one proposal from its page: the list actions' services, rules
+        and audit; a reason is required to reject; a change decided meanwhile is reported."""
+        if request.method != "POST":
+            return HttpResponseRedirect(self._change_url(object_id))
+        if not self.has_review_permission(request):
+            raise PermissionDenied
+        change = self.get_object(request, unquote(object_id))
+        if change is None:
+            raise Http404
+        form = DecideChangeForm(request.POST)
+        if form.is_valid():
+            try:
+                decision = form.cleaned_data["decision"]
+                if decision == DecideChangeForm.APPROVE:
+                    result = grade_change_approve(
+                        change_ids=[change.pk],
+                        by=acting_user(request.user),
+                        note=form.cleaned_data["note"],
+                    )
+                else:
+                    result = grade_change_reject(
+                        change_ids=[change.pk],
+                        by=acting_user(request.user),
+                        reason=form.cleaned_data["note"],
+                    )
+            except ConflictError as error:
+                self.message_user(request, error.message, messages.ERROR)
+                return HttpResponseRedirect(self._change_url(object_id))
+            except DomainError as error:
+                add_domain_error(form, error)
+            else:
+                change.refresh_from_db()
+                self.message_user(request, _decided_message(change, result), messages.SUCCESS)
+                return HttpResponseRedirect(self._change_url(object_id))
+        # Shown again on the change page, with the note typed and the error next to it.
+        page = copy.copy(request)
+        page.method = "GET"
+        response = self.change_view(page, object_id, extra_context={"decision_form": form})
+        response.status_code = 400
+        return response
+
+    def _change_url(self, object_id: str) -> str:
+        return reverse("admin:grading_gradechange_change", args=[unquote(object_id)])
 
     def _describe(self, change: GradeChange) -> str:
         return f"{change.customer}: {self.grades(change)} ({change.get_status_display()})"
@@ -222,6 +301,18 @@ class GradeChangeAdmin(ReadOnlyAdminMixin, CustomerScopedAdmin):
             submit_label=_("Yes, reject"),
             describe=self._describe,
         )
+
+
+def _decided_message(change: GradeChange, result: ReviewResult) -> str:
+    """What deciding one change from its page did, naming the change."""
+    if result.applied:
+        return _("Approved: %(change)s. The customer's grade changed.") % {"change": change}
+    if result.rejected:
+        return _("Rejected: %(change)s. The customer keeps the grade.") % {"change": change}
+    return _("Not applied: %(change)s. %(why)s") % {
+        "change": change,
+        "why": change.decision_note,
+    }
 
 
 def _summary(result: ReviewResult) -> str:
