@@ -68,7 +68,7 @@ class AccountManagerPickerMixin:
         page = Paginator(users, PICKER_PAGE_SIZE).get_page(request.GET.get("page"))
         groups: dict[bool, list[dict[str, str]]] = {True: [], False: []}
         for user in page:
-            groups[user.is_manager].append(
+            groups[bool(getattr(user, "is_manager", False))].append(
                 {"id": str(user.pk), "text": selectors.account_manager_label(user)}
             )
         results = [

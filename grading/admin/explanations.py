@@ -272,3 +272,26 @@ def explain_change(change: GradeChange) -> Explanation:
         ),
         policy=policy_rows(snapshot, rung) if snapshot is not None and rung is not None else [],
     )
+
+
+def explain_snapshot(snapshot: ScoreSnapshot) -> Explanation:
+    """Return the explanation of a customer's snapshot in a run (one query for its rung).
+
+    What the customer page shows for the latest scores: the same inputs, component scores,
+    rule and policy verdict as a grade change's page, whether or not the run changed the
+    grade. `snapshot` comes with its run (and scheme) and grades joined.
+    """
+    rule, action = snapshot.rule, snapshot.action
+    rung = rung_get_for_snapshot(snapshot=snapshot) if rule in JUDGED_RULES else None
+    return Explanation(
+        snapshot=snapshot,
+        inputs=_rows(snapshot, INPUT_FIELDS),
+        scores=_rows(snapshot, SCORE_FIELDS),
+        rule=rule,
+        rule_label=str(RULE_LABELS.get(rule, "")),
+        action=action,
+        action_label=str(ACTION_LABELS.get(action, action)),
+        customer_url=reverse("admin:customers_customer_change", args=[snapshot.customer_id]),
+        run_url=reverse("admin:grading_gradingrun_change", args=[snapshot.run_id]),
+        policy=policy_rows(snapshot, rung) if rung is not None else [],
+    )
