@@ -68,7 +68,7 @@ def appeal_outcomes(*, since: dt.date | None = None, now: dt.datetime | None = N
     fields = ("filed", "accepted", "rejected", "withdrawn", "open", "overdue")
     totals = {name: sum(row[name] for row in counts) for name in fields}
 
-    def row(label: str, figures: Mapping[str, int], durations: list[float]) -> list[Any]:
+    def row(label: str | dt.date, figures: Mapping[str, int], durations: list[float]) -> list[Any]:
         decided = figures["accepted"] + figures["rejected"]
         median, p90 = (
             [round(float(x), 1) for x in np.percentile(durations, [50, 90])]
@@ -84,7 +84,7 @@ def appeal_outcomes(*, since: dt.date | None = None, now: dt.datetime | None = N
             figures["overdue"],
         ]
 
-    rows = [row(r["month"].strftime("%Y-%m"), r, hours.get(r["month"], [])) for r in counts]
+    rows = [row(r["month"], r, hours.get(r["month"], [])) for r in counts]
     if counts:
         rows.append(row(_("all"), totals, [h for values in hours.values() for h in values]))
     return Table(
@@ -101,6 +101,7 @@ def appeal_outcomes(*, since: dt.date | None = None, now: dt.datetime | None = N
             _("90th percentile turnaround (h)"),
             _("open past SLA"),
         ],
+        kinds=["month", *["count"] * 5, "percent", "number", "number", "count"],
         rows=rows,
         remarks=[
             _(

@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from benefits.models import Benefit, GradeBenefit, Redemption
+from common import formatting
 from customers.models import ServiceTicket
 from grading import charts
 from grading.models import GradingRun
@@ -92,7 +93,11 @@ def cost_to_serve(*, run: GradingRun, orders: dict[int, dict[str, Any]] | None =
                     "%(grade)s costs more to serve than it earns: cost %(cost)s, "
                     "profit %(profit)s in the window."
                 )
-                % {"grade": grade.name, "cost": cost, "profit": profit}
+                % {
+                    "grade": grade.name,
+                    "cost": formatting.money(cost),
+                    "profit": formatting.money(profit),
+                }
             )
     start, _end = run_window(run)
     remarks = [
@@ -104,15 +109,15 @@ def cost_to_serve(*, run: GradingRun, orders: dict[int, dict[str, Any]] | None =
         % {
             "start": start.date(),
             "end": run.as_of,
-            "hours": hours_per_ticket,
-            "rate": hour_cost,
+            "hours": formatting.number(hours_per_ticket, 1),
+            "rate": formatting.money(hour_cost),
         }
     ]
     unknown = sum(o["unknown_profit"] for o in orders.values())
     if unknown:
         remarks.append(
             _("%(n)s orders in the window have no recorded profit; they count as 0.")
-            % {"n": unknown}
+            % {"n": formatting.count(unknown)}
         )
     return Table(
         title=_("Cost to serve and profit per grade"),
@@ -129,6 +134,20 @@ def cost_to_serve(*, run: GradingRun, orders: dict[int, dict[str, Any]] | None =
             _("cost per customer"),
             _("profit minus cost"),
             _("cost as share of profit %"),
+        ],
+        kinds=[
+            "text",
+            "count",
+            "money",
+            "count",
+            "money",
+            "count",
+            "number",
+            "money",
+            "money",
+            "money",
+            "money",
+            "percent",
         ],
         rows=rows,
         notes=notes,
@@ -198,6 +217,7 @@ def benefit_usage(*, run: GradingRun) -> Table:
             _("usage rate %"),
             *[str(kinds[i].label) for i in used_kinds],
         ],
+        kinds=["text", "count", "count", "count", "count", "percent", *["count"] * len(used_kinds)],
         rows=rows,
         remarks=[
             _(
@@ -216,9 +236,10 @@ def cost_chart(table: Table) -> tuple[str, str]:
         charts.grouped_bar_chart(
             [str(r[0]) for r in table.rows],
             [
-                (_("profit"), [float(r[2]) for r in table.rows], "#16a34a"),
-                (_("cost to serve"), [float(r[8]) for r in table.rows], "#dc2626"),
+                (_("profit"), [r[2] for r in table.rows], "#16a34a"),
+                (_("cost to serve"), [r[8] for r in table.rows], "#dc2626"),
             ],
+            kind="money",
         ),
     )
 

@@ -33,6 +33,8 @@ from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
+from common.formatting import PLACES, excel_value, is_missing, to_decimal
+
 
 @dataclass(frozen=True)
 class Records:
@@ -455,28 +457,70 @@ _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
 def write_table(
-    path: str | os.PathLike[str], header: Sequence[str], rows: Iterable[Sequence[Any]]
+    path: str | os.PathLike[str],
+    header: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    kinds: Sequence[str] = (),
 ) -> None:
     """Write `header` and `rows` to a .csv (UTF-8) or .xlsx file, chosen by extension.
 
     Aware datetimes are written in the project time zone. Text that a spreadsheet would run
     as a formula (=, +, -, @ ...) is prefixed with an apostrophe (CSV injection).
+
+    CSV stays machine-readable: plain numbers with "." and no grouping (floats rounded to
+    their column's places, so no 378403.710000001). XLSX numbers are numeric cells with a
+    number format by column kind (`kinds`, aligned with `header`: money "#,##0.00", count
+    "#,##0"...; `common.formatting.excel_value`), never text.
     """
     kind = table_format(os.fspath(path))
     if kind == "csv":
-        with open(path, "w", encoding="utf-8", newline="") as file:
+        # With a BOM, which Excel needs to read UTF-8 (common.csv_files).
+        with open(path, "w", encoding="utf-8-sig", newline="") as file:
             writer = csv.writer(file)
             writer.writerow(header)
-            writer.writerows([_safe_cell(value) for value in row] for row in rows)
+            writer.writerows(
+                [_safe_cell(_csv_value(value, _kind(kinds, i))) for i, value in enumerate(row)]
+                for row in rows
+            )
         return
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet()
     sheet.append(list(header))
     for row in rows:
-        sheet.append([_safe_cell(value) for value in row])
+        cells = []
+        for i, value in enumerate(row):
+            cell_value, number_format = excel_value(_safe_cell(value), _kind(kinds, i))
+            cell = WriteOnlyCell(sheet, value=cell_value)
+            if number_format:
+                cell.number_format = number_format
+            cells.append(cell)
+        sheet.append(cells)
     workbook.save(path)
+
+
+def _kind(kinds: Sequence[str], index: int) -> str:
+    return kinds[index] if index < len(kinds) else ""
+
+
+def _csv_value(value: Any, kind: str) -> Any:
+    """Return a number rounded to its column's places: 378403.71, not 378403.710000001.
+
+    A float of a column without a kind keeps up to six decimals (trailing zeros dropped); a
+    month column reads YYYY-MM.
+    """
+    if kind == "month" and isinstance(value, dt.date):
+        return value.strftime("%Y-%m")
+    if is_missing(value) or isinstance(value, bool) or not isinstance(value, float | Decimal):
+        return value
+    if kind in PLACES:
+        return to_decimal(value, PLACES[kind])
+    if isinstance(value, float):
+        return format(to_decimal(value, 6).normalize(), "f")
+    return value
 
 
 def _safe_cell(value: Any) -> Any:
@@ -485,3 +529,25 @@ def _safe_cell(value: Any) -> Any:
     if isinstance(value, str) and _FORMULA_START.match(value) and not _NUMBER.match(value):
         return "'" + value
     return value
+
+
+def write_workbook(
+    path: str | os.PathLike[str],
+    sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence[Any]]]],
+) -> None:
+    """Write an .xlsx workbook of several sheets: (title, header, rows) each, in order.
+
+    Cells are made safe as in `write_table` (formula-like text gets an apostrophe). An
+    import reads only the first sheet, so later ones can explain it (a template's "Allowed
+    values").
+    """
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    for title, header, rows in sheets:
+        # Excel refuses a sheet title over 31 characters or with []:*?/\ in it.
+        sheet = workbook.create_sheet(title=re.sub(r"[\[\]:*?/\\]", " ", title)[:31])
+        sheet.append(list(header))
+        for row in rows:
+            sheet.append([_safe_cell(value) for value in row])
+    workbook.save(path)

@@ -1,11 +1,12 @@
 """Reports that show whether grading pays off, aggregated in the database.
 
-Each function returns a `Table` (column names + rows of plain values) so every report can be
-rendered as HTML, charted, and exported to CSV or XLSX the same way. All aggregation runs in
-SQL (GROUP BY over one run's snapshots, a join of two runs, or the window's orders,
-redemptions and tickets joined to the run's snapshots): a million customers never pass
-through Python one by one, except the Pareto curve, which reads one column of numbers (and
-the appeal turnaround percentiles, computed from the few appeals' durations).
+Each function returns a `Table` (column names, the kind of each column, rows of plain values)
+so every report can be rendered as HTML (through `common.formatting`), charted, and exported
+to CSV (plain numbers) or XLSX (numeric cells with a number format) the same way. All
+aggregation runs in SQL (GROUP BY over one run's snapshots, a join of two runs, or the
+window's orders, redemptions and tickets joined to the run's snapshots): a million customers
+never pass through Python one by one, except the Pareto curve, which reads one column of
+numbers (and the appeal turnaround percentiles, computed from the few appeals' durations).
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from django.db import connection
 from django.db.models import Avg, Count, F, Model, Q, QuerySet, Sum
 from django.utils.translation import gettext as _
 
+from common import formatting
 from common.dates import local_midnight
 from common.translated import localized
 from customers.models import Order
+from grading.labels import lifecycle_label, pyramid_label, run_label
 from grading.models import Grade, GradingRun, ScoreSnapshot
 
 
@@ -32,8 +35,12 @@ from grading.models import Grade, GradingRun, ScoreSnapshot
 class Table:
     """A report table: translated column titles and rows of plain values.
 
-    `notes` are alarms (shown highlighted: an inversion, a grade costing more than it earns);
-    `remarks` explain how the figures were computed (assumptions, data left out).
+    `kinds` names what each column holds, aligned with `columns`: "text", "count", "money",
+    "percent", "score", "number", "date" (`common.formatting`); pages format the cells by it,
+    XLSX exports give the cells its number format, CSV keeps the plain values. A column
+    without a kind is formatted by the type of its values. `notes` are alarms (shown
+    highlighted: an inversion, a grade costing more than it earns); `remarks` explain how the
+    figures were computed (assumptions, data left out).
     """
 
     title: str
@@ -41,6 +48,31 @@ class Table:
     rows: list[list[Any]]
     notes: list[str] = field(default_factory=list)
     remarks: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+
+    def kind(self, index: int) -> str:
+        """Return the kind of column `index` ("" when not given)."""
+        return self.kinds[index] if index < len(self.kinds) else ""
+
+    def display_rows(self) -> list[list[str]]:
+        """Return the rows as people read them, in the active language."""
+        return [
+            [formatting.display(value, self.kind(i)) for i, value in enumerate(row)]
+            for row in self.rows
+        ]
+
+    def numeric_columns(self) -> list[bool]:
+        """Return, per column, whether it holds numbers (right-aligned on pages)."""
+        return [self.kind(i) not in ("", "text", "date", "month") for i in range(len(self.columns))]
+
+    def columns_with_alignment(self) -> list[tuple[str, bool]]:
+        """Return (column title, is a number) pairs."""
+        return list(zip(self.columns, self.numeric_columns(), strict=True))
+
+    def display_cells(self) -> list[list[tuple[str, bool]]]:
+        """Return the rows as (text for people, is a number) pairs, for the page's table."""
+        numeric = self.numeric_columns()
+        return [[(text, numeric[i]) for i, text in enumerate(row)] for row in self.display_rows()]
 
 
 def grades_by_rank() -> dict[int, Grade]:
@@ -166,6 +198,7 @@ def value_distribution(*, run: GradingRun) -> Table:
             _("net purchases in window"),
             _("share of purchases %"),
         ],
+        kinds=["text", "count", "percent", "score", "score", "score", "score", "money", "percent"],
         rows=[
             [
                 r["grade_name"],
@@ -175,7 +208,7 @@ def value_distribution(*, run: GradingRun) -> Table:
                 round(r["historical"] or 0, 2),
                 round(r["potential"] or 0, 2),
                 round(r["cooperation"] or 0, 2),
-                r["monetary"] or Decimal(0),
+                money(r["monetary"]),
                 percent(float(r["monetary"] or 0), float(revenue)),
             ]
             for r in rows
@@ -196,7 +229,7 @@ def grade_movement(*, limit: int = 24) -> Table:
         rows.append(
             [
                 run.as_of,
-                str(run.scheme),
+                run.scheme.name,
                 run.scored,
                 run.assigned,
                 up,
@@ -223,6 +256,7 @@ def grade_movement(*, limit: int = 24) -> Table:
             _("up rate %"),
             _("down rate %"),
         ],
+        kinds=["date", "text", *["count"] * 7, "percent", "percent"],
         rows=rows,
     )
 
@@ -239,7 +273,7 @@ def transition_matrix(*, before: GradingRun, after: GradingRun) -> Table:
         )
         counts = {(a, b): n for a, b, n in cursor.fetchall()}
     grades = list(grades_by_rank().values())
-    rows = [
+    rows: list[list[Any]] = [
         [
             g.name,
             *[counts.get((g.pk, h.pk), 0) for h in grades],
@@ -249,10 +283,15 @@ def transition_matrix(*, before: GradingRun, after: GradingRun) -> Table:
     ]
     return Table(
         title=_("Grade transitions from %(before)s to %(after)s")
-        % {"before": before.as_of, "after": after.as_of},
+        % {"before": run_label(before), "after": run_label(after)},
         columns=[_("from \\ to"), *[g.name for g in grades], _("total")],
+        kinds=["text", *["count"] * (len(grades) + 1)],
         rows=rows,
     )
+
+
+#: The kinds of `revenue_share_columns`.
+REVENUE_SHARE_KINDS = ["text", "count", "money", "percent", "money", "percent"]
 
 
 def revenue_share_columns() -> list[str]:
@@ -283,6 +322,7 @@ def revenue_profit_share(
     return Table(
         title=_("Revenue and profit per grade"),
         columns=revenue_share_columns(),
+        kinds=REVENUE_SHARE_KINDS,
         rows=[
             [
                 grade.name,
@@ -333,9 +373,9 @@ def pareto_curve(*, run: GradingRun, points: int = 20) -> Pareto:
 def stage_distribution(*, run: GradingRun) -> tuple[Table, Table]:
     """Return the lifecycle-stage and value-pyramid distributions of `run`."""
     tables = []
-    for column, title in (
-        ("lifecycle", _("Lifecycle stages")),
-        ("pyramid", _("Value pyramid")),
+    for column, title, heading, label in (
+        ("lifecycle", _("Lifecycle stages"), _("lifecycle stage"), lifecycle_label),
+        ("pyramid", _("Value pyramid"), _("pyramid layer"), pyramid_label),
     ):
         rows = (
             ScoreSnapshot.objects.filter(run=run)
@@ -347,9 +387,15 @@ def stage_distribution(*, run: GradingRun) -> tuple[Table, Table]:
         tables.append(
             Table(
                 title=title,
-                columns=[_("stage"), _("customers"), _("share %"), _("net purchases")],
+                columns=[heading, _("customers"), _("share %"), _("net purchases")],
+                kinds=["text", "count", "percent", "money"],
                 rows=[
-                    [r[column], r["customers"], percent(r["customers"], total), r["monetary"]]
+                    [
+                        label(r[column]),
+                        r["customers"],
+                        percent(r["customers"], total),
+                        money(r["monetary"]),
+                    ]
                     for r in rows
                 ],
             )
@@ -375,6 +421,7 @@ def repurchase_by_grade(*, run: GradingRun) -> Table:
     return Table(
         title=_("Repurchase rate per grade"),
         columns=[_("grade"), _("customers"), _("repeat buyers"), _("repurchase rate %")],
+        kinds=["text", "count", "count", "percent"],
         rows=[
             [r["grade_name"], r["customers"], r["repeat"], rate]
             for r, (_name, rate) in zip(rows, rates, strict=True)
@@ -395,10 +442,15 @@ def inversion_notes(rates: Sequence[tuple[str, float]]) -> list[str]:
             if high_rate < low_rate:
                 notes.append(
                     _(
-                        "Inversion: %(higher)s repurchases %(high).2f%% but the lower grade "
-                        "%(lower)s repurchases %(low).2f%%."
+                        "Inversion: %(higher)s repurchases %(high)s but the lower grade "
+                        "%(lower)s repurchases %(low)s."
                     )
-                    % {"higher": higher, "high": high_rate, "lower": lower, "low": low_rate}
+                    % {
+                        "higher": higher,
+                        "high": formatting.percent(high_rate),
+                        "lower": lower,
+                        "low": formatting.percent(low_rate),
+                    }
                 )
     return notes
 

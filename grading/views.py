@@ -42,7 +42,7 @@ def table_download(table: Table, *, name: str, file_format: str) -> HttpResponse
         raise Http404(_("Unknown export format."))
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"{name}.{file_format}"
-        write_table(path, table.columns, table.rows)
+        write_table(path, table.columns, table.rows, kinds=table.kinds)
         content = path.read_bytes()
     response = HttpResponse(content, content_type=EXPORT_TYPES[file_format])
     response["Content-Disposition"] = f'attachment; filename="{name}.{file_format}"'
@@ -105,15 +105,19 @@ def reports_view(request: HttpRequest) -> HttpResponse:
         {
             "tables": tables,
             "pareto": pareto,
-            "pareto_chart": charts.line_chart(pareto.points),
+            "pareto_chart": charts.line_chart(
+                pareto.points, x_title=_("share of customers"), y_title=_("share of revenue")
+            ),
             "distribution_chart": charts.bar_chart(
-                [str(r[0]) for r in distribution.rows], [float(r[1]) for r in distribution.rows]
+                [str(r[0]) for r in distribution.rows],
+                [r[1] for r in distribution.rows],
+                kind="count",
             ),
             "section_charts": report_charts(tables),
             "revenue_chart": charts.bar_chart(
                 [str(r[0]) for r in tables["revenue"].rows],
-                [float(r[3]) for r in tables["revenue"].rows],
-                unit="%",
+                [r[3] for r in tables["revenue"].rows],
+                kind="percent",
             ),
         }
     )

@@ -22,7 +22,13 @@ from customers.models import Order
 from grading.models import CustomerGrade, Grade, GradingScheme
 from grading.pipeline import decide
 from grading.pipeline.rules import scheme_rules
-from grading.reports import Table, inversion_notes, percent, revenue_share_columns
+from grading.reports import (
+    REVENUE_SHARE_KINDS,
+    Table,
+    inversion_notes,
+    percent,
+    revenue_share_columns,
+)
 
 
 @dataclass
@@ -79,6 +85,7 @@ def scheme_what_if(*, scheme: GradingScheme, as_of: dt.date) -> WhatIf:
     matrix = Table(
         title=_("Current grade → grade under %(scheme)s") % {"scheme": scheme},
         columns=[_("current \\ draft"), *[names[c] for c in codes], _("total")],
+        kinds=["text", *["count"] * (len(codes) + 1)],
         rows=[
             [
                 names[r],
@@ -103,6 +110,7 @@ def scheme_what_if(*, scheme: GradingScheme, as_of: dt.date) -> WhatIf:
             _("net purchases in window"),
             _("share of purchases %"),
         ],
+        kinds=["text", "count", "percent", "score", "money", "percent"],
         rows=[
             [
                 names[c],
@@ -170,6 +178,7 @@ def _revenue_share(frame: pd.DataFrame, codes: list[str], names: dict[str, str])
     return Table(
         title=_("Revenue and profit per grade under the draft"),
         columns=revenue_share_columns(),
+        kinds=REVENUE_SHARE_KINDS,
         rows=[
             [
                 names[c],
@@ -205,6 +214,7 @@ def _repurchase(frame: pd.DataFrame, codes: list[str], names: dict[str, str]) ->
     return Table(
         title=_("Repurchase rate per grade under the draft"),
         columns=[_("grade"), _("customers"), _("repeat buyers"), _("repurchase rate %")],
+        kinds=["text", "count", "count", "percent"],
         rows=rows,
         notes=inversion_notes([(row[0], row[3]) for row in rows]),
     )

@@ -26,7 +26,7 @@ from grading import reports
 from grading.models import GradingRun
 
 #: Bump when a report's shape changes, so old cached tables are ignored.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 #: grading's own tables of one run, heavy at scale: cached (and every registered section
 #: with `per_run`). Everything else is computed per request.
 CACHED_CORE = frozenset(

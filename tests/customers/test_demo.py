@@ -208,7 +208,9 @@ def test_the_same_seed_gives_the_same_data():
 
 
 def test_a_second_run_refuses_and_writes_nothing():
-    call_command("seed_demo", "--customers=20", "--today=2026-03-15", stdout=StringIO())
+    call_command(
+        "seed_demo", "--customers=20", "--months=0", "--today=2026-03-15", stdout=StringIO()
+    )
     orders = Order.objects.count()
 
     with pytest.raises(CommandError, match="already exist"):
@@ -233,7 +235,9 @@ def test_if_empty_skips_when_any_customer_exists():
 def test_if_empty_seeds_an_empty_database_and_prints_the_counts():
     out = StringIO()
 
-    call_command("seed_demo", "--customers=20", "--if-empty", "--today=2026-03-15", stdout=out)
+    call_command(
+        "seed_demo", "--customers=20", "--months=0", "--if-empty", "--today=2026-03-15", stdout=out
+    )
 
     assert Customer.objects.filter(code__startswith="DEMO").count() == 20
     assert "20 customers" in out.getvalue()

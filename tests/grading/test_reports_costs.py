@@ -152,9 +152,9 @@ def test_cost_to_serve_by_hand(served):
         ],
     ]
     assert len(table.notes) == 2
-    assert table.notes[0].startswith("Growth costs more to serve than it earns: cost 135.00")
+    assert table.notes[0].startswith("Growth costs more to serve than it earns: cost ¥135.00")
     assert table.notes[1].startswith("Basic costs more to serve than it earns")
-    assert "1.5 h per ticket at 40 per hour" in table.remarks[0]
+    assert "1.5 h per ticket at ¥40.00 per hour" in table.remarks[0]
     assert table.remarks[1] == "1 orders in the window have no recorded profit; they count as 0."
 
 
@@ -220,10 +220,11 @@ def test_appeal_outcomes_by_hand(appeals):
     # March: turnarounds 12 and 24 h -> median 18, p90 12 + 0.9 * 12 = 22.8.
     # All: 12, 24, 72 -> median 24, p90 24 + 0.8 * 48 = 62.4.
     assert table.rows == [
-        ["2026-03", 4, 1, 1, 1, 1, 50.0, 18.0, 22.8, 1],
-        ["2026-04", 2, 1, 0, 0, 1, 100.0, 72.0, 72.0, 0],
+        [dt.date(2026, 3, 1), 4, 1, 1, 1, 1, 50.0, 18.0, 22.8, 1],
+        [dt.date(2026, 4, 1), 2, 1, 0, 0, 1, 100.0, 72.0, 72.0, 0],
         ["all", 6, 2, 1, 1, 2, 66.67, 24.0, 62.4, 1],
     ]
+    assert table.display_rows()[0][:2] == ["March 2026", "4"]
 
 
 @pytest.mark.django_db
@@ -232,7 +233,7 @@ def test_appeal_outcomes_leave_rates_empty_without_decisions(db):
 
     table = appeal_reports.appeal_outcomes(now=NOW)
 
-    assert table.rows[0] == ["2026-04", 1, 0, 0, 0, 1, None, None, None, 0]
+    assert table.rows[0] == [dt.date(2026, 4, 1), 1, 0, 0, 0, 1, None, None, None, 0]
     assert appeal_reports.appeal_outcomes(since=dt.date(2026, 5, 1), now=NOW).rows == []
 
 
@@ -245,12 +246,12 @@ def test_appeal_outcomes_leave_rates_empty_without_decisions(db):
     [
         (
             "cost_to_serve",
-            ["Key", "2", "1000.00", "2", "40.00", "3", "4.5", "180.00", "220.00", "110.00"],
+            ["Key", "2", "1000.00", "2", "40.00", "3", "4.50", "180.00", "220.00", "110.00"],
             ["Key", 2, 1000, 2, 40, 3, 4.5, 180, 220, 110, 780, 22],
         ),
         (
             "benefit_usage",
-            ["Key", "2", "2", "2", "1", "50.0", "2", "0"],
+            ["Key", "2", "2", "2", "1", "50.00", "2", "0"],
             ["Key", 2, 2, 2, 1, 50, 2, 0],
         ),
     ],
@@ -287,14 +288,14 @@ def test_appeals_table_exports_and_shows_on_the_page(client, ops, served, appeal
     assert "Profit and cost to serve per grade" in body  # the chart
     # The page shows the twelve months up to NOW: February's appeal is in.
     assert csv_file.content.decode().splitlines()[1:] == [
-        "2026-02,1,1,0,0,0,100.0,24.0,24.0,0",
-        "2026-03,4,1,1,1,1,50.0,18.0,22.8,1",
-        "2026-04,2,1,0,0,1,100.0,72.0,72.0,0",
-        "all,7,3,1,1,2,75.0,24.0,57.6,1",  # 12, 24, 24, 72: 24 + 0.7 * 48
+        "2026-02,1,1,0,0,0,100.00,24.00,24.00,0",
+        "2026-03,4,1,1,1,1,50.00,18.00,22.80,1",
+        "2026-04,2,1,0,0,1,100.00,72.00,72.00,0",
+        "all,7,3,1,1,2,75.00,24.00,57.60,1",  # 12, 24, 24, 72: 24 + 0.7 * 48
     ]
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx_file.content)).active
     rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=2)]
-    assert rows[1] == ["2026-03", 4, 1, 1, 1, 1, 50.0, 18.0, 22.8, 1]
+    assert rows[1] == [dt.datetime(2026, 3, 1), 4, 1, 1, 1, 1, 50.0, 18.0, 22.8, 1]
     assert rows[-1][0] == "all"
 
 

@@ -105,8 +105,8 @@ def test_what_if_page_shows_and_exports_the_effect_on_reports(client, ops, grade
     assert "Repurchase rate per grade under the draft" in body
     assert "Inversion: Key repurchases 0.00%" in body
     assert revenue.content.decode().splitlines()[1:] == [
-        "Key,2,300000.00,99.9,2000.0,95.69",
-        "Growth,1,300.00,0.1,90.0,4.31",
+        "Key,2,300000.00,99.90,2000.00,95.69",
+        "Growth,1,300.00,0.10,90.00,4.31",
     ]
     sheet = openpyxl.load_workbook(io.BytesIO(repurchase.content)).active
     assert [[c.value for c in row] for row in sheet.iter_rows(min_row=2)] == [

@@ -185,6 +185,9 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="TierHub <no-reply@ti
 # Decimal strings; grading.reports reads them with Decimal(str(value)).
 TIERHUB_SERVICE_HOURS_PER_TICKET = env.str("TIERHUB_SERVICE_HOURS_PER_TICKET", default="1")
 TIERHUB_SERVICE_HOUR_COST = env.str("TIERHUB_SERVICE_HOUR_COST", default="50.00")
+# The currency of every amount (orders, profits, benefit costs): an ISO 4217 code, shown as its
+# symbol on pages (CNY as "¥"; common.formatting.CURRENCY_SYMBOLS).
+TIERHUB_CURRENCY = env.str("TIERHUB_CURRENCY", default="CNY")
 # A finished run's report tables are computed once (after the run, or on the first view) and
 # served from the cache this long; "Recompute now" on the page refreshes them.
 TIERHUB_REPORT_CACHE_SECONDS = env.int("TIERHUB_REPORT_CACHE_SECONDS", default=6 * 3600)

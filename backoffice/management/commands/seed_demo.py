@@ -1,7 +1,12 @@
-"""`seed_demo --customers N`: fill TierHub with realistic, seeded demo data.
+"""`seed_demo --customers N [--months 12]`: fill TierHub with a lived-in, seeded demo.
 
-A thin interface over `customers.services.demo.demo_seed`: it parses the options, draws
-progress bars on stderr and prints one summary line.
+A thin interface over two services: `customers.services.demo.demo_seed` (logins, categories,
+campaigns, customers and their history of orders and engagement), then
+`backoffice.demo.demo_history_seed` (a year of monthly grading runs and the operations
+around them: reviews, appeals, follow-ups, redemptions; docs/operations.md, "The demo").
+It lives in the back office because the history needs every domain app, which the customers
+app may not import. It parses the options, draws progress bars on stderr and prints the
+summary.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from tqdm import tqdm
 
+from backoffice.demo import DEMO_PERIODS, demo_history_seed
+from common import formatting
 from common.exceptions import DomainError
 from customers.models import Customer
 from customers.services.demo import demo_seed
@@ -33,6 +40,7 @@ STEP_LABELS = {
     "complaints": gettext_lazy("Complaints"),
     "reviews": gettext_lazy("Reviews"),
     "tickets": gettext_lazy("Service tickets"),
+    "history": gettext_lazy("Monthly periods graded"),
 }
 
 
@@ -43,6 +51,13 @@ def _iso_date(value: str) -> dt.date:
         raise argparse.ArgumentTypeError(
             _("%(value)r is not a date in the form YYYY-MM-DD.") % {"value": value}
         ) from None
+
+
+def _not_negative(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(_("Must be 0 or more."))
+    return number
 
 
 def _positive(value: str) -> int:
@@ -80,7 +95,8 @@ class Command(BaseCommand):
     # Lazy, so `--help` speaks the active language; BaseCommand types it as a plain str.
     help = gettext_lazy(  # type: ignore[assignment]
         "Create realistic, seeded demo data: staff logins, categories, campaigns and N "
-        "customers with orders and engagement history."
+        "customers with orders and engagement history, then grade the last months and "
+        "operate on the results (reviews, appeals, follow-ups, redemptions)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -101,6 +117,12 @@ class Command(BaseCommand):
             type=_iso_date,
             default=None,
             help=_("Pretend today is YYYY-MM-DD (default: the local date)."),
+        )
+        parser.add_argument(
+            "--months",
+            type=_not_negative,
+            default=DEMO_PERIODS,
+            help=_("Monthly periods to grade and operate on, up to today (0: customers only)."),
         )
         parser.add_argument(
             "--if-empty",
@@ -124,6 +146,14 @@ class Command(BaseCommand):
                 today=today,
                 progress=bars,
             )
+            seeded = time.monotonic()
+            history = (
+                demo_history_seed(
+                    seed=options["seed"], today=today, periods=options["months"], progress=bars
+                )
+                if options["months"]
+                else None
+            )
         except DomainError as exc:
             raise CommandError(
                 _("%(reason)s Nothing was written.") % {"reason": exc.message}
@@ -141,7 +171,7 @@ class Command(BaseCommand):
                     "%(campaigns)d campaigns."
                 )
                 % {
-                    "seconds": time.monotonic() - started,
+                    "seconds": seeded - started,
                     "customers": summary.customers,
                     "managed": summary.managed_customers,
                     "orders": summary.orders,
@@ -156,3 +186,24 @@ class Command(BaseCommand):
                 }
             )
         )
+        if history is not None:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    _(
+                        "History created in %(seconds)s: %(runs)s monthly grading runs, "
+                        "%(approved)s downgrade proposals approved and %(rejected)s rejected, "
+                        "%(pending)s waiting for review, %(appeals)s appeals, %(follow_ups)s "
+                        "follow-ups, %(redemptions)s redemptions."
+                    )
+                    % {
+                        "seconds": formatting.duration(time.monotonic() - seeded),
+                        "runs": history.runs,
+                        "approved": formatting.count(history.approved),
+                        "rejected": formatting.count(history.rejected),
+                        "pending": formatting.count(history.pending),
+                        "appeals": formatting.count(history.appeals),
+                        "follow_ups": formatting.count(history.follow_ups),
+                        "redemptions": formatting.count(history.redemptions),
+                    }
+                )
+            )
