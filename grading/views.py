@@ -8,18 +8,23 @@ from __future__ import annotations
 import datetime as dt
 import tempfile
 from pathlib import Path
+from urllib.parse import urlencode
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import permission_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common.actors import acting_user
+from common.exceptions import DomainError
 from customers.tabular import write_table
 from grading import charts
-from grading.models import GradingRun, GradingScheme
+from grading.models import GradeChange, GradingRun, GradingScheme
 from grading.reports import Table
 from grading.services.report_cache import (
     previous_run,
@@ -28,7 +33,14 @@ from grading.services.report_cache import (
     report_tables,
 )
 from grading.services.schedule import period_as_of
-from grading.whatif import scheme_what_if
+from grading.services.schemes import scheme_activate
+from grading.whatif import (
+    scheme_what_if,
+    what_if_mover_rows,
+    what_if_mover_table,
+    what_if_movers,
+    what_if_moves,
+)
 
 EXPORT_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -124,32 +136,134 @@ def reports_view(request: HttpRequest) -> HttpResponse:
     return render(request, "reports/index.html", context)
 
 
-@staff_member_required
-@permission_required("grading.view_gradingscheme", raise_exception=True)
-def scheme_what_if_view(request: HttpRequest, pk: int) -> HttpResponse:
-    """Show how the population would move under scheme `pk` (typically a draft)."""
-    scheme = get_object_or_404(GradingScheme, pk=pk)
-    as_of_text = request.GET.get("as_of")
+#: Movers listed per page of the what-if view.
+MOVERS_PER_PAGE = 50
+
+
+def _what_if_as_of(request: HttpRequest) -> dt.date:
+    """Return the as-of date asked for (`as_of`), else the current period's start."""
+    as_of_text = request.GET.get("as_of") or request.POST.get("as_of")
     try:
         as_of = dt.date.fromisoformat(as_of_text) if as_of_text else None
     except ValueError:
         as_of = None
-    as_of = as_of or period_as_of(timezone.localdate())
+    return as_of or period_as_of(timezone.localdate())
+
+
+def _scheme_in_words(scheme: GradingScheme) -> str:
+    return _("“%(name)s” version %(version)s") % {"name": scheme.name, "version": scheme.version}
+
+
+@staff_member_required
+@permission_required("grading.view_gradingscheme", raise_exception=True)
+def scheme_what_if_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Show how the population would move under scheme `pk` (typically a draft).
+
+    Lists the customers who would change grade, filterable by move (`move=key>growth`) and
+    direction (`direction=up|down|assign`), 50 a page; `export=movers` downloads them (CSV
+    with a byte-order mark, so spreadsheet programs read it as UTF-8, or XLSX). The scoring
+    is cached per (draft, as-of) (`grading.whatif`); a POST with "recompute" scores again.
+    """
+    scheme = get_object_or_404(GradingScheme, pk=pk)
+    as_of = _what_if_as_of(request)
+    if request.method == "POST":
+        scheme_what_if(scheme=scheme, as_of=as_of, refresh=True)
+        return redirect(f"{request.path}?as_of={as_of.isoformat()}")
     result = scheme_what_if(scheme=scheme, as_of=as_of)
+    moves = what_if_moves(result)
+    move = request.GET.get("move", "")
+    move = move if move in {key for key, _label, _count in moves} else ""
+    direction = request.GET.get("direction", "")
+    direction = direction if direction in GradeChange.Direction.values else ""
+    movers = what_if_movers(result, move=move, direction=direction)
     export = request.GET.get("export")
+    file_format = request.GET.get("format", "csv")
+    name = f"what-if-{scheme.name}-v{scheme.version}"
+    if export == "movers":
+        # A CSV gets its BOM from write_table, as every table download does.
+        return table_download(
+            what_if_mover_table(result, movers), name=f"{name}-movers", file_format=file_format
+        )
     if export:
         if export not in result.tables():
             raise Http404(_("Unknown report."))
         return table_download(
-            result.tables()[export],
-            name=f"what-if-{scheme.name}-v{scheme.version}-{export}",
-            file_format=request.GET.get("format", "csv"),
+            result.tables()[export], name=f"{name}-{export}", file_format=file_format
         )
+    page = Paginator(range(len(movers)), MOVERS_PER_PAGE).get_page(request.GET.get("page"))
+    page_movers = movers.iloc[page.start_index() - 1 : page.end_index()] if len(movers) else movers
+    filters = {"as_of": as_of.isoformat(), "move": move, "direction": direction}
     context = {
         **admin.site.each_context(request),
         "title": _("What-if: %(scheme)s") % {"scheme": scheme},
         "result": result,
         "scheme": scheme,
         "report_query": f"as_of={as_of.isoformat()}&",
+        "moves": moves,
+        "move": move,
+        "direction": direction,
+        "directions": GradeChange.Direction.choices,
+        "movers_count": len(movers),
+        "movers": what_if_mover_rows(result, page_movers),
+        "page": page,
+        "movers_query": urlencode({k: v for k, v in filters.items() if v}),
+        "can_activate": scheme.status == GradingScheme.Status.DRAFT
+        and request.user.has_perm("grading.change_gradingscheme"),
     }
     return render(request, "reports/what_if.html", context)
+
+
+@staff_member_required
+@permission_required("grading.change_gradingscheme", raise_exception=True)
+def scheme_activate_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Activate draft `pk` from its what-if page: a confirmation page, then the service.
+
+    `scheme_activate` checks the scheme (a draft, a ladder that can grade), retires the
+    active scheme and writes the history rows (who, when) in one transaction; a refusal is
+    shown on the what-if page.
+    """
+    scheme = get_object_or_404(GradingScheme, pk=pk)
+    as_of = _what_if_as_of(request)
+    what_if_url = f"{reverse('reports:what-if', args=[scheme.pk])}?as_of={as_of.isoformat()}"
+    if scheme.status != GradingScheme.Status.DRAFT:
+        messages.error(
+            request,
+            _("Only a draft can be activated; %(scheme)s is %(status)s.")
+            % {"scheme": _scheme_in_words(scheme), "status": scheme.get_status_display().lower()},
+        )
+        return redirect(what_if_url)
+    active = GradingScheme.objects.filter(status=GradingScheme.Status.ACTIVE).first()
+    if request.method == "POST":
+        try:
+            activated = scheme_activate(scheme=scheme, by=acting_user(request.user))
+        except DomainError as error:
+            messages.error(request, error.message)
+            return redirect(what_if_url)
+        messages.success(
+            request,
+            (
+                _(
+                    "%(scheme)s is now the active grading scheme; %(previous)s was retired. "
+                    "The next grading run grades with it."
+                )
+                if active is not None
+                else _("%(scheme)s is now the active grading scheme.")
+            )
+            % {
+                "scheme": _scheme_in_words(activated),
+                "previous": _scheme_in_words(active) if active is not None else "",
+            },
+        )
+        return redirect(reverse("admin:grading_gradingscheme_change", args=[activated.pk]))
+    result = scheme_what_if(scheme=scheme, as_of=as_of)
+    context = {
+        **admin.site.each_context(request),
+        "title": _("Activate %(scheme)s?") % {"scheme": _scheme_in_words(scheme)},
+        "scheme": scheme,
+        "scheme_words": _scheme_in_words(scheme),
+        "active_words": _scheme_in_words(active) if active is not None else "",
+        "result": result,
+        "as_of": as_of,
+        "what_if_url": what_if_url,
+    }
+    return render(request, "reports/what_if_activate.html", context)
