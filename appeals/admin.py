@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from unfold.admin import ModelAdmin
 
 from appeals import selectors, services
 from appeals.forms import DecisionForm
@@ -81,7 +82,7 @@ class OverdueFilter(admin.SimpleListFilter):
 
 
 @admin.register(Appeal)
-class AppealAdmin(admin.ModelAdmin):
+class AppealAdmin(ModelAdmin):
     list_display = (
         "__str__",
         "customer",
@@ -386,7 +387,7 @@ class AppealAdmin(admin.ModelAdmin):
 
 
 @admin.register(FollowUp)
-class FollowUpAdmin(admin.ModelAdmin):
+class FollowUpAdmin(ModelAdmin):
     list_display = ("customer", "kind", "author", "created_at", "outcome")
     list_filter = ("kind",)
     list_select_related = ("customer", "author")

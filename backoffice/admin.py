@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
+from backoffice import admin_packages  # noqa: F401  (the packages' admins on unfold's classes)
 from backoffice.selectors import Customer360, customer_360_get
 from common.actors import acting_user
 from common.exceptions import DomainError

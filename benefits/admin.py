@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from modeltranslation.admin import TranslationAdmin
+from unfold.admin import ModelAdmin, TabularInline
 
 from benefits.models import (
     Benefit,
@@ -50,7 +51,7 @@ class ReadOnlyAdminMixin:
         return False
 
 
-class GradeBenefitInline(admin.TabularInline):
+class GradeBenefitInline(TabularInline):
     model = GradeBenefit
     extra = 0
     autocomplete_fields = ("grade",)
@@ -59,7 +60,7 @@ class GradeBenefitInline(admin.TabularInline):
 
 
 @admin.register(Benefit)
-class BenefitAdmin(TranslationAdmin):  # name, description: English and Chinese
+class BenefitAdmin(ModelAdmin, TranslationAdmin):  # name, description: English and Chinese
     list_display = (
         "name",
         "code",
@@ -93,7 +94,7 @@ class BenefitAdmin(TranslationAdmin):  # name, description: English and Chinese
 
 
 @admin.register(GrowthTask)
-class GrowthTaskAdmin(TranslationAdmin):  # name, description: English and Chinese
+class GrowthTaskAdmin(ModelAdmin, TranslationAdmin):  # name, description: English and Chinese
     list_display = ("name", "code", "points", "repeatable", "is_active")
     list_filter = ("is_active", "repeatable")
     search_fields = ("code", "name_en", "name_zh_hans")
@@ -104,7 +105,7 @@ class GrowthTaskAdmin(TranslationAdmin):  # name, description: English and Chine
 
 
 @admin.register(NudgeRule)
-class NudgeRuleAdmin(admin.ModelAdmin):
+class NudgeRuleAdmin(ModelAdmin):
     list_display = ("code", "enabled", "parameters", "updated_at")
     list_editable = ("enabled",)
     list_filter = ("enabled",)

@@ -5,6 +5,11 @@ The site-wide policy is `CONTENT_SECURITY_POLICY` in the settings: our own pages
 inline script or style at all. A third-party template we do not copy may have a fixed
 `style="..."`; such a page allows exactly that attribute, by its hash (`'unsafe-hashes'`
 admits hashes for attributes; every other inline style and any inline script stay refused).
+
+The staff pages drawn in the admin's layout (django-unfold: the admin and the reports) get
+`CONTENT_SECURITY_POLICY_STAFF` instead: unfold's Alpine.js evaluates its expressions with
+`new Function` ('unsafe-eval') and sets style attributes ('unsafe-inline' styles). Inline
+scripts stay refused there too. See docs/operations.md, "The admin".
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 
 from csp.middleware import CSPMiddleware as BaseCSPMiddleware
 from csp.middleware import PolicyParts
+from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 from rest_framework.renderers import BrowsableAPIRenderer
 
@@ -32,17 +38,32 @@ def style_attribute_sources(*declarations: str) -> dict[str, list[str]]:
 #: buttons with this attribute.
 BROWSABLE_API_CSP = style_attribute_sources("float: right; margin-right: 10px")
 
+#: The URL namespaces of the staff pages drawn in unfold's layout: the admin and the reports
+#: (which extend admin/base_site.html). Staff only: every view behind them requires is_staff,
+#: but for the admin's own login page.
+STAFF_NAMESPACES = frozenset({"admin", "reports"})
+
+
+def is_staff_page(request: HttpRequest) -> bool:
+    """Whether `request` resolved to a page of STAFF_NAMESPACES."""
+    match = getattr(request, "resolver_match", None)
+    return match is not None and not STAFF_NAMESPACES.isdisjoint(match.namespaces)
+
 
 class CSPMiddleware(BaseCSPMiddleware):
-    """django-csp's middleware; pages of DRF's browsable API also get BROWSABLE_API_CSP.
+    """django-csp's middleware; the staff pages get CONTENT_SECURITY_POLICY_STAFF, pages of
+    DRF's browsable API also get BROWSABLE_API_CSP.
 
-    Chosen by the response's renderer, so that the API's own code needs no decorator.
+    Chosen by the URL's namespace and by the response's renderer, so that neither the admin's
+    views nor the API's code need a decorator. A view's own `@csp` policy still wins.
     """
 
     def get_policy_parts(
         self, request: HttpRequest, response: HttpResponseBase, report_only: bool = False
     ) -> PolicyParts:
         parts = super().get_policy_parts(request, response, report_only)
+        if not report_only and parts.config is None and is_staff_page(request):
+            parts.config = settings.CONTENT_SECURITY_POLICY_STAFF["DIRECTIVES"]
         renderer: Any = getattr(response, "accepted_renderer", None)
         if isinstance(renderer, BrowsableAPIRenderer):
             parts.update = {**BROWSABLE_API_CSP, **(parts.update or {})}

@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from unfold.admin import ModelAdmin
 
 from common.actors import acting_user
 from common.exceptions import DomainError
@@ -41,7 +43,7 @@ from customers.models import (
 from customers.search import customer_search_q
 
 
-class CustomerScopedAdmin(admin.ModelAdmin):
+class CustomerScopedAdmin(ModelAdmin):
     """Limit rows to the customers the staff user may see (path to Customer in `customer_path`).
 
     These lists grow with the customers (a million customers, ten million orders): the count
@@ -51,7 +53,7 @@ class CustomerScopedAdmin(admin.ModelAdmin):
     """
 
     customer_path = "customer"
-    paginator = EstimatedCountPaginator
+    paginator: type[Paginator] = EstimatedCountPaginator
     show_full_result_count = False
     # Half Django's 100: rendering the rows is most of a list page's time.
     list_per_page = 50
@@ -94,7 +96,7 @@ MANAGER_FILTER = choices_filter("account_manager", _("account manager"), manager
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(ModelAdmin):
     list_display = ("code", "name", "parent")
     list_select_related = ("parent",)
     search_fields = ("code", "name")
@@ -248,7 +250,7 @@ class OrderAdmin(ImportAdminMixin, CustomerScopedAdmin):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(ModelAdmin):
     list_display = ("code", "name", "starts_on", "ends_on")
     search_fields = ("code", "name")
     date_hierarchy = "starts_on"

@@ -26,6 +26,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from unfold.admin import ModelAdmin
 
 from common.exceptions import DomainError
 from customers import admin_io
@@ -511,7 +512,7 @@ class _RowsReport(LineImportReport):
 
 
 @admin.register(SourceMapping)
-class SourceMappingAdmin(admin.ModelAdmin):
+class SourceMappingAdmin(ModelAdmin):
     """Saved source mappings; "Map a new file" and "Import sales lines" start here."""
 
     list_display = ("name", "return_prefix", "date_format", "customer_code_format", "updated_at")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from csp.decorators import csp_update
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -14,21 +13,14 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.utils.decorators import method_decorator
 from simple_history.admin import SimpleHistoryAdmin
+from unfold.admin import ModelAdmin
 
-from common.csp import style_attribute_sources
 from common.exceptions import ConflictError, DomainError
 from grading.forms import add_domain_error
 
 #: Selected rows listed by name on a confirmation page; the rest are counted.
 CONFIRM_LIST_LIMIT = 20
-
-
-#: simple_history's history list has one inline style (`<p class="paginator"
-#: style="border-top: 0">`) and the site's policy refuses style attributes: its history pages
-#: allow that one attribute by its hash, rather than keep a copy of the package's template.
-HISTORY_PAGE_CSP = style_attribute_sources("border-top: 0")
 
 
 class ReadOnlyAdminMixin:
@@ -44,19 +36,13 @@ class ReadOnlyAdminMixin:
         return False
 
 
-class GuardedHistoryAdmin(SimpleHistoryAdmin):
+class GuardedHistoryAdmin(SimpleHistoryAdmin, ModelAdmin):
     """simple_history's pages, but a revert needs the permission to change the object.
 
     simple_history accepts a POST on an object's history page from anyone who may *view*
     the object and saves the old version; rows the admin keeps read-only (an active scheme,
     an override) must not be rewritten that way.
     """
-
-    @method_decorator(csp_update(HISTORY_PAGE_CSP))
-    def history_view(
-        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        return super().history_view(request, object_id, extra_context)
 
     def history_form_view(
         self,

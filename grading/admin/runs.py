@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from unfold.admin import ModelAdmin
 
 from common.durations import duration_display
 from common.exceptions import ConflictError, DomainError
@@ -31,7 +32,7 @@ RUN_PERMISSION = "grading.run_grading"
 
 
 @admin.register(GradingRun)
-class GradingRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class GradingRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """The runs, read-only; "Grade now" starts one, and a running run shows its progress.
 
     Starting a run needs `grading.run_grading` (Operations); the progress endpoint answers

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from modeltranslation.admin import TranslationAdmin
+from unfold.admin import TabularInline
 
 from common.actors import acting_user
 from common.exceptions import DomainError
@@ -112,7 +113,7 @@ class SchemeGradeForm(forms.ModelForm):
         return cleaned
 
 
-class SchemeGradeInline(admin.TabularInline):
+class SchemeGradeInline(TabularInline):
     """The ladder; editable only while its scheme is a draft (`obj` is the scheme)."""
 
     model = SchemeGrade

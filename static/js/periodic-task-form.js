@@ -4,7 +4,10 @@
 (() => {
   const data = document.getElementById("readable-crontabs");
   const select = document.getElementById("id_crontab");
-  const help = document.querySelector(".field-crontab .help");
+  // Django's stock row has a .help block; unfold's has the field's column (.field-crontab > .grow).
+  const help =
+    document.querySelector(".field-crontab .help") ||
+    select?.closest(".field-crontab > .grow");
   const translationRow = document.querySelector(".field-crontab_translation");
   if (translationRow) {
     translationRow.style.display = "none"; // the reading below replaces it
@@ -14,6 +17,7 @@
   }
   const readings = JSON.parse(data.textContent);
   const reading = document.createElement("div");
+  reading.className = "help leading-relaxed mt-2 text-xs";
   help.append(reading);
   const show = () => {
     const text = readings[select.value];

@@ -30,7 +30,7 @@ def _admin_login(page, live_server, username, next_path):
     page.goto(f"{live_server.url}/admin/login/?next={next_path}")
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    page.click("#login-form [type=submit]")
 
 
 @pytest.mark.browser

@@ -46,7 +46,7 @@ def test_map_preview_and_import_a_chinese_erp_file(
     page.goto(f"{live_server.url}/admin/login/?next=/admin/customers/sourcemapping/")
     page.fill("#id_username", ops.username)
     page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    page.click("#login-form [type=submit]")
     screenshot(page, f"lines-{label}-01-mappings")
 
     page.goto(f"{base}map/")

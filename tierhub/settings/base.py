@@ -6,7 +6,7 @@ environment (django-environ); the defaults give a working embedded setup: SQLite
 from pathlib import Path
 
 import environ
-from csp.constants import NONE, SELF
+from csp.constants import NONE, SELF, UNSAFE_EVAL, UNSAFE_INLINE
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -24,6 +24,12 @@ ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    # The admin's theme (docs/operations.md, "The admin"): before django.contrib.admin, whose
+    # templates it overrides.
+    "unfold",
+    "unfold.contrib.filters",
+    "unfold.contrib.forms",
+    "unfold.contrib.simple_history",
     # Grade, benefit and growth-task names in English and Chinese (each app's translation.py;
     # docs/operations.md, "Bilingual data"): before django.contrib.admin, as its docs ask.
     "modeltranslation",
@@ -277,6 +283,18 @@ CONTENT_SECURITY_POLICY = {
         "form-action": [SELF],
         "base-uri": [NONE],
         "object-src": [NONE],
+    },
+}
+# The staff pages drawn in the admin's layout (django-unfold: /admin/ and /reports/; chosen by
+# URL namespace in common/csp.py) run unfold's Alpine.js, whose standard build evaluates its
+# x-* expressions with `new Function` and sets style attributes; it needs 'unsafe-eval' and
+# inline styles, nothing else. Inline <script> stays refused; the customer portal and the
+# manager pages keep the policy above. See docs/operations.md, "The admin".
+CONTENT_SECURITY_POLICY_STAFF = {
+    "DIRECTIVES": {
+        **CONTENT_SECURITY_POLICY["DIRECTIVES"],
+        "script-src": [SELF, UNSAFE_EVAL],
+        "style-src": [SELF, UNSAFE_INLINE],
     },
 }
 
