@@ -4,7 +4,8 @@
 from the source tables (the latest run's snapshots, grade changes, appeals, tickets,
 recommendations, the active ladder). The table holds its result, kept up to date by
 `queue_needs_refresh` for the customers an event touched (wired in `connect_signals`: saves
-and deletes of the inputs, a run succeeding and a scheme changing rebuild everything), and
+and deletes of the inputs, review decisions through `grading.signals.grade_changes_decided`,
+a run succeeding and a scheme changing rebuild everything), and
 by `queue_needs_refresh_due`, which flips the two time-dependent needs (SLA breached,
 recently upgraded) once their instant passes. `queue_needs_diff` compares the table with a
 full recomputation (`manage.py queue_needs_check`).
@@ -337,10 +338,18 @@ def _rebuild(sender: type, instance: Any, **kwargs: Any) -> None:
     transaction.on_commit(rebuild)
 
 
+def _decided(sender: type, customer_ids: list[int], **kwargs: Any) -> None:
+    """Review decisions write changes and grades in bulk (no post_save): refresh their rows."""
+    queue_needs_refresh(customer_ids=customer_ids)
+
+
 def connect_signals() -> None:
     """Wire the inputs' saves and deletes to the table (called from AppConfig.ready)."""
     from benefits.models import Recommendation
     from grading.models import CustomerGrade, GradingRun
+    from grading.signals import grade_changes_decided
+
+    grade_changes_decided.connect(_decided, dispatch_uid="queue_needs_changes_decided")
 
     for model in (
         Customer,

@@ -28,6 +28,7 @@ from grading.models import (
     GradeChange,
     GradeOverride,
 )
+from grading.signals import grade_changes_decided
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +120,13 @@ def _notify_decision(changes: Sequence[GradeChange], *, decision: str, title: st
     notification_send_many(drafts=drafts)
 
 
+def _decided(changes: Sequence[GradeChange]) -> None:
+    """Tell listeners whose proposals were decided (the writes above send no post_save)."""
+    if changes:
+        customer_ids = sorted({change.customer_id for change in changes})
+        grade_changes_decided.send(sender=GradeChange, customer_ids=customer_ids)
+
+
 def grade_change_approve(*, change_ids: Sequence[int], by: User, note: str = "") -> ReviewResult:
     """Approve proposed grade changes and apply their grades, in one transaction.
 
@@ -129,6 +137,7 @@ def grade_change_approve(*, change_ids: Sequence[int], by: User, note: str = "")
     moved meanwhile or is pinned is SUPERSEDED with a note instead. Changes that are not
     PROPOSED are skipped and counted, except that approving a single decided change raises
     ChangeAlreadyDecided. Account managers are notified of applied changes on commit.
+    Sends `grading.signals.grade_changes_decided` for the decided customers.
     """
     note = note.strip()
     now = timezone.now()
@@ -187,6 +196,7 @@ def grade_change_approve(*, change_ids: Sequence[int], by: User, note: str = "")
             )
             for change in applied
         )
+        _decided(open_changes)
         _notify_decision(
             applied,
             decision="approved",
@@ -202,6 +212,7 @@ def grade_change_reject(*, change_ids: Sequence[int], by: User, reason: str) -> 
     customer's `periods_under` counter restarts at 0, so a new proposal needs a fresh run of
     periods under target. No audit row: the grade did not change, the GradeChange row records
     the decision. Skipping and the single-change rule are as in `grade_change_approve`.
+    Sends `grading.signals.grade_changes_decided` for the decided customers.
     """
     reason = reason.strip()
     if not reason:
@@ -220,6 +231,7 @@ def grade_change_reject(*, change_ids: Sequence[int], by: User, reason: str) -> 
         CustomerGrade.objects.filter(
             customer_id__in=sorted({c.customer_id for c in open_changes})
         ).update(periods_under=0)
+        _decided(open_changes)
         _notify_decision(
             open_changes,
             decision="rejected",

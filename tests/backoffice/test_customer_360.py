@@ -256,3 +256,21 @@ def test_the_add_form_has_no_360(client, ops):
 
     assert 'data-testid="customer-360"' not in html
     assert 'id="customer_form"' in html
+
+
+@pytest.mark.django_db
+def test_deciding_from_the_page_updates_the_managers_queue(client, ops, alice):
+    from appeals.models import QueueNeeds
+    from manager.needs import queue_needs_refresh
+
+    history = customer_with_history(manager=alice)
+    queue_needs_refresh(customer_ids=[history.customer.pk])
+    assert QueueNeeds.objects.get(customer=history.customer).flag_proposed
+    client.force_login(ops)
+
+    client.post(
+        reverse("admin:customers_customer_decide", args=[history.customer.pk]),
+        {"change": history.proposal.pk, "decision": "reject", "reject-reason": "Seasonal dip"},
+    )
+
+    assert not QueueNeeds.objects.get(customer=history.customer).flag_proposed
