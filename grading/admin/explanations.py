@@ -3,6 +3,7 @@ the rule that fired and what the policy did (docs/grading.md: "any grade can be 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +12,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from grading.labels import lifecycle_label, pyramid_label, rfm_label_label
 from grading.models import Cadence, GradeChange, SchemeGrade, ScoreSnapshot
 from grading.policy import cadences_due
 from grading.selectors import rung_get_for_snapshot, snapshot_get_for_change
@@ -158,12 +160,22 @@ class Explanation:
     policy: list[tuple[Promise, Any]] = field(default_factory=list)
 
 
+#: Snapshot columns that hold a code, shown by its translated label (grading.labels).
+CODED_FIELDS: dict[str, Callable[[str | None], str]] = {
+    "rfm_label": rfm_label_label,
+    "lifecycle": lifecycle_label,
+    "pyramid": pyramid_label,
+}
+
+
 def _rows(snapshot: ScoreSnapshot, fields: tuple[tuple[str, Promise], ...]) -> list[Any]:
     rows = []
     for name, label in fields:
         value = getattr(snapshot, name)
         if isinstance(value, float):
             value = round(value, 4)
+        elif name in CODED_FIELDS:
+            value = CODED_FIELDS[name](value)
         rows.append((label, "—" if value is None else value))
     return rows
 

@@ -227,7 +227,7 @@ def test_change_page_explains_the_decision_from_the_snapshot(client, ops):
         ">95<",  # recency
         "2400.00",  # monetary
         "0.4321",  # gap variation
-        "needs_attention",
+        "Needs attention",  # the RFM label in words
         "51.2345",  # composite
         "downgrade_after",
         "“downgrade after” consecutive reviews",
