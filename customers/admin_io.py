@@ -96,10 +96,13 @@ class ImportKind:
         return (*self.required, *self.optional)
 
 
-def _event_kind(key: str, label: str | Promise) -> ImportKind:
-    spec = events.KINDS[key]
+def _event_kind(key: str, spec: events.EventKind) -> ImportKind:
     return ImportKind(
-        key, label, spec.required, spec.optional, functools.partial(events.events_import, kind=key)
+        key,
+        spec.label,
+        spec.required,
+        spec.optional,
+        functools.partial(events.events_import, kind=key),
     )
 
 
@@ -119,11 +122,8 @@ IMPORT_KINDS: dict[str, ImportKind] = {
         imports.order_import,
         options=("create_missing_customers",),
     ),
-    "complaints": _event_kind("complaints", gettext_lazy("complaints")),
-    "reviews": _event_kind("reviews", gettext_lazy("product reviews")),
-    "tickets": _event_kind("tickets", gettext_lazy("service tickets")),
-    "invitations": _event_kind("invitations", gettext_lazy("campaign invitations")),
-    "referrals": _event_kind("referrals", gettext_lazy("referrals")),
+    # The engagement events, as declared in `customers.services.events.KINDS`.
+    **{key: _event_kind(key, spec) for key, spec in events.KINDS.items()},
 }
 
 

@@ -26,18 +26,12 @@ from common.listing import EstimatedCountPaginator
 from common.parsers import JSONParser
 from customers.api import serializers
 from customers.models import (
-    CampaignInvitation,
-    Complaint,
     Customer,
     Order,
-    ProductReview,
-    Referral,
-    ServiceTicket,
 )
 from customers.search import customer_search
 from customers.selectors import customer_list_for_user, scope_for_user
-from customers.services.events import KINDS as EVENT_COLUMNS
-from customers.services.events import events_import
+from customers.services.events import KINDS, EventKind, events_import
 from customers.services.imports import ImportReport, customer_import, order_import
 from customers.tabular import Records
 
@@ -244,36 +238,32 @@ class OrderBulkApi(APIView):
 
 
 @dataclass(frozen=True)
-class EventKind:
-    """One kind of engagement event as the API shows it."""
+class EventApi:
+    """How the API shows one kind of engagement event (`customers.services.events.KINDS`)."""
 
-    model: type[Any]
+    kind: EventKind
     serializer: type[Any]
-    #: The lookup from the event to its customer (a referral belongs to the referrer).
-    customer_path: str
-    #: The moment the event happened: what `after` / `before` filter on.
-    date_field: str
-    related: tuple[str, ...] = ()
 
     @cached_property
     def filterset(self) -> type[django_filters.FilterSet]:
         """Filters of the list: `customer_code`, and `after` / `before` on the event's date."""
-        meta = type("Meta", (), {"model": self.model, "fields": ()})
+        model = self.kind.model
+        meta = type("Meta", (), {"model": model, "fields": ()})
         return type(
-            f"{self.model.__name__}Filter",
+            f"{model.__name__}Filter",
             (FilterSet,),
             {
                 "customer_code": CharFilter(
-                    field_name=f"{self.customer_path}__code",
+                    field_name=f"{self.kind.customer_path}__code",
                     help_text="Events of the customer with this code.",
                 ),
                 "after": DateTimeFilter(
-                    field_name=self.date_field,
+                    field_name=self.kind.date_field,
                     lookup_expr="gte",
                     help_text="Happened at or after this moment.",
                 ),
                 "before": DateTimeFilter(
-                    field_name=self.date_field,
+                    field_name=self.kind.date_field,
                     lookup_expr="lt",
                     help_text="Happened before this moment.",
                 ),
@@ -282,26 +272,20 @@ class EventKind:
         )
 
 
-EVENT_KINDS: dict[str, EventKind] = {
-    "complaints": EventKind(
-        Complaint, serializers.ComplaintOutputSerializer, "customer", "created_at"
-    ),
-    "reviews": EventKind(
-        ProductReview, serializers.ReviewOutputSerializer, "customer", "created_at"
-    ),
-    "tickets": EventKind(
-        ServiceTicket, serializers.TicketOutputSerializer, "customer", "opened_at"
-    ),
-    "invitations": EventKind(
-        CampaignInvitation,
+#: The serializer of each event model: a kind of `KINDS` without one fails at import.
+_EVENT_SERIALIZERS: dict[type[Any], type[Any]] = {
+    serializer.Meta.model: serializer
+    for serializer in (
+        serializers.ComplaintOutputSerializer,
+        serializers.ReviewOutputSerializer,
+        serializers.TicketOutputSerializer,
         serializers.InvitationOutputSerializer,
-        "customer",
-        "invited_at",
-        ("campaign",),
-    ),
-    "referrals": EventKind(
-        Referral, serializers.ReferralOutputSerializer, "referrer", "created_at", ("referred",)
-    ),
+        serializers.ReferralOutputSerializer,
+    )
+}
+#: The event kinds as the API shows them, in the order of `KINDS`.
+EVENT_KINDS: dict[str, EventApi] = {
+    key: EventApi(kind, _EVENT_SERIALIZERS[kind.model]) for key, kind in KINDS.items()
 }
 
 
@@ -323,10 +307,10 @@ class EventListApi(generics.ListAPIView):
         return EVENT_KINDS[self.kind].serializer
 
     def get_queryset(self) -> QuerySet[Any]:
-        kind = EVENT_KINDS[self.kind]
-        queryset = kind.model.objects.select_related(kind.customer_path, *kind.related).order_by(
-            "-pk"
-        )
+        kind = KINDS[self.kind]
+        queryset = kind.model.objects.select_related(  # type: ignore[attr-defined]
+            kind.customer_path, *kind.related
+        ).order_by("-pk")
         return scope_for_user(queryset, user=self.request.user, customer_path=kind.customer_path)
 
 
@@ -343,7 +327,7 @@ class EventBulkApi(APIView):
         responses={201: serializers.ImportResultSerializer},
     )
     def post(self, request: Request) -> Response:
-        model = EVENT_KINDS[self.kind].model
+        model = KINDS[self.kind].model
         _require(request, f"customers.add_{model._meta.model_name}")
         data = serializers.BulkInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -358,8 +342,8 @@ class EventBulkApi(APIView):
 
 def event_apis(kind: str) -> tuple[type[EventListApi], type[EventBulkApi]]:
     """Return the list and bulk views of one event kind, each documented with its columns."""
-    name = EVENT_KINDS[kind].model.__name__
-    columns = EVENT_COLUMNS[kind]
+    columns = KINDS[kind]
+    name = columns.model.__name__
     listing = type(
         f"{name}ListApi",
         (EventListApi,),
@@ -380,4 +364,4 @@ def event_apis(kind: str) -> tuple[type[EventListApi], type[EventBulkApi]]:
     return listing, bulk
 
 
-EVENT_APIS = {kind: event_apis(kind) for kind in EVENT_KINDS}
+EVENT_APIS = {kind: event_apis(kind) for kind in KINDS}

@@ -17,7 +17,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from customers.models import (
     Campaign,
@@ -44,30 +46,61 @@ BATCH_SIZE = 2000
 
 @dataclass(frozen=True)
 class EventKind:
-    """How one kind of event is read: its model, columns and row builder."""
+    """One kind of engagement event, declared once: the import, the API and the admin read it.
+
+    `required` / `optional` are the columns of an import file or API row; `label` is what the
+    admin's import page calls a table of them; `customer_path` and `date_field` say whose event
+    it is and when it happened (what the API's lists filter on).
+    """
 
     model: type[Model]
+    label: str | Promise
     required: tuple[str, ...]
     optional: tuple[str, ...]
+    #: The lookup from the event to its customer (a referral belongs to the referrer).
+    customer_path: str = "customer"
+    #: The moment the event happened.
+    date_field: str = "created_at"
+    #: Relations a list of them joins besides the customer.
+    related: tuple[str, ...] = ()
 
 
+#: Every engagement event kind, by the key used in URLs (/api/events/<key>/) and imports.
 KINDS: dict[str, EventKind] = {
     "complaints": EventKind(
-        Complaint, ("customer_code",), ("created_at", "severity", "description", "order_no")
+        Complaint,
+        gettext_lazy("complaints"),
+        ("customer_code",),
+        ("created_at", "severity", "description", "order_no"),
     ),
     "reviews": EventKind(
-        ProductReview, ("customer_code", "rating"), ("created_at", "text", "order_no")
+        ProductReview,
+        gettext_lazy("product reviews"),
+        ("customer_code", "rating"),
+        ("created_at", "text", "order_no"),
     ),
     "tickets": EventKind(
         ServiceTicket,
+        gettext_lazy("service tickets"),
         ("customer_code", "subject"),
         ("opened_at", "first_response_at", "closed_at", "priority"),
+        date_field="opened_at",
     ),
     "invitations": EventKind(
-        CampaignInvitation, ("customer_code", "campaign", "invited_at"), ("joined_at",)
+        CampaignInvitation,
+        gettext_lazy("campaign invitations"),
+        ("customer_code", "campaign", "invited_at"),
+        ("joined_at",),
+        date_field="invited_at",
+        related=("campaign",),
     ),
     "referrals": EventKind(
-        Referral, ("referrer_code",), ("referred_code", "referred_name", "created_at")
+        Referral,
+        gettext_lazy("referrals"),
+        ("referrer_code",),
+        ("referred_code", "referred_name", "created_at"),
+        customer_path="referrer",
+        related=("referred",),
     ),
 }
 
