@@ -8,7 +8,8 @@ import pandas as pd
 
 
 def empty_orders() -> pd.DataFrame:
-    """Return the extract's orders frame with no rows (scoring's columns plus `on_time`)."""
+    """Return the extract's orders frame with no rows (scoring's columns, `on_time` and
+    `category_only`)."""
     return pd.DataFrame(
         {
             "customer_id": pd.Series(dtype="int64"),
@@ -16,6 +17,7 @@ def empty_orders() -> pd.DataFrame:
             "net_cents": pd.Series(dtype="int64"),
             "category_id": pd.Series(dtype="Int64"),
             "on_time": pd.Series(dtype="int8"),
+            "category_only": pd.Series(dtype="bool"),
         }
     )
 

@@ -12,6 +12,7 @@ from customers.models import (
     PointsEntry,
     ProductReview,
     Referral,
+    SalesLine,
 )
 from grading.models import (
     CustomerGrade,
@@ -71,6 +72,7 @@ REFERRALS = Table(Referral)
 COMPLAINTS = Table(Complaint)
 REVIEWS = Table(ProductReview)
 POINTS = Table(PointsEntry)
+SALES_LINES = Table(SalesLine)
 OVERRIDES = Table(GradeOverride)
 # ...and writes.
 GRADE_STATES = Table(CustomerGrade)

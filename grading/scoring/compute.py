@@ -290,7 +290,8 @@ def customer_facts(
     recency_days = (as_of - last_order_date).days and tenure_days = (as_of -
     first_order_date).days (Int64, NA if none); frequency = order_count_window (window orders);
     monetary_cents, first_half_cents, second_half_cents (window net sums, 0 if none);
-    categories (distinct non-NA category_id in the window); gap_cv = std(gaps, ddof=0) /
+    categories (distinct non-NA category_id in the window, `category_only` rows included;
+    those rows count for nothing else); gap_cv = std(gaps, ddof=0) /
     mean(gaps) over the sorted window order dates (same-day orders give gap 0; NaN with fewer
     than 3 window orders or when every gap is 0); then `industry` and the engagement counts
     copied from `customers` (missing count column or NA -> 0).
@@ -309,7 +310,8 @@ def customer_facts(
     day = orders_in.day
     # Rows that do not count go to an extra bucket n, dropped after each reduction: cheaper
     # than filtering every 10M-row column.
-    counted = (code >= 0) & (day < as_of_day)
+    dated = (code >= 0) & (day < as_of_day)
+    counted = dated & orders_in.is_order
     bucket = np.where(counted, code, n)
     ever = np.bincount(bucket, minlength=n + 1)[:n] > 0
     first = np.full(n + 1, as_of_day, dtype=np.int64)
@@ -331,7 +333,9 @@ def customer_facts(
     rows = np.flatnonzero(in_window)
     code_w = code[rows]
     gap_cv = _gap_cv(code_w, day[rows] - window_start, n)
-    with_category = rows[orders_in.has_category[rows]]
+    # Category breadth also reads the category-only rows (further categories of an order's
+    # lines, dated on the order).
+    with_category = np.flatnonzero(dated & (day >= window_start) & orders_in.has_category)
     categories = _distinct_per_customer(
         code[with_category], orders_in.category_id[with_category], n
     )

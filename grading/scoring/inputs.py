@@ -3,7 +3,9 @@
 Two frames come in (see docs/grading.md, "Inputs"):
 
 - `orders`, one row per paid/completed order: customer_id (int64), order_date (datetime64,
-  midnight, project time zone, naive), net_cents (int64 >= 0), category_id (Int64, NA = none).
+  midnight, project time zone, naive), net_cents (int64 >= 0), category_id (Int64, NA = none);
+  optionally `category_only` (bool): True marks a row that only adds a category to the
+  customer's breadth on that date (a further category of an order's lines), not an order.
 - `customers`, one row per graded customer: customer_id (int64, unique), industry (string, may be
   NA) and the engagement counts of the window (int64 >= 0; a missing column or NA counts as 0).
 
@@ -24,6 +26,8 @@ CUSTOMER_ID = "customer_id"
 ORDER_DATE = "order_date"
 NET_CENTS = "net_cents"
 CATEGORY_ID = "category_id"
+#: Optional: rows that count only for category breadth (see the module docstring).
+CATEGORY_ONLY = "category_only"
 ORDER_COLUMNS: tuple[str, ...] = (CUSTOMER_ID, ORDER_DATE, NET_CENTS, CATEGORY_ID)
 ORDER_DTYPES: dict[str, str] = {
     CUSTOMER_ID: "int64",
@@ -68,7 +72,8 @@ class OrderArrays:
     """Validated order columns as aligned numpy arrays (one element per input row).
 
     `day` is the order date as whole days since 1970-01-01; `category_id` holds 0 where
-    `has_category` is False.
+    `has_category` is False; `is_order` is False on rows that count only for category
+    breadth (`CATEGORY_ONLY`).
     """
 
     customer_id: np.ndarray
@@ -76,6 +81,7 @@ class OrderArrays:
     net_cents: np.ndarray
     category_id: np.ndarray
     has_category: np.ndarray
+    is_order: np.ndarray
 
 
 def empty_orders() -> pd.DataFrame:
@@ -150,8 +156,9 @@ def order_arrays(orders: pd.DataFrame) -> OrderArrays:
     """Validate an orders frame and return its columns as numpy arrays.
 
     Raises ValueError for a missing column, a missing or negative `net_cents`, a missing or
-    non-midnight or time-zone-aware `order_date`. Rows with a missing `customer_id` are dropped
-    (they cannot belong to a graded customer). Extra columns are ignored.
+    non-midnight or time-zone-aware `order_date`, a missing `category_only` or a category-only
+    row with an amount. Rows with a missing `customer_id` are dropped (they cannot belong to a
+    graded customer). Other extra columns are ignored.
     """
     _require(orders, ORDER_COLUMNS, "orders")
     customer = orders[CUSTOMER_ID]
@@ -167,7 +174,16 @@ def order_arrays(orders: pd.DataFrame) -> OrderArrays:
     category = orders[CATEGORY_ID]
     has_category = category.notna().to_numpy()
     category_id = _int64_values(category, CATEGORY_ID, na_value=0)
-    return OrderArrays(customer_id, day, net, category_id, has_category)
+    if CATEGORY_ONLY in orders:
+        only = orders[CATEGORY_ONLY]
+        if only.isna().any():
+            raise ValueError(f"{CATEGORY_ONLY} has missing values")
+        is_order = ~only.to_numpy(dtype=bool)
+        if (net[~is_order] != 0).any():
+            raise ValueError(f"{CATEGORY_ONLY} rows must have net_cents 0")
+    else:
+        is_order = np.ones(customer_id.size, dtype=bool)
+    return OrderArrays(customer_id, day, net, category_id, has_category, is_order)
 
 
 def customer_table(customers: pd.DataFrame) -> pd.DataFrame:

@@ -19,6 +19,7 @@ from customers.models import (
     Order,
     ProductReview,
     Referral,
+    SalesLine,
     ServiceTicket,
 )
 
@@ -122,3 +123,13 @@ class ServiceTicketFactory(factory.django.DjangoModelFactory[ServiceTicket]):
 
     customer = factory.SubFactory(CustomerFactory)
     subject = "Question about an invoice"
+
+
+class SalesLineFactory(factory.django.DjangoModelFactory[SalesLine]):
+    class Meta:
+        model = SalesLine
+
+    document_no = factory.Sequence(lambda n: f"O{n:08d}")
+    line_no = factory.Sequence(lambda n: n + 1)
+    quantity = Decimal("1")
+    unit_price = Decimal("10.00")

@@ -13,13 +13,14 @@ from customers.models import Complaint, Order
 from grading.pipeline import extract
 from grading.pipeline.backends import sqlite
 from grading.pipeline.rules import scheme_rules
-from grading.scoring import score_population
+from grading.scoring import ScoringParams, customer_facts, score_population
 from tests.customers.factories import (
     CampaignInvitationFactory,
     CategoryFactory,
     ComplaintFactory,
     CustomerFactory,
     OrderFactory,
+    SalesLineFactory,
 )
 from tests.grading.factories import default_scheme
 
@@ -137,3 +138,39 @@ def test_extract_on_two_postgres_connections_reads_what_one_reads():
     while _sessions() > sessions and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _sessions() <= sessions
+
+
+@pytest.mark.django_db
+def test_an_order_spanning_several_categories_counts_each_for_breadth():
+    """Hand-computed: the window's counted orders give categories A, B, C (lines) and D."""
+    a, b, c, d, e, f = (CategoryFactory(code=code) for code in "abcdef")
+    customer = CustomerFactory(code="LINES")
+    plain = CustomerFactory(code="PLAIN")
+    inside = AS_OF - dt.timedelta(days=30)
+
+    def order(no, who, day, category, status=Order.Status.PAID, lines=()):
+        OrderFactory(
+            order_no=no, customer=who, placed_at=_local(day, 12), category=category, status=status
+        )
+        for position, line_category in enumerate(lines, start=1):
+            SalesLineFactory(document_no=no, line_no=position, category=line_category)
+
+    order("INV1", customer, inside, a, lines=(a, b, None, c, b))  # A, B, C
+    order("INV2", customer, inside - dt.timedelta(days=3), d)  # no lines: its own category
+    order("INV0", customer, AS_OF - dt.timedelta(days=400), e, lines=(e, f))  # before the window
+    order("INV3", customer, inside, None, Order.Status.REFUNDED, lines=(f,))  # not counted
+    order("INV4", customer, AS_OF, None, lines=(e,))  # on as_of: not counted
+    SalesLineFactory(document_no="R1", line_no=1, category=f)  # a return's line: no order
+    order("P1", plain, inside, a)
+    order("P2", plain, inside, None)
+
+    orders, customers = extract.extract_period(as_of=AS_OF, window_days=WINDOW_DAYS)
+    facts = customer_facts(
+        orders.drop(columns=["on_time"]), customers, as_of=AS_OF, params=ScoringParams()
+    )
+
+    assert facts.loc[customer.pk, "categories"] == 4
+    assert facts.loc[customer.pk, "frequency"] == 2  # the line rows are no orders
+    assert facts.loc[plain.pk, "categories"] == 1
+    assert facts.loc[plain.pk, "frequency"] == 2
+    pd.testing.assert_frame_equal(_scores(orders, customers), _scores(*_orm_facts()))

@@ -33,6 +33,7 @@ from grading.pipeline.tables import (
     POINTS,
     REFERRALS,
     REVIEWS,
+    SALES_LINES,
 )
 
 # ----------------------------------------------------------------------------------- read
@@ -57,14 +58,17 @@ def read_period(
     """
     if connection.in_atomic_block:
         earlier, customers = _earlier_and_customers(start, end, statuses, id_range)
-        return _orders_frame(_window_orders(start, end, statuses, id_range), earlier), customers
+        window = _window_orders(start, end, statuses, id_range)
+        lines = _line_categories(start, end, statuses, id_range)
+        return _orders_frame(window, earlier, lines), customers
     with ThreadPoolExecutor(max_workers=1) as pool:
         side = pool.submit(
             _on_own_connection, _earlier_and_customers, start, end, statuses, id_range
         )
         window = _window_orders(start, end, statuses, id_range)
+        lines = _line_categories(start, end, statuses, id_range)
         earlier, customers = side.result()
-    return _orders_frame(window, earlier), customers
+    return _orders_frame(window, earlier, lines), customers
 
 
 def _on_own_connection(function: Callable[..., Any], *args: Any) -> Any:
@@ -121,6 +125,30 @@ def _window_orders(
     return rows
 
 
+def _line_categories(
+    start: dt.datetime, end: dt.datetime, statuses: list[str], id_range: tuple[int, int] | None
+) -> dict[str, np.ndarray]:
+    """The categories of the window's counted orders' sales lines, once per customer.
+
+    Each (customer, category) pair comes once, dated on the first such order in the window
+    (breadth counts distinct categories in the window, so any of its dates would do). Orders
+    without lines add nothing: their own category is in the window's rows.
+    """
+    o, line = ORDERS.c, SALES_LINES.c
+    range_sql, range_params = _range_sql(f"o.{o.customer}", id_range)
+    rows = pgcopy.copy_out(
+        f"SELECT o.{o.customer}, min(o.{o.placed_at}), l.{line.category}"
+        f" FROM {ORDERS} o JOIN {SALES_LINES} l ON l.{line.document_no} = o.{o.order_no}"
+        f" WHERE o.{o.placed_at} >= %s AND o.{o.placed_at} < %s AND o.{o.status} = ANY(%s)"
+        f" AND l.{line.category} IS NOT NULL{range_sql}"
+        f" GROUP BY o.{o.customer}, l.{line.category}",
+        [start, end, statuses, *range_params],
+        [("customer_id", "i8"), ("placed_at", "i8"), ("category", "i8")],
+    )
+    rows["day"] = _local_days(rows.pop("placed_at"))
+    return rows
+
+
 def _earlier_and_customers(
     start: dt.datetime, end: dt.datetime, statuses: list[str], id_range: tuple[int, int] | None
 ) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
@@ -143,24 +171,37 @@ def _earlier_and_customers(
     return earlier, _customers(start, end, id_range)
 
 
-def _orders_frame(window: dict[str, np.ndarray], earlier: dict[str, np.ndarray]) -> pd.DataFrame:
-    """The `orders` frame: window rows, then two rows per customer with earlier orders."""
-    customer_id = np.concatenate([window["customer_id"], earlier["customer_id"].repeat(2)])
+def _orders_frame(
+    window: dict[str, np.ndarray], earlier: dict[str, np.ndarray], lines: dict[str, np.ndarray]
+) -> pd.DataFrame:
+    """The `orders` frame: window rows, two rows per customer with earlier orders, then the
+    window's line categories (`category_only`)."""
+    customer_id = np.concatenate(
+        [window["customer_id"], earlier["customer_id"].repeat(2), lines["customer_id"]]
+    )
     if customer_id.size == 0:
         return empty_orders()
     extra = earlier["customer_id"].size * 2
+    only = lines["customer_id"].size
     day = np.concatenate(
-        [window["day"], np.stack([earlier["first"], earlier["last"]], axis=1).ravel()]
+        [window["day"], np.stack([earlier["first"], earlier["last"]], axis=1).ravel(), lines["day"]]
     )
-    category = np.concatenate([window["category"], np.full(extra, -1, dtype=np.int64)])
+    category = np.concatenate(
+        [window["category"], np.full(extra, -1, dtype=np.int64), lines["category"]]
+    )
     return pd.DataFrame(
         {
             "customer_id": customer_id,
             "order_date": day.astype("datetime64[D]").astype("datetime64[s]"),
-            "net_cents": np.concatenate([window["net_cents"], np.zeros(extra, dtype=np.int64)]),
+            "net_cents": np.concatenate(
+                [window["net_cents"], np.zeros(extra + only, dtype=np.int64)]
+            ),
             "category_id": pd.arrays.IntegerArray(category, category < 0),
             "on_time": np.concatenate(
-                [window["on_time"].astype(np.int8), np.full(extra, -1, dtype=np.int8)]
+                [window["on_time"].astype(np.int8), np.full(extra + only, -1, dtype=np.int8)]
+            ),
+            "category_only": np.concatenate(
+                [np.zeros(window["customer_id"].size + extra, dtype=bool), np.ones(only, bool)]
             ),
         }
     )

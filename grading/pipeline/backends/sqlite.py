@@ -25,6 +25,7 @@ from customers.models import (
     PointsEntry,
     ProductReview,
     Referral,
+    SalesLine,
 )
 from grading.models import CustomerGrade, GradeChange
 from grading.pipeline.frames import empty_orders, in_id_range
@@ -41,7 +42,11 @@ def read_period(
     start: dt.datetime, end: dt.datetime, statuses: list[str], id_range: tuple[int, int] | None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return the period's `(orders, customers)` frames: every counted order before `end`."""
-    return _orders(end, statuses, id_range), _customers(start, end, id_range)
+    orders = _orders(end, statuses, id_range)
+    lines = _line_categories(start, end, statuses, id_range)
+    if not lines.empty:
+        orders = pd.concat([orders, lines], ignore_index=True)
+    return orders, _customers(start, end, id_range)
 
 
 def _orders(
@@ -56,15 +61,70 @@ def _orders(
     )
     if frame.empty:
         return empty_orders()
-    local = pd.to_datetime(frame["placed_at"], utc=True).dt.tz_convert(settings.TIME_ZONE)
     net = (frame["amount"] - frame["refunded"]).map(cents)
     return pd.DataFrame(
         {
             "customer_id": frame["customer_id"].astype("int64"),
-            "order_date": local.dt.tz_localize(None).dt.normalize().astype("datetime64[s]"),
+            "order_date": _local_days(frame["placed_at"]),
             "net_cents": net.astype("int64"),
             "category_id": frame["category_id"].astype("Int64"),
             "on_time": frame["on_time"].map({True: 1, False: 0}).fillna(-1).astype("int8"),
+            "category_only": np.zeros(len(frame), dtype=bool),
+        }
+    )
+
+
+def _local_days(instants: pd.Series) -> pd.Series:
+    local = pd.to_datetime(instants, utc=True).dt.tz_convert(settings.TIME_ZONE)
+    return local.dt.tz_localize(None).dt.normalize().astype("datetime64[s]")
+
+
+def _line_categories(
+    start: dt.datetime, end: dt.datetime, statuses: list[str], id_range: tuple[int, int] | None
+) -> pd.DataFrame:
+    """`category_only` rows: the categories of the window's counted orders' sales lines.
+
+    One row per (customer, category), dated on the first such order in the window, as the
+    PostgreSQL backend reads them.
+    """
+    window = in_id_range(
+        Order.objects.filter(status__in=statuses, placed_at__gte=start, placed_at__lt=end),
+        "customer_id",
+        id_range,
+    )
+    lines = pd.DataFrame.from_records(
+        list(
+            SalesLine.objects.filter(
+                category__isnull=False, document_no__in=window.values("order_no")
+            )
+            .values_list("document_no", "category_id")
+            .distinct()
+        ),
+        columns=["order_no", "category_id"],
+    )
+    if lines.empty:
+        return empty_orders()
+    orders = pd.DataFrame.from_records(
+        list(
+            window.filter(order_no__in=SalesLine.objects.values("document_no")).values_list(
+                "order_no", "customer_id", "placed_at"
+            )
+        ),
+        columns=["order_no", "customer_id", "placed_at"],
+    )
+    pairs = (
+        lines.merge(orders, on="order_no")
+        .groupby(["customer_id", "category_id"], as_index=False)["placed_at"]
+        .min()
+    )
+    return pd.DataFrame(
+        {
+            "customer_id": pairs["customer_id"].astype("int64"),
+            "order_date": _local_days(pairs["placed_at"]),
+            "net_cents": np.zeros(len(pairs), dtype=np.int64),
+            "category_id": pairs["category_id"].astype("Int64"),
+            "on_time": np.full(len(pairs), -1, dtype=np.int8),
+            "category_only": np.ones(len(pairs), dtype=bool),
         }
     )
 

@@ -125,6 +125,31 @@ def test_categories_count_distinct_non_null_in_window_only() -> None:
     assert facts["categories"].tolist() == [2, 0]
 
 
+def test_category_only_rows_add_breadth_and_nothing_else() -> None:
+    # Customer 1: one order (category 7) whose lines also hold categories 8 and 9, one line
+    # category of an order before the window (not counted); customer 2: only a category row.
+    orders = orders_frame(
+        (1, 5, 1_000, 7), (1, 5, 0, 8), (1, 5, 0, 9), (1, 400, 0, 11), (2, 5, 0, 3)
+    )
+    orders["category_only"] = [False, True, True, True, True]
+    facts = facts_of(orders, customers_frame(1, 2))
+    assert facts["categories"].tolist() == [3, 1]
+    assert facts["frequency"].tolist() == [1, 0]
+    assert facts["monetary_cents"].tolist() == [1_000, 0]
+    assert facts.loc[1, "first_order_date"] == pd.Timestamp(day(5))  # not day(400)
+    assert facts["last_order_date"].isna().tolist() == [False, True]
+    without = facts_of(orders[~orders["category_only"]], customers_frame(1, 2))
+    columns = [c for c in facts.columns if c != "categories"]
+    pd.testing.assert_frame_equal(facts[columns], without[columns])
+
+
+def test_category_only_rows_must_carry_no_amount() -> None:
+    orders = orders_frame((1, 5, 100, 7))
+    orders["category_only"] = [True]
+    with pytest.raises(ValueError, match="category_only rows must have net_cents 0"):
+        facts_of(orders, customers_frame(1))
+
+
 def test_categories_handle_huge_and_negative_ids() -> None:
     big = 2**61
     orders = orders_frame((1, 5, 1, big), (1, 6, 1, -big), (1, 7, 1, big), (2, 5, 1, 0))
