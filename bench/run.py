@@ -349,6 +349,7 @@ def fingerprints(dsn: str) -> dict[str, list[Any]]:
         "finished_at",
         "duration_seconds",
         "phase_seconds",
+        "progress_at",
         "triggered_by",
     }
     result: dict[str, list[Any]] = {}

@@ -3,15 +3,18 @@
 - "Map a new file": upload a sample, pick a TierHub field per header (guessed for known
   English and Chinese headers), set the formats, preview the first rows as TierHub reads
   them, save the mapping under a name.
-- "Import sales lines": upload, dry run (the whole import, rolled back) with the
-  data-quality report, confirm, and download the report as CSV.
+- "Import sales lines": upload; the dry run (the whole import, rolled back) runs as a Celery
+  task whose page shows its live progress, then the data-quality report; confirm (the real
+  import, again a task with its progress), and download the report as CSV.
 
-Thin interfaces over `customers.services.lines`; uploads wait in private files named by a
-signed token, exactly as in `customers.admin_io` (whose helpers they use).
+Thin interfaces over `customers.services.lines` and `customers.services.line_imports`; samples
+wait in private files named by a signed token, exactly as in `customers.admin_io` (whose
+helpers they use); an import's upload is named by its `LineImport` record.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -20,27 +23,34 @@ from django.contrib import admin, messages
 from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import UploadedFile
-from django.http import HttpRequest, HttpResponse
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
+from django.utils.formats import number_format
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from unfold.admin import ModelAdmin
 
+from common.actors import acting_user
 from common.exceptions import DomainError
 from customers import admin_io
-from customers.exceptions import ImportRejected
-from customers.models import SourceMapping
+from customers.models import LineImport, SourceMapping
+from customers.services.imports import RowError
+from customers.services.line_imports import (
+    line_import_confirm,
+    line_import_start,
+    line_import_state,
+)
 from customers.services.lines import (
     FIELD_LABELS,
     LINE_FIELDS,
-    LINE_OPTIONAL,
     LINE_REQUIRED,
     LineFormat,
     LineImportReport,
     order_lines_header,
-    order_lines_import,
     order_lines_preview,
     quality_csv,
     source_mapping_guess,
@@ -51,15 +61,6 @@ from customers.tabular import TableError, open_table
 PREVIEW_LINES = 20
 _SAMPLE_SALT = "customers.admin_lines.sample"
 _REPORT_SALT = "customers.admin_lines.report"
-LINES_KIND = admin_io.ImportKind(
-    "order_lines",
-    gettext_lazy("sales lines"),
-    LINE_REQUIRED,
-    LINE_OPTIONAL,
-    order_lines_import,
-    options=("create_missing_customers",),
-)
-
 
 ENCODINGS = SourceMapping._meta.get_field("encoding").choices or ()
 
@@ -353,36 +354,16 @@ def _mapping_page(
     )
 
 
-def _report_page(
-    model_admin: admin.ModelAdmin,
-    request: HttpRequest,
-    *,
-    report: LineImportReport,
-    filename: str,
-    token: str | None,
-    status: int = 200,
-) -> TemplateResponse:
-    rows = report.quality_rows()
-    data = signing.dumps(rows, salt=_REPORT_SALT, compress=True) if not report.errors else None
-    return _page(
-        model_admin,
-        request,
-        "lines_report.html",
-        status,
-        title=_("Import sales lines: %(file)s") % {"file": filename},
-        report=report,
-        quality=rows,
-        errors=report.errors[: admin_io.MAX_ERRORS_SHOWN],
-        more_errors=max(len(report.errors) - admin_io.MAX_ERRORS_SHOWN, 0),
-        note=report.limit_note(),
-        token=token,
-        report_url=(f"{admin_io._url(model_admin, 'lines_report')}?data={data}" if data else None),
-        upload_url=admin_io._url(model_admin, "import_lines"),
+def _import_url(model_admin: admin.ModelAdmin, name: str, record: LineImport) -> str:
+    opts = model_admin.opts
+    return reverse(
+        f"{model_admin.admin_site.name}:{opts.app_label}_{opts.model_name}_{name}",
+        args=[record.pk],
     )
 
 
 def lines_import_view(request: HttpRequest, *, model_admin: admin.ModelAdmin) -> HttpResponse:
-    """Import sales lines: upload and dry run (GET: the form)."""
+    """Import sales lines: upload; the dry run is queued and its page follows it (GET: the form)."""
     if not request.user.has_perm("customers.add_order"):
         raise PermissionDenied
     title = _("Import sales lines")
@@ -392,100 +373,119 @@ def lines_import_view(request: HttpRequest, *, model_admin: admin.ModelAdmin) ->
     if not form.is_valid():
         return _page(model_admin, request, "lines_import.html", 400, title=title, form=form)
     upload = form.cleaned_data["file"]
-    filename = str(upload.name)
-    stored = admin_io._store_upload(upload)
     mapping = form.cleaned_data["mapping"]
-    options = {
-        "mapping": mapping.name if mapping else "",
-        "return_prefix": form.cleaned_data["return_prefix"] or None,
-        "create_missing_customers": form.cleaned_data["create_missing_customers"],
-    }
-    token = None
-    try:
-        try:
-            report = _run(stored, filename, options, dry_run=True, by=request.user)
-        except ImportRejected as rejected:
-            report = rejected.report
-        if not report.errors:
-            token = admin_io._token_for(
-                stored=stored,
-                user_pk=request.user.pk,
-                kind=LINES_KIND,
-                filename=filename,
-                options=options,
-            )
-    finally:
-        if token is None:
-            stored.unlink()
-    return _report_page(
-        model_admin,
-        request,
-        report=report,
-        filename=filename,
-        token=token,
-        status=200 if token else 400,
-    )
+    with transaction.atomic():
+        record = line_import_start(
+            stored=admin_io._store_upload(upload),
+            filename=str(upload.name),
+            options={
+                "mapping": mapping.name if mapping else "",
+                "return_prefix": form.cleaned_data["return_prefix"] or None,
+                "create_missing_customers": form.cleaned_data["create_missing_customers"],
+            },
+            by=acting_user(request.user),
+        )
+    return redirect(_import_url(model_admin, "lines_run", record))
 
 
-def _run(stored: Path, filename: str, options: dict[str, Any], **kwargs: Any) -> LineImportReport:
-    mapping = (
-        SourceMapping.objects.filter(name=options["mapping"]).first()
-        if options["mapping"]
-        else None
-    )
-    return order_lines_import(
-        source=stored,
-        filename=filename,
-        mapping=mapping,
-        return_prefix=options.get("return_prefix"),
-        create_missing_customers=bool(options.get("create_missing_customers")),
-        **kwargs,
-    )
-
-
-def lines_confirm_view(request: HttpRequest, *, model_admin: admin.ModelAdmin) -> HttpResponse:
-    """Import the previewed file for real, then show the data-quality report."""
-    if request.method != "POST":
-        return HttpResponse(status=405)
+def _record(request: HttpRequest, import_id: int) -> LineImport:
     if not request.user.has_perm("customers.add_order"):
         raise PermissionDenied
-    try:
-        payload = admin_io._token_payload(
-            request.POST.get("token", ""), request=request, kind=LINES_KIND
+    record = LineImport.objects.filter(pk=import_id).first()
+    if record is None:
+        raise Http404
+    return record
+
+
+def lines_run_view(
+    request: HttpRequest, import_id: int, *, model_admin: admin.ModelAdmin
+) -> HttpResponse:
+    """An import's page: its live progress while it runs, then its data-quality report."""
+    record = _record(request, import_id)
+    kind = _("Dry run") if record.dry_run else _("Import")
+    title = _("%(kind)s of sales lines: %(file)s") % {"kind": kind, "file": record.filename}
+    state = line_import_state(record)
+    if not record.finished:
+        return _page(
+            model_admin,
+            request,
+            "lines_progress.html",
+            title=title,
+            record=record,
+            progress=state,
+            progress_url=_import_url(model_admin, "lines_progress", record),
         )
-        stored = admin_io._claim_upload(str(payload.get("name", "")))
-        if stored is None:
-            raise DomainError(
-                _("This preview was already used or has expired; upload the file again.")
-            )
+    labels = {key: label for key, label, _value in LineImportReport().quality_rows()}
+    quality = [(key, labels.get(key, key), value) for key, value in record.quality]
+    shown = [(key, label, _number(value)) for key, label, value in quality]
+    data = (
+        signing.dumps(quality, salt=_REPORT_SALT, compress=True)
+        if record.status == LineImport.Status.SUCCEEDED
+        else None
+    )
+    can_confirm = (
+        record.dry_run
+        and record.status == LineImport.Status.SUCCEEDED
+        and bool(record.stored_name)
+        and record.created_by_id == request.user.pk
+    )
+    return _page(
+        model_admin,
+        request,
+        "lines_report.html",
+        status=200 if record.status == LineImport.Status.SUCCEEDED else 400,
+        title=title,
+        record=record,
+        progress=state,
+        quality=shown,
+        errors=[
+            RowError(int(line), str(column), str(text)) for line, column, text in record.errors
+        ],
+        more_errors=max(record.error_count - len(record.errors), 0),
+        confirm_url=_import_url(model_admin, "lines_confirm", record) if can_confirm else None,
+        report_url=(f"{admin_io._url(model_admin, 'lines_report')}?data={data}" if data else None),
+        upload_url=admin_io._url(model_admin, "import_lines"),
+    )
+
+
+def _number(value: str) -> str:
+    """A report value for people: 12,345 and 1,234.50 (money keeps its cents)."""
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        return value
+    places = len(value.partition(".")[2])
+    return number_format(number, decimal_pos=places, force_grouping=True)
+
+
+def lines_progress_view(
+    request: HttpRequest, import_id: int, *, model_admin: admin.ModelAdmin
+) -> JsonResponse:
+    """An import's progress as JSON, for static/js/run-progress.js on its page."""
+    response = JsonResponse(line_import_state(_record(request, import_id)))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def lines_confirm_view(
+    request: HttpRequest, import_id: int, *, model_admin: admin.ModelAdmin
+) -> HttpResponse:
+    """Import for real the file of a dry run that found no errors; its page follows it."""
+    if request.method != "POST":
+        return HttpResponse(status=405)
+    preview = _record(request, import_id)
+    try:
+        record = line_import_confirm(preview=preview, by=acting_user(request.user))
     except DomainError as refused:
         messages.error(request, refused.message)
-        return redirect(admin_io._url(model_admin, "import_lines"))
-    filename = str(payload.get("filename", ""))
-    try:
-        report = _run(stored, filename, payload.get("options", {}), dry_run=False, by=request.user)
-    except ImportRejected as rejected:
-        messages.error(
-            request,
-            _("The data changed since the preview: %(rejection)s.")
-            % {"rejection": rejected.report.rejection()},
-        )
-        return _report_page(
-            model_admin, request, report=rejected.report, filename=filename, token=None, status=409
-        )
-    finally:
-        stored.unlink(missing_ok=True)
-    summary = _(
-        "Imported %(file)s: %(lines)d lines, %(created)d orders created, %(updated)d updated."
-    ) % {
-        "file": filename,
-        "lines": report.total_rows,
-        "created": report.created,
-        "updated": report.updated,
-    }
-    admin_io._log_import(request, model_admin, filename=filename, summary=summary)
-    messages.success(request, summary)
-    return _report_page(model_admin, request, report=report, filename=filename, token=None)
+        return redirect(_import_url(model_admin, "lines_run", preview))
+    admin_io._log_import(
+        request,
+        model_admin,
+        filename=record.filename,
+        summary=_("Import of %(file)s started.") % {"file": record.filename},
+    )
+    return redirect(_import_url(model_admin, "lines_run", record))
 
 
 def lines_report_view(request: HttpRequest, *, model_admin: admin.ModelAdmin) -> HttpResponse:
@@ -527,16 +527,26 @@ class SourceMappingAdmin(ModelAdmin):
         prefix = f"{self.opts.app_label}_{self.opts.model_name}"
 
         def view(function: Any) -> Any:
-            def bound(request: HttpRequest) -> HttpResponse:
-                return function(request, model_admin=self)
+            def bound(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+                return function(request, model_admin=self, **kwargs)
 
             return self.admin_site.admin_view(bound)
 
         return [
             path("map/", view(mapping_view), name=f"{prefix}_map"),
             path("import-lines/", view(lines_import_view), name=f"{prefix}_import_lines"),
-            path("import-lines/confirm/", view(lines_confirm_view), name=f"{prefix}_lines_confirm"),
             path("import-lines/report/", view(lines_report_view), name=f"{prefix}_lines_report"),
+            path("import-lines/<int:import_id>/", view(lines_run_view), name=f"{prefix}_lines_run"),
+            path(
+                "import-lines/<int:import_id>/progress/",
+                view(lines_progress_view),
+                name=f"{prefix}_lines_progress",
+            ),
+            path(
+                "import-lines/<int:import_id>/confirm/",
+                view(lines_confirm_view),
+                name=f"{prefix}_lines_confirm",
+            ),
             *super().get_urls(),
         ]
 
@@ -551,3 +561,44 @@ class SourceMappingAdmin(ModelAdmin):
                 admin_io.ToolLink(admin_io._url(self, "import_lines"), _("Import sales lines"))
             )
         return super().changelist_view(request, {"io_links": links, **(extra_context or {})})
+
+
+@admin.register(LineImport)
+class LineImportAdmin(ModelAdmin):
+    """The sales-line imports started here (read only): each links to its progress or report."""
+
+    list_display = ("filename_link", "kind", "status", "lines_done", "created_by", "created_at")
+    list_filter = ("status", "dry_run")
+    search_fields = ("filename",)
+    ordering = ("-created_at", "-id")
+
+    @admin.display(description=gettext_lazy("file"), ordering="filename")
+    def filename_link(self, record: LineImport) -> str:
+        url = reverse("admin:customers_sourcemapping_lines_run", args=[record.pk])
+        return format_html('<a href="{}">{}</a>', url, record.filename)
+
+    @admin.display(description=gettext_lazy("kind"), ordering="dry_run")
+    def kind(self, record: LineImport) -> str:
+        return _("Dry run") if record.dry_run else _("Import")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("customers.add_order")
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("customers.add_order")
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        if not object_id.isdigit():
+            raise Http404
+        return redirect(reverse("admin:customers_sourcemapping_lines_run", args=[int(object_id)]))

@@ -510,6 +510,10 @@ class SalesLine(models.Model):
     quantity = models.DecimalField(_("quantity"), **LINE_DECIMAL)
     unit_price = models.DecimalField(_("unit price"), **LINE_DECIMAL)
     line_total = models.DecimalField(_("line total"), null=True, blank=True, **LINE_DECIMAL)
+    # No database constraint nor index: checking a million lines' categories one by one at
+    # commit, and indexing them, cost an import a third of its time (bench/README.md). The
+    # import writes only categories it has just read or created; PROTECT still guards
+    # deletions made through Django (a rare scan of the lines).
     category = models.ForeignKey(
         Category,
         verbose_name=_("category"),
@@ -517,6 +521,8 @@ class SalesLine(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="sales_lines",
+        db_constraint=False,
+        db_index=False,
     )
 
     class Meta:
@@ -661,3 +667,75 @@ class SourceMapping(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class LineImport(models.Model):
+    """One sales-line import started in the admin: what, by whom, how far it got, the outcome.
+
+    Created by `customers.services.line_imports.line_import_start`; the Celery task
+    `customers.import_order_lines` runs it (`line_import_run`), recording its phase and the
+    lines read while it works (docs/importing-sales-lines.md, "In the admin"). A finished
+    record keeps the data-quality report, or the errors, for its page.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Finished")
+        REJECTED = "rejected", _("Rejected (nothing written)")
+        FAILED = "failed", _("Failed (nothing written)")
+
+    class Phase(models.TextChoices):
+        WAITING = "waiting", _("Waiting for a worker")
+        READING = "reading", _("Reading and checking the lines")
+        DOCUMENTS = "documents", _("Writing orders and returns")
+        REFUNDS = "refunds", _("Allocating returns to orders")
+        DONE = "done", _("Done")
+
+    #: Statuses after which nothing changes any more.
+    FINISHED = (Status.SUCCEEDED, Status.REJECTED, Status.FAILED)
+
+    filename = models.CharField(_("file"), max_length=255)
+    #: The private upload (customers.admin_io's folder); empty once it is used or deleted.
+    stored_name = models.CharField(max_length=64, blank=True)
+    dry_run = models.BooleanField(_("dry run"), default=True)
+    options = models.JSONField(_("options"), default=dict, blank=True)
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.QUEUED
+    )
+    phase = models.CharField(
+        _("phase"), max_length=12, choices=Phase.choices, default=Phase.WAITING
+    )
+    lines_total = models.PositiveIntegerField(_("lines in the file"), null=True, blank=True)
+    lines_done = models.PositiveIntegerField(_("lines read"), default=0)
+    created = models.PositiveIntegerField(_("orders created"), default=0)
+    updated = models.PositiveIntegerField(_("orders updated"), default=0)
+    #: The data-quality report: [[key, value], ...] (`LineImportReport.quality_rows`).
+    quality = models.JSONField(_("data-quality report"), default=list, blank=True)
+    #: The first errors: [[line, column, message], ...]; `error_count` counts them all.
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+    error_count = models.PositiveIntegerField(_("errors"), default=0)
+    note = models.TextField(_("note"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("started by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("sales-line import")
+        verbose_name_plural = _("sales-line imports")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+    @property
+    def finished(self) -> bool:
+        return self.status in self.FINISHED

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import random
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 from django.conf import settings
 from django.core.management import call_command
@@ -23,7 +25,7 @@ from customers.models import (
     SalesLine,
     SourceMapping,
 )
-from customers.services.lines import order_lines_import
+from customers.services.lines import LineFormat, _Parser, order_lines_import
 from tests.customers.factories import CustomerFactory, OrderFactory
 
 pytestmark = pytest.mark.django_db
@@ -531,3 +533,28 @@ def test_an_xlsx_file_with_float_codes_and_date_cells(tmp_path, customers):
         Decimal("2.55"),
     )
     assert order.placed_at == at("2010-12-01 08:26")
+
+
+def test_vectorised_numbers_read_exactly_what_the_decimal_parser_reads():
+    parser = _Parser(LineFormat())
+    rng = random.Random(18)
+    spelled = [
+        "0", "-0", "12.3456", "5.", ".5", "-7", "0012.5", "9999999999.9999",
+        "-9999999999.9999", "0.0001", "1.23450", "+5", "1e3", "12.34567", "\uff11\uff12", " 1",
+        "abc", "99999999999", "12345678901.5", "-.5", "", "1,5",
+    ]  # fmt: skip
+    spelled += [
+        f"{rng.choice(['', '-'])}{rng.randrange(10 ** rng.randint(1, 10))}."
+        f"{rng.randrange(10**4):0{rng.randint(0, 4)}d}".rstrip(".")
+        for _ in range(5000)
+    ]
+    values = np.array(list(dict.fromkeys(spelled)), dtype=object)
+
+    numbers, messages = parser.numbers(values)
+
+    for value, number, message in zip(values, numbers, messages, strict=True):
+        expected = parser.number(value)
+        if isinstance(expected, str):
+            assert message == expected, value
+        else:
+            assert (int(number), message) == (expected, ""), value
