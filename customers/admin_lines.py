@@ -35,6 +35,7 @@ from django.utils.translation import gettext_lazy
 from unfold.admin import ModelAdmin
 
 from common.actors import acting_user
+from common.csv_files import UTF8_BOM
 from common.exceptions import DomainError
 from customers import admin_io
 from customers.models import LineImport, SourceMapping
@@ -497,7 +498,7 @@ def lines_report_view(request: HttpRequest, *, model_admin: admin.ModelAdmin) ->
     except signing.BadSignature:
         return HttpResponse(status=404)
     report_text = quality_csv(_RowsReport(rows))
-    response = HttpResponse(report_text, content_type=admin_io.FORMATS["csv"])
+    response = HttpResponse(UTF8_BOM + report_text, content_type=admin_io.FORMATS["csv"])
     response["Content-Disposition"] = 'attachment; filename="import-quality.csv"'
     return response
 

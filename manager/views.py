@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from appeals import selectors, services
 from appeals.forms import FollowUpForm
+from appeals.labels import grade_label
 from appeals.views_common import domain_error_to_form, notifications_context
 from benefits.exceptions import RecommendationAlreadyDecided
 from benefits.models import Recommendation
@@ -33,6 +34,7 @@ from benefits.selectors import (
 )
 from benefits.services.recommendations import recommendation_decide
 from common.actors import acting_user
+from common.csv_files import csv_attachment
 from common.exceptions import DomainError
 from common.listing import EstimatedCountPaginator
 from common.services import notification_mark_read
@@ -109,7 +111,15 @@ class _Echo:
 def queue_export(request: HttpRequest) -> StreamingHttpResponse:
     rows = customer_queue_for_user(user=request.user, now=timezone.now(), **_filters(request))
     writer = csv.writer(_Echo())
-    header = ["code", "name", "grade", "composite", "account_manager", *[f.code for f in FLAGS]]
+    # A file for people: headings and grades in the reader's language (nothing imports it).
+    header = [
+        _("Customer code"),
+        _("Customer"),
+        _("Grade"),
+        _("Composite score"),
+        _("Account manager"),
+        *[str(f.label) for f in FLAGS],
+    ]
 
     def lines() -> Iterator[str]:
         yield writer.writerow(header)
@@ -120,16 +130,14 @@ def queue_export(request: HttpRequest) -> StreamingHttpResponse:
                 [
                     _cell(c.code),
                     _cell(c.name),
-                    state.grade.code if state else "",
+                    _cell(grade_label(state.grade)) if state else "",
                     "" if composite is None else f"{composite:.2f}",
                     c.account_manager.get_username() if c.account_manager else "",
                     *[int(getattr(c, f"flag_{f.code}")) for f in FLAGS],
                 ]
             )
 
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="manager-queue.csv"'
-    return response
+    return csv_attachment(lines(), filename="manager-queue.csv")
 
 
 @require_http_methods(["GET", "POST"])

@@ -19,13 +19,13 @@ from django.http import (
     Http404,
     HttpRequest,
     HttpResponseBase,
-    StreamingHttpResponse,
 )
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from common.csv_files import csv_attachment
 from customers.admin import CustomerAdmin
 from customers.admin_io import FORMATS, ToolLink
 from customers.models import Customer
@@ -41,11 +41,7 @@ def customer_export_response(
     rows = customer_export.customer_export_rows(user=request.user, queryset=queryset)
     name = f"customers-{timezone.localdate().isoformat()}.{file_format}"
     if file_format == "csv":
-        response: HttpResponseBase = StreamingHttpResponse(
-            customer_export.customer_export_csv(rows), content_type=FORMATS["csv"]
-        )
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-        return response
+        return csv_attachment(customer_export.customer_export_csv(rows), filename=name)
     workbook: IO[bytes] = customer_export.customer_export_xlsx(rows)
     return FileResponse(workbook, as_attachment=True, filename=name, content_type=FORMATS["xlsx"])
 

@@ -210,14 +210,18 @@ def test_the_export_has_the_flags_and_defuses_formulas(client, alice):
     customer.save(update_fields=["name"])
     client.force_login(alice)
 
-    lines = b"".join(client.get(reverse("manager:export")).streaming_content).decode().splitlines()
-
-    assert (
-        lines[0]
-        == "code,name,grade,composite,account_manager,sla,appeal,proposed,follow_up,close,upgraded,"
-        "recommend"
+    body = b"".join(client.get(reverse("manager:export")).streaming_content)
+    chinese = b"".join(
+        client.get(reverse("manager:export"), HTTP_ACCEPT_LANGUAGE="zh-hans").streaming_content
     )
-    assert lines[1] == "'=CMD,'@SUM(A1),key,50.00,alice-am,0,0,0,1,0,0,0"
+
+    assert body.startswith(b"\xef\xbb\xbf")  # the UTF-8 BOM Excel needs
+    lines = body.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("Customer code,Customer,Grade,Composite score,Account manager,")
+    assert lines[1] == "'=CMD,'@SUM(A1),Key,50.00,alice-am,0,0,0,1,0,0,0"
+    chinese_lines = chinese.decode("utf-8-sig").splitlines()
+    assert chinese_lines[1].split(",")[2] == "重点客户"
+    assert "Customer code" not in chinese_lines[0]
 
 
 @pytest.mark.django_db
