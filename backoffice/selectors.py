@@ -77,7 +77,7 @@ def snapshot_latest_for_customer(*, customer: Customer) -> ScoreSnapshot | None:
 
 
 def customer_360_get(*, customer: Customer) -> Customer360:
-    """Return the customer page's sections for `customer` (about fifteen bounded queries)."""
+    """Return the customer page's sections for `customer` (thirteen bounded queries)."""
     grade_state = (
         CustomerGrade.objects.select_related("grade", "last_run__scheme")
         .filter(customer=customer)
