@@ -41,6 +41,8 @@ from unfold.admin import ModelAdmin
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
+from grading.admin.beat import GradingTriggerMixin
+
 #: axes registers its admin only when AXES_ENABLE_ADMIN is on (the default); keep its choice.
 AXES_SHOWN = admin.site.is_registered(AccessAttempt)
 
@@ -92,7 +94,10 @@ class UnfoldPeriodicTaskForm(PeriodicTaskForm):
 
 
 @admin.register(PeriodicTask)
-class PeriodicTaskAdmin(BasePeriodicTaskAdmin, ModelAdmin):
+class PeriodicTaskAdmin(GradingTriggerMixin, BasePeriodicTaskAdmin, ModelAdmin):
+    """The beat's entries; "Run selected tasks" on the grading entry grades or says that the
+    period is graded (grading.admin.beat)."""
+
     form = UnfoldPeriodicTaskForm
 
 

@@ -124,7 +124,8 @@ class GradeNowForm(forms.Form):
     )
     as_of = forms.DateField(
         label=_("As of"),
-        widget=forms.DateInput(attrs={"type": "date"}),
+        # The browser's date picker reads and sends ISO dates, whatever the language.
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         error_messages={
             "required": _("Give the as-of date: the first day after the graded period."),
             "invalid": _("Enter the as-of date as YYYY-MM-DD."),

@@ -5,11 +5,14 @@ successfully run" whatever the task then does; the periodic grading task does no
 its period is graded. Here the grading entry goes through "Grade now"'s service instead
 (`grading_run_queue`, the current period with the active scheme): it queues the run and
 links to its page, or says plainly that the period is graded or being graded. Other entries
-keep the package's behaviour. The registered PeriodicTask admin (the package's, or a theme's
-subclass of it) is subclassed, not replaced. docs/operations.md, "The beat's manual trigger".
+keep the package's behaviour. A mixin: the PeriodicTask admin is registered once, on the
+admin theme's classes, by `backoffice.admin_packages`, which puts this in front.
+docs/operations.md, "The beat's manual trigger".
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -31,12 +34,12 @@ from grading.services.schedule import period_as_of
 #: The beat entry's task (grading.tasks.periodic_grading_task).
 PERIODIC_GRADING_TASK = "grading.periodic_grading"
 
-RegisteredPeriodicTaskAdmin = type(admin.site.get_model_admin(PeriodicTask))
-admin.site.unregister(PeriodicTask)
 
+class GradingTriggerMixin:
+    """On django_celery_beat's PeriodicTaskAdmin: "Run selected tasks" grades or says why not."""
 
-@admin.register(PeriodicTask)
-class PeriodicTaskAdmin(RegisteredPeriodicTaskAdmin):  # type: ignore[valid-type,misc]
+    message_user: Any
+
     @admin.action(description=gettext_lazy("Run selected tasks"))
     def run_tasks(self, request: HttpRequest, queryset: QuerySet[PeriodicTask]) -> None:
         grading = queryset.filter(task=PERIODIC_GRADING_TASK)
@@ -44,7 +47,7 @@ class PeriodicTaskAdmin(RegisteredPeriodicTaskAdmin):  # type: ignore[valid-type
             self._grade_current_period(request)
         others = queryset.exclude(task=PERIODIC_GRADING_TASK)
         if others.exists():
-            super().run_tasks(request, others)
+            super().run_tasks(request, others)  # type: ignore[misc]
 
     def _grade_current_period(self, request: HttpRequest) -> None:
         """Queue the current period's run with the active scheme, or say why not."""

@@ -15,16 +15,25 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 
+from common import formatting
 from common.durations import duration_display
 from common.exceptions import ConflictError, DomainError
 from common.listing import choices_filter
 from customers.admin import CustomerScopedAdmin
 from grading.admin.base import ReadOnlyAdminMixin
 from grading.forms import GradeNowForm, add_domain_error
+from grading.labels import (
+    ACTION_LABELS,
+    LIFECYCLE_LABELS,
+    PYRAMID_LABELS,
+    RFM_LABEL_LABELS,
+    action_label,
+    choices,
+    rfm_label_label,
+)
 from grading.models import GradingRun, ScoreSnapshot
-from grading.policy import ACTIONS
-from grading.scoring.rules import LIFECYCLE_STAGES, PYRAMID_LAYERS, RFM_LABELS, RFM_SEGMENTS
-from grading.selectors import run_failure_text, run_progress
+from grading.scoring.rules import RFM_SEGMENTS
+from grading.selectors import run_progress
 from grading.services.runs import grading_run_queue
 
 #: Who may start a run ("Grade now"): Operations (migration 0012).
@@ -43,7 +52,6 @@ class GradingRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
         "as_of",
         "scheme",
         "progress",
-        "failure",
         "scored",
         "upgraded",
         "warned",
@@ -55,7 +63,17 @@ class GradingRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_filter = ("status", "scheme")
     list_select_related = ("scheme",)
     date_hierarchy = "as_of"
-    exclude = ("phase_seconds", "population_cuts", "progress_at")
+    # The progress panel above the fields shows phase and customers done; the duration is
+    # shown for people ("1 min 12 s"), not as the stored float.
+    exclude = (
+        "phase_seconds",
+        "population_cuts",
+        "duration_seconds",
+        "phase",
+        "progress_done",
+        "progress_total",
+        "progress_at",
+    )
     readonly_fields = ("duration", "phase_durations")
 
     class Media:
@@ -95,7 +113,7 @@ class GradingRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
         run = self.get_object(request, unquote(object_id))
         context = dict(extra_context or {})
         if run is not None:
-            context["run_progress"] = self.progress(run)
+            context["run_progress"] = run_progress(run=run)
             context["title"] = str(run)
         return super().change_view(request, object_id, form_url, context)
 
@@ -148,8 +166,13 @@ class GradingRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
     @admin.display(description=_("status"), ordering="status")
     def progress(self, run: GradingRun) -> str:
-        """The status; a run not finished yet shows its live progress (polled by a script)."""
+        """The status; a failed run says why, one not finished yet shows its live progress
+        (polled by a script)."""
         state = run_progress(run=run)
+        if state.error:
+            return format_html(
+                '{}<br><span class="run-failure">{}</span>', state.status_label, state.error
+            )
         if state.finished:
             return state.status_label
         url = reverse("admin:grading_gradingrun_progress", args=[run.pk])
@@ -174,11 +197,6 @@ class GradingRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
             state.eta_display,
         )
 
-    @admin.display(description=_("why it failed"))
-    def failure(self, run: GradingRun) -> str:
-        """The last line of a failed run's error: the exception, or why it was interrupted."""
-        return run_failure_text(run)
-
     @admin.display(description=_("duration"), ordering="duration_seconds")
     def duration(self, run: GradingRun) -> str:
         return duration_display(run.duration_seconds)
@@ -186,13 +204,15 @@ class GradingRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
     @admin.display(description=_("time per phase"))
     def phase_durations(self, run: GradingRun) -> str:
         names = {**dict(GradingRun.Phase.choices), "commit": _("Committing")}
-        return (
-            " · ".join(
-                f"{names.get(phase, phase)} {duration_display(seconds)}"
-                for phase, seconds in (run.phase_seconds or {}).items()
-            )
-            or "—"
+        order = list(names)  # the pipeline's order; JSON may hold them in any order
+        timed = sorted(
+            (run.phase_seconds or {}).items(),
+            key=lambda item: order.index(item[0]) if item[0] in order else len(order),
         )
+        text = " · ".join(
+            f"{names.get(phase, phase)} {duration_display(seconds)}" for phase, seconds in timed
+        )
+        return text or "—"
 
 
 @admin.register(ScoreSnapshot)
@@ -203,20 +223,33 @@ class ScoreSnapshotAdmin(ReadOnlyAdminMixin, CustomerScopedAdmin):
         "r_score",
         "f_score",
         "m_score",
-        "rfm_label",
-        "composite",
+        "rfm_label_name",
+        "composite_score",
         "computed_grade",
         "grade_after",
-        "action",
+        "action_name",
     )
-    # Choices from the scoring package, never a SELECT DISTINCT over millions of snapshots.
+    # Choices from the scoring package (by their labels), never a SELECT DISTINCT over
+    # millions of snapshots.
     list_filter = (
         "run",
-        choices_filter("rfm_label", _("RFM label"), RFM_LABELS),
+        choices_filter("rfm_label", _("RFM label"), choices(RFM_LABEL_LABELS)),
         choices_filter("rfm_segment", _("RFM segment"), RFM_SEGMENTS),
-        choices_filter("lifecycle", _("lifecycle stage"), LIFECYCLE_STAGES),
-        choices_filter("pyramid", _("value pyramid"), PYRAMID_LAYERS),
-        choices_filter("action", _("decision"), ACTIONS),
+        choices_filter("lifecycle", _("lifecycle stage"), choices(LIFECYCLE_LABELS)),
+        choices_filter("pyramid", _("value pyramid"), choices(PYRAMID_LABELS)),
+        choices_filter("action", _("decision"), choices(ACTION_LABELS)),
     )
     list_select_related = ("customer", "run__scheme", "computed_grade", "grade_after")
     search_fields = ("customer__code", "customer__name")
+
+    @admin.display(description=_("RFM label"), ordering="rfm_label")
+    def rfm_label_name(self, obj: ScoreSnapshot) -> str:
+        return rfm_label_label(obj.rfm_label)
+
+    @admin.display(description=_("composite"), ordering="composite")
+    def composite_score(self, obj: ScoreSnapshot) -> str:
+        return formatting.score(obj.composite)
+
+    @admin.display(description=_("decision"), ordering="action")
+    def action_name(self, obj: ScoreSnapshot) -> str:
+        return action_label(obj.action)

@@ -54,5 +54,11 @@
     window.setTimeout(poll, POLL_MS);
   }
 
-  document.querySelectorAll("[data-run-progress-url]").forEach(watch);
+  // The admin loads its media in <head>: wait for the page's elements.
+  const start = () => document.querySelectorAll("[data-run-progress-url]").forEach(watch);
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
 })();

@@ -381,3 +381,17 @@ def test_durations_are_translated():
 
     with translation.override("zh-hans"):
         assert duration_display(72) == "1 分 12 秒"
+
+
+@pytest.mark.django_db
+def test_the_as_of_picker_gets_an_iso_date_in_every_language(client, ops, frozen):
+    """A date input reads only YYYY-MM-DD: a localized 2026/12/01 would show an empty field."""
+    from django.utils import translation
+
+    client.force_login(ops)
+
+    with translation.override("zh-hans"):
+        body = client.get(GRADE_NOW, headers={"accept-language": "zh-hans"}).content.decode()
+
+    assert 'type="date"' in body
+    assert 'value="2026-12-01"' in body
