@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -90,6 +90,10 @@ class Benefit(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    # Declared so type checkers know it: modeltranslation swaps its class at start-up
+    # (name and description in English and Chinese, benefits/translation.py).
+    objects: ClassVar[models.Manager[Benefit]] = models.Manager()
 
     class Meta:
         verbose_name = _("benefit")
@@ -251,6 +255,8 @@ class GrowthTask(models.Model):
         help_text=_("Credit every completion (each review, referral, campaign) instead of once."),
     )
     is_active = models.BooleanField(_("active"), default=True)
+
+    objects: ClassVar[models.Manager[GrowthTask]] = models.Manager()  # as Benefit's
 
     class Meta:
         verbose_name = _("growth task")

@@ -35,6 +35,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import UploadedFile
+from django.db.models import Model
 from django.http import (
     Http404,
     HttpRequest,
@@ -55,9 +56,10 @@ from common.actors import acting_user
 from common.exceptions import DomainError
 from common.uploads import UploadSizeLimitHandler
 from customers.exceptions import ImportRejected
+from customers.models import Customer, Order
 from customers.services import events, imports
 from customers.services.imports import ImportReport, RowError
-from customers.tabular import TableError, open_table, table_format, write_table
+from customers.tabular import TableError, open_table, table_format, write_table, write_workbook
 
 #: Seconds a preview can be confirmed; stored uploads older than this are swept away.
 IMPORT_TOKEN_MAX_AGE = 60 * 60
@@ -90,6 +92,8 @@ class ImportKind:
     run: Callable[..., ImportReport]
     #: Boolean form options passed on to `run` by name.
     options: tuple[str, ...] = field(default=())
+    #: The model a row becomes: its choice fields give the template's allowed values.
+    model: type[Model] | None = None
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -103,6 +107,7 @@ def _event_kind(key: str, spec: events.EventKind) -> ImportKind:
         spec.required,
         spec.optional,
         functools.partial(events.events_import, kind=key),
+        model=spec.model,
     )
 
 
@@ -113,6 +118,7 @@ IMPORT_KINDS: dict[str, ImportKind] = {
         imports.CUSTOMER_REQUIRED,
         imports.CUSTOMER_OPTIONAL,
         imports.customer_import,
+        model=Customer,
     ),
     "orders": ImportKind(
         "orders",
@@ -121,6 +127,7 @@ IMPORT_KINDS: dict[str, ImportKind] = {
         imports.ORDER_OPTIONAL,
         imports.order_import,
         options=("create_missing_customers",),
+        model=Order,
     ),
     # The engagement events, as declared in `customers.services.events.KINDS`.
     **{key: _event_kind(key, spec) for key, spec in events.KINDS.items()},
@@ -154,6 +161,14 @@ class ImportUploadForm(forms.Form):
             "rejecting its rows."
         ),
     )
+    date_order = forms.ChoiceField(
+        label=gettext_lazy("Dates like 03/04/2026"),
+        required=False,
+        help_text=gettext_lazy(
+            "How to read a date written with the day and month first. Dates written year "
+            "first (2026-04-03, 2026/04/03) and Excel date cells need no choice."
+        ),
+    )
 
     def __init__(self, *args: Any, kind: ImportKind, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -161,6 +176,14 @@ class ImportUploadForm(forms.Form):
         for name in ("create_missing_customers",):
             if name not in kind.options:
                 del self.fields[name]
+        configured = imports.date_order_get()
+        unset = (
+            _("as configured: %(order)s") % {"order": imports.DATE_ORDERS[configured]}
+            if configured
+            else _("refuse them unless only one reading is a date")
+        )
+        date_order = cast("forms.ChoiceField", self.fields["date_order"])
+        date_order.choices = [("", unset), *imports.DATE_ORDERS.items()]
         self.fields["file"].help_text = _(
             "A .csv (UTF-8) or .xlsx file of at most %(max)s, %(rows)s rows and %(columns)s "
             "columns, whose first row names the columns."
@@ -191,8 +214,11 @@ class ImportUploadForm(forms.Form):
             upload.seek(0)
         return upload
 
-    def options(self) -> dict[str, bool]:
-        return {name: bool(self.cleaned_data.get(name)) for name in self.kind.options}
+    def options(self) -> dict[str, Any]:
+        return {
+            **{name: bool(self.cleaned_data.get(name)) for name in self.kind.options},
+            "date_order": self.cleaned_data.get("date_order") or "",
+        }
 
 
 def _import_folder() -> Path:
@@ -451,7 +477,9 @@ def import_confirm(
         return _upload_page(model_admin, request, kind, form, status=400)
 
     filename = str(payload.get("filename", ""))
-    options = {name: bool(payload.get("options", {}).get(name)) for name in kind.options}
+    given = payload.get("options", {})
+    options: dict[str, Any] = {name: bool(given.get(name)) for name in kind.options}
+    options["date_order"] = str(given.get("date_order") or "")
     try:
         report = kind.run(
             source=stored, filename=filename, dry_run=False, by=request.user, **options
@@ -506,15 +534,31 @@ def _log_import(
 def import_template(
     request: HttpRequest, *, model_admin: ModelAdmin, kind: ImportKind
 ) -> HttpResponse:
-    """Return an empty file with the kind's header row (`?format=csv|xlsx`)."""
+    """Return the kind's template (`?format=csv|xlsx`): its header and one example row.
+
+    The XLSX has a second sheet, "Allowed values": each column's accepted values (a choice's
+    codes with their English and Chinese labels) or what it takes (docs/importing.md).
+    """
     if not model_admin.has_add_permission(request):
         raise PermissionDenied
     file_format = request.GET.get("format", "csv")
     if file_format not in FORMATS:
         raise Http404(_("Unknown file format."))
+    example, allowed = imports.import_template(
+        model=kind.model or model_admin.model, required=kind.required, optional=kind.optional
+    )
     with tempfile.TemporaryDirectory() as folder:
         target = Path(folder) / f"{kind.key}.{file_format}"
-        write_table(target, kind.columns, [])
+        if file_format == "xlsx":
+            write_workbook(
+                target,
+                [
+                    (kind.key, kind.columns, [example]),
+                    (_("Allowed values"), imports.import_template_header(), allowed),
+                ],
+            )
+        else:
+            write_table(target, kind.columns, [example])
         content = target.read_bytes()
     response = HttpResponse(content, content_type=FORMATS[file_format])
     response["Content-Disposition"] = f'attachment; filename="{kind.key}-template.{file_format}"'

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, TypedDict
+from typing import Any, ClassVar, TypedDict
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -109,7 +109,9 @@ class Grade(models.Model):
     color = models.CharField(_("colour"), max_length=7, default="#64748b")
 
     # name, description and service_level have an English and a Chinese column, and the
-    # grade's history is registered after them, in grading/translation.py.
+    # grade's history is registered after them, in grading/translation.py. The manager is
+    # declared so type checkers know it: modeltranslation swaps its class at start-up.
+    objects: ClassVar[models.Manager[Grade]] = models.Manager()
 
     class Meta:
         verbose_name = _("grade")

@@ -112,6 +112,7 @@ def events_import(
     filename: str = "request",
     dry_run: bool = False,
     by: AbstractBaseUser | None = None,
+    date_order: str = "",
 ) -> ImportReport:
     """Create engagement events of `kind` (a key of `KINDS`) from a table; all or nothing.
 
@@ -121,7 +122,7 @@ def events_import(
     """
     spec = KINDS[kind]
     report = ImportReport(dry_run=dry_run)
-    checker = RowChecker(report, spec.model)  # type: ignore[arg-type]
+    checker = RowChecker(report, spec.model, date_order=date_order)  # type: ignore[arg-type]
     parsed: list[tuple[int, dict[str, Any]]] = []
     now = timezone.now()
 

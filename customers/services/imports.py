@@ -8,6 +8,12 @@ functions serve the management commands, the admin and the API.
 Re-importing a key updates the row. Only the columns the file has are written, and a blank
 optional cell keeps the stored value (a new row gets the column's default), so a partial
 file never wipes data it does not mention.
+
+What people type is accepted (docs/importing.md): a choice as its code or its label in any
+site language ("end_customer", "End customer", "终端客户"); a date as ISO 8601, YYYY/MM/DD,
+an Excel date cell, or day and month in the order the import is told (`date_order`, default
+settings.IMPORT_DATE_ORDER: "dmy" or "mdy"; never guessed when both readings are dates).
+A bad value is reported with the values that are accepted.
 """
 
 from __future__ import annotations
@@ -29,10 +35,10 @@ from django.core.validators import EmailValidator
 from django.db import connection, transaction
 from django.db.models import BooleanField, Field, Model, Q
 from django.db.models.expressions import RawSQL
-from django.utils import timezone
-from django.utils.formats import number_format
+from django.utils import timezone, translation
+from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from common.exceptions import ConflictError
 from customers.exceptions import ImportRejected
@@ -60,6 +66,21 @@ _PLAIN_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 _MOMENT = re.compile(
     r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?"
 )
+#: A date written year first with "/" or "." (or "-" with one-digit parts): 2026/10/01, 2026.1.5.
+_YEAR_FIRST = re.compile(
+    r"(\d{4})[/.-](\d{1,2})[/.-](\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?"
+)
+#: A date written the Chinese way: 2026年10月1日.
+_CHINESE_DATE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
+#: Day and month first, in an order the file does not say: 03/04/2026, 3.4.2026, 03-04-2026.
+_DAY_MONTH_YEAR = re.compile(
+    r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?"
+)
+#: The orders of day and month `date_order` may name, as the import option shows them.
+DATE_ORDERS = {
+    "dmy": gettext_lazy("day/month/year (31/12/2026)"),
+    "mdy": gettext_lazy("month/day/year (12/31/2026)"),
+}
 _validate_email = EmailValidator()
 
 Progress = Callable[[int], object]
@@ -202,6 +223,7 @@ def customer_import(
     create_only: bool = False,
     by: AbstractBaseUser | None = None,
     progress: Progress | None = None,
+    date_order: str = "",
 ) -> ImportReport:
     """Create or update customers from a CSV/XLSX file; all rows or none.
 
@@ -213,7 +235,7 @@ def customer_import(
     (the API's single create) refuses an existing code with ConflictError (409) instead.
     """
     report = ImportReport(dry_run=dry_run)
-    checker = RowChecker(report, Customer)
+    checker = RowChecker(report, Customer, date_order=date_order)
     # code -> (line, code, name, kind, industry, email, phone, registered_at, account_manager)
     rows: dict[str, tuple[Any, ...]] = {}
 
@@ -297,6 +319,7 @@ def order_import(
     create_only: bool = False,
     by: AbstractBaseUser | None = None,
     progress: Progress | None = None,
+    date_order: str = "",
 ) -> ImportReport:
     """Create or update orders from a CSV/XLSX file; all rows or none.
 
@@ -310,7 +333,7 @@ def order_import(
     `create_only` refuses an existing order number with ConflictError (409) instead.
     """
     report = ImportReport(dry_run=dry_run)
-    checker = RowChecker(report, Order)
+    checker = RowChecker(report, Order, date_order=date_order)
     # order_no -> (line, order_no, customer_code, placed_at, amount, refunded_amount, profit,
     # category, status): plain tuples, the only per-row memory kept. None = blank cell.
     rows: dict[str, tuple[Any, ...]] = {}
@@ -510,11 +533,14 @@ class RowChecker:
     Every parser returns None for a blank optional cell too: "not given".
     """
 
-    def __init__(self, report: ImportReport, model: type[Customer] | type[Order]) -> None:
+    def __init__(
+        self, report: ImportReport, model: type[Customer] | type[Order], *, date_order: str = ""
+    ) -> None:
         self.errors = report.errors
         self.model = model
         self.timezone = timezone.get_default_timezone()
-        self._choices: dict[str, frozenset[str]] = {}
+        self._choices: dict[str, tuple[dict[str, str], str]] = {}
+        self.date_order = date_order_get(date_order)
         # One "now" per import: every row is held to the same limit, however long it runs.
         self.future_hours = settings.ORDER_FUTURE_TOLERANCE_HOURS
         self.latest = timezone.now() + dt.timedelta(hours=self.future_hours)
@@ -567,20 +593,27 @@ class RowChecker:
         return value
 
     def choice(self, line: int, values: dict[str, str], column: str, choices: Any) -> str | None:
+        """Parse a choice given as its code or its label in any site language (any case)."""
         value = self._value(line, values, column, required=False)
         if value is None:
             return None
-        allowed = self._choices.get(column)
-        if allowed is None:
-            allowed = self._choices[column] = frozenset(choices.values)
-        choice = value.lower()
-        if choice in allowed:
-            return choice
+        known = self._choices.get(column)
+        if known is None:
+            allowed = choice_options(choices)
+            spellings = {
+                _spelling(name): code for code, names in allowed for name in (code, *names)
+            }
+            listed = ", ".join(f"{code} ({', '.join(names)})" for code, names in allowed)
+            known = self._choices[column] = (spellings, listed)
+        spellings, listed = known
+        code = spellings.get(_spelling(value))
+        if code is not None:
+            return code
         self.error(
             line,
             column,
-            _("'%(value)s' is not a valid %(column)s; use one of %(choices)s")
-            % {"value": _shorten(value), "column": column, "choices": ", ".join(choices.values)},
+            _("'%(value)s' is not one of: %(choices)s")
+            % {"value": _shorten(value), "choices": listed},
         )
         return None
 
@@ -626,22 +659,8 @@ class RowChecker:
         value = self._value(line, values, column, required)
         if value is None:
             return None
-        parsed = None
-        if _MOMENT.fullmatch(value):
-            try:
-                parsed = dt.datetime.fromisoformat(value)
-            except ValueError:
-                parsed = None
+        parsed = self._parse_moment(line, column, value)
         if parsed is None:
-            self.error(
-                line,
-                column,
-                _(
-                    "'%(value)s' is not a date or date-time; use YYYY-MM-DD, "
-                    "YYYY-MM-DD HH:MM[:SS] or ISO 8601 with an offset"
-                )
-                % {"value": _shorten(value)},
-            )
             return None
         if timezone.is_naive(parsed):
             # A bare date or time is a moment in the project's time zone, like every
@@ -661,6 +680,83 @@ class RowChecker:
             return None
         return parsed
 
+    def _parse_moment(self, line: int, column: str, value: str) -> dt.datetime | None:
+        """Read `value` in one of the accepted date forms; report why not and return None."""
+        if _MOMENT.fullmatch(value):
+            try:
+                return dt.datetime.fromisoformat(value)
+            except ValueError:
+                pass
+        elif match := _YEAR_FIRST.fullmatch(value) or _CHINESE_DATE.fullmatch(value):
+            year, month, day, *clock = match.groups() + (None,) * (6 - len(match.groups()))
+            moment = _moment(int(year), int(month), int(day), clock)
+            if moment is not None:
+                return moment
+        elif match := _DAY_MONTH_YEAR.fullmatch(value):
+            first, second, year, *clock = match.groups()
+            return self._day_month(line, column, value, int(first), int(second), int(year), clock)
+        self.error(
+            line,
+            column,
+            _(
+                "'%(value)s' is not a date or date-time; use YYYY-MM-DD or YYYY/MM/DD "
+                "(with HH:MM[:SS] for a time), an Excel date cell, or ISO 8601 with an offset"
+            )
+            % {"value": _shorten(value)},
+        )
+        return None
+
+    def _day_month(
+        self,
+        line: int,
+        column: str,
+        value: str,
+        first: int,
+        second: int,
+        year: int,
+        clock: list[str | None],
+    ) -> dt.datetime | None:
+        """Read 03/04/2026 in the import's day/month order: never guessed.
+
+        Without an order, only a value with a single possible reading (25/12/2026, or the
+        same day and month) is taken; 03/04/2026 is refused, saying how to choose.
+        """
+        readings = {
+            "dmy": _moment(year, second, first, clock),
+            "mdy": _moment(year, first, second, clock),
+        }
+        if self.date_order:
+            moment = readings[self.date_order]
+            if moment is not None:
+                return moment
+            self.error(
+                line,
+                column,
+                _("'%(value)s' is not a date read as %(order)s")
+                % {"value": _shorten(value), "order": DATE_ORDERS[self.date_order]},
+            )
+            return None
+        valid = {reading for reading in readings.values() if reading is not None}
+        if len(valid) == 1:
+            return valid.pop()
+        if not valid:
+            self.error(line, column, _("'%(value)s' is not a date") % {"value": _shorten(value)})
+            return None
+        self.error(
+            line,
+            column,
+            _(
+                "'%(value)s' could be %(dmy)s or %(mdy)s; choose the order of day and month "
+                "(the import's date order option, or IMPORT_DATE_ORDER) or write YYYY-MM-DD"
+            )
+            % {
+                "value": _shorten(value),
+                "dmy": date_format(readings["dmy"], "DATE_FORMAT"),  # type: ignore[arg-type]
+                "mdy": date_format(readings["mdy"], "DATE_FORMAT"),  # type: ignore[arg-type]
+            },
+        )
+        return None
+
     def unique(
         self,
         line: int,
@@ -677,6 +773,170 @@ class RowChecker:
                 _("'%(value)s' is a duplicate of line %(first)d")
                 % {"value": key, "first": first[0]},
             )
+
+
+def date_order_get(date_order: str = "") -> str:
+    """Return the import's day/month order: `date_order`, else IMPORT_DATE_ORDER ("" if unset).
+
+    Raises ValueError for anything but "", "dmy" and "mdy" (a typo must not mean "unset").
+    """
+    order = (date_order or settings.IMPORT_DATE_ORDER or "").lower()
+    if order and order not in DATE_ORDERS:
+        raise ValueError(f"date order {order!r}: use one of {', '.join(DATE_ORDERS)}")
+    return order
+
+
+def choice_options(choices: Any) -> list[tuple[str, list[str]]]:
+    """Return [(code, [its label in each site language, without repeats])] of a TextChoices
+    (or a field's (code, label) choices).
+
+    The spellings an import accepts for a choice, and what the template's "Allowed values"
+    sheet lists.
+    """
+    options = []
+    for code, label in getattr(choices, "choices", choices):
+        names: list[str] = []
+        for language, _name in settings.LANGUAGES:
+            with translation.override(language):
+                name = str(label)
+            if name not in names:
+                names.append(name)
+        options.append((str(code), names))
+    return options
+
+
+#: A template's example value of a column, wherever the column appears (docs/importing.md).
+TEMPLATE_EXAMPLES: dict[str, str] = {
+    "code": "C-0001",
+    "customer_code": "C-0001",
+    "referrer_code": "C-0001",
+    "referred_code": "C-0002",
+    "referred_name": "Example Referred Ltd",
+    "name": "Example Trading Co.",
+    "industry": "retail",
+    "email": "buyer@example.com",
+    "phone": "021 5555 0100",
+    "registered_at": "2026-01-15",
+    "order_no": "SO-0001",
+    "placed_at": "2026-10-01 09:30",
+    "amount": "1250.00",
+    "profit": "180.00",
+    "refunded_amount": "0",
+    "category": "",
+    "created_at": "2026-10-02",
+    "opened_at": "2026-10-02 10:00",
+    "first_response_at": "2026-10-02 10:20",
+    "invited_at": "2026-10-01",
+    "joined_at": "2026-10-03",
+    "campaign": "AUTUMN-2026",
+    "rating": "5",
+    "subject": "Delivery question",
+    "text": "Good quality.",
+    "description": "Late delivery.",
+}
+_DATE_NOTE = gettext_lazy(
+    "a date: YYYY-MM-DD, YYYY/MM/DD or an Excel date cell, with HH:MM for a time; "
+    "03/04/2026 only with the import's date order"
+)
+#: What a column takes, for the template's "Allowed values" sheet (choices list their values).
+TEMPLATE_NOTES: dict[str, Any] = {
+    "code": gettext_lazy("the customer's code, unique; an existing code updates that customer"),
+    "customer_code": gettext_lazy("the code of an existing customer"),
+    "referrer_code": gettext_lazy("the code of an existing customer"),
+    "referred_code": gettext_lazy("the code of an existing customer"),
+    "email": gettext_lazy("an e-mail address"),
+    "account_manager": gettext_lazy("the username or e-mail of an account manager"),
+    "amount": gettext_lazy("a number with at most 2 decimals, not negative"),
+    "profit": gettext_lazy("a number with at most 2 decimals; negative for a loss"),
+    "refunded_amount": gettext_lazy("a number with at most 2 decimals, not negative"),
+    "category": gettext_lazy("a category code; a new code creates the category"),
+    "order_no": gettext_lazy("the order number, unique"),
+    "rating": gettext_lazy("a whole number from 1 to 5"),
+    "campaign": gettext_lazy("a campaign code"),
+    **dict.fromkeys(
+        (
+            "registered_at",
+            "placed_at",
+            "created_at",
+            "opened_at",
+            "first_response_at",
+            "closed_at",
+            "invited_at",
+            "joined_at",
+        ),
+        _DATE_NOTE,
+    ),
+}
+
+
+def import_template(
+    *, model: type[Model], required: tuple[str, ...], optional: tuple[str, ...]
+) -> tuple[list[str], list[list[str]]]:
+    """Return a template's example row and its "Allowed values" rows for an import's columns.
+
+    The example is a row the import accepts (a choice as its first code). Each allowed-values
+    row is (column, required, value, English label, Chinese label, what it takes): a choice
+    column gets one row per choice, any other column one row saying what it takes. The
+    labels and notes are in the active language, the values are what a file may contain.
+    """
+    example, allowed = [], []
+    for column in (*required, *optional):
+        needed = _("required") if column in required else _("optional")
+        options = _choices_of(model, column)
+        if options:
+            example.append(options[0][0])
+            for code, names in options:
+                labels = [*names, *[""] * len(settings.LANGUAGES)][: len(settings.LANGUAGES)]
+                allowed.append([column, needed, code, *labels, _("the code or either label")])
+            continue
+        example.append(TEMPLATE_EXAMPLES.get(column, ""))
+        note = TEMPLATE_NOTES.get(column)
+        if note is None:
+            note = _("text")
+            max_length = getattr(_model_field(model, column), "max_length", None)
+            if max_length:
+                note = _("text of at most %(max)d characters") % {"max": max_length}
+        allowed.append([column, needed, "", *[""] * len(settings.LANGUAGES), str(note)])
+    return example, allowed
+
+
+def import_template_header() -> list[str]:
+    """Return the "Allowed values" sheet's header, in the active language."""
+    languages = [str(name) for _code, name in settings.LANGUAGES]
+    return [
+        _("column"),
+        _("required"),
+        _("value"),
+        *[_("label (%(language)s)") % {"language": name} for name in languages],
+        _("what it takes"),
+    ]
+
+
+def _model_field(model: type[Model], name: str) -> Field[Any, Any] | None:
+    try:
+        field_ = model._meta.get_field(name)
+    except Exception:  # FieldDoesNotExist: a column that is not a field (customer_code)
+        return None
+    return field_ if isinstance(field_, Field) else None
+
+
+def _choices_of(model: type[Model], column: str) -> list[tuple[str, list[str]]]:
+    field_ = _model_field(model, column)
+    return choice_options(field_.choices) if field_ is not None and field_.choices else []
+
+
+def _spelling(value: str) -> str:
+    """Return `value` as a choice is matched: any case, runs of spaces as one."""
+    return " ".join(value.split()).casefold()
+
+
+def _moment(year: int, month: int, day: int, clock: list[str | None]) -> dt.datetime | None:
+    """Return the naive date-time, or None when there is no such day or time."""
+    hour, minute, second = (int(part) if part else 0 for part in (clock + [None] * 3)[:3])
+    try:
+        return dt.datetime(year, month, day, hour, minute, second)  # noqa: DTZ001 (made aware by the caller)
+    except ValueError:
+        return None
 
 
 def _refuse_existing(existing: dict[str, Any], column: str, message: str) -> None:

@@ -394,15 +394,21 @@ def test_changelists_show_import_buttons_to_ops_only(client, ops, alice):
         ("campaigninvitation", "customer_code,campaign,invited_at,joined_at"),
     ],
 )
-def test_download_template_gives_the_header_row(ops_client, admin_name, header):
+def test_download_template_gives_the_header_row_and_an_example(ops_client, admin_name, header):
     url = reverse(f"admin:customers_{admin_name}_import_template")
 
     csv_file = ops_client.get(url)
     xlsx_file = ops_client.get(url, {"format": "xlsx"})
 
-    assert csv_file.content.decode().splitlines() == [header]
-    sheet = load_workbook(io.BytesIO(xlsx_file.content)).worksheets[0]
-    assert [list(r) for r in sheet.iter_rows(values_only=True)] == [header.split(",")]
+    assert csv_file.content.startswith(b"\xef\xbb\xbf")  # the BOM Excel needs for UTF-8
+    lines = csv_file.content.decode("utf-8-sig").splitlines()
+    assert lines[0] == header
+    assert len(lines) == 2  # one example row
+    sheets = load_workbook(io.BytesIO(xlsx_file.content)).worksheets
+    rows = [list(r) for r in sheets[0].iter_rows(values_only=True)]
+    assert rows[0] == header.split(",")
+    assert len(rows) == 2
+    assert [sheet.title for sheet in sheets] == [sheets[0].title, "Allowed values"]
 
 
 # --- export ------------------------------------------------------------------------------------

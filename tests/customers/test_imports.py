@@ -34,6 +34,15 @@ from tests.customers.factories import (
 )
 
 LOCAL = ZoneInfo(settings.TIME_ZONE)
+#: The date forms a bad date's message lists.
+DATE_FORMS = (
+    "YYYY-MM-DD or YYYY/MM/DD (with HH:MM[:SS] for a time), an Excel date cell, or ISO 8601 "
+    "with an offset"
+)
+KINDS = (
+    "channel_agent (Channel agent, 渠道代理商), reseller (Reseller, 经销商), "
+    "end_customer (End customer, 终端客户)"
+)
 ORDER_HEADER = ["order_no", "customer_code", "placed_at", "amount"]
 
 
@@ -288,10 +297,7 @@ CUSTOMER_ERRORS = [
     ),
     pytest.param(
         [["code", "name", "kind"], ["C1", "A", "vip"]],
-        [
-            "line 2, kind: 'vip' is not a valid kind; use one of channel_agent, reseller, "
-            "end_customer"
-        ],
+        [f"line 2, kind: 'vip' is not one of: {KINDS}"],
         id="unknown-kind",
     ),
     pytest.param(
@@ -301,10 +307,7 @@ CUSTOMER_ERRORS = [
     ),
     pytest.param(
         [["code", "name", "registered_at"], ["C1", "A", "2024-02-30"]],
-        [
-            "line 2, registered_at: '2024-02-30' is not a date or date-time; use YYYY-MM-DD, "
-            "YYYY-MM-DD HH:MM[:SS] or ISO 8601 with an offset"
-        ],
+        ["line 2, registered_at: '2024-02-30' is not a date or date-time; use " + DATE_FORMS],
         id="bad-date",
     ),
     pytest.param(
@@ -337,8 +340,7 @@ CUSTOMER_ERRORS = [
         [
             "line 2, code: a value is required",
             "line 2, name: a value is required",
-            "line 2, kind: 'vip' is not a valid kind; use one of channel_agent, reseller, "
-            "end_customer",
+            f"line 2, kind: 'vip' is not one of: {KINDS}",
             "line 2, email: 'x' is not a valid e-mail address",
         ],
         id="several-in-one-row",
@@ -603,24 +605,22 @@ ORDER_ERRORS = [
     pytest.param(
         [ORDER_HEADER, ["O1", "ACME", "05/01/2024", "5"]],
         [
-            "line 2, placed_at: '05/01/2024' is not a date or date-time; use YYYY-MM-DD, "
-            "YYYY-MM-DD HH:MM[:SS] or ISO 8601 with an offset"
+            "line 2, placed_at: '05/01/2024' could be Jan. 5, 2024 or May 1, 2024; choose the "
+            "order of day and month (the import's date order option, or IMPORT_DATE_ORDER) or "
+            "write YYYY-MM-DD"
         ],
         id="bad-date",
     ),
     pytest.param(
         [ORDER_HEADER, ["O1", "ACME", "2024-05-01 25:00", "5"]],
-        [
-            "line 2, placed_at: '2024-05-01 25:00' is not a date or date-time; use YYYY-MM-DD, "
-            "YYYY-MM-DD HH:MM[:SS] or ISO 8601 with an offset"
-        ],
+        ["line 2, placed_at: '2024-05-01 25:00' is not a date or date-time; use " + DATE_FORMS],
         id="bad-time",
     ),
     pytest.param(
         [[*ORDER_HEADER, "status"], ["O1", "ACME", "2024-05-01", "5", "shipped"]],
         [
-            "line 2, status: 'shipped' is not a valid status; use one of paid, completed, "
-            "refunded, cancelled"
+            "line 2, status: 'shipped' is not one of: paid (Paid, 已付款), completed (Completed, "
+            "已完成), refunded (Refunded, 已退款), cancelled (Cancelled, 已取消)"
         ],
         id="unknown-status",
     ),
@@ -647,8 +647,7 @@ ORDER_ERRORS = [
     pytest.param(
         [ORDER_HEADER, ["O1", "ACME", "2024-05-01", "5"], [], ["O2", "ACME", "x", "-1"]],
         [
-            "line 4, placed_at: 'x' is not a date or date-time; use YYYY-MM-DD, "
-            "YYYY-MM-DD HH:MM[:SS] or ISO 8601 with an offset",
+            "line 4, placed_at: 'x' is not a date or date-time; use " + DATE_FORMS,
             "line 4, amount: '-1' must not be negative",
         ],
         id="line-numbers-count-blank-lines",
@@ -673,8 +672,7 @@ def test_xlsx_errors_name_the_sheet_row(tmp_path, acme):
     )
 
     assert rejected_errors(import_orders, path) == [
-        "line 5, placed_at: 'x' is not a date or date-time; use YYYY-MM-DD, "
-        "YYYY-MM-DD HH:MM[:SS] or ISO 8601 with an offset"
+        "line 5, placed_at: 'x' is not a date or date-time; use " + DATE_FORMS
     ]
 
 
@@ -851,8 +849,7 @@ def test_import_orders_command_fails_with_every_error_and_exit_code_1(tmp_path, 
     assert failed.value.returncode == 1
     assert err.getvalue().splitlines() == [
         "line 2, amount: 'abc' is not a decimal number",
-        "line 4, placed_at: 'yesterday' is not a date or date-time; use YYYY-MM-DD, "
-        "YYYY-MM-DD HH:MM[:SS] or ISO 8601 with an offset",
+        "line 4, placed_at: 'yesterday' is not a date or date-time; use " + DATE_FORMS,
         "line 4, customer_code: no customer with code 'GHOST'",
     ]
     assert not Order.objects.exists()

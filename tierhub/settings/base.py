@@ -175,6 +175,9 @@ IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES = env.int(
 )
 IMPORT_MAX_XLSX_COMPRESSION_RATIO = env.int("IMPORT_MAX_XLSX_COMPRESSION_RATIO", default=100)
 IMPORT_MAX_ERRORS = env.int("IMPORT_MAX_ERRORS", default=1000)
+# How an import reads a date like 03/04/2026: "dmy" (3 April) or "mdy" (March 4); empty: such a
+# date is refused unless only one reading is a date (docs/importing.md). An import may choose.
+IMPORT_DATE_ORDER = env.str("IMPORT_DATE_ORDER", default="")
 APPEAL_WINDOW_DAYS = env.int("APPEAL_WINDOW_DAYS", default=30)
 APPEAL_EVIDENCE_MAX_FILES = env.int("APPEAL_EVIDENCE_MAX_FILES", default=5)
 APPEAL_EVIDENCE_MAX_BYTES = env.int("APPEAL_EVIDENCE_MAX_BYTES", default=5 * 1024 * 1024)

@@ -27,8 +27,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help=_("validate only; write nothing")
         )
+        parser.add_argument(
+            "--date-order",
+            choices=("dmy", "mdy"),
+            default="",
+            help=_(
+                "how to read a date like 03/04/2026: dmy (3 April) or mdy (March 4); "
+                "default: the IMPORT_DATE_ORDER setting"
+            ),
+        )
 
-    def handle(self, *args: Any, file: str, dry_run: bool, **options: Any) -> None:
+    def handle(self, *args: Any, file: str, dry_run: bool, date_order: str, **options: Any) -> None:
         path = Path(file)
         if not path.is_file():
             raise CommandError(_("No such file: %(file)s") % {"file": file})
@@ -39,6 +48,7 @@ class Command(BaseCommand):
                     source=path,
                     filename=path.name,
                     dry_run=dry_run,
+                    date_order=date_order,
                     progress=lambda done: bar.update(done - bar.n),
                 )
             except ImportRejected as exc:

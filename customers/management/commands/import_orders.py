@@ -33,6 +33,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help=_("validate only; write nothing")
         )
+        parser.add_argument(
+            "--date-order",
+            choices=("dmy", "mdy"),
+            default="",
+            help=_(
+                "how to read a date like 03/04/2026: dmy (3 April) or mdy (March 4); "
+                "default: the IMPORT_DATE_ORDER setting"
+            ),
+        )
 
     def handle(
         self,
@@ -40,6 +49,7 @@ class Command(BaseCommand):
         file: str,
         create_missing_customers: bool,
         dry_run: bool,
+        date_order: str,
         **options: Any,
     ) -> None:
         path = Path(file)
@@ -53,6 +63,7 @@ class Command(BaseCommand):
                     filename=path.name,
                     create_missing_customers=create_missing_customers,
                     dry_run=dry_run,
+                    date_order=date_order,
                     progress=lambda done: bar.update(done - bar.n),
                 )
             except ImportRejected as exc:
