@@ -18,7 +18,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.formats import number_format
 from django.utils.functional import lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
@@ -27,6 +26,7 @@ from unfold.admin import TabularInline
 from unfold.decorators import action
 from unfold.widgets import UnfoldAdminDecimalFieldWidget, UnfoldAdminIntegerFieldWidget
 
+from common import formatting
 from common.actors import acting_user
 from common.exceptions import DomainError
 from grading.admin.base import GuardedHistoryAdmin
@@ -397,7 +397,9 @@ def _thresholds_text(scheme: GradingScheme, field: str) -> str:
         _("score %(score)s: %(value)s")
         % {
             "score": score,
-            "value": number_format(Decimal(str(value)), use_l10n=True, force_grouping=True),
+            "value": formatting.money(value)
+            if field == "m_thresholds"
+            else formatting.count(value),
         }
         for score, value in zip(THRESHOLD_SCORES[field], values, strict=False)
     )

@@ -17,12 +17,12 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.formats import number_format
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from simple_history.utils import bulk_create_with_history
 
+from common import formatting
 from grading.exceptions import InvalidSchemeLadder, SchemeConflict, SchemeNotDraft
 from grading.models import Grade, GradingScheme, SchemeGrade
 from grading.pipeline.rules import scheme_rules
@@ -77,7 +77,7 @@ class SchemeProblem:
 def _number(value: Decimal) -> str:
     """Return `value` as people write it in the active language, without trailing zeros."""
     places = max(0, -int(value.normalize().as_tuple().exponent))
-    return number_format(value, decimal_pos=places, use_l10n=True, force_grouping=True)
+    return formatting.number(value, places)
 
 
 def _decimal(value: Any) -> Decimal | None:

@@ -202,7 +202,7 @@ def test_active_scheme_shows_its_thresholds_read_only_and_offers_a_new_draft(cli
     assert 'name="r_threshold_5"' not in page
     assert 'name="_save"' not in page
     assert "score 5: 30 · score 4: 90 · score 3: 180 · score 2: 365" in page
-    assert "score 2: 1,000 · score 3: 5,000" in page
+    assert "score 2: ¥1,000.00 · score 3: ¥5,000.00" in page
     assert reverse("admin:grading_gradingscheme_revise_scheme", args=[active.pk]) in page
     assert "Create a new draft version" in page
     assert edit.status_code == 403
