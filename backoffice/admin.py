@@ -52,8 +52,14 @@ RegisteredCustomerAdmin = _registered_customer_admin()
 admin.site.unregister(Customer)
 
 
-def _filtered(name: str, customer: Customer, **extra: str) -> str:
-    """Return the admin list `name`, filtered on the customer (and `extra` filters)."""
+def _filtered(request: HttpRequest, name: str, customer: Customer, **extra: str) -> str:
+    """Return the admin list `name` ("app_model") filtered on the customer (and `extra`).
+
+    Empty when the user may not view that list (an account manager has no runs or ledger).
+    """
+    app_label, model_name = name.split("_", 1)
+    if not request.user.has_perm(f"{app_label}.view_{model_name}"):
+        return ""
     query = urlencode({"customer__id__exact": str(customer.pk), **extra})
     return f"{reverse(f'admin:{name}_changelist')}?{query}"
 
@@ -118,6 +124,7 @@ class Customer360Admin(RegisteredCustomerAdmin):  # type: ignore[misc,valid-type
             "today": timezone.localdate(),
             "explanation": explain_snapshot(data.snapshot) if data.snapshot else None,
             "can_review": can_review,
+            "can_open_run": user.has_perm("grading.view_gradingrun"),
             "approve_form": ApproveChangesForm(prefix="approve") if can_review else None,
             "reject_form": RejectChangesForm(prefix="reject") if can_review else None,
             "can_override": user.has_perm(OVERRIDE_PERMISSION),
@@ -128,13 +135,13 @@ class Customer360Admin(RegisteredCustomerAdmin):  # type: ignore[misc,valid-type
             "can_invite": self.has_invite_permission(request),
             "manager_page_url": reverse("manager:customer", args=[customer.pk]),
             "lists": {
-                "history": _filtered("grading_gradeauditentry", customer),
-                "changes": _filtered("grading_gradechange", customer, status="all"),
-                "appeals": _filtered("appeals_appeal", customer),
-                "follow_ups": _filtered("appeals_followup", customer),
-                "redemptions": _filtered("benefits_redemption", customer),
-                "points": _filtered("customers_pointsentry", customer),
-                "orders": _filtered("customers_order", customer),
+                "history": _filtered(request, "grading_gradeauditentry", customer),
+                "changes": _filtered(request, "grading_gradechange", customer, status="all"),
+                "appeals": _filtered(request, "appeals_appeal", customer),
+                "follow_ups": _filtered(request, "appeals_followup", customer),
+                "redemptions": _filtered(request, "benefits_redemption", customer),
+                "points": _filtered(request, "customers_pointsentry", customer),
+                "orders": _filtered(request, "customers_order", customer),
             },
         }
 

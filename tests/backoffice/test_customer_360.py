@@ -172,6 +172,7 @@ def test_an_account_manager_reads_the_page_but_cannot_decide(client, alice):
     assert "Operations decide proposals" in _section(html, "c360-proposal")
     assert "Approve the downgrade" not in html
     assert "Override grade" not in html
+    assert "Open the run" not in html  # no access to runs: no link to a 403
     assert answer.status_code == 403
     history.proposal.refresh_from_db()
     assert history.proposal.status == GradeChange.Status.PROPOSED
@@ -289,3 +290,36 @@ def test_the_export_grading_adds_to_the_customer_admin_stays(client, ops):
     assert "Export customers (CSV)" in listing
     assert export.status_code == 200
     assert customer.code in b"".join(export.streaming_content).decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "name",
+    [
+        "grading_gradeauditentry",
+        "grading_gradechange",
+        "appeals_appeal",
+        "appeals_followup",
+        "benefits_redemption",
+        "customers_pointsentry",
+        "customers_order",
+    ],
+)
+def test_each_full_list_opens_filtered_on_the_customer(client, rf, ops, name):
+    from backoffice.admin import _filtered
+
+    one = customer_with_history(code="ONE").customer
+    customer_with_history(code="TWO")
+    request = rf.get("/")
+    request.user = ops
+    client.force_login(ops)
+
+    answer = client.get(
+        _filtered(request, name, one, **({"status": "all"} if "change" in name else {}))
+    )
+
+    assert answer.status_code == 200  # not the admin's "?e=1" redirect of a bad filter
+    assert answer.context["cl"].result_count >= 1
+    assert {getattr(row, "customer_id", None) for row in answer.context["cl"].result_list} == {
+        one.pk
+    }
