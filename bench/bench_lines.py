@@ -9,7 +9,9 @@ CSV of invoice lines in the shape ERPs export (1-40 lines per invoice, 3-decimal
 linked to their invoice (even customer ids), time stamps that drift by a minute within an
 invoice), then runs the command in a subprocess (so `ru_maxrss` is the import's own peak) with
 `--create-missing-customers --return-prefix C`, and again on the same file (the idempotent
-re-import). Prints lines/s and peak memory of each run.
+re-import). Prints lines/s and peak memory of each run, the load average, and the CPU time
+of the import process and of the PostgreSQL server (its postmaster's own and reaped children's
+time): on a shared machine wall time follows the load, CPU time much less.
 """
 
 from __future__ import annotations
@@ -100,6 +102,18 @@ def write_file(path: Path, lines: int, customers: int, seed: int) -> None:
                 recent = recent[-200:]
 
 
+def _server_cpu(data: Path) -> float:
+    """CPU seconds of the PostgreSQL server so far (postmaster + exited backends)."""
+    pid = int((data / "postmaster.pid").read_text().split()[0])
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _client_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
@@ -116,6 +130,9 @@ def main() -> None:
     path = Path(args.keep_file) if args.keep_file else Path(folder) / "lines.csv"
     try:
         url = services.start_postgres()
+        data = services.pg_data
+        if data is None:
+            sys.exit("PostgreSQL did not start")
         import psycopg
 
         admin_url = url.rsplit("/", 1)[0].replace("postgres://", "postgresql://") + "/postgres"
@@ -147,15 +164,21 @@ def main() -> None:
             run = command
             if args.profile and label == "first import":
                 run = [sys.executable, "-m", "cProfile", "-o", args.profile, *command[1:]]
+            load = os.getloadavg()[0]
+            client, server = _client_cpu(), _server_cpu(data)
             began = time.perf_counter()
             result = subprocess.run(run, env=env, check=False, capture_output=True, text=True)
             if result.returncode:
                 sys.exit(result.stderr[-3000:])
             seconds = time.perf_counter() - began
+            time.sleep(0.5)  # the import's backend exits and is reaped
+            client, server = _client_cpu() - client, _server_cpu(data) - server
             peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
             print(
                 f"{label}: {seconds:.1f} s, {args.lines / seconds:,.0f} lines/s, "
-                f"peak RSS so far {peak:.0f} MB"
+                f"peak RSS so far {peak:.0f} MB; load average {load:.1f} before, "
+                f"{os.getloadavg()[0]:.1f} after; CPU: import {client:.1f} s, "
+                f"PostgreSQL {server:.1f} s ({os.cpu_count()} cores)"
             )
             print(result.stdout)
     finally:

@@ -1,18 +1,28 @@
 """Issue #18 in a real browser: map a new file with Chinese headers, preview it as TierHub
-reads it, save the mapping, import a file with it (dry run with the data-quality report,
-then confirm). In English at 1366x900 and in Chinese at 390x844; every page is saved under
+reads it, save the mapping, import a file with it (the dry run runs as a task: its progress
+page is watched until the data-quality report replaces it, then confirm, and the same for the
+import), and read the returns rule on the grading scheme's page. In English at 1366x900 and in
+Chinese at 1366x900 and 390x844; every page is saved under
 test-artifacts/screenshots/lines-*.png."""
 
 from __future__ import annotations
 
+import re
+import threading
+import time
 from decimal import Decimal
+from unittest import mock
 
 import pytest
+from django.db import connection
 from playwright.sync_api import expect
 
 from customers.models import Order, SourceMapping
+from customers.services import line_imports, lines
+from customers.tasks import import_order_lines_task
 from tests.appeals.factories import PASSWORD
 from tests.customers.factories import CustomerFactory
+from tests.grading.factories import default_scheme
 
 SAMPLE = (
     "单据编号,客户编码,单据日期,商品编码,数量,含税单价,单据类型,备注\n"
@@ -24,8 +34,45 @@ SAMPLE = (
 )
 RUNS = [
     ("en", {"width": 1366, "height": 900}, "desktop"),
+    ("zh-CN", {"width": 1366, "height": 900}, "desktop-zh"),
     ("zh-CN", {"width": 390, "height": 844}, "phone-zh"),
 ]
+
+
+class _Worker:
+    """Stands in for the Celery worker: runs each queued import in a thread, slowly enough
+    (one line a chunk, a pause after each) that the page shows it running."""
+
+    def __init__(self) -> None:
+        self.threads: list[threading.Thread] = []
+
+    def delay(self, import_id: int) -> None:
+        def run() -> None:
+            try:
+                import_order_lines_task.apply(args=[import_id])
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=run)
+        self.threads.append(thread)
+        thread.start()
+
+
+def _slow_lines(original):
+    def lines_read(self, done: int) -> None:
+        original(self, done)
+        time.sleep(0.6)
+
+    return lines_read
+
+
+def _watch_progress(page, screenshot, name: str) -> None:
+    """The progress page, seen running, then replaced by the report when the task ends."""
+    progress = page.get_by_test_id("import-progress")
+    expect(progress).to_be_visible()
+    expect(progress.locator("[data-run-field=percent]")).to_have_text(re.compile(r"^[1-9]"))
+    screenshot(page, name)
+    expect(page.locator("#lines-quality")).to_be_visible(timeout=30_000)
 
 
 @pytest.mark.browser
@@ -73,17 +120,35 @@ def test_map_preview_and_import_a_chinese_erp_file(
     assert SourceMapping.objects.filter(name=f"erp-cn-{label}").exists()
     screenshot(page, f"lines-{label}-03-mapping-saved")
 
-    page.goto(f"{base}import-lines/")
-    page.set_input_files("#id_file", str(sample))
-    page.select_option("#id_mapping", f"erp-cn-{label}")
-    screenshot(page, f"lines-{label}-04-import-form")
-    page.click("input[type=submit].default")
-    expect(page.locator("#lines-quality")).to_be_visible()
-    screenshot(page, f"lines-{label}-05-dry-run-report")
-    assert not Order.objects.exists()
-    page.click("input[name=confirm]")
-    expect(page.locator("#lines-quality")).to_be_visible()
-    screenshot(page, f"lines-{label}-06-imported")
+    worker = _Worker()
+    with (
+        mock.patch("customers.tasks.import_order_lines_task.delay", worker.delay),
+        mock.patch.object(lines, "CHUNK_ROWS", 1),
+        mock.patch.object(
+            line_imports._Recorder, "lines", _slow_lines(line_imports._Recorder.lines)
+        ),
+    ):
+        page.goto(f"{base}import-lines/")
+        page.set_input_files("#id_file", str(sample))
+        page.select_option("#id_mapping", f"erp-cn-{label}")
+        screenshot(page, f"lines-{label}-04-import-form")
+        page.click("input[type=submit].default")
+        _watch_progress(page, screenshot, f"lines-{label}-05-dry-run-progress")
+        screenshot(page, f"lines-{label}-06-dry-run-report")
+        assert not Order.objects.exists()
+        page.click("input[name=confirm]")
+        _watch_progress(page, screenshot, f"lines-{label}-07-import-progress")
+        screenshot(page, f"lines-{label}-08-imported")
+        for thread in worker.threads:
+            thread.join(timeout=30)
     order = Order.objects.get(order_no="XS001")
     assert (order.amount, order.refunded_amount) == (Decimal("2481.25"), Decimal("234.50"))
+
+    # The returns rule where the operator reads the grading scheme.
+    page.goto(f"{live_server.url}/admin/grading/gradingscheme/{default_scheme().pk}/change/")
+    rule = page.get_by_test_id("scheme-counted-orders")
+    rule.locator("summary").click()
+    expect(rule).to_contain_text("newest first" if locale == "en" else "从最新的订单开始")
+    rule.scroll_into_view_if_needed()
+    screenshot(page, f"lines-{label}-09-scheme-returns-rule")
     context.close()

@@ -185,3 +185,20 @@ def test_account_managers_cannot_map_or_import(client, alice):
     client.force_login(alice)
     for url in ("map/", "import-lines/"):
         assert client.get(f"/admin/customers/sourcemapping/{url}").status_code == 403
+
+
+def test_the_imports_list_links_each_import_to_its_page(client, ops, alice):
+    record = LineImport.objects.create(filename="march.csv", created_by=ops, dry_run=False)
+    page_url = f"/admin/customers/sourcemapping/import-lines/{record.pk}/"
+    client.force_login(ops)
+
+    listing = client.get("/admin/customers/lineimport/")
+
+    assert listing.status_code == 200
+    body = listing.content.decode()
+    assert f'href="{page_url}"' in body
+    assert "Queued" in body
+    assert client.get(f"/admin/customers/lineimport/{record.pk}/change/")["Location"] == page_url
+    client.force_login(alice)
+    assert client.get("/admin/customers/lineimport/").status_code == 403
+    assert client.get(page_url).status_code == 403
