@@ -11,6 +11,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.formats import date_format
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import Customer
@@ -94,7 +96,9 @@ class Appeal(models.Model):
         ]
 
     def __str__(self) -> str:
-        return _("Appeal #%(id)s") % {"id": self.pk}
+        """ "Appeal #12": the number is the reference customers and staff quote (pages list
+        appeals without loading their customers)."""
+        return gettext("Appeal #%(id)s") % {"id": self.pk}
 
     @property
     def is_open(self) -> bool:
@@ -149,7 +153,13 @@ class AppealEvent(models.Model):
         ordering = ["appeal", "at", "id"]
 
     def __str__(self) -> str:
-        return f"{self.appeal_id}: {self.from_status or '∅'} → {self.to_status}"
+        """ "Appeal #12 by Liu Jing: Submitted → Under review"."""
+        statuses = dict(Appeal.Status.choices)
+        return gettext("%(appeal)s: %(from)s → %(to)s") % {
+            "appeal": self.appeal,
+            "from": statuses.get(self.from_status, "—"),
+            "to": statuses.get(self.to_status, self.to_status),
+        }
 
     def save(self, *args: object, **kwargs: object) -> None:
         if self.pk is not None and not self._state.adding:
@@ -190,7 +200,12 @@ class FollowUp(models.Model):
         indexes = [models.Index(fields=["customer", "created_at"], name="followup_customer_idx")]
 
     def __str__(self) -> str:
-        return f"{self.customer_id} · {self.get_kind_display()}"
+        """ "Liu Jing · Call · Dec. 3, 2026"."""
+        return gettext("%(customer)s · %(kind)s · %(date)s") % {
+            "customer": self.customer.name,
+            "kind": self.get_kind_display(),
+            "date": date_format(self.created_at, "DATE_FORMAT") if self.created_at else "—",
+        }
 
 
 class QueueNeeds(models.Model):
@@ -280,7 +295,8 @@ class QueueNeeds(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.code} ({self.urgency})"
+        """The customer whose needs these are."""
+        return self.customer.name
 
     @property
     def name(self) -> str:

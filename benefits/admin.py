@@ -34,6 +34,7 @@ from benefits.services.recommendations import recommendation_decide
 from benefits.services.redemptions import benefit_redeem, redemption_check
 from common.actors import acting_user
 from common.exceptions import DomainError
+from common.listing import money_column
 from customers.admin import CustomerScopedAdmin
 from customers.models import PointsEntry
 
@@ -68,7 +69,7 @@ class BenefitAdmin(ModelAdmin, TranslationAdmin):  # name, description: English 
         "value",
         "allowance",
         "period",
-        "cost_per_use",
+        money_column("cost_per_use", _("cost to the company per use")),
         "valid_from",
         "valid_until",
         "is_active",
@@ -186,7 +187,7 @@ class RedemptionAdmin(CustomerScopedAdmin):
         "period_key",
         "slot",
         "channel",
-        "cost",
+        money_column("cost", _("cost to the company")),
         "redeemed_by",
     )
     list_filter = ("channel", "grade", "benefit")

@@ -19,9 +19,10 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from benefits.periods import Period
+from benefits.periods import Period, period_label
 from customers.models import MONEY, Category, Customer
 from grading.models import Grade
 
@@ -169,7 +170,11 @@ class GradeBenefit(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.grade_id}: {self.benefit_id}"
+        """ "Growth: Free shipping"."""
+        return gettext("%(grade)s: %(benefit)s") % {
+            "grade": self.grade.name,
+            "benefit": self.benefit.name,
+        }
 
 
 class Redemption(models.Model):
@@ -233,7 +238,12 @@ class Redemption(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.customer_id} · {self.benefit_id} · {self.period_key}#{self.slot}"
+        """ "Liu Jing · Free shipping · December 2026": the admin's messages read it."""
+        return gettext("%(customer)s · %(benefit)s · %(period)s") % {
+            "customer": self.customer.name,
+            "benefit": self.benefit.name,
+            "period": period_label(self.period_key),
+        }
 
 
 class GrowthTask(models.Model):
@@ -326,7 +336,11 @@ class NudgeEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.rule_id} → {self.customer_id} ({self.trigger_key})"
+        """ "New-customer pack → Liu Jing"."""
+        return gettext("%(rule)s → %(customer)s") % {
+            "rule": self.rule,
+            "customer": self.customer.name,
+        }
 
 
 class Recommendation(models.Model):
@@ -385,4 +399,8 @@ class Recommendation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.customer_id}: {self.category_id}"
+        """ "Liu Jing: Gift cards"."""
+        return gettext("%(customer)s: %(category)s") % {
+            "customer": self.customer.name,
+            "category": self.category.name,
+        }

@@ -6,6 +6,8 @@ import calendar
 import datetime as dt
 
 from django.db import models
+from django.utils.formats import date_format
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -39,3 +41,15 @@ def months_before(day: dt.date, months: int) -> dt.date:
     year, month = divmod(index, 12)
     last = calendar.monthrange(year, month + 1)[1]
     return dt.date(year, month + 1, min(day.day, last))
+
+
+def period_label(key: str) -> str:
+    """Return a `period_key` in words: "November 2026", "Q4 2026", "2026", "once"."""
+    if key == "once":
+        return gettext("once")
+    if len(key) == 7 and key[4] == "-" and key[5:].isdigit():
+        return date_format(dt.date(int(key[:4]), int(key[5:]), 1), "YEAR_MONTH_FORMAT")
+    if "-Q" in key:
+        year, quarter = key.split("-Q")
+        return gettext("Q%(quarter)s %(year)s") % {"quarter": quarter, "year": year}
+    return key

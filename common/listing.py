@@ -202,3 +202,19 @@ def indexed_values(model: type[Any], field: str, *, limit: int = 200) -> list[st
     with connections["default"].cursor() as cursor:
         cursor.execute(sql, [limit])
         return [row[0] for row in cursor.fetchall()]
+
+
+def money_column(field: str, description: Any) -> Callable[[Any], str]:
+    """Return a list column showing the money field `field` as people read it: ¥1,234.50.
+
+    The admin's default shows a Decimal as it is stored (1234.50, no separators, no
+    currency); this goes through `common.formatting.money` and still sorts by the field.
+    """
+    from common.formatting import money
+
+    @admin.display(description=description, ordering=field)
+    def column(obj: Any) -> str:
+        return money(getattr(obj, field))
+
+    column.__name__ = f"{field}_money"
+    return column

@@ -23,6 +23,7 @@ from common.listing import (
     EstimatedCountPaginator,
     choices_filter,
     indexed_values,
+    money_column,
     period_filter,
 )
 from customers import selectors
@@ -236,8 +237,8 @@ class OrderAdmin(ImportAdminMixin, CustomerScopedAdmin):
         "order_no",
         "customer",
         "placed_at",
-        "amount",
-        "refunded_amount",
+        money_column("amount", _("amount")),
+        money_column("refunded_amount", _("refunded amount")),
         "status",
         "category",
         "on_time",

@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from common.models import TimeStampedModel
@@ -212,7 +213,11 @@ class CampaignInvitation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.customer_id} @ {self.campaign_id}"
+        """ "Liu Jing in Game-card bonus week"."""
+        return gettext("%(customer)s in %(campaign)s") % {
+            "customer": self.customer.name,
+            "campaign": self.campaign.name,
+        }
 
 
 class Referral(models.Model):
@@ -242,7 +247,11 @@ class Referral(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.referrer_id} -> {self.referred_id or self.referred_name}"
+        """ "Liu Jing referred Wang Wei"."""
+        return gettext("%(referrer)s referred %(referred)s") % {
+            "referrer": self.referrer.name,
+            "referred": self.referred.name if self.referred_id else self.referred_name,
+        }
 
 
 class Complaint(models.Model):
@@ -276,7 +285,8 @@ class Complaint(models.Model):
         indexes = [models.Index(fields=["customer", "created_at"], name="complaint_customer_idx")]
 
     def __str__(self) -> str:
-        return f"{self.customer_id} · {self.get_severity_display()}"
+        """ "Liu Jing · High"."""
+        return f"{self.customer.name} · {self.get_severity_display()}"
 
 
 class ProductReview(models.Model):
@@ -307,7 +317,8 @@ class ProductReview(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.customer_id} · {self.rating}★"
+        """ "Liu Jing · 4★"."""
+        return f"{self.customer.name} · {self.rating}★"
 
 
 class ServiceTicket(models.Model):
@@ -382,7 +393,8 @@ class CustomerAccount(models.Model):
         verbose_name_plural = _("customer portal accounts")
 
     def __str__(self) -> str:
-        return f"{self.user} → {self.customer_id}"
+        """ "liu.jing → Liu Jing": the login and the customer it belongs to."""
+        return f"{self.user} → {self.customer.name}"
 
 
 class ManagerAssignment(models.Model):
@@ -478,7 +490,11 @@ class PointsEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.customer_id} +{self.points} ({self.task_code})"
+        """ "Liu Jing +5 points"."""
+        return gettext("%(customer)s +%(points)s points") % {
+            "customer": self.customer.name,
+            "points": self.points,
+        }
 
     def save(self, *args: object, **kwargs: object) -> None:
         if self.pk is not None and not self._state.adding:

@@ -43,7 +43,7 @@ def _finish(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def score_export_frame(*, as_of: dt.date, scheme: GradingScheme) -> tuple[pd.DataFrame, str]:
-    """Return (frame, source): the export rows for `as_of` and "run N" or "computed".
+    """Return (frame, source): the export rows for `as_of` and the run's name or "computed".
 
     `grade` is the grade the scores earn (docs/grading.md, "Computed grade": the highest grade
     whose min_score the composite reaches, subject to its gates), before policy (hysteresis,
@@ -73,7 +73,7 @@ def score_export_frame(*, as_of: dt.date, scheme: GradingScheme) -> tuple[pd.Dat
         )
         frame = pd.DataFrame.from_records(list(rows), columns=list(EXPORT_COLUMNS))
         frame["monetary"] = frame["monetary"].map("{:.2f}".format)
-        return _finish(frame), f"run {run.pk}"
+        return _finish(frame), str(run)
 
     rules = scheme_rules(scheme)
     scores = decide.score_period(rules=rules, as_of=as_of)

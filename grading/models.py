@@ -18,6 +18,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -404,7 +405,11 @@ class CustomerGrade(models.Model):
         indexes = [models.Index(fields=["grade"], name="customer_grade_grade_idx")]
 
     def __str__(self) -> str:
-        return f"{self.customer_id}: {self.grade_id}"
+        """ "Liu Jing: Growth" (reads the customer and the grade: select them in lists)."""
+        return gettext("%(customer)s: %(grade)s") % {
+            "customer": self.customer.name,
+            "grade": self.grade.name if self.grade_id else "—",
+        }
 
 
 class GradingRun(models.Model):
@@ -476,7 +481,10 @@ class GradingRun(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.scheme} @ {self.as_of}"
+        """The scheme and the period graded: "default v1, November 2026"."""
+        from grading.labels import run_label
+
+        return run_label(self)
 
 
 class ScoreSnapshot(models.Model):
@@ -563,7 +571,11 @@ class ScoreSnapshot(models.Model):
         indexes = [models.Index(fields=["customer", "run"], name="snapshot_customer_idx")]
 
     def __str__(self) -> str:
-        return f"{self.customer_id} @ run {self.run_id}"
+        """ "Liu Jing in default v1, November 2026"."""
+        return gettext("%(customer)s in %(run)s") % {
+            "customer": self.customer.name,
+            "run": self.run,
+        }
 
 
 class ChangeSource(models.TextChoices):
@@ -755,7 +767,11 @@ class GradeOverride(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.customer_id} pinned to {self.grade_id}"
+        """ "Liu Jing pinned to Growth": the admin's messages and the audit read it."""
+        return gettext("%(customer)s pinned to %(grade)s") % {
+            "customer": self.customer.name,
+            "grade": self.grade.name,
+        }
 
 
 class AppendOnlyError(Exception):
@@ -822,7 +838,13 @@ class GradeAuditEntry(models.Model):
         indexes = [models.Index(fields=["customer", "created_at"], name="audit_customer_idx")]
 
     def __str__(self) -> str:
-        return f"{self.customer_id}: {self.old_grade_id} → {self.new_grade_id} ({self.source})"
+        """ "Liu Jing: Growth → Standard (Grading run)"."""
+        return gettext("%(customer)s: %(old)s → %(new)s (%(source)s)") % {
+            "customer": self.customer.name,
+            "old": self.old_grade.name if self.old_grade_id else "—",
+            "new": self.new_grade.name if self.new_grade_id else "—",
+            "source": self.get_source_display(),
+        }
 
     def save(self, *args: object, **kwargs: object) -> None:
         if self.pk is not None and not self._state.adding:

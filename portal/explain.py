@@ -347,9 +347,10 @@ def next_grade_needs(
 def needs_sentence(needs: Needs) -> str:
     """Return the next-grade estimate as one sentence, e.g. "2 more orders or 3,000 more in
     net purchases by 30 June would reach Key"."""
-    from django.contrib.humanize.templatetags.humanize import intcomma
     from django.utils.formats import date_format
     from django.utils.translation import ngettext
+
+    from common.formatting import money
 
     by = date_format(needs.deadline - dt.timedelta(days=1), "MONTH_DAY_FORMAT")
     if needs.qualifies_now:
@@ -363,7 +364,7 @@ def needs_sentence(needs: Needs) -> str:
             ngettext("%(n)d more order", "%(n)d more orders", needs.orders) % {"n": needs.orders}
         )
     if needs.amount:
-        parts.append(_("%(amount)s more in net purchases") % {"amount": intcomma(needs.amount)})
+        parts.append(_("%(amount)s more in net purchases") % {"amount": money(needs.amount)})
     if not parts:
         return _(
             "Purchases alone would not reach %(grade)s before %(date)s: your potential and "
@@ -385,10 +386,14 @@ def _standing(score: int) -> str:
     return _("Better than about %(pct)d%% of customers.") % {"pct": (score - 1) * 20}
 
 
-def dimensions(facts: Facts, *, currency: str = "") -> list[Dimension]:
-    """Return the plain-language lines explaining a snapshot, one per dimension."""
-    from django.contrib.humanize.templatetags.humanize import intcomma
+def dimensions(facts: Facts) -> list[Dimension]:
+    """Return the plain-language lines explaining a snapshot, one per dimension.
+
+    Amounts read as `common.formatting.money` (the currency of settings.TIERHUB_CURRENCY).
+    """
     from django.utils.formats import date_format
+
+    from common.formatting import money as money_text
 
     as_of = date_format(facts.as_of, "DATE_FORMAT")
     window = _("the %(days)d days before %(date)s") % {"days": facts.window_days, "date": as_of}
@@ -400,7 +405,7 @@ def dimensions(facts: Facts, *, currency: str = "") -> list[Dimension]:
             "days": facts.recency_days,
             "date": as_of,
         }
-    money = f"{currency}{intcomma(facts.monetary.quantize(Decimal('0.01')))}"
+    money = money_text(facts.monetary)
     return [
         Dimension(
             "recency", _("How recently you ordered"), recency, _standing(facts.r_score), counted

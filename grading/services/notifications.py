@@ -7,8 +7,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from common import formatting
 from common.services import NotificationDraft, notification_send_many
-from grading.models import ScoreSnapshot
+from grading.models import GradingRun, ScoreSnapshot
 
 #: Decisions worth a message, with the message title.
 NOTIFIED_ACTIONS = {
@@ -47,6 +48,7 @@ def run_notify(*, run_id: int) -> int:
         )
     )
     drafts = []
+    run_name = str(GradingRun.objects.select_related("scheme").get(pk=run_id))
     for customer_id, code, name, manager_id, action, after, before, composite in snapshots:
         grade = before if action in ("warn", "propose_downgrade") else after
         label = f"{code} {name}"
@@ -55,8 +57,8 @@ def run_notify(*, run_id: int) -> int:
                 recipient_id=manager_id,
                 kind=f"grade_{action}",
                 title=str(NOTIFIED_ACTIONS[action]) % {"customer": label, "grade": grade},
-                body=_("Composite score %(score).1f in run %(run)s.")
-                % {"score": composite, "run": run_id},
+                body=_("Composite score %(score)s in the run %(run)s.")
+                % {"score": formatting.score(composite, 1), "run": run_name},
                 link=reverse("admin:customers_customer_change", args=[customer_id]),
                 dedupe_key=f"run:{run_id}:{action}:{customer_id}",
             )

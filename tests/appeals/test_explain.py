@@ -143,7 +143,7 @@ def test_the_sentence_reads_like_the_issue():
     )
 
     assert needs_sentence(needs) == (
-        "8 more orders or 2,600 more in net purchases by June 30 would reach Key (an estimate)."
+        "8 more orders or ¥2,600.00 more in net purchases by June 30 would reach Key (an estimate)."
     )
 
 

@@ -354,6 +354,6 @@ def test_the_next_grade_sentence_matches_a_hand_computed_case(client, alice, sch
         page = client.get(reverse("portal:home")).content.decode()
 
     assert (
-        "2 more orders or 4,400 more in net purchases by June 30 would reach Key (an estimate)."
+        "2 more orders or ¥4,400.00 more in net purchases by June 30 would reach Key (an estimate)."
         in page
     )
