@@ -18,7 +18,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from grading.policy import ACTIONS, RULES
-from grading.scoring.rules import LIFECYCLE_STAGES, PYRAMID_LAYERS, RFM_LABELS
+from grading.scoring.rules import LIFECYCLE_STAGES, PYRAMID_LAYERS, RFM_LABELS, RFM_SEGMENTS
 
 if TYPE_CHECKING:
     from grading.models import GradingRun
@@ -39,6 +39,18 @@ PYRAMID_LABELS: Mapping[str, Promise] = {
     "large": _("Large customers"),
     "medium": _("Medium customers"),
     "small": _("Small customers"),
+}
+
+#: RFM segments (docs/grading.md, "RFM segment"): the classic eight classes.
+RFM_SEGMENT_LABELS: Mapping[str, Promise] = {
+    "important_value": _("Important value"),
+    "important_develop": _("Important to develop"),
+    "important_keep": _("Important to keep"),
+    "important_retain": _("Important to win back"),
+    "general_value": _("General value"),
+    "general_develop": _("General to develop"),
+    "general_keep": _("General to keep"),
+    "general_retain": _("General to win back"),
 }
 
 #: RFM labels (docs/grading.md, "RFM label").
@@ -92,6 +104,7 @@ RULE_NAMES: Mapping[str, Promise] = {
 assert set(LIFECYCLE_LABELS) == set(LIFECYCLE_STAGES)
 assert set(PYRAMID_LABELS) == set(PYRAMID_LAYERS)
 assert set(RFM_LABEL_LABELS) == set(RFM_LABELS)
+assert set(RFM_SEGMENT_LABELS) == set(RFM_SEGMENTS)
 assert set(ACTION_LABELS) == set(ACTIONS)
 assert set(RULES) <= set(RULE_NAMES)
 
@@ -110,6 +123,11 @@ def lifecycle_label(code: str | None) -> str:
 def pyramid_label(code: str | None) -> str:
     """Return the translated name of a value-pyramid layer code."""
     return _label(PYRAMID_LABELS, code)
+
+
+def rfm_segment_label(code: str | None) -> str:
+    """Return the translated name of an RFM segment code."""
+    return _label(RFM_SEGMENT_LABELS, code)
 
 
 def rfm_label_label(code: str | None) -> str:

@@ -12,7 +12,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from grading.labels import lifecycle_label, pyramid_label, rfm_label_label
+from grading.labels import lifecycle_label, pyramid_label, rfm_label_label, rfm_segment_label
 from grading.models import Cadence, GradeChange, SchemeGrade, ScoreSnapshot
 from grading.policy import cadences_due
 from grading.selectors import rung_get_for_snapshot, snapshot_get_for_change
@@ -162,6 +162,7 @@ class Explanation:
 
 #: Snapshot columns that hold a code, shown by its translated label (grading.labels).
 CODED_FIELDS: dict[str, Callable[[str | None], str]] = {
+    "rfm_segment": rfm_segment_label,
     "rfm_label": rfm_label_label,
     "lifecycle": lifecycle_label,
     "pyramid": pyramid_label,

@@ -50,6 +50,7 @@ def test_every_section_shows_the_customers_history(client, ops, alice):
     assert "1,234,567.80" in scores  # the window's net purchases, in the details
     assert "Needs attention" in scores  # the RFM label in words, not its code
     assert "needs_attention" not in scores
+    assert "Important value" in scores  # the RFM segment too
     proposal = _section(html, "c360-proposal")
     assert "Downgrade: Key → Growth" in proposal
     assert "Two quarterly reviews under target" in proposal
