@@ -18,7 +18,7 @@ SYSTEM_PACKAGES := postgresql redis-server chromium gettext
 	test-sqlite migrate worker clean
 
 help:
-	@echo "make run   - install into $(VENV), migrate, seed demo data, serve http://$(HOST):$(PORT)/"
+	@echo "make run   - install into $(VENV), migrate, seed a demo with a year of history, serve http://$(HOST):$(PORT)/"
 	@echo "make test  - install what the suite needs, then lint, typecheck, translations, and the"
 	@echo "             suite on PostgreSQL (with Redis, Celery, Chromium) and again on SQLite"
 	@echo "make lint  - ruff check + format check"

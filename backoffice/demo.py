@@ -33,6 +33,7 @@ from unittest import mock
 
 import numpy as np
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -210,7 +211,7 @@ def _follow_ups(
     run: GradingRun,
     rng: np.random.Generator,
     timeline: _Timeline,
-    managers: dict[int, object],
+    managers: dict[int, User],
     as_of: dt.date,
 ) -> int:
     """Account managers call some of the customers the run warned about."""
@@ -235,14 +236,14 @@ def _follow_ups(
                 customer=customer,
                 kind=kinds[int(rng.integers(0, len(kinds)))],
                 outcome=FOLLOW_UP_OUTCOMES[int(rng.integers(0, len(FOLLOW_UP_OUTCOMES)))],
-                by=manager,  # type: ignore[arg-type]
+                by=manager,
             )
         done += 1
     return done
 
 
 def _reviews(
-    run: GradingRun, rng: np.random.Generator, timeline: _Timeline, ops: object, as_of: dt.date
+    run: GradingRun, rng: np.random.Generator, timeline: _Timeline, ops: User, as_of: dt.date
 ) -> tuple[int, int]:
     """Operations approve or reject most of the run's proposals a week later."""
     proposals = list(
@@ -261,13 +262,13 @@ def _reviews(
         if approve:
             grade_change_approve(
                 change_ids=approve,
-                by=ops,  # type: ignore[arg-type]
+                by=ops,
                 note="Confirmed with the account manager: purchases stay low.",
             )
         if reject:
             grade_change_reject(
                 change_ids=reject,
-                by=ops,  # type: ignore[arg-type]
+                by=ops,
                 reason="Large order announced for next month; keep the grade for now.",
             )
     return len(approve), len(reject)
@@ -277,8 +278,8 @@ def _appeals(
     run: GradingRun,
     rng: np.random.Generator,
     timeline: _Timeline,
-    ops: object,
-    managers: dict[int, object],
+    ops: User,
+    managers: dict[int, User],
     as_of: dt.date,
     *,
     recent: bool,
@@ -323,25 +324,25 @@ def _appeal_decide(
     outcome: str,
     rng: np.random.Generator,
     timeline: _Timeline,
-    ops: object,
-    managers: dict[int, object],
+    ops: User,
+    managers: dict[int, User],
     filed_at: dt.datetime,
 ) -> None:
     """Move one appeal to `outcome` a few days after it was filed."""
     decided_at = filed_at + dt.timedelta(days=int(rng.integers(1, 9)), hours=4)
     with _clock(min(decided_at, timeline.now - dt.timedelta(seconds=30))):
         if outcome == "under_review":
-            appeal_start_review(appeal_id=appeal.pk, by=ops)  # type: ignore[arg-type]
+            appeal_start_review(appeal_id=appeal.pk, by=ops)
         elif outcome == "accept":
             appeal_accept(
                 appeal_id=appeal.pk,
-                by=ops,  # type: ignore[arg-type]
+                by=ops,
                 note=ACCEPT_NOTES[int(rng.integers(0, len(ACCEPT_NOTES)))],
             )
         elif outcome == "reject":
             appeal_reject(
                 appeal_id=appeal.pk,
-                by=ops,  # type: ignore[arg-type]
+                by=ops,
                 note=REJECT_NOTES[int(rng.integers(0, len(REJECT_NOTES)))],
             )
         elif outcome == "withdraw":
@@ -349,7 +350,7 @@ def _appeal_decide(
             appeal_withdraw(
                 appeal_id=appeal.pk,
                 customer=appeal.customer,
-                by=managers.get(appeal.customer.account_manager_id or 0, ops),  # type: ignore[arg-type]
+                by=managers.get(appeal.customer.account_manager_id or 0, ops),
                 note="The customer resolved it with their account manager.",
             )
         # "submitted" and "open": left waiting.

@@ -93,7 +93,7 @@ def _grouped(number: Decimal, places: int) -> str:
     decimal_sep, group_sep = _separators()
     text = f"{abs(number):.{places}f}"
     whole, _dot, fraction = text.partition(".")
-    groups = []
+    groups: list[str] = []
     while len(whole) > 3:
         groups.insert(0, whole[-3:])
         whole = whole[:-3]

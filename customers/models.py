@@ -250,7 +250,7 @@ class Referral(models.Model):
         """ "Liu Jing referred Wang Wei"."""
         return gettext("%(referrer)s referred %(referred)s") % {
             "referrer": self.referrer.name,
-            "referred": self.referred.name if self.referred_id else self.referred_name,
+            "referred": self.referred.name if self.referred is not None else self.referred_name,
         }
 
 

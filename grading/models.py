@@ -841,8 +841,8 @@ class GradeAuditEntry(models.Model):
         """ "Liu Jing: Growth → Standard (Grading run)"."""
         return gettext("%(customer)s: %(old)s → %(new)s (%(source)s)") % {
             "customer": self.customer.name,
-            "old": self.old_grade.name if self.old_grade_id else "—",
-            "new": self.new_grade.name if self.new_grade_id else "—",
+            "old": self.old_grade.name if self.old_grade is not None else "—",
+            "new": self.new_grade.name if self.new_grade is not None else "—",
             "source": self.get_source_display(),
         }
 
