@@ -19,9 +19,9 @@ from django.db.models import (
     When,
 )
 from django.utils import timezone
-from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
+from common import formatting
 from common.durations import duration_display
 from customers.models import Customer
 from customers.selectors import scope_for_user
@@ -262,8 +262,8 @@ class RunProgress:
         if not self.total:
             return _("counting customers …") if not self.finished else "—"
         return _("%(done)s of %(total)s customers") % {
-            "done": number_format(self.done, force_grouping=True),
-            "total": number_format(self.total, force_grouping=True),
+            "done": formatting.count(self.done),
+            "total": formatting.count(self.total),
         }
 
     @property

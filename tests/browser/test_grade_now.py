@@ -18,6 +18,7 @@ from playwright.sync_api import expect
 from grading.models import CustomerGrade, GradeAuditEntry, GradeChange, GradingRun
 from grading.services.schedule import period_as_of
 from tests.appeals.factories import PASSWORD, FollowUpFactory
+from tests.browser.conftest import SCREENSHOTS
 from tests.customers.factories import CustomerFactory
 from tests.grading.factories import grade, orders_for, proposal_for
 
@@ -160,7 +161,10 @@ def test_ops_approve_and_reject_from_the_change_page(
     page.goto(f"{live_server.url}/admin/grading/gradechange/{second.pk}/change/")
     page.get_by_test_id("reject").click()
     expect(page.locator(".field-note .errorlist")).to_contain_text(reason_required)
+    assert _fits_the_screen(page)
     screenshot(page, f"decide-{label}-03-reason-required")
+    # What the reviewer sees first, without scrolling: the error, the box, both buttons.
+    page.screenshot(path=str(SCREENSHOTS / f"decide-{label}-03-reason-required-viewport.png"))
     page.fill("#id_note", "Seasonal dip; orders resume next quarter")
     page.get_by_test_id("reject").click()
     page.wait_for_load_state()
@@ -170,4 +174,41 @@ def test_ops_approve_and_reject_from_the_change_page(
     assert second.decision_note == "Seasonal dip; orders resume next quarter"
     assert _fits_the_screen(page)
     screenshot(page, f"decide-{label}-04-rejected")
+    context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.parametrize("locale", ["en", "zh-CN"])
+def test_the_grade_now_form_and_a_running_run_fit_a_phone(
+    browser, live_server, ops, screenshot, locale
+):
+    from tests.grading.factories import GradingRunFactory, default_scheme
+
+    as_of = period_as_of(timezone.localdate())
+    GradingRunFactory(
+        scheme=default_scheme(),
+        as_of=as_of,
+        status=GradingRun.Status.RUNNING,
+        phase=GradingRun.Phase.SCORE,
+        started_at=timezone.now() - dt.timedelta(seconds=75),
+        progress_total=1234,
+    )
+    context = browser.new_context(locale=locale, viewport=PHONE)
+    page = context.new_page()
+    runs = "/admin/grading/gradingrun/"
+    label = locale[:2]
+
+    _login(page, live_server, ops, runs)
+    widget = page.locator("#result_list .run-progress").first
+    expect(widget).to_be_visible()
+    # The list's widget is live: the script has polled the endpoint (elapsed moves on).
+    expect(widget.locator("[data-run-field=customers]")).to_contain_text("1,234")
+    assert _fits_the_screen(page)
+    screenshot(page, f"grade-now-{label}-phone-01-runs-list")
+
+    page.goto(f"{live_server.url}{runs}grade-now/")
+    expect(page.locator("#id_as_of")).to_have_value(as_of.isoformat())
+    assert _fits_the_screen(page)
+    screenshot(page, f"grade-now-{label}-phone-02-form")
     context.close()
