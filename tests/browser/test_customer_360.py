@@ -76,6 +76,13 @@ def test_ops_read_the_customer_360_and_assign_a_manager(
     expect(page.get_by_test_id("c360-benefits")).to_contain_text("1,200")
     assert _fits_the_screen(page)
     screenshot(page, f"360-{label}-01-page")
+    # Every input, component score and policy check, in words.
+    scores = page.get_by_test_id("c360-scores")
+    scores.locator("summary").click()
+    expect(scores.locator("table").first).to_be_visible()
+    assert "needs_attention" not in scores.inner_text()
+    assert _fits_the_screen(page)
+    screenshot(page, f"360-{label}-01b-explanation")
 
     # The picker: staff only, account managers first.
     page.locator("#id_account_manager + .select2 .select2-selection").click()
