@@ -110,3 +110,30 @@ def test_edit_a_draft_check_its_what_if_filter_the_movers_and_activate_it(
     _fits(page)
     screenshot(page, f"{shot}-06-activated")
     context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_draft_what_if_and_activation_pages_fit_a_phone_in_chinese(
+    browser, live_server, ops, screenshot
+):
+    draft = _population("whatif-phone")
+    SchemeGrade.objects.filter(scheme=draft, grade__code="key").update(min_score=70)
+    context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", ops.username)
+    page.fill("#id_password", PASSWORD)
+    page.press("#id_password", "Enter")
+    page.wait_for_load_state()
+
+    for step, path in (
+        ("01-draft", f"/admin/grading/gradingscheme/{draft.pk}/change/"),
+        ("02-what-if", f"/reports/what-if/{draft.pk}/"),
+        ("03-activate-confirm", f"/reports/what-if/{draft.pk}/activate/"),
+    ):
+        page.goto(f"{live_server.url}{path}")
+        _fits(page)
+        screenshot(page, f"scheme-whatif-phone-zh-{step}")
+    expect(page.locator("[data-testid=activate-confirmation]")).to_contain_text("whatif-phone")
+    context.close()
