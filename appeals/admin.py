@@ -68,6 +68,7 @@ class OverdueFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
         return [
             ("overdue", gettext_lazy("Overdue")),
+            ("due_soon", gettext_lazy("Due soon")),
             ("open", gettext_lazy("Open, within SLA")),
         ]
 
@@ -76,6 +77,10 @@ class OverdueFilter(admin.SimpleListFilter):
         open_ = queryset.filter(status__in=Appeal.OPEN_STATUSES)
         if self.value() == "overdue":
             return open_.filter(created_at__lt=cutoff)
+        if self.value() == "due_soon":
+            return open_.filter(
+                created_at__gte=cutoff, created_at__lt=selectors.appeal_due_soon_before()
+            )
         if self.value() == "open":
             return open_.filter(created_at__gte=cutoff)
         return queryset

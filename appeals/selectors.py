@@ -10,6 +10,7 @@ Two audiences, two entry points, one rule (docs/architecture.md, invariant 5):
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -124,3 +125,43 @@ def appeal_review_overdue_before(*, now: dt.datetime | None = None) -> dt.dateti
     """Return the filing time before which an open appeal breaches the review SLA."""
     now = now or timezone.now()
     return now - dt.timedelta(days=int(settings.APPEAL_REVIEW_SLA_DAYS))
+
+
+#: An open appeal is "due soon" when its review SLA ends within this time.
+APPEAL_DUE_SOON = dt.timedelta(days=2)
+
+
+def appeal_due_soon_before(*, now: dt.datetime | None = None) -> dt.datetime:
+    """Return the filing time before which an open appeal within its SLA is due soon."""
+    return appeal_review_overdue_before(now=now) + APPEAL_DUE_SOON
+
+
+@dataclass(frozen=True)
+class AppealSla:
+    """Open appeals a user may see, by review SLA."""
+
+    open: int
+    overdue: int
+    due_soon: int
+
+
+def appeal_sla_counts(
+    *, user: AbstractBaseUser | AnonymousUser, now: dt.datetime | None = None
+) -> AppealSla:
+    """Count the open appeals `user` may see: all, past their review SLA, and due soon.
+
+    One query over the open statuses of `appeal_status_idx` (status, created_at): open
+    appeals are a small set whatever the number of customers.
+    """
+    overdue_before = appeal_review_overdue_before(now=now)
+    due_soon_before = appeal_due_soon_before(now=now)
+    counts = scope_for_user(
+        Appeal.objects.filter(status__in=Appeal.OPEN_STATUSES), user=user, customer_path="customer"
+    ).aggregate(
+        open=Count("pk"),
+        overdue=Count("pk", filter=Q(created_at__lt=overdue_before)),
+        due_soon=Count(
+            "pk", filter=Q(created_at__gte=overdue_before, created_at__lt=due_soon_before)
+        ),
+    )
+    return AppealSla(open=counts["open"], overdue=counts["overdue"], due_soon=counts["due_soon"])

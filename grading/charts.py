@@ -90,8 +90,9 @@ class _Frame:
 
 
 def _open(label: str) -> str:
+    # Not class="chart": the admin's theme (unfold) draws every `.chart` as a Chart.js canvas.
     return (
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'<svg class="report-chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-label="{escape(label)}" xmlns="http://www.w3.org/2000/svg">'
     )
 

@@ -344,3 +344,27 @@ def run_progress(*, run: GradingRun, now: dt.datetime | None = None) -> RunProgr
         finished=finished,
         error=run_failure_text(run),
     )
+
+
+def grade_change_pending(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[GradeChange]:
+    """Return the proposals waiting for review that `user` may see, oldest first.
+
+    Filtered on status and ordered by creation: a range of `change_status_idx`, so counting
+    them and reading the oldest few stay cheap however many changes there are.
+    """
+    queryset = (
+        GradeChange.objects.filter(status=GradeChange.Status.PROPOSED)
+        .select_related("customer", "from_grade", "to_grade")
+        .order_by("created_at", "pk")
+    )
+    return scope_for_user(queryset, user=user, customer_path="customer")
+
+
+def run_get_latest() -> GradingRun | None:
+    """Return the run started last, whatever its status (the dashboard's "last run")."""
+    return GradingRun.objects.select_related("scheme").order_by("-id").first()
+
+
+def run_failed_count(*, since: dt.datetime) -> int:
+    """Return how many runs failed since `since` (by their start)."""
+    return GradingRun.objects.filter(status=GradingRun.Status.FAILED, started_at__gte=since).count()

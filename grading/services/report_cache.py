@@ -142,6 +142,23 @@ def report_tables(
     return ReportTables(tables=tables, computed_at=oldest)
 
 
+def report_tables_cached(
+    *, run: GradingRun, before: GradingRun | None, keys: list[str]
+) -> dict[str, Any]:
+    """Return those of the cached tables `keys` that are in the cache now; compute nothing.
+
+    For pages that show a run's alarms without paying for the reports (the admin's
+    dashboard): a table not computed yet is simply absent.
+    """
+    found = cache.get_many([_key(run, before, name) for name in keys if name in cached_keys()])
+    tables = {}
+    for name in keys:
+        hit = found.get(_key(run, before, name))
+        if hit is not None:
+            tables[name] = hit[0]
+    return tables
+
+
 def reports_warm(*, run_id: int) -> int:
     """Compute and cache run `run_id`'s report tables in every site language; return tables.
 

@@ -267,6 +267,27 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# --- The admin (django-unfold) -----------------------------------------------------------------
+# Branding, the sidebar by the operator's jobs (backoffice/navigation.py) and the dashboard home
+# (backoffice/dashboard.py). See docs/operations.md, "The admin".
+UNFOLD = {
+    "SITE_TITLE": _("TierHub"),
+    "SITE_HEADER": _("TierHub"),
+    "SITE_SUBHEADER": _("Operations"),
+    "SITE_SYMBOL": "stacked_bar_chart",
+    # "View site": the reports (or the manager queue), never "/", which leads back here.
+    "SITE_URL": "backoffice.navigation.site_url",
+    "SHOW_VIEW_ON_SITE": True,
+    "SHOW_LANGUAGES": True,
+    "DASHBOARD_CALLBACK": "backoffice.dashboard.dashboard_callback",
+    "STYLES": ["backoffice.navigation.admin_stylesheet"],
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": True,
+        "navigation": "backoffice.navigation.sidebar",
+    },
+}
+
 # --- Content-Security-Policy (django-csp) ---------------------------------------------------
 # Enforced (not report-only) in every mode, so the browser tests and `make run` see what
 # production sends. Pages load scripts and styles only from our static files: no inline
