@@ -265,3 +265,15 @@ def test_the_scheme_page_shows_every_stored_field_but_the_raw_threshold_lists():
     }
     stored = {f.name for f in GradingScheme._meta.concrete_fields} - {"id"}
     assert stored - shown == {"r_thresholds", "f_thresholds", "m_thresholds"}
+
+
+@pytest.mark.django_db
+def test_a_new_scheme_starts_from_the_default_thresholds(client, ops):
+    client.force_login(ops)
+
+    page = client.get(reverse("admin:grading_gradingscheme_add"))
+
+    form = page.context["adminform"].form
+    assert page.status_code == 200
+    assert [form[f"f_threshold_{s}"].value() for s in (2, 3, 4, 5)] == [2, 4, 8, 16]
+    assert "Create a new draft version" not in page.content.decode()
