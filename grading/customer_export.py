@@ -26,17 +26,14 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from customers.models import Customer
+from customers.services.imports import CUSTOMER_OPTIONAL, CUSTOMER_REQUIRED
 from customers.tabular import _safe_cell, write_table
 from grading.models import GradingRun
 from grading.selectors import customer_export_values, run_get_latest_succeeded
 
-#: The export's header, in column order.
-CUSTOMER_EXPORT_COLUMNS = (
-    "customer_code",
-    "name",
-    "kind",
-    "industry",
-    "account_manager",
+#: The columns grading adds to a customer's own: read-only, and skipped by a customer import
+#: (registered in `GradingConfig.ready`), so an export re-imports as it is.
+GRADE_COLUMNS = (
     "grade",
     "grade_name",
     "grade_since",
@@ -58,6 +55,9 @@ CUSTOMER_EXPORT_COLUMNS = (
     "cooperation",
     "composite",
 )
+#: The export's header, in column order: every column a customer import takes, under the
+#: import's names (docs/importing.md), then the grade and scores.
+CUSTOMER_EXPORT_COLUMNS = (*CUSTOMER_REQUIRED, *CUSTOMER_OPTIONAL, *GRADE_COLUMNS)
 #: Rows fetched per round trip (a server-side cursor on PostgreSQL): bounded memory at 1M
 #: customers, and few enough round trips that the fetch is not the slow part.
 EXPORT_CHUNK = 2000
@@ -100,8 +100,9 @@ def customer_export_rows(
 
 
 def _row(record: Sequence[Any], as_of: dt.date | None) -> Row:
-    (code, name, kind, industry, manager, grade, grade_name, since, pin_source) = record[:9]
-    scores = record[9:]
+    (code, name, kind, industry, email, phone, registered_at, manager) = record[:8]
+    (grade, grade_name, since, pin_source) = record[8:12]
+    scores = record[12:]
     scored = scores[1] is not None  # frequency is never NULL in a snapshot
     recency, frequency, monetary, r, f, m, segment, label, lifecycle, pyramid = scores[:10]
     values = scores[10:]
@@ -110,6 +111,10 @@ def _row(record: Sequence[Any], as_of: dt.date | None) -> Row:
         name,
         kind,
         industry,
+        email,
+        phone,
+        # Whole seconds: what a spreadsheet keeps, and what the import compares.
+        registered_at.replace(microsecond=0) if registered_at else None,
         manager or "",
         grade or "",
         grade_name or "",

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from common import formatting
 from common.durations import duration_display
+from common.translated import localized
 from customers.models import Customer
 from customers.selectors import scope_for_user
 from grading.exceptions import NoActiveScheme
@@ -99,6 +100,9 @@ EXPORT_VALUES = (
     "name",
     "kind",
     "industry",
+    "email",
+    "phone",
+    "registered_at",
     "account_manager__username",
     "grade_state__grade__code",
     "grade_state__grade__name",
@@ -149,7 +153,13 @@ def customer_export_values(
         latest_snapshot=FilteredRelation("snapshots", condition=snapshot_condition),
         active_pin=FilteredRelation("overrides", condition=Q(overrides__ended_at__isnull=True)),
     )
-    return scoped.order_by("code").values_list(*EXPORT_VALUES)
+    # The grade's name in the reader's language (a path through Customer reads the plain
+    # column otherwise: common.translated).
+    columns = [
+        localized(name) if name == "grade_state__grade__name" else name
+        for name in EXPORT_VALUES
+    ]
+    return scoped.order_by("code").values_list(*columns)
 
 
 def snapshot_list_for_run(*, run: GradingRun) -> QuerySet[ScoreSnapshot]:

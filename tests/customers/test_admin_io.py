@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.contrib.admin.models import LogEntry
+from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -150,9 +150,12 @@ def test_clean_file_previews_counts_and_first_rows_then_confirm_writes(
         ("NEW-2", "Second"),
     }
     assert stored_files(private_root) == []
-    entry = LogEntry.objects.get()
+    entry = LogEntry.objects.get(action_flag=ADDITION)  # the import's own entry
     assert entry.user == ops
     assert "2 created, 1 updated" in entry.change_message
+    renamed = LogEntry.objects.get(action_flag=CHANGE)  # the changed customer's history
+    assert renamed.object_id == str(Customer.objects.get(code="OLD-1").pk)
+    assert renamed.get_change_message() == "Changed name."
     listing = ops_client.get(done.url).content.decode()
     assert "Imported customers.csv: 3 rows, 2 created, 1 updated." in listing
 
@@ -419,7 +422,13 @@ def graded(alice, bob):
     """Three customers: pinned with fresh scores, graded but not in the latest run, bare."""
     old_run = GradingRunFactory(as_of=dt.date(2026, 1, 1))
     latest = GradingRunFactory(as_of=dt.date(2026, 2, 1))
-    pinned = CustomerFactory(code="A-1", name="=Acme", account_manager=alice)
+    pinned = CustomerFactory(
+        code="A-1",
+        name="=Acme",
+        account_manager=alice,
+        phone="+86 21 5555 0100",
+        registered_at=at(dt.date(2024, 3, 1), 9) + dt.timedelta(microseconds=250),
+    )
     CustomerGradeFactory(customer=pinned, grade=grade("key"), since=at(dt.date(2026, 1, 5), 9))
     GradeOverride.objects.create(customer=pinned, grade=grade("key"), reason="Strategic")
     GradeOverride.objects.create(
@@ -427,10 +436,18 @@ def graded(alice, bob):
     )
     ScoreSnapshotFactory(run=old_run, customer=pinned, composite=10.0)
     ScoreSnapshotFactory(run=latest, customer=pinned)
-    stale = CustomerFactory(code="B-1", name="Beta", kind="reseller", account_manager=bob)
+    stale = CustomerFactory(
+        code="B-1",
+        name="Beta",
+        kind="reseller",
+        account_manager=bob,
+        registered_at=at(dt.date(2024, 5, 2), 0),
+    )
     CustomerGradeFactory(customer=stale, grade=grade("growth"), since=at(dt.date(2025, 7, 1), 0))
     ScoreSnapshotFactory(run=old_run, customer=stale)
-    CustomerFactory(code="C-1", name="Gamma", industry="")
+    CustomerFactory(
+        code="C-1", name="Gamma", industry="", email="", registered_at=at(dt.date(2025, 1, 3), 8)
+    )
     return latest
 
 
@@ -441,6 +458,9 @@ EXPECTED_CSV = [
         "'=Acme",
         "end_customer",
         "retail",
+        "a-1@example.com",
+        "'+86 21 5555 0100",
+        "2024-03-01 09:00:00+08:00",
         "alice-am",
         "key",
         "Key",
@@ -468,6 +488,9 @@ EXPECTED_CSV = [
         "Beta",
         "reseller",
         "retail",
+        "b-1@example.com",
+        "",
+        "2024-05-02 00:00:00+08:00",
         "bob-am",
         "growth",
         "Growth",
@@ -495,6 +518,9 @@ EXPECTED_CSV = [
         "Gamma",
         "end_customer",
         "",
+        "",
+        "",
+        "2025-01-03 08:00:00+08:00",
         "",
         "",
         "",
@@ -562,16 +588,19 @@ def test_export_xlsx_has_the_same_rows(ops_client, ops, graded):
             return dt.datetime.combine(value, dt.time())
         if isinstance(value, str):  # formulas neutralised as in the CSV; blanks are empty
             return csv_text(value) or None
+        if isinstance(value, float):  # a score cell keeps 2 decimals (common.formatting)
+            return round(value, 2)
         return value
 
     assert rows[0] == list(CUSTOMER_EXPORT_COLUMNS)
     assert rows[1:] == [[in_sheet(value) for value in row] for row in typed]
-    assert rows[1][:11] == [
-        "A-1", "'=Acme", "end_customer", "retail", "alice-am", "key", "Key",
+    assert rows[1][:14] == [
+        "A-1", "'=Acme", "end_customer", "retail", "a-1@example.com", "'+86 21 5555 0100",
+        dt.datetime(2024, 3, 1, 9, 0), "alice-am", "key", "Key",
         dt.datetime(2026, 1, 5, 9, 0), True, "manual", dt.datetime(2026, 2, 1),
     ]  # fmt: skip
-    assert rows[1][11:17] == [95, 8, 2400, 3, 4, 2]
-    assert rows[1][21:] == [50, 49.87, 61.23, 51.2345]
+    assert rows[1][14:20] == [95, 8, 2400, 3, 4, 2]
+    assert rows[1][24:] == [50, 49.87, 61.23, 51.23]
 
 
 @pytest.mark.django_db
@@ -618,7 +647,7 @@ def test_export_without_any_run_leaves_scores_empty(ops_client):
     rows = read_csv(ops_client.get(CUSTOMER_EXPORT))
 
     assert rows[1][:4] == ["Z-1", "Zed", "end_customer", "retail"]
-    assert rows[1][10:] == [""] * 15
+    assert rows[1][13:] == [""] * 15
 
 
 @pytest.mark.django_db
