@@ -34,6 +34,7 @@ from grading import selectors
 from grading.admin.base import ReadOnlyAdminMixin, confirmed_action
 from grading.admin.explanations import explain_change
 from grading.forms import ApproveChangesForm, DecideChangeForm, RejectChangesForm, add_domain_error
+from grading.labels import rule_name
 from grading.models import CustomerGrade, GradeAuditEntry, GradeChange, GradingRun
 from grading.review_sections import registered_change_sections
 from grading.services.reviews import ReviewResult, grade_change_approve, grade_change_reject
@@ -105,7 +106,7 @@ class GradeChangeAdmin(ReadOnlyAdminMixin, CustomerScopedAdmin):
         "customer",
         "grades",
         "composite_score",
-        "rule",
+        "rule_name",
         "age",
         "account_manager",
         "status",
@@ -152,6 +153,11 @@ class GradeChangeAdmin(ReadOnlyAdminMixin, CustomerScopedAdmin):
     def composite_score(self, obj: GradeChange) -> str:
         composite = getattr(obj, "composite", None)
         return "—" if composite is None else f"{composite:.1f}"
+
+    @admin.display(description=gettext_lazy("rule"), ordering="rule")
+    def rule_name(self, obj: GradeChange) -> str:
+        """The policy rule in words (grading.labels), never its code."""
+        return rule_name(obj.rule)
 
     @admin.display(description=gettext_lazy("age (days)"), ordering="created_at")
     def age(self, obj: GradeChange) -> int:

@@ -8,6 +8,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 from django.utils import timezone
 
+from grading.labels import rule_name
 from grading.models import (
     CustomerGrade,
     GradeAuditEntry,
@@ -113,7 +114,8 @@ def test_review_queue_opens_on_pending_review_with_the_review_columns(client, op
     assert alice.username in default
     codes = [c.customer.code for c in everything.context["cl"].result_list]
     assert codes == ["WAITING", "DONE"]  # proposed first
-    assert change.rule in default
+    assert rule_name(change.rule) in default  # the rule in words
+    assert f">{change.rule}<" not in default  # never its code
 
 
 @pytest.mark.django_db
