@@ -395,3 +395,37 @@ def test_the_as_of_picker_gets_an_iso_date_in_every_language(client, ops, frozen
 
     assert 'type="date"' in body
     assert 'value="2026-12-01"' in body
+
+
+@pytest.mark.django_db
+def test_a_sharded_run_adds_each_shards_customers_to_its_progress(
+    frozen, django_capture_on_commit_callbacks
+):
+    """Shards run eagerly here (a real worker runs them in tests/grading/test_sharding.py)."""
+    from tierhub.celery import app
+
+    _population(6)
+    seen = []
+    real_write = write.write_results
+
+    def watching_write(**kwargs):
+        run = GradingRun.objects.get(pk=kwargs["run"].pk)
+        seen.append((run.phase, run.progress_done, run.progress_total))
+        return real_write(**kwargs)
+
+    app.conf.task_always_eager = True
+    try:
+        with (
+            mock.patch.object(write, "write_results", side_effect=watching_write),
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            run = grading_run_execute(as_of=PERIOD_START, shards=2)
+    finally:
+        app.conf.task_always_eager = False
+
+    run.refresh_from_db()
+    assert run.status == GradingRun.Status.SUCCEEDED
+    assert [total for _, _, total in seen] == [6, 6]
+    assert seen[0][1] == 0
+    assert 0 < seen[1][1] < 6  # the first shard's customers, counted before the second writes
+    assert (run.phase, run.progress_done, run.progress_total) == ("finishing", 6, 6)
