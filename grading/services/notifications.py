@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy
 
 from common import formatting
 from common.services import NotificationDraft, notification_send_many
+from common.translated import localized
 from grading.models import GradingRun, ScoreSnapshot
 
 #: Decisions worth a message, with the message title.
@@ -42,8 +43,9 @@ def run_notify(*, run_id: int) -> int:
             "customer__name",
             "customer__account_manager_id",
             "action",
-            "grade_after__name",
-            "grade_before__name",
+            # The active language's names, English in a task (common.translated).
+            localized("grade_after__name"),
+            localized("grade_before__name"),
             "composite",
         )
     )
@@ -79,8 +81,8 @@ def _customer_drafts(run_id: int) -> list[NotificationDraft]:
         "user_id",
         "customer_id",
         "customer__snapshots__action",
-        "customer__snapshots__grade_after__name",
-        "customer__snapshots__grade_before__name",
+        localized("customer__snapshots__grade_after__name"),
+        localized("customer__snapshots__grade_before__name"),
     )
     drafts = []
     for user_id, customer_id, action, after, before in accounts:
