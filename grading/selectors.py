@@ -341,6 +341,8 @@ def run_progress(*, run: GradingRun, now: dt.datetime | None = None) -> RunProgr
         elif percent > 0:
             eta = elapsed * (100 - percent) / percent
     phase_label = str(GradingRun.Phase(phase).label) if phase else ""
+    if run.status == GradingRun.Status.SUCCEEDED:
+        phase_label = _("Finished")
     return RunProgress(
         status=run.status,
         status_label=str(run.get_status_display()),

@@ -245,6 +245,7 @@ def test_the_lifecycle_records_each_phase_and_the_endpoint_reports_it(client, op
     after = client.get(_progress_url(run)).json()
     assert (run.phase, run.progress_done, run.progress_total) == ("finishing", 4, 4)
     assert after["status"] == "succeeded"
+    assert after["phase_label"] == "Finished"
     assert (after["percent"], after["finished"], after["customers"]) == (
         100,
         True,
