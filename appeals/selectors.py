@@ -121,6 +121,16 @@ def follow_up_list(*, customer: Customer, limit: int = 50) -> list[FollowUp]:
     )
 
 
+def appeal_answer_due_at(appeal: Appeal) -> dt.datetime | None:
+    """Return when an open appeal's answer is due (the review SLA), None once decided.
+
+    The same instant ops see as "due …" in the appeal admin: filed at + APPEAL_REVIEW_SLA_DAYS.
+    """
+    if not appeal.is_open:
+        return None
+    return appeal.created_at + dt.timedelta(days=int(settings.APPEAL_REVIEW_SLA_DAYS))
+
+
 def appeal_review_overdue_before(*, now: dt.datetime | None = None) -> dt.datetime:
     """Return the filing time before which an open appeal breaches the review SLA."""
     now = now or timezone.now()

@@ -29,17 +29,22 @@ from appeals.views_common import (
     evidence_response,
     notifications_context,
 )
+from benefits.models import GrowthTask, Redemption
 from benefits.selectors import (
     entitlement_list_for_customer,
     growth_task_progress_for_customer,
     redemption_list_for_customer,
 )
+from benefits.services.growth import customer_profile_save
+from benefits.services.redemptions import benefit_redeem as redemption_make
 from common.actors import acting_user
 from common.exceptions import DomainError
 from common.services import notification_mark_read
 from customers.models import Customer
 from customers.selectors import points_balance, points_entries_for_customer
+from customers.services.profile import CONTACT_FIELDS, customer_profile_is_complete
 from portal import selectors as portal_selectors
+from portal.forms import ProfileForm, RedeemForm
 
 View = Callable[..., HttpResponseBase]
 
@@ -134,6 +139,84 @@ def points(request: HttpRequest, customer: Customer) -> HttpResponse:
 
 @require_GET
 @portal_view
+def benefits(request: HttpRequest, customer: Customer) -> HttpResponse:
+    entitlements = entitlement_list_for_customer(customer=customer)
+    return _render(
+        request,
+        "portal/benefits.html",
+        customer,
+        offers=[(e, RedeemForm.for_benefit(e.benefit.code)) for e in entitlements],
+        redemptions=redemption_list_for_customer(customer=customer),
+    )
+
+
+@require_POST
+@portal_view
+def benefit_redeem(request: HttpRequest, customer: Customer) -> HttpResponse:
+    # The key comes from the rendered form: a double click or a resent POST carries the
+    # same key, and the service returns the first redemption instead of making another.
+    form = RedeemForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("This form has expired. Please try again."))
+        return redirect("portal:benefits")
+    try:
+        redemption = redemption_make(
+            customer_id=customer.pk,
+            benefit_code=form.cleaned_data["benefit"],
+            idempotency_key=form.cleaned_data["key"],
+            channel=Redemption.Channel.PORTAL,
+            by=acting_user(request.user),
+        )
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request,
+            _("Redeemed: %(benefit)s. It is listed under “Benefits you used”.")
+            % {"benefit": redemption.benefit.name},
+        )
+    return redirect("portal:benefits")
+
+
+@require_http_methods(["GET", "POST"])
+@portal_view
+def profile(request: HttpRequest, customer: Customer) -> HttpResponse:
+    initial = {name: getattr(customer, name) for name in CONTACT_FIELDS}
+    form = ProfileForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        saved = customer_profile_save(
+            customer_id=customer.pk, values=form.cleaned_data, by=acting_user(request.user)
+        )
+        if saved.points:
+            messages.success(
+                request,
+                _("Your profile is complete: %(points)s growth points were added.")
+                % {"points": saved.points},
+            )
+        elif saved.changed:
+            messages.success(request, _("Your contact details were saved."))
+        else:
+            messages.info(request, _("Nothing changed."))
+        return redirect("portal:profile")
+    return _render(
+        request,
+        "portal/profile.html",
+        customer,
+        form=form,
+        complete=customer_profile_is_complete(customer),
+        task=next(
+            (
+                p
+                for p in growth_task_progress_for_customer(customer=customer)
+                if p.task.code == GrowthTask.Code.COMPLETE_PROFILE
+            ),
+            None,
+        ),
+    )
+
+
+@require_GET
+@portal_view
 def appeal_list(request: HttpRequest, customer: Customer) -> HttpResponse:
     return _render(
         request,
@@ -187,6 +270,7 @@ def appeal_detail(request: HttpRequest, customer: Customer, pk: int) -> HttpResp
         "portal/appeal_detail.html",
         customer,
         appeal=appeal,
+        answer_due=selectors.appeal_answer_due_at(appeal),
         events=list(selectors.appeal_events(appeal=appeal)),
         evidence=list(appeal.evidence.all()),
     )

@@ -12,7 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import CharField, Exists, OuterRef, QuerySet, Value
 from django.db.models.functions import Cast, Concat
@@ -29,11 +31,21 @@ from customers.models import (
     Referral,
 )
 from customers.services.points import PointsCredit, points_credit_many
+from customers.services.profile import customer_contact_update, customer_profile_is_complete
 
 logger = logging.getLogger(__name__)
 
 #: Rows fetched per round trip while streaming completions.
 CHUNK_SIZE = 2000
+
+
+@dataclass(frozen=True)
+class ProfileSaved:
+    """What saving a profile did: the fields changed and the points it earned (0 or more)."""
+
+    customer: Customer
+    changed: list[str]
+    points: int
 
 
 def _completions(
@@ -85,17 +97,23 @@ def _completions(
         yield PointsCredit(customer_id, task.code, task.points, dedupe, reason)
 
 
-def _complete_profile(task: GrowthTask, end: dt.datetime) -> Iterator[PointsCredit]:
+def _complete_profiles() -> QuerySet[Customer]:
     # A profile is complete with e-mail, phone, contact name and address all filled in (as
-    # it is now: profiles keep no history); it earns points once, whatever `repeatable` says.
-    complete = (
+    # it is now: profiles keep no history); customers.services.profile says the same.
+    return (
         Customer.objects.filter(is_active=True)
         .exclude(email="")
         .exclude(phone="")
         .exclude(contact_name="")
         .exclude(address="")
     )
-    return _completions(task, complete, customer_field="pk", object_field="pk", repeatable=False)
+
+
+def _complete_profile(task: GrowthTask, end: dt.datetime) -> Iterator[PointsCredit]:
+    # It earns points once, whatever `repeatable` says.
+    return _completions(
+        task, _complete_profiles(), customer_field="pk", object_field="pk", repeatable=False
+    )
 
 
 def _review_product(task: GrowthTask, end: dt.datetime) -> Iterator[PointsCredit]:
@@ -149,6 +167,34 @@ def growth_task_award(*, task: GrowthTask, today: dt.date) -> int:
         credited = points_credit_many(DETECTORS[task.code](task, end))
     logger.info("Growth task %s: %s credit(s) for %s.", task.code, credited, today)
     return credited
+
+
+def customer_profile_save(
+    *, customer_id: int, values: dict[str, str], by: User | None
+) -> ProfileSaved:
+    """Save the contact details a customer typed; credit "Complete the profile" when due.
+
+    One transaction: the contact fields (customers.services.profile, audited) and, if the
+    profile is now complete and the task is active, its points, once per customer (the
+    ledger's unique dedupe key makes a second save, or the daily job, credit nothing more).
+    """
+    with transaction.atomic():
+        customer, changed = customer_contact_update(customer_id=customer_id, values=values, by=by)
+        task = GrowthTask.objects.filter(
+            code=GrowthTask.Code.COMPLETE_PROFILE, is_active=True
+        ).first()
+        points = 0
+        if task is not None and customer_profile_is_complete(customer):
+            credits = _completions(
+                task,
+                _complete_profiles().filter(pk=customer_id),
+                customer_field="pk",
+                object_field="pk",
+                repeatable=False,
+            )
+            if points_credit_many(credits):
+                points = task.points
+    return ProfileSaved(customer=customer, changed=changed, points=points)
 
 
 def growth_tasks_award(*, today: dt.date | None = None) -> int:

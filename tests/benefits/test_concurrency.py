@@ -199,3 +199,67 @@ def test_a_downgrade_waits_for_a_redemption_that_locked_first():
     assert changed == [1]
     assert Redemption.objects.get().grade.code == "key"
     assert CustomerGrade.objects.get(customer=customer).grade.code == "growth"
+
+
+def _double_click(customer, code: str) -> tuple[list, list]:
+    """Two requests carrying one idempotency key, released together (a double click)."""
+    results, errors = [], []
+    barrier = threading.Barrier(2)
+
+    def work():
+        try:
+            barrier.wait()
+            results.append(
+                benefit_redeem(
+                    customer_id=customer.pk,
+                    benefit_code=code,
+                    idempotency_key="portal-form-1",
+                    channel="portal",
+                )
+            )
+        except Exception as exc:  # collected and asserted on below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    return results, errors
+
+
+def test_a_double_click_with_one_key_redeems_once_and_both_get_that_redemption():
+    customer = CustomerFactory()
+    set_grade(customer, "key")
+    BenefitFactory(code="twice-a-month", grades=["key"], allowance=2, period="month")
+
+    results, errors = _double_click(customer, "twice-a-month")
+
+    assert errors == []
+    assert len(results) == 2
+    assert results[0].pk == results[1].pk
+    assert Redemption.objects.filter(customer=customer).count() == 1
+
+
+def test_mutant_without_the_idempotency_replay_the_double_click_fails():
+    """The twin of the test above with the replay guard removed: its assertions break.
+
+    Shows the guard is what the test above checks: without `_replay` the second request
+    gets past the key and is refused (the unique key constraint), so the customer who
+    double-clicked sees an error for a redemption that did happen.
+    """
+    from unittest import mock
+
+    customer = CustomerFactory()
+    set_grade(customer, "key")
+    BenefitFactory(code="twice-a-month", grades=["key"], allowance=2, period="month")
+
+    with mock.patch("benefits.services.redemptions._replay", return_value=None):
+        results, errors = _double_click(customer, "twice-a-month")
+
+    assert len(results) == 1
+    assert len(errors) == 1  # the assertion `errors == []` above would fail
+    assert isinstance(errors[0], AllowanceExhausted), errors
+    assert Redemption.objects.filter(customer=customer).count() == 1

@@ -1,0 +1,100 @@
+"""A customer's self-service in a real browser (issue 14, "Self-service in the portal").
+
+In English and Chinese, on a 1366x900 desktop and a 390x844 phone: redeem a benefit by
+double-clicking (one redemption), complete the profile (the growth task's points), read
+when an open appeal's answer is due. Screenshots under test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from benefits.models import GrowthTask, Redemption
+from customers.models import PointsEntry
+from tests.appeals.factories import PASSWORD, file_appeal, portal_customer
+
+DESKTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+WORDS = {
+    "en": {
+        "redeem": "Redeem",
+        "redeemed": "Redeemed: Free shipping.",
+        "left": "3 of 4 left this period",
+        "save": "Save",
+        "complete": "Your profile is complete:",
+        "due": "We will answer by",
+    },
+    "zh-hans": {
+        "redeem": "兑换",
+        "redeemed": "已兑换：免运费。",  # noqa: RUF001
+        "left": "本周期剩余 3 / 4 次",
+        "save": "保存",
+        "complete": "您的资料已完善：",  # noqa: RUF001
+        "due": "我们将在",
+    },
+}
+
+
+def _fits_the_screen(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_customer_redeems_once_completes_profile_and_sees_when_appeals_are_answered(
+    browser, live_server, screenshot, settings, tmp_path, language, viewport
+):
+    settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "private")
+    account, change = portal_customer(code="CAROL")
+    appeal = file_appeal(account, change)
+    task = GrowthTask.objects.get(code=GrowthTask.Code.COMPLETE_PROFILE)
+    words = WORDS[language]
+    name = f"customer-journey-{language}-{'phone' if viewport is PHONE else 'desktop'}"
+    context = browser.new_context(viewport=viewport, locale="en-GB")
+    context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
+    page = context.new_page()
+    page.goto(f"{live_server.url}/portal/login/")
+    page.fill("#id_username", account.user.username)
+    page.fill("#id_password", PASSWORD)
+    page.locator("form [type=submit]").last.click()
+    expect(page.get_by_test_id("grade")).to_be_visible()
+
+    # Redeem by double-clicking: one redemption.
+    page.goto(f"{live_server.url}/portal/benefits/")
+    offer = page.locator("li[data-benefit=free-shipping]")
+    screenshot(page, f"{name}-01-benefits")
+    offer.get_by_role("button", name=words["redeem"]).dblclick()
+    expect(page.locator("ul.messages")).to_contain_text(words["redeemed"])
+    expect(page.locator("li[data-benefit=free-shipping]")).to_contain_text(words["left"])
+    assert Redemption.objects.filter(customer=account.customer).count() == 1
+    expect(page.get_by_test_id("redemptions").locator("tbody tr")).to_have_count(1)
+    assert _fits_the_screen(page)
+    screenshot(page, f"{name}-02-redeemed-once")
+
+    # Complete the profile: one field wrong first, then right.
+    page.goto(f"{live_server.url}/portal/profile/")
+    page.fill("#id_contact_name", "Liu Jing")
+    page.fill("#id_email", "liu.jing@example.com")
+    page.fill("#id_phone", "call me")
+    page.fill("#id_address", "1 Chaoyang Road, Beijing")
+    page.get_by_role("button", name=words["save"]).click()
+    expect(page.get_by_test_id("error-phone")).to_be_visible()
+    assert _fits_the_screen(page)
+    screenshot(page, f"{name}-03-profile-error")
+    page.fill("#id_phone", "+86 138 0013 8000")
+    page.get_by_role("button", name=words["save"]).click()
+    expect(page.locator("ul.messages")).to_contain_text(words["complete"])
+    assert PointsEntry.objects.get(customer=account.customer).points == task.points
+    assert _fits_the_screen(page)
+    screenshot(page, f"{name}-04-profile-complete")
+
+    # The open appeal says when the answer is due.
+    page.goto(f"{live_server.url}/portal/appeals/{appeal.pk}/")
+    expect(page.get_by_test_id("answer-due")).to_contain_text(words["due"])
+    assert _fits_the_screen(page)
+    screenshot(page, f"{name}-05-appeal-due")
+    context.close()
