@@ -186,7 +186,7 @@ def test_the_grade_now_form_and_a_running_run_fit_a_phone(
     from tests.grading.factories import GradingRunFactory, default_scheme
 
     as_of = period_as_of(timezone.localdate())
-    GradingRunFactory(
+    run = GradingRunFactory(
         scheme=default_scheme(),
         as_of=as_of,
         status=GradingRun.Status.RUNNING,
@@ -202,8 +202,11 @@ def test_the_grade_now_form_and_a_running_run_fit_a_phone(
     _login(page, live_server, ops, runs)
     widget = page.locator("#result_list .run-progress").first
     expect(widget).to_be_visible()
-    # The list's widget is live: the script has polled the endpoint (elapsed moves on).
     expect(widget.locator("[data-run-field=customers]")).to_contain_text("1,234")
+    # The list's widget is live: what the run records next shows without a reload.
+    GradingRun.objects.filter(pk=run.pk).update(phase=GradingRun.Phase.WRITE, progress_total=4321)
+    expect(widget.locator("[data-run-field=customers]")).to_contain_text("4,321")
+    expect(widget.locator("progress")).to_have_attribute("value", "60")
     assert _fits_the_screen(page)
     screenshot(page, f"grade-now-{label}-phone-01-runs-list")
 
