@@ -156,7 +156,9 @@ def compact(value: Any, *, currency: bool = False) -> str:
         if magnitude >= size:
             scaled = magnitude / size
             places = 2 if scaled < 10 else 1 if scaled < 100 else 0
-            body = _grouped(to_decimal(scaled, places), places) + suffix
+            # Trailing zeros say nothing on an axis: 30K, 2.5K, not 30.0K, 2.50K.
+            text = _grouped(to_decimal(scaled, places), places)
+            body = (text.rstrip("0").rstrip(".") if places else text) + suffix
             break
     return _signed(amount, f"{currency_symbol()}{body}" if currency else body)
 

@@ -49,7 +49,8 @@ def axis_ticks(low: float, high: float) -> list[float]:
 def short(value: float, kind: str) -> str:
     """Return a value short enough for a bar: ¥2.45M / ¥244.62万, 1,234, 12.5%."""
     if kind == "percent":
-        return formatting.percent(value, 0 if float(value).is_integer() else 1)
+        # One decimal, none for a whole number: 79.9%, 40%, never 1.0%.
+        return formatting.percent(value, 0 if round(float(value), 1).is_integer() else 1)
     if kind == "count":
         return formatting.count(value)
     return formatting.compact(value, currency=kind == "money")

@@ -358,3 +358,17 @@ def test_report_page_query_count_does_not_grow_with_customers(client, ops):
 
     assert counts[0] == counts[1]
     assert counts[0] <= 40
+
+
+@pytest.mark.django_db
+def test_xlsx_money_and_counts_are_numeric_cells_with_a_number_format(client, ops, served):
+    client.force_login(ops)
+
+    xlsx_file = client.get("/reports/", {"export": "cost_to_serve", "format": "xlsx"})
+
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx_file.content)).active
+    customers, profit, hours = (sheet.cell(row=2, column=c) for c in (2, 3, 7))
+    assert (customers.data_type, customers.number_format) == ("n", "#,##0")
+    assert (profit.data_type, profit.number_format) == ("n", "#,##0.00")
+    assert profit.value == 1000  # a number, not "1000.00" nor "¥1,000.00"
+    assert (hours.data_type, hours.number_format, hours.value) == ("n", "#,##0.00", 4.5)
