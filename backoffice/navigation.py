@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from grading.models import GradeChange
 
@@ -95,7 +96,7 @@ def sidebar(request: HttpRequest) -> list[dict[str, Any]]:
 def _groups() -> list[dict[str, Any]]:
     return [
         {
-            "title": _("Review"),
+            "title": pgettext_lazy("admin sidebar", "Review"),
             "items": [
                 model_item(
                     "grading.GradeChange",

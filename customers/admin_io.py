@@ -51,6 +51,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
+from unfold.widgets import UnfoldAdminFileFieldWidget
 
 from common.actors import acting_user
 from common.exceptions import DomainError
@@ -152,7 +153,8 @@ def _too_large(name: str) -> str:
 class ImportUploadForm(forms.Form):
     """Step 1: the file (size, extension and content checked) and the kind's options."""
 
-    file = forms.FileField(label=gettext_lazy("File"))
+    # unfold's widget: its admin script expects this markup around every file input.
+    file = forms.FileField(label=gettext_lazy("File"), widget=UnfoldAdminFileFieldWidget)
     create_missing_customers = forms.BooleanField(
         label=gettext_lazy("Create missing customers"),
         required=False,

@@ -33,6 +33,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from unfold.admin import ModelAdmin
+from unfold.widgets import UnfoldAdminFileFieldWidget
 
 from common.actors import acting_user
 from common.csv_files import UTF8_BOM
@@ -85,6 +86,7 @@ def _checked_upload(upload: UploadedFile, encoding: str = "utf-8") -> UploadedFi
 class SampleForm(forms.Form):
     encoding = forms.ChoiceField(label=gettext_lazy("Text encoding (CSV)"), choices=ENCODINGS)
     file = forms.FileField(
+        widget=UnfoldAdminFileFieldWidget,
         label=gettext_lazy("Sample file"),
         help_text=gettext_lazy(
             "A .csv or .xlsx export of the source; its first row names the columns."
@@ -193,7 +195,7 @@ class MappingForm(forms.Form):
 
 
 class LineImportForm(forms.Form):
-    file = forms.FileField(label=gettext_lazy("File"))
+    file = forms.FileField(label=gettext_lazy("File"), widget=UnfoldAdminFileFieldWidget)
     mapping = forms.ModelChoiceField(
         label=gettext_lazy("Source mapping"),
         queryset=SourceMapping.objects.order_by("name"),

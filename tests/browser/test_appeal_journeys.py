@@ -97,7 +97,7 @@ def test_customer_appeals_ops_accept_manager_sees_it(
     page.fill("#id_note", "Confirmed: the warehouse move delayed your orders.")
     screenshot(page, "2-ops-03-accept-with-note")
     page.locator("input[type=submit][value=Accept]").click()
-    expect(page.locator(".messagelist")).to_contain_text("Accept: 1 appeal(s).")
+    expect(page.get_by_text("Accept: 1 appeal(s).")).to_be_visible()
     screenshot(page, "2-ops-04-accepted")
     context.close()
     appeal.refresh_from_db()

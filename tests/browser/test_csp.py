@@ -227,7 +227,10 @@ def test_every_page_works_under_the_production_policy(
     _visit(page, f"{live_server.url}/reports/?run={run.pk}")
     expect(page.locator("svg.report-chart").first).to_be_visible()
     # The chart width comes from reports.css (it was an inline <style>).
-    assert page.locator("svg.report-chart").first.evaluate("e => getComputedStyle(e).display") == "block"
+    assert (
+        page.locator("svg.report-chart").first.evaluate("e => getComputedStyle(e).display")
+        == "block"
+    )
     screenshot(page, "csp-reports-01-index")
     _visit(page, f"{live_server.url}/reports/what-if/{run.scheme_id}/?as_of=2026-04-01")
     screenshot(page, "csp-reports-02-what-if")

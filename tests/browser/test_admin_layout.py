@@ -1,0 +1,106 @@
+"""The operations admin at 1366x900, in English and Chinese: the dashboard shows its sections,
+and the main lists fit the screen (no sideways scroll of the page, nor of the list's own box),
+with the object tools clear of the title. Screenshots: test-artifacts/screenshots/admin-*.png.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from playwright.sync_api import expect
+
+from tests.appeals.factories import PASSWORD
+
+DESKTOP = {"width": 1366, "height": 900}
+LISTS = {
+    "customers": "/admin/customers/customer/",
+    "review-queue": "/admin/grading/gradechange/",
+    "runs": "/admin/grading/gradingrun/",
+    "appeals": "/admin/appeals/appeal/",
+    "redemptions": "/admin/benefits/redemption/",
+    "snapshots": "/admin/grading/scoresnapshot/",
+}
+LANGUAGES = {"en": "en-GB", "zh-hans": "zh-CN"}
+DASHBOARD_TITLE = {"en": "Dashboard", "zh-hans": "工作台"}
+
+#: The page does not scroll sideways, and a list's table fits the box it scrolls in.
+FITS = """() => {
+  if (document.documentElement.scrollWidth > window.innerWidth) return false;
+  const table = document.querySelector("#result_list");
+  if (!table) return true;
+  let box = table.parentElement;
+  while (box && getComputedStyle(box).overflowX === "visible") box = box.parentElement;
+  return !box || box.scrollWidth <= box.clientWidth;
+}"""
+#: The header's title and its tools (buttons, menus) do not overlap.
+TOOLS_CLEAR = """() => {
+  const header = document.querySelector("#header-inner");
+  const title = header.querySelector("h1").getBoundingClientRect();
+  return [...header.querySelectorAll("a, button")].every((tool) => {
+    if (tool.closest("h1")) return true;
+    const box = tool.getBoundingClientRect();
+    if (!box.width) return true;
+    return box.left >= title.right || box.right <= title.left
+        || box.top >= title.bottom || box.bottom <= title.top;
+  });
+}"""
+
+
+@pytest.fixture
+def demo(db):
+    """A small lived-in demo: a year of monthly runs, proposals, appeals, redemptions."""
+    call_command("seed_demo", customers=60, today=dt.date(2026, 12, 4), stdout=StringIO())
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.parametrize("language", list(LANGUAGES))
+def test_the_admin_fits_1366_and_the_dashboard_shows_its_sections(
+    browser, live_server, demo, ops, screenshot, language
+):
+    context = browser.new_context(
+        viewport=DESKTOP,
+        locale=LANGUAGES[language],
+        extra_http_headers={"Accept-Language": language},
+    )
+    errors: list[str] = []
+    page = context.new_page()
+    page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(f"{page.url}: {message.text}")
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", ops.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("#login-form [type=submit]")
+
+    # The login lands on the dashboard (not on a 404: unfold's form has no "next" of its own).
+    expect(page.locator("#header-inner h1")).to_contain_text(DASHBOARD_TITLE[language])
+    for section in ("pending-count", "pending-oldest", "appeals-overdue", "last-run", "alarms"):
+        expect(page.get_by_test_id(section)).to_be_visible()
+    expect(page.locator("#nav-sidebar")).to_be_visible()
+    assert page.evaluate(FITS)
+    screenshot(page, f"admin-{language}-dashboard")
+
+    for name, path in LISTS.items():
+        page.goto(f"{live_server.url}{path}")
+        expect(page.locator("#result_list")).to_be_visible()
+        assert page.evaluate(FITS), f"{name} ({language}) is wider than 1366 px"
+        assert page.evaluate(TOOLS_CLEAR), f"{name} ({language}): tools over the title"
+        screenshot(page, f"admin-{language}-{name}")
+
+    # The import / export menu opens (Alpine.js under the staff policy).
+    page.goto(f"{live_server.url}/admin/customers/customer/")
+    page.get_by_test_id("io-tools").click()
+    expect(page.locator(".io-tools nav a").first).to_be_visible()
+    context.close()
+
+    assert not errors, "\n".join(errors)
