@@ -89,6 +89,11 @@ FOLLOW_UP_OUTCOMES = (
     "No answer by phone; left a message and sent an e-mail.",
     "Explained what keeps the grade; agreed on a monthly order plan.",
 )
+FOLLOW_UP_NEXT_STEPS = (
+    "Call again in two weeks to confirm the next order.",
+    "Send the volume-rebate offer and follow up by e-mail.",
+    "Visit the purchasing lead next month.",
+)
 APPEAL_REASONS = (
     "Our orders were delayed by a supplier problem on your side; we ordered as usual after.",
     "Two large orders were booked under our sister company's account.",
@@ -223,7 +228,6 @@ def _follow_ups(
         .order_by("customer_id")
     )
     done = 0
-    kinds = FollowUp.Kind.values
     for snapshot in warned:
         if rng.random() >= FOLLOW_UP_RATE:
             continue
@@ -232,10 +236,12 @@ def _follow_ups(
         if manager is None:
             continue
         with _clock(timeline.at(as_of + dt.timedelta(days=int(rng.integers(1, 7))), 10.5)):
+            # The warning follow-up (预警沟通) that clears the queue's "reach out" need.
             follow_up_create(
                 customer=customer,
-                kind=kinds[int(rng.integers(0, len(kinds)))],
+                kind=FollowUp.Kind.WARNING,
                 outcome=FOLLOW_UP_OUTCOMES[int(rng.integers(0, len(FOLLOW_UP_OUTCOMES)))],
+                next_step=FOLLOW_UP_NEXT_STEPS[int(rng.integers(0, len(FOLLOW_UP_NEXT_STEPS)))],
                 by=manager,
             )
         done += 1
