@@ -6,6 +6,7 @@ with the object tools clear of the title. Screenshots: test-artifacts/screenshot
 from __future__ import annotations
 
 import datetime as dt
+import re
 from io import StringIO
 
 import pytest
@@ -96,6 +97,15 @@ def test_the_admin_fits_1366_and_the_dashboard_shows_its_sections(
         assert page.evaluate(FITS), f"{name} ({language}) is wider than 1366 px"
         assert page.evaluate(TOOLS_CLEAR), f"{name} ({language}): tools over the title"
         screenshot(page, f"admin-{language}-{name}")
+
+    # The filters panel opens and filters (Alpine.js under the staff policy).
+    page.goto(f"{live_server.url}/admin/appeals/appeal/")
+    expect(page.locator("#changelist-filter")).to_be_hidden()
+    page.locator(".filter-open-button").click()
+    expect(page.locator("#changelist-filter")).to_be_visible()
+    screenshot(page, f"admin-{language}-appeals-filters")
+    page.locator("#changelist-filter a[href*='sla=overdue']").click()
+    expect(page).to_have_url(re.compile(r"sla=overdue"))
 
     # The import / export menu opens (Alpine.js under the staff policy).
     page.goto(f"{live_server.url}/admin/customers/customer/")
