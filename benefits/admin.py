@@ -29,6 +29,7 @@ from benefits.models import (
     Recommendation,
     Redemption,
 )
+from benefits.periods import period_label
 from benefits.selectors import customer_current_grade
 from benefits.services.recommendations import recommendation_decide
 from benefits.services.redemptions import benefit_redeem, redemption_check
@@ -184,7 +185,7 @@ class RedemptionAdmin(CustomerScopedAdmin):
         "customer",
         "benefit",
         "grade",
-        "period_key",
+        "period",
         "slot",
         "channel",
         money_column("cost", _("cost to the company")),
@@ -208,6 +209,11 @@ class RedemptionAdmin(CustomerScopedAdmin):
         "redeemed_by",
         "idempotency_key",
     )
+
+    @admin.display(description=_("period"), ordering="period_key")
+    def period(self, obj: Redemption) -> str:
+        """The allowance period in words ("December 2026"), not its key."""
+        return period_label(obj.period_key)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
