@@ -5,8 +5,9 @@ See docs/importing-sales-lines.md. One call, `order_lines_import`, serves the CL
 
 1. read: the file is streamed in chunks of `CHUNK_ROWS` through `customers.tabular` (its
    limits apply); each chunk's columns are checked vectorised, parsing every *distinct*
-   value once (a million lines hold a few thousand prices and dates), and its lines are
-   written at once, so memory holds the per-document totals, not the lines;
+   value once (plain decimals vectorised), and its lines are written at once (on PostgreSQL
+   by a thread, while the next chunk is read), so memory holds the per-document totals, not
+   the lines;
 2. documents: lines are grouped by document number; amount = sum of quantity x unit price
    (or the line total when given) in exact integer arithmetic (10⁻⁸ units), rounded half up
    to cents once per document; placed_at = the earliest line;
@@ -32,6 +33,8 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -439,6 +442,7 @@ class _State:
     owners: list[pd.DataFrame] = field(default_factory=list)
     hashes: list[np.ndarray] = field(default_factory=list)
     phase: Callable[[str], object] | None = None
+    writer: _LineWriter | None = None
 
 
 def _errors_where(
@@ -608,7 +612,9 @@ def _write_lines(
 
     category_ids = frame["category"].map(state.category_ids).astype("Int64")
     if connection.vendor == "postgresql":
-        _copy_lines(frame, new_documents, parsed, category_ids)
+        if state.writer is None:
+            state.writer = _LineWriter()
+        _copy_lines(frame, new_documents, parsed, category_ids, state.writer)
         return
     for chunk in imports._chunks(new_documents):
         SalesLine.objects.filter(document_no__in=chunk).delete()
@@ -647,8 +653,10 @@ def _copy_lines(
     new_documents: list[str],
     parsed: dict[str, pd.Series],
     category_ids: pd.Series,
+    writer: _LineWriter,
 ) -> None:
-    """PostgreSQL: delete the lines of documents first seen here, COPY the chunk's lines.
+    """PostgreSQL: delete the lines of documents first seen here, COPY the chunk's lines
+    (by `writer`, in its thread).
 
     The CSV is written by Arrow in C: strings quoted (an empty sku stays ''), an unquoted
     empty cell is NULL, and decimals travel as their 10⁻⁴ integers with an exponent
@@ -672,14 +680,59 @@ def _copy_lines(
     )
     text = io.BytesIO()
     pa_csv.write_csv(table, text, pa_csv.WriteOptions(include_header=False))
-    quoted = connection.ops.quote_name
-    names = ", ".join(quoted(imports._column(SalesLine, name)) for name in table.column_names)
-    target = quoted(SalesLine._meta.db_table)
-    with connection.wrap_database_errors, connection.cursor() as cursor:
-        for chunk in imports._chunks(new_documents):
-            cursor.execute(f"DELETE FROM {target} WHERE document_no = ANY(%s)", [chunk])
-        with cursor.cursor.copy(f"COPY {target} ({names}) FROM STDIN WITH (FORMAT csv)") as copy:
-            copy.write(text.getbuffer())
+    writer.write(new_documents, text.getvalue())
+
+
+class _LineWriter:
+    """PostgreSQL: writes each chunk's lines in a thread while the next chunk is parsed.
+
+    The thread uses this transaction's own connection (psycopg's connections are thread-safe:
+    one statement at a time), so the lines are written in the import's transaction; PostgreSQL
+    ingests a chunk while Python parses the next, the two processes working side by side. At
+    most one chunk waits; an error of the thread is raised in the import at the next chunk or
+    at `finish`, and the import rolls back.
+    """
+
+    def __init__(self) -> None:
+        quoted = connection.ops.quote_name
+        self.target = quoted(SalesLine._meta.db_table)
+        names = ("document_no", "line_no", "sku", "quantity", "unit_price", "line_total")
+        self.columns = ", ".join(
+            quoted(imports._column(SalesLine, name)) for name in (*names, "category")
+        )
+        connection.ensure_connection()
+        self.raw = connection.connection
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lines-copy")
+        self.pending: Future[None] | None = None
+
+    def _copy(self, new_documents: list[str], text: bytes) -> None:
+        with self.raw.cursor() as cursor:
+            for chunk in imports._chunks(new_documents):
+                cursor.execute(f"DELETE FROM {self.target} WHERE document_no = ANY(%s)", [chunk])
+            sql = f"COPY {self.target} ({self.columns}) FROM STDIN WITH (FORMAT csv)"
+            with cursor.copy(sql) as copy:
+                copy.write(text)
+
+    def write(self, new_documents: list[str], text: bytes) -> None:
+        self.wait()
+        self.pending = self.pool.submit(self._copy, new_documents, text)
+
+    def wait(self) -> None:
+        """Wait for the chunk being written; raise its error (as Django's) if it failed."""
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            with connection.wrap_database_errors:
+                pending.result()
+
+    def finish(self, *, failed: bool = False) -> None:
+        """Wait for the last chunk and stop the thread (its error hidden if `failed`)."""
+        try:
+            if failed and self.pending is not None:
+                futures_wait([self.pending])
+                self.pending = None
+            self.wait()
+        finally:
+            self.pool.shutdown(wait=True)
 
 
 def _documents(state: _State, report: LineImportReport) -> pd.DataFrame:
@@ -813,7 +866,28 @@ def _read(
     report: LineImportReport,
     progress: Progress | None,
 ) -> None:
-    """Read the file chunk by chunk into `_check_chunk`; stop at IMPORT_MAX_ERRORS."""
+    """Read the file chunk by chunk into `_check_chunk`; stop at IMPORT_MAX_ERRORS.
+
+    On PostgreSQL the lines of a chunk are written by `_LineWriter` while the next is read;
+    the last ones are written when this returns, and none is in flight when it raises.
+    """
+    try:
+        _read_chunks(source, filename, state, report, progress)
+    except BaseException:
+        if state.writer is not None:
+            state.writer.finish(failed=True)
+        raise
+    if state.writer is not None:
+        state.writer.finish()
+
+
+def _read_chunks(
+    source: Source,
+    filename: str,
+    state: _State,
+    report: LineImportReport,
+    progress: Progress | None,
+) -> None:
     errors = report.errors
     try:
         with open_table(source, filename) as table:

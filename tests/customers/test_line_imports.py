@@ -11,8 +11,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from unittest import mock
 
+import psycopg
 import pytest
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 
 from common.exceptions import DomainError
 from customers.models import LineImport, Order
@@ -186,3 +187,30 @@ def test_progress_is_seen_from_another_connection_while_the_import_runs(
     record.refresh_from_db()
     assert (record.status, record.phase, record.lines_done) == ("succeeded", "done", 6)
     assert Order.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_a_failed_line_copy_fails_the_import_and_writes_nothing(settings, tmp_path, monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("the lines are written in a thread of their own on PostgreSQL only")
+    stored = _stored(settings, tmp_path)
+    CustomerFactory(code="C1")
+    CustomerFactory(code="C2")
+    monkeypatch.setattr(lines, "CHUNK_ROWS", 2)
+    original = lines._LineWriter._copy
+    calls: list[int] = []
+
+    def copy_then_fail(self, new_documents, text):
+        calls.append(len(text))
+        if len(calls) == 2:
+            raise psycopg.errors.UniqueViolation("a concurrent import wrote these lines")
+        original(self, new_documents, text)
+
+    monkeypatch.setattr(lines._LineWriter, "_copy", copy_then_fail)
+
+    with pytest.raises(DatabaseError, match="a concurrent import"):
+        lines.order_lines_import(source=stored, filename="march.csv")
+
+    assert len(calls) >= 2
+    assert not Order.objects.exists()
+    assert not lines.SalesLine.objects.exists()
