@@ -57,6 +57,13 @@ class FollowUpForm(forms.Form):
     outcome = forms.CharField(
         label=_("Outcome"), widget=forms.Textarea(attrs={"rows": 3}), max_length=5000
     )
+    next_step = forms.CharField(
+        label=_("Next step"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=5000,
+        required=False,
+        help_text=_("Required for a warning follow-up."),
+    )
 
 
 class DecisionForm(forms.Form):

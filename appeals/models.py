@@ -171,9 +171,15 @@ class AppealEvent(models.Model):
 
 
 class FollowUp(models.Model):
-    """An account manager's note of contact with a customer (call made, outcome)."""
+    """An account manager's note of contact with a customer (call made, outcome).
+
+    A *warning follow-up* (预警沟通) answers a run's warning or proposed downgrade: it names
+    that run (and the proposal, if one is open) and says what comes next; it clears the
+    queue's "reach out before downgrade" need for that run (manager.needs).
+    """
 
     class Kind(models.TextChoices):
+        WARNING = "warning", _("Warning follow-up")
         CALL = "call", _("Call")
         EMAIL = "email", _("E-mail")
         MEETING = "meeting", _("Meeting")
@@ -191,13 +197,38 @@ class FollowUp(models.Model):
     )
     kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.CALL)
     outcome = models.TextField(_("outcome"))
+    next_step = models.TextField(_("next step"), blank=True)
+    run = models.ForeignKey(
+        "grading.GradingRun",
+        verbose_name=_("grading run"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("The run whose warning or proposed downgrade this follow-up answers."),
+    )
+    change = models.ForeignKey(
+        "grading.GradeChange",
+        verbose_name=_("proposed downgrade"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="follow_ups",
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("follow-up")
         verbose_name_plural = _("follow-ups")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["customer", "created_at"], name="followup_customer_idx")]
+        indexes = [
+            models.Index(fields=["customer", "created_at"], name="followup_customer_idx"),
+            models.Index(
+                fields=["customer", "run"],
+                name="followup_warning_idx",
+                condition=Q(kind="warning"),
+            ),
+        ]
 
     def __str__(self) -> str:
         """ "Liu Jing · Call · Dec. 3, 2026"."""

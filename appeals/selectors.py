@@ -20,7 +20,11 @@ from django.utils import timezone
 from appeals.models import Appeal, AppealEvent, Evidence, FollowUp
 from customers.models import Customer
 from customers.selectors import scope_for_user
-from grading.models import GradeChange
+from grading.models import GradeChange, GradingRun, ScoreSnapshot
+from grading.selectors import run_get_latest_succeeded
+
+#: Snapshot decisions an account manager should follow up (the queue's "reach out" need).
+WARNING_ACTIONS = ("warn", "propose_downgrade")
 
 
 def appeal_window_days() -> int:
@@ -119,6 +123,59 @@ def follow_up_list(*, customer: Customer, limit: int = 50) -> list[FollowUp]:
         .select_related("author")
         .order_by("-created_at", "-id")[:limit]
     )
+
+
+@dataclass(frozen=True)
+class PendingWarning:
+    """A warning or proposed downgrade waiting for the account manager, and its follow-up.
+
+    `run` is the latest succeeded run when it warned or proposed (else the open proposal's
+    run); `snapshot` the customer's row in it (None when only a proposal is open);
+    `change` the open proposal, if any; `follow_up` the warning follow-up recorded for it.
+    """
+
+    run: GradingRun
+    snapshot: ScoreSnapshot | None
+    change: GradeChange | None
+    follow_up: FollowUp | None
+
+    @property
+    def followed_up(self) -> bool:
+        return self.follow_up is not None
+
+
+def warning_pending_for_customer(*, customer: Customer) -> PendingWarning | None:
+    """Return the customer's warning or open proposal to follow up, or None (four queries).
+
+    The same definition as the queue's `follow_up` need (manager.needs): the latest
+    succeeded run warned or proposed a downgrade. An open proposal from an earlier run
+    counts too, so the follow-up can name it.
+    """
+    run = run_get_latest_succeeded()
+    snapshot = (
+        ScoreSnapshot.objects.filter(customer=customer, run=run, action__in=WARNING_ACTIONS)
+        .select_related("grade_before", "grade_after", "computed_grade")
+        .first()
+        if run is not None
+        else None
+    )
+    change = (
+        GradeChange.objects.filter(customer=customer, status=GradeChange.Status.PROPOSED)
+        .select_related("from_grade", "to_grade", "run")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if snapshot is None and change is None:
+        return None
+    answered = run if snapshot is not None else change.run  # type: ignore[union-attr]
+    assert answered is not None
+    follow_up = (
+        FollowUp.objects.filter(customer=customer, kind=FollowUp.Kind.WARNING, run=answered)
+        .select_related("author")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    return PendingWarning(run=answered, snapshot=snapshot, change=change, follow_up=follow_up)
 
 
 def appeal_answer_due_at(appeal: Appeal) -> dt.datetime | None:

@@ -33,7 +33,11 @@ from appeals.exceptions import (
     AppealTransitionNotAllowed,
 )
 from appeals.models import Appeal, AppealEvent, Evidence, FollowUp
-from appeals.selectors import appeal_window_days, change_is_appealable
+from appeals.selectors import (
+    appeal_window_days,
+    change_is_appealable,
+    warning_pending_for_customer,
+)
 from common.exceptions import DomainError
 from common.services import NotificationDraft, notification_send_many
 from customers.models import Customer
@@ -246,14 +250,46 @@ def appeal_withdraw(*, appeal_id: int, customer: Customer, by: User, note: str =
     return appeal
 
 
-def follow_up_create(*, customer: Customer, kind: str, outcome: str, by: User) -> FollowUp:
-    """Record an account manager's contact with a customer (call made, outcome)."""
+def follow_up_create(
+    *, customer: Customer, kind: str, outcome: str, by: User, next_step: str = ""
+) -> FollowUp:
+    """Record an account manager's contact with a customer (call made, outcome).
+
+    A warning follow-up (kind "warning") answers the customer's pending warning or proposed
+    downgrade (`warning_pending_for_customer`): it records that run and the open proposal,
+    needs a next step, and clears the queue's "reach out before downgrade" need (the
+    FollowUp save refreshes the customer's queue row, manager.needs). Refused when nothing
+    is pending.
+    """
     outcome = (outcome or "").strip()
+    next_step = (next_step or "").strip()
     if not outcome:
         raise DomainError(_("Describe the outcome of the follow-up."), field="outcome")
     if kind not in FollowUp.Kind.values:
         raise DomainError(_("Unknown follow-up kind."), field="kind")
-    return FollowUp.objects.create(customer=customer, kind=kind, outcome=outcome, author=by)
+    run = change = None
+    if kind == FollowUp.Kind.WARNING:
+        pending = warning_pending_for_customer(customer=customer)
+        if pending is None:
+            raise DomainError(
+                _("There is no warning or proposed downgrade to follow up for this customer."),
+                field="kind",
+            )
+        if not next_step:
+            raise DomainError(
+                _("Say what happens next (for example: a visit on 12 December)."),
+                field="next_step",
+            )
+        run, change = pending.run, pending.change
+    return FollowUp.objects.create(
+        customer=customer,
+        kind=kind,
+        outcome=outcome,
+        next_step=next_step,
+        run=run,
+        change=change,
+        author=by,
+    )
 
 
 # -------------------------------------------------------------------------------- helpers

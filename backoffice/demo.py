@@ -200,7 +200,10 @@ def demo_history_seed(
         with transaction.atomic():
             summary.follow_ups += _follow_ups(run, rng, timeline, managers, as_of)
             if not last:
-                approved, rejected = _reviews(run, rng, timeline, ops, as_of)
+                # Older periods are worked off completely; the last few leave a backlog.
+                approved, rejected = _reviews(
+                    run, rng, timeline, ops, as_of, backlog=index >= len(dates) - 3
+                )
                 summary.approved += approved
                 summary.rejected += rejected
             summary.appeals += _appeals(
@@ -249,15 +252,25 @@ def _follow_ups(
 
 
 def _reviews(
-    run: GradingRun, rng: np.random.Generator, timeline: _Timeline, ops: User, as_of: dt.date
+    run: GradingRun,
+    rng: np.random.Generator,
+    timeline: _Timeline,
+    ops: User,
+    as_of: dt.date,
+    *,
+    backlog: bool,
 ) -> tuple[int, int]:
-    """Operations approve or reject most of the run's proposals a week later."""
+    """Operations decide proposals a week after the run: with `backlog`, most of this run's
+    (a quarter wait); without, every proposal still waiting, this run's and older ones."""
+    waiting = GradeChange.objects.filter(status=GradeChange.Status.PROPOSED)
     proposals = list(
-        GradeChange.objects.filter(run=run, status=GradeChange.Status.PROPOSED)
+        (waiting.filter(run=run) if backlog else waiting)
         .order_by("id")
         .values_list("id", flat=True)
     )
     roll = rng.random(len(proposals))
+    if not backlog:
+        roll *= APPROVE_RATE + REJECT_RATE  # nothing left waiting
     approve = [pk for pk, r in zip(proposals, roll, strict=True) if r < APPROVE_RATE]
     reject = [
         pk

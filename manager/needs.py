@@ -42,7 +42,8 @@ from django.db.models.functions import Cast, Coalesce
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
-from appeals.models import Appeal, QueueNeeds
+from appeals.models import Appeal, FollowUp, QueueNeeds
+from appeals.selectors import WARNING_ACTIONS
 from benefits.selectors import recommendation_list_open, ticket_list_overdue, ticket_sla_annotate
 from customers.models import Customer, ServiceTicket
 from grading.models import GradeChange, GradingScheme, SchemeGrade, ScoreSnapshot
@@ -110,7 +111,18 @@ def needs_compute(
         composite=Subquery(snapshots.values("composite")[:1])
         if run
         else Cast(Value(None), FloatField()),  # typed: INSERT ... SELECT needs a float
-        flag_follow_up=Exists(snapshots.filter(action__in=["warn", "propose_downgrade"]))
+        # A warning or proposal of the latest run not yet answered by a warning follow-up.
+        flag_follow_up=Exists(
+            snapshots.filter(action__in=WARNING_ACTIONS).filter(
+                ~Exists(
+                    FollowUp.objects.filter(
+                        customer_id=OuterRef("customer_id"),
+                        run_id=OuterRef("run_id"),
+                        kind=FollowUp.Kind.WARNING,
+                    )
+                )
+            )
+        )
         if run
         else Value(False, output_field=BooleanField()),
         flag_proposed=Exists(
@@ -355,6 +367,7 @@ def connect_signals() -> None:
         Customer,
         ServiceTicket,
         Appeal,
+        FollowUp,
         GradeChange,
         CustomerGrade,
         Recommendation,

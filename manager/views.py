@@ -144,7 +144,9 @@ def queue_export(request: HttpRequest) -> StreamingHttpResponse:
 @manager_view
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     customer = get_object_or_404(customer_list_for_user(user=request.user), pk=pk)
-    form = FollowUpForm(request.POST or None)
+    pending = selectors.warning_pending_for_customer(customer=customer)
+    initial = {"kind": "warning"} if pending is not None and not pending.followed_up else {}
+    form = FollowUpForm(request.POST or None, initial=initial)
     if request.method == "POST":
         if not request.user.has_perm(ADD_PERMISSION):
             raise PermissionDenied
@@ -174,6 +176,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "history": portal_selectors.grade_history_for_customer(customer=customer),
             "appeals": list(selectors.appeal_list_for_customer(customer=customer)),
             "follow_ups": selectors.follow_up_list(customer=customer),
+            "pending": pending,
             "form": form,
             "can_add_follow_up": request.user.has_perm(ADD_PERMISSION),
             "section": "manager",

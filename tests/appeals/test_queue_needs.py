@@ -8,6 +8,7 @@ succeeding with warnings; customers reassigned or deactivated; time passing) kee
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
 import pytest
@@ -18,7 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from appeals.models import QueueNeeds
+from appeals.services import follow_up_create
 from benefits.models import Recommendation
+from common.exceptions import DomainError
 from customers.models import ServiceTicket
 from grading.models import GradeChange
 from manager.needs import queue_needs_diff, queue_needs_refresh
@@ -40,6 +43,7 @@ EVENTS = (
     "recommend",
     "dismiss",
     "snapshot",
+    "follow_up",
     "reassign",
     "deactivate",
     "later",
@@ -99,6 +103,14 @@ def _apply(name, customer, other_manager, pick, minutes, clock):
                 action=("keep", "warn", "propose_downgrade", "keep")[pick],
             )
         run.save()
+    elif name == "follow_up":
+        # A warning follow-up (only accepted while a warning or proposal is pending), or a
+        # plain call, which must not clear the need.
+        kind = ("warning", "call")[pick % 2]
+        with contextlib.suppress(DomainError):
+            follow_up_create(
+                customer=customer, kind=kind, outcome="Spoke to them.", next_step="Visit.", by=None
+            )
     elif name == "reassign":
         customer.account_manager = other_manager if pick % 2 else customer.account_manager
         customer.save()
