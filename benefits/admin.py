@@ -17,7 +17,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
-from modeltranslation.admin import TranslationAdmin
 from unfold.admin import ModelAdmin, TabularInline
 
 from benefits.models import (
@@ -36,6 +35,7 @@ from benefits.services.redemptions import benefit_redeem, redemption_check
 from common.actors import acting_user
 from common.exceptions import DomainError
 from common.listing import money_column
+from common.translation_admin import TranslationTabsAdmin
 from customers.admin import CustomerScopedAdmin
 from customers.models import PointsEntry
 
@@ -62,7 +62,7 @@ class GradeBenefitInline(TabularInline):
 
 
 @admin.register(Benefit)
-class BenefitAdmin(ModelAdmin, TranslationAdmin):  # name, description: English and Chinese
+class BenefitAdmin(ModelAdmin, TranslationTabsAdmin):  # name, description: in English and Chinese
     list_display = (
         "name",
         "code",
@@ -96,7 +96,7 @@ class BenefitAdmin(ModelAdmin, TranslationAdmin):  # name, description: English 
 
 
 @admin.register(GrowthTask)
-class GrowthTaskAdmin(ModelAdmin, TranslationAdmin):  # name, description: English and Chinese
+class GrowthTaskAdmin(ModelAdmin, TranslationTabsAdmin):  # name, description: English and Chinese
     list_display = ("name", "code", "points", "repeatable", "is_active")
     list_filter = ("is_active", "repeatable")
     search_fields = ("code", "name_en", "name_zh_hans")

@@ -21,7 +21,6 @@ from django.urls import reverse
 from django.utils.functional import lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
-from modeltranslation.admin import TranslationAdmin
 from unfold.admin import TabularInline
 from unfold.decorators import action
 from unfold.widgets import UnfoldAdminDecimalFieldWidget, UnfoldAdminIntegerFieldWidget
@@ -29,6 +28,7 @@ from unfold.widgets import UnfoldAdminDecimalFieldWidget, UnfoldAdminIntegerFiel
 from common import formatting
 from common.actors import acting_user
 from common.exceptions import DomainError
+from common.translation_admin import TranslationTabsAdmin
 from grading.admin.base import GuardedHistoryAdmin
 from grading.models import Cadence, Grade, GradingScheme, SchemeGrade
 from grading.policy import DEFAULT_COUNTS, default_counts
@@ -51,7 +51,7 @@ def _is_draft(scheme: GradingScheme | None) -> bool:
 
 
 @admin.register(Grade)
-class GradeAdmin(GuardedHistoryAdmin, TranslationAdmin):  # name, description, service level
+class GradeAdmin(GuardedHistoryAdmin, TranslationTabsAdmin):  # name, description, service level
     list_display = (
         "name",
         "code",

@@ -54,5 +54,17 @@ def test_portal_and_admin_show_chinese_grade_and_benefit_names(
     for english in ("Strategic", "Growth", "First response"):
         assert english not in text, english
     screenshot(admin, f"bilingual-admin-grades-zh-{screen}")
+    admin.get_by_role("link", name="成长客户").click()
+    expect(admin.locator("#id_name_zh_hans")).to_have_value("成长客户")
+    expect(admin.locator("#id_name_en")).to_have_value("Growth")
+    # One language at a time, behind tabs named in the reader's language.
+    expect(admin.locator("#id_name_en")).to_be_visible()
+    expect(admin.locator("#id_name_zh_hans")).to_be_hidden()
+    admin.get_by_role("tab", name="简体中文").click()
+    expect(admin.locator("#id_name_zh_hans")).to_be_visible()
+    expect(admin.locator("#id_service_level_zh_hans")).to_be_visible()
+    expect(admin.locator("#id_name_en")).to_be_hidden()
+    expect(admin.get_by_text("名称\uff08简体中文\uff09")).to_be_visible()  # fullwidth brackets
+    screenshot(admin, f"bilingual-admin-grade-form-zh-{screen}")
     context.close()
     staff.close()

@@ -139,6 +139,17 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 MODELTRANSLATION_DEFAULT_LANGUAGE = "en"
 MODELTRANSLATION_FALLBACK_LANGUAGES = ("en",)
 MODELTRANSLATION_AUTO_POPULATE = "required"
+
+
+def _translated_field_label(verbose_name: object, language: str) -> str:
+    """The admin's label of a translated column: "name (English)", in Chinese "名称 (简体中文)"."""
+    from django.utils.translation import get_language_info, gettext
+
+    name = get_language_info(language)["name_translated"]
+    return gettext("%(field)s (%(language)s)") % {"field": verbose_name, "language": name}
+
+
+MODELTRANSLATION_BUILD_LOCALIZED_VERBOSE_NAME = _translated_field_label
 TIME_ZONE = env("TIME_ZONE")
 USE_I18N = True
 USE_TZ = True
