@@ -75,4 +75,5 @@ class Command(BaseCommand):
         for _key, label, value in report.quality_rows():
             self.stdout.write(f"  {label}: {value}")
         if options["report"]:
-            Path(options["report"]).write_text(quality_csv(report), encoding="utf-8")
+            # With a BOM, as every CSV for people (common.csv_files).
+            Path(options["report"]).write_text(quality_csv(report), encoding="utf-8-sig")
