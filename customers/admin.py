@@ -26,6 +26,7 @@ from common.listing import (
     money_column,
     period_filter,
 )
+from common.roles import ACCOUNT_MANAGERS
 from customers import selectors
 from customers.admin_io import ImportAdminMixin
 from customers.admin_managers import AccountManagerPickerMixin
@@ -89,7 +90,8 @@ def industry_choices() -> list[tuple[str, str]]:
 
 def manager_choices() -> list[tuple[str, str]]:
     """The account managers (staff in the group), not every user: portal logins are users too."""
-    managers = selectors.account_manager_candidates(active_only=False).filter(is_manager=True)
+    candidates = selectors.account_manager_candidates(active_only=False)
+    managers = candidates.filter(groups__name=ACCOUNT_MANAGERS)
     return [(str(user.pk), selectors.account_manager_label(user)) for user in managers]
 
 
