@@ -300,11 +300,12 @@ class QueueNeeds(models.Model):
         verbose_name = _("queue needs")
         verbose_name_plural = _("queue needs")
         indexes = [
+            # The queue's order: urgency first, then value (manager.selectors).
             models.Index(
-                fields=["account_manager", "-grade_rank", "-urgency", "code"],
-                name="queue_manager_order_idx",
+                fields=["account_manager", "-urgency", "-grade_rank", "code"],
+                name="queue_manager_urgency_idx",
             ),
-            models.Index(fields=["-grade_rank", "-urgency", "code"], name="queue_order_idx"),
+            models.Index(fields=["-urgency", "-grade_rank", "code"], name="queue_urgency_idx"),
             # `queue_needs_refresh_due` looks for rows whose flag disagrees with the clock:
             # one partial index per flag and value, so it reads only those rows.
             models.Index(

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, TypedDict
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -88,6 +88,14 @@ class Cadence(models.TextChoices):
     QUARTERLY = "quarterly", _("Quarterly")
 
 
+#: A grade's colour: "#" and six hex digits, what `<input type=color>` gives too.
+HEX_COLOUR = RegexValidator(
+    r"^#[0-9a-fA-F]{6}$",
+    _("Enter a colour as # followed by six hex digits, for example #1d4ed8."),
+    code="invalid_colour",
+)
+
+
 class Grade(models.Model):
     """A tier customers are sorted into. Its rules, review cadence included, live in each
     scheme's ladder (`SchemeGrade`): the rung is the one place a grade's cadence is kept."""
@@ -107,7 +115,16 @@ class Grade(models.Model):
     first_response_minutes = models.PositiveIntegerField(
         _("first response target (minutes)"), null=True, blank=True
     )
-    color = models.CharField(_("colour"), max_length=7, default="#64748b")
+    color = models.CharField(
+        _("colour"),
+        max_length=7,
+        default="#64748b",
+        validators=[HEX_COLOUR],
+        help_text=_(
+            "The grade pill's background on the portal and manager pages, as #RRGGBB "
+            "(e.g. #1d4ed8); the text is black or white, whichever reads better."
+        ),
+    )
 
     # name, description and service_level have an English and a Chinese column, and the
     # grade's history is registered after them, in grading/translation.py. The manager is

@@ -53,14 +53,18 @@ from grading.selectors import run_get_latest_succeeded
 CLOSE_TO_NEXT_POINTS = 5
 #: How far back an upgrade counts as recent.
 RECENT_UPGRADE_DAYS = 30
-#: Urgency weight of each need: the queue sorts by the sum of a row's weights.
+#: Urgency weight of each need: the queue sorts by the sum of a row's weights, urgency
+#: first (issue 14): a breached ticket SLA outweighs everything below it together, then a
+#: proposed downgrade, a warning without follow-up, an open appeal, then the chances to
+#: reach out (close to the next grade, recently upgraded, a category to suggest).
+#: appeals/migrations/0007 recomputes stored rows with these weights.
 WEIGHTS = {
-    "sla": 32,
+    "sla": 128,
+    "proposed": 64,
+    "follow_up": 32,
     "appeal": 16,
-    "proposed": 8,
-    "follow_up": 4,
-    "close": 2,
-    "upgraded": 1,
+    "close": 4,
+    "upgraded": 2,
     "recommend": 1,
 }
 FIELDS = (

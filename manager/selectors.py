@@ -12,12 +12,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from appeals.labels import grade_label
-from appeals.models import QueueNeeds
+from appeals.models import Appeal, FollowUp, QueueNeeds
 from customers.search import customer_search
 from customers.selectors import scope_for_user
 from grading.models import Grade
@@ -40,9 +41,9 @@ class Flag:
 
 FLAGS = (
     Flag("sla", _("Service-ticket SLA breached"), WEIGHTS["sla"]),
-    Flag("appeal", _("Open appeal"), WEIGHTS["appeal"]),
     Flag("proposed", _("Downgrade proposed"), WEIGHTS["proposed"]),
     Flag("follow_up", _("Reach out before downgrade"), WEIGHTS["follow_up"]),
+    Flag("appeal", _("Open appeal"), WEIGHTS["appeal"]),
     Flag("close", _("Close to the next grade"), WEIGHTS["close"]),
     Flag("upgraded", _("Recently upgraded"), WEIGHTS["upgraded"]),
     Flag("recommend", _("Related category to suggest"), WEIGHTS["recommend"]),
@@ -66,9 +67,13 @@ def customer_queue_for_user(
     first-response target), `upgraded` (an upgrade in the last 30 days), `close` (latest
     composite within 5 points below the next grade's floor in the active scheme),
     `recommend` (an open related-category recommendation from the nudge job); `urgency`
-    is the sum of their weights. Ordered by grade rank (highest first, ungraded last), then
-    urgency, then code: the order of the table's index. Rows carry `code`, `name`,
-    `grade_state`, `composite` and `account_manager` like the customers they stand for.
+    is the sum of their weights (manager.needs.WEIGHTS). Ordered by urgency (most urgent
+    first), then value (grade rank, highest first, ungraded last), then code: the order of
+    the table's index. Rows carry `code`, `name`, `grade_state`, `composite` and
+    `account_manager` like the customers they stand for, and `last_contact_at` (the latest
+    follow-up) and `appeal_filed_at` (the oldest open appeal; its answer is due
+    APPEAL_REVIEW_SLA_DAYS later, `appeal_due_at`), one correlated subquery per row of
+    the page.
     """
     queue_needs_refresh_due(now=now)
     rows = scope_for_user(QueueNeeds.objects.all(), user=user).select_related(
@@ -79,7 +84,28 @@ def customer_queue_for_user(
     if grade:
         rows = rows.filter(grade__code=grade)
     rows = customer_search(rows, term=search, prefix="customer__")
-    return rows.order_by("-grade_rank", "-urgency", "code")
+    rows = rows.annotate(
+        last_contact_at=Subquery(
+            FollowUp.objects.filter(customer_id=OuterRef("customer_id"))
+            .order_by("-created_at")
+            .values("created_at")[:1]
+        ),
+        appeal_filed_at=Subquery(
+            Appeal.objects.filter(
+                customer_id=OuterRef("customer_id"), status__in=Appeal.OPEN_STATUSES
+            )
+            .order_by("created_at")
+            .values("created_at")[:1]
+        ),
+    )
+    return rows.order_by("-urgency", "-grade_rank", "code")
+
+
+def appeal_due_at(filed_at: dt.datetime | None) -> dt.datetime | None:
+    """Return when an appeal filed at `filed_at` must be answered (the review SLA)."""
+    if filed_at is None:
+        return None
+    return filed_at + dt.timedelta(days=int(settings.APPEAL_REVIEW_SLA_DAYS))
 
 
 def grade_choices() -> list[tuple[str, str]]:

@@ -39,7 +39,7 @@ from common.exceptions import DomainError
 from common.listing import EstimatedCountPaginator
 from common.services import notification_mark_read
 from customers.selectors import customer_list_for_user, customer_recent_orders
-from manager.selectors import FLAGS, customer_queue_for_user, grade_choices
+from manager.selectors import FLAGS, appeal_due_at, customer_queue_for_user, grade_choices
 from portal import selectors as portal_selectors
 
 PAGE_SIZE = 25
@@ -79,6 +79,8 @@ def queue(request: HttpRequest) -> HttpResponse:
     filters = _filters(request)
     rows = customer_queue_for_user(user=request.user, now=timezone.now(), **filters)
     page = EstimatedCountPaginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    for row in page:
+        row.appeal_due_at = appeal_due_at(row.appeal_filed_at)
     query = request.GET.copy()
     query.pop("page", None)
     return render(

@@ -9,8 +9,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from appeals.services import follow_up_create
 from grading.models import CustomerGrade, GradeChange
-from manager.selectors import customer_queue_for_user
+from manager.needs import WEIGHTS
+from manager.selectors import FLAGS, customer_queue_for_user
 from tests.appeals.factories import (
     FollowUpFactory,
     downgrade,
@@ -95,10 +97,11 @@ def test_each_flag_is_raised_by_its_cause(alice):
 
 
 @pytest.mark.django_db
-def test_the_queue_is_ordered_by_grade_then_urgency(alice):
+def test_the_queue_is_ordered_by_urgency_then_value(alice):
     _graded("B-BASIC", alice, "basic")
     _graded("K-CALM", alice, "key", composite=60.0)
     _graded("K-WARN", alice, "key", composite=50.0, action="warn")
+    _graded("B-WARN", alice, "basic", composite=5.0, action="warn")
     _graded("S-TOP", alice, "strategic", composite=90.0)
     CustomerFactory(code="UNGRADED", account_manager=alice)
 
@@ -106,7 +109,17 @@ def test_the_queue_is_ordered_by_grade_then_urgency(alice):
         customer_queue_for_user(user=alice, now=timezone.now()).values_list("code", flat=True)
     )
 
-    assert codes == ["S-TOP", "K-WARN", "K-CALM", "B-BASIC", "UNGRADED"]
+    # The warned customers first (a Basic one before a calm Strategic one), then by grade.
+    assert codes == ["K-WARN", "B-WARN", "S-TOP", "K-CALM", "B-BASIC", "UNGRADED"]
+
+
+def test_urgency_weights_follow_the_issue_order():
+    # SLA breached > downgrade proposed > warning without follow-up > appeal open > the
+    # chances to reach out; each outweighs every need below it together.
+    order = ["sla", "proposed", "follow_up", "appeal", "close", "upgraded", "recommend"]
+    assert [f.code for f in FLAGS] == order
+    for i, code in enumerate(order[:-1]):
+        assert WEIGHTS[code] > sum(WEIGHTS[c] for c in order[i + 1 :])
 
 
 @pytest.mark.django_db
@@ -123,7 +136,8 @@ def test_filters_and_search(client, alice):
     assert codes(flag="follow_up") == ["K-WARN"]
     assert codes(grade="growth") == ["G-ONE"]
     assert codes(q="k-c") == ["K-CALM"]  # a code prefix, any case
-    assert codes(flag="nonsense") == ["K-WARN", "K-CALM", "G-ONE"]
+    # Urgency first: G-ONE is close to Key, K-CALM needs nothing.
+    assert codes(flag="nonsense") == ["K-WARN", "G-ONE", "K-CALM"]
 
 
 @pytest.mark.django_db
@@ -218,7 +232,7 @@ def test_the_export_has_the_flags_and_defuses_formulas(client, alice):
     assert body.startswith(b"\xef\xbb\xbf")  # the UTF-8 BOM Excel needs
     lines = body.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("Customer code,Customer,Grade,Composite score,Account manager,")
-    assert lines[1] == "'=CMD,'@SUM(A1),Key,50.00,alice-am,0,0,0,1,0,0,0"
+    assert lines[1] == "'=CMD,'@SUM(A1),Key,50.00,alice-am,0,0,1,0,0,0,0"
     chinese_lines = chinese.decode("utf-8-sig").splitlines()
     assert chinese_lines[1].split(",")[2] == "重点客户"
     assert "Customer code" not in chinese_lines[0]
@@ -316,3 +330,39 @@ def test_the_customer_page_runs_a_fixed_number_of_queries(
         RecommendationFactory(customer=carol.customer)
     with django_assert_max_num_queries(len(small.captured_queries)):
         assert client.get(url).status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_queue_shows_due_dates_and_last_contact(client, alice, settings):
+    settings.APPEAL_REVIEW_SLA_DAYS = 5
+    account, change = portal_customer(code="APPEALING", manager=alice)
+    appeal = file_appeal(account, change)
+    quiet = _graded("QUIET", alice, "key")
+    ServiceTicketFactory(customer=quiet, priority="urgent", opened_at=timezone.now())
+    follow_up_create(customer=account.customer, kind="call", outcome="Spoke.", by=alice)
+    client.force_login(alice)
+
+    page = client.get(reverse("manager:queue")).context["page"]
+    rows = {row.code: row for row in page}
+
+    assert rows["APPEALING"].appeal_due_at == appeal.created_at + dt.timedelta(days=5)
+    assert rows["APPEALING"].last_contact_at is not None
+    assert rows["QUIET"].last_contact_at is None
+    assert rows["QUIET"].sla_due_at is not None
+    html = client.get(reverse("manager:queue")).content.decode()
+    assert "Appeal answer due" in html
+    assert "Ticket answer due" in html
+    assert "Never" in html
+
+
+@pytest.mark.django_db
+def test_a_grade_colour_must_be_a_hex_colour():
+    from django.core.exceptions import ValidationError
+
+    key = grade("key")
+    key.color = "red; background: url(x)"
+    with pytest.raises(ValidationError) as error:
+        key.full_clean()
+    assert "color" in error.value.message_dict
+    key.color = "#1D4ED8"
+    key.full_clean()

@@ -54,6 +54,9 @@ def test_manager_records_a_warning_follow_up_and_the_flag_clears(
     set_grade(customer, "key")
     run = run_for(dt.date(2026, 11, 1))
     snapshot(customer, run, grade_code="key", composite=45.0, action="warn")
+    calm = CustomerFactory(code="CALM", name="Wang Fang", account_manager=alice)
+    set_grade(calm, "strategic")
+    snapshot(calm, run, grade_code="strategic", composite=95.0, action="keep")
     run.save()
     words = WORDS[language]
     name = f"manager-journey-{language}-{'phone' if viewport is PHONE else 'desktop'}"
@@ -67,6 +70,10 @@ def test_manager_records_a_warning_follow_up_and_the_flag_clears(
 
     row = page.locator("tr[data-code=WARNED]")
     expect(row).to_contain_text(words["reach_out"])
+    # Urgency first: the warned Key customer above the calm Strategic one.
+    expect(page.get_by_test_id("queue").locator("tbody tr").first).to_have_attribute(
+        "data-code", "WARNED"
+    )
     assert _fits_the_screen(page)
     screenshot(page, f"{name}-01-queue-reach-out")
     row.get_by_role("link", name="WARNED").click()
@@ -85,5 +92,8 @@ def test_manager_records_a_warning_follow_up_and_the_flag_clears(
 
     page.goto(f"{live_server.url}/manager/")
     expect(page.locator("tr[data-code=WARNED]")).not_to_contain_text(words["reach_out"])
+    expect(page.get_by_test_id("queue").locator("tbody tr").first).to_have_attribute(
+        "data-code", "CALM"
+    )
     screenshot(page, f"{name}-04-queue-cleared")
     context.close()
