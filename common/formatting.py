@@ -242,8 +242,15 @@ def excel_value(value: Any, kind: str = "") -> tuple[Any, str | None]:
     if not isinstance(value, int | float | Decimal):
         return value, None
     kind = kind if kind in XLSX_FORMATS else ""
-    if not kind:
-        kind = "count" if isinstance(value, int) else "number"
+    if not kind and isinstance(value, Decimal):
+        # A column without a kind keeps its figures exact, as the CSV does; cents as money.
+        exponent = value.as_tuple().exponent
+        return value, (XLSX_FORMATS["number"] if exponent == -2 else None)
+    if not kind and isinstance(value, float):
+        # ... and a float (a score of the customer export) its precision, float noise
+        # dropped at six decimals, in the General format.
+        return to_decimal(value, 6).normalize(), None
+    kind = kind or "count"
     if kind == "count":
         return int(to_decimal(value, 0)), XLSX_FORMATS["count"]
     return to_decimal(value, PLACES.get(kind, 2)), XLSX_FORMATS[kind]
