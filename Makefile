@@ -52,10 +52,13 @@ run: migrate
 	@$(PY) -m celery -A tierhub worker -B --pool=solo --loglevel=warning \
 		--schedule $(TIERHUB_VAR_DIR)/celery/beat-schedule & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
-	echo; echo "TierHub:  http://$(HOST):$(PORT)/admin/"; \
-	echo "  operations login:       ops / tierhub-demo"; \
-	echo "  account manager login:  manager / tierhub-demo"; \
-	echo "  API schema:             http://$(HOST):$(PORT)/api/schema/"; echo; \
+	echo; echo "TierHub (every demo password: tierhub-demo)"; \
+	echo "  admin (Operations):          http://$(HOST):$(PORT)/admin/    login: ops"; \
+	echo "  account managers' queue:     http://$(HOST):$(PORT)/manager/  login: manager"; \
+	echo "  customer portal:             http://$(HOST):$(PORT)/portal/   login: customer"; \
+	echo "  staff log in at http://$(HOST):$(PORT)/ and land on the queue or the dashboard"; \
+	echo "  development e-mail (set-password links too): $(TIERHUB_VAR_DIR)/outbox/*.eml"; \
+	echo "  API schema:                  http://$(HOST):$(PORT)/api/schema/"; echo; \
 	$(PY) manage.py runserver --noreload $(HOST):$(PORT)
 
 worker: venv

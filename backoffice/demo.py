@@ -14,7 +14,9 @@ the real services, so `make run` opens on history and the demo exercises the rea
 - customers appeal some downgrades (`appeal_file`); older appeals are accepted (which locks
   the grade: `appeal_accept`), rejected or withdrawn, recent ones are still open, under
   review or waiting (some past the review SLA);
-- customers redeem the benefits their grade carries (`benefit_redeem`).
+- customers redeem the benefits their grade carries (`benefit_redeem`);
+- a customer portal login is made if missing (`customer`, the demo password):
+  `demo_customer_login_ensure`.
 
 Each month's operations happen at their own moment: the clock (`django.utils.timezone.now`)
 is set to that moment while the services run, so timestamps, appeal windows, SLAs, lock
@@ -53,7 +55,8 @@ from benefits.selectors import benefit_catalog_by_grade
 from benefits.services.redemptions import benefit_redeem
 from common.dates import local_midnight
 from common.exceptions import DomainError
-from customers.services.demo import MANAGER_USERNAMES, OPS_USERNAME
+from customers.models import CustomerAccount
+from customers.services.demo import DEMO_PASSWORD, MANAGER_USERNAMES, OPS_USERNAME
 from grading.models import CustomerGrade, GradeChange, GradingRun, ScoreSnapshot
 from grading.services.notifications import run_notify
 from grading.services.reviews import grade_change_approve, grade_change_reject
@@ -64,6 +67,9 @@ Progress = Callable[[str, int], None]
 
 #: Monthly periods graded: a year of history.
 DEMO_PERIODS = 12
+#: The demo's customer portal login (password: the demo password), made by the history seed.
+DEMO_CUSTOMER_USERNAME = "customer"
+DEMO_CUSTOMER_EMAIL = "customer@tierhub.local"
 #: Share of a run's warnings an account manager follows up on.
 FOLLOW_UP_RATE = 0.3
 #: What operations do with a run's downgrade proposals (the rest wait for review).
@@ -212,7 +218,47 @@ def demo_history_seed(
             summary.redemptions += _redemptions(rng, timeline, as_of)
         report("history", 1)
     summary.pending = GradeChange.objects.filter(status=GradeChange.Status.PROPOSED).count()
+    demo_customer_login_ensure(by=ops)
     return summary
+
+
+def demo_customer_login_ensure(*, by: User) -> CustomerAccount | None:
+    """Give the demo a customer portal login (`customer` / the demo password) if missing.
+
+    The customer is one of `manager`'s (the printed manager login) with the latest applied
+    downgrade, so the portal shows an appealable downgrade; else any graded customer.
+    None when the demo has no graded customer yet.
+    """
+    user_model = get_user_model()
+    existing = CustomerAccount.objects.filter(user__username=DEMO_CUSTOMER_USERNAME).first()
+    if existing is not None:
+        return existing
+    downgraded = (
+        GradeChange.objects.filter(
+            direction=GradeChange.Direction.DOWN,
+            status=GradeChange.Status.APPLIED,
+            customer__account_manager__username=MANAGER_USERNAMES[0],
+            customer__is_active=True,
+        )
+        .order_by("-created_at", "-id")
+        .values_list("customer_id", flat=True)
+        .first()
+    )
+    customer_id = downgraded or (
+        CustomerGrade.objects.filter(customer__is_active=True)
+        .order_by("customer_id")
+        .values_list("customer_id", flat=True)
+        .first()
+    )
+    if customer_id is None:
+        return None
+    with transaction.atomic():
+        user = user_model.objects.create_user(
+            username=DEMO_CUSTOMER_USERNAME,
+            email=DEMO_CUSTOMER_EMAIL,
+            password=DEMO_PASSWORD,
+        )
+        return CustomerAccount.objects.create(user=user, customer_id=customer_id, invited_by=by)
 
 
 def _follow_ups(

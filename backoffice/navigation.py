@@ -14,6 +14,7 @@ from typing import Any
 
 from django.apps import apps
 from django.contrib import admin
+from django.contrib.auth.models import AnonymousUser, User
 from django.http import HttpRequest
 from django.templatetags.static import static
 from django.urls import reverse
@@ -22,6 +23,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from common.roles import ACCOUNT_MANAGERS, OPERATIONS
 from grading.models import GradeChange
 
 #: The account managers' pages need this (manager.views.VIEW_PERMISSION).
@@ -60,6 +62,25 @@ def site_url(request: HttpRequest) -> str:
     if may_open_manager_queue(request):
         return reverse("manager:queue")
     return reverse("admin:index")
+
+
+def landing_url(user: User | AnonymousUser) -> str:
+    """Where a person lands after logging in, or at the site root, by who they are.
+
+    Operations (and superusers) the admin's dashboard; an account manager their queue; a
+    customer their portal; anyone else the staff login. docs/operations.md, "Sites and logins".
+    """
+    if not user.is_authenticated or not user.is_active:
+        return reverse("admin:login")
+    assert isinstance(user, User)
+    groups = set(user.groups.values_list("name", flat=True))
+    if user.is_staff:
+        if user.is_superuser or OPERATIONS in groups or ACCOUNT_MANAGERS not in groups:
+            return reverse("admin:index")
+        return reverse("manager:queue")
+    if hasattr(user, "customer_account"):
+        return reverse("portal:home")
+    return reverse("portal:login")
 
 
 def admin_stylesheet(request: HttpRequest) -> str:

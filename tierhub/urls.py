@@ -2,13 +2,15 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from backoffice import views as backoffice_views
 from common.tokens import StaffTokenApi
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    # Everyone lands at home: the root and the staff login route by role (backoffice.views).
+    path("", backoffice_views.landing, name="landing"),
+    path("admin/login/", backoffice_views.staff_login),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("portal/", include("portal.urls")),

@@ -12,7 +12,7 @@ from appeals.models import Appeal, FollowUp
 from backoffice.demo import demo_periods
 from benefits.models import Redemption
 from common.models import Notification
-from customers.models import Customer
+from customers.models import Customer, CustomerAccount
 from grading.models import GradeChange, GradeOverride, GradingRun, ScoreSnapshot
 from grading.services.integrity import grades_check
 
@@ -57,6 +57,12 @@ def test_seed_demo_grades_a_year_and_leaves_work_for_operations():
     # Follow-ups on warnings, redemptions, notifications.
     assert ScoreSnapshot.objects.filter(action="warn").exists()
     assert FollowUp.objects.exists()
+    assert set(FollowUp.objects.values_list("kind", flat=True)) == {FollowUp.Kind.WARNING}
+    assert not FollowUp.objects.filter(next_step="").exists()
+    # A portal login for the demo customer, on one of `manager`'s customers.
+    account = CustomerAccount.objects.get(user__username="customer")
+    assert account.user.check_password("tierhub-demo")
+    assert account.customer.account_manager.username == "manager"
     assert Redemption.objects.exists()
     assert Notification.objects.exists()
     # Dated over the year, not all today, so reports have trends.

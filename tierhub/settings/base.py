@@ -127,6 +127,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LOGIN_URL = "admin:login"
+# After a login without `next`: the root, which sends each person home (backoffice.views).
+LOGIN_REDIRECT_URL = "landing"
 
 # Internationalisation: English and Simplified Chinese; the language follows the browser
 # (Accept-Language) or the user's explicit choice (set_language view, cookie).
