@@ -8,6 +8,8 @@ manager to /manager/, a customer to /portal/.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
@@ -21,12 +23,15 @@ def landing(request: HttpRequest) -> HttpResponseRedirect:
     return HttpResponseRedirect(landing_url(request.user))
 
 
-def staff_login(request: HttpRequest) -> HttpResponse:
+def staff_login(request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
     """The admin's login page, landing by role when no `next` page was asked for.
 
-    The form's hidden `next` field is the site root instead of the admin's index (a POST
-    without any `next` goes to LOGIN_REDIRECT_URL, the root too).
+    Installed as the admin site's `login` (tierhub/urls.py), so the page keeps its URL name
+    and namespace ("admin:login": the admin's CSP, axes). The form's hidden `next` field is
+    the site root instead of the admin's index; a POST without any `next` goes to
+    LOGIN_REDIRECT_URL, the root too.
     """
-    if "next" in request.GET or "next" in request.POST:
-        return admin.site.login(request)
-    return admin.site.login(request, extra_context={"next": reverse("landing")})
+    site = admin.site
+    if "next" not in request.GET and "next" not in request.POST:
+        extra_context = {**(extra_context or {}), "next": reverse("landing")}
+    return type(site).login(site, request, extra_context)

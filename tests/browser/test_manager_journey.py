@@ -68,7 +68,7 @@ def test_manager_records_a_warning_follow_up_and_the_flag_clears(
     page.goto(f"{live_server.url}/")
     page.fill("#id_username", alice.username)
     page.fill("#id_password", PASSWORD)
-    page.press("#id_password", "Enter")
+    page.locator("#login-form [type=submit]").click()
     expect(page).to_have_url(f"{live_server.url}/manager/")
 
     row = page.locator("tr[data-code=WARNED]")
