@@ -6,12 +6,13 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.models import AnonymousUser, User
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponseRedirect
 
 from appeals.evidence import EXTENSIONS, private_storage
 from appeals.models import Evidence
 from common.exceptions import DomainError
 from common.models import Notification
+from common.services import notification_mark_read
 
 
 def notifications_context(user: User | AnonymousUser, *, limit: int = 10) -> dict:
@@ -47,3 +48,17 @@ def evidence_response(evidence: Evidence) -> FileResponse:
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+def notification_open_response(user: User, *, pk: int, fallback: str) -> HttpResponseRedirect:
+    """Mark the user's notification `pk` read and go to the page it is about (404 if not theirs).
+
+    Opening a message reads it; a message without a page (or with one outside this site)
+    goes back to the messages list, `fallback`.
+    """
+    note = Notification.objects.filter(recipient=user, pk=pk).only("link").first()
+    if note is None:
+        raise Http404
+    notification_mark_read(user_id=user.pk, ids=[note.pk])
+    local = note.link.startswith("/") and not note.link.startswith("//")
+    return HttpResponseRedirect(note.link if local else fallback)

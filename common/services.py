@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from common.models import Notification
@@ -87,12 +88,14 @@ def notification_emails_send(*, limit: int = 1000) -> int:
             if not claimed:
                 continue
             try:
+                text, html = notification_email_bodies(note)
                 send_mail(
                     note.title,
-                    note.body,
+                    text,
                     settings.DEFAULT_FROM_EMAIL,
                     [note.recipient.email],
                     fail_silently=False,
+                    html_message=html,
                 )
             except smtplib.SMTPException as exc:
                 if not _refused_for_good(exc):
@@ -101,6 +104,22 @@ def notification_emails_send(*, limit: int = 1000) -> int:
                 continue
         sent += 1
     return sent
+
+
+def notification_email_bodies(note: Notification) -> tuple[str, str]:
+    """Return the plain-text and HTML bodies of a notification's e-mail.
+
+    Never empty: the message's text (its title when it has no body) and, when it is about a
+    page, the page's absolute address (SITE_URL + link), so the reader can open it.
+    """
+    link = note.link
+    if link.startswith("/") and not link.startswith("//"):
+        link = settings.SITE_URL.rstrip("/") + link
+    context = {"title": note.title, "body": note.body or note.title, "url": link}
+    return (
+        render_to_string("common/notification_email.txt", context),
+        render_to_string("common/notification_email.html", context),
+    )
 
 
 def _refused_for_good(exc: smtplib.SMTPException) -> bool:

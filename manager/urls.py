@@ -16,4 +16,5 @@ urlpatterns = [
         name="recommendation_close",
     ),
     path("notifications/", views.notifications, name="notifications"),
+    path("notifications/<int:pk>/", views.notification_open, name="notification_open"),
 ]

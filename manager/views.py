@@ -17,6 +17,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -24,7 +25,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from appeals import selectors, services
 from appeals.forms import FollowUpForm
 from appeals.labels import grade_label
-from appeals.views_common import domain_error_to_form, notifications_context
+from appeals.views_common import (
+    domain_error_to_form,
+    notification_open_response,
+    notifications_context,
+)
 from benefits.exceptions import RecommendationAlreadyDecided
 from benefits.models import Recommendation
 from benefits.selectors import (
@@ -223,4 +228,12 @@ def notifications(request: HttpRequest) -> HttpResponse:
         request,
         "manager/notifications.html",
         {"section": "manager", **notifications_context(request.user, limit=50)},
+    )
+
+
+@require_GET
+@manager_view
+def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
+    return notification_open_response(
+        acting_user(request.user), pk=pk, fallback=reverse("manager:notifications")
     )

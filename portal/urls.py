@@ -23,6 +23,7 @@ urlpatterns = [
     path("appeals/<int:pk>/withdraw/", views.appeal_withdraw, name="appeal_withdraw"),
     path("evidence/<int:pk>/", views.evidence_download, name="evidence"),
     path("notifications/", views.notifications, name="notifications"),
+    path("notifications/<int:pk>/", views.notification_open, name="notification_open"),
     # Accounts: Django's auth views with portal templates. django-axes hooks authenticate(),
     # so this login locks out after repeated failures like the admin's.
     path(

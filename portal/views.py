@@ -16,6 +16,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -27,6 +28,7 @@ from appeals.forms import AppealForm
 from appeals.views_common import (
     domain_error_to_form,
     evidence_response,
+    notification_open_response,
     notifications_context,
 )
 from benefits.models import GrowthTask, Redemption
@@ -304,3 +306,11 @@ def notifications(request: HttpRequest, customer: Customer) -> HttpResponse:
         notification_mark_read(user_id=acting_user(request.user).pk)
         return redirect("portal:notifications")
     return _render(request, "portal/notifications.html", customer)
+
+
+@require_GET
+@portal_view
+def notification_open(request: HttpRequest, customer: Customer, pk: int) -> HttpResponse:
+    return notification_open_response(
+        acting_user(request.user), pk=pk, fallback=reverse("portal:notifications")
+    )

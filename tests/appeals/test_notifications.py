@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.core import mail
+from django.urls import reverse
 
 from appeals import services
 from common.models import Notification
@@ -90,3 +91,36 @@ def test_warnings_proposals_and_decisions_reach_manager_and_customer_once(scheme
     assert "grade_warn" not in mine  # a warning is the manager's cue to reach out
     assert emailed == len(before) == len(mail.outbox)
     assert notification_emails_send() == 0
+
+
+@pytest.mark.django_db
+def test_opening_a_message_marks_it_read_and_goes_to_its_page(client, carol, alice):
+    from common.services import NotificationDraft, notification_send_many
+
+    notification_send_many(
+        drafts=[
+            NotificationDraft(
+                recipient_id=carol.user.pk,
+                kind="test",
+                title="Your appeal was accepted",
+                body="",
+                link="/portal/appeals/",
+                dedupe_key="open-1",
+            ),
+            NotificationDraft(
+                recipient_id=alice.pk, kind="test", title="Not Carol's", body="", dedupe_key="x"
+            ),
+        ]
+    )
+    mine = Notification.objects.get(recipient=carol.user)
+    others = Notification.objects.get(recipient=alice)
+    client.force_login(carol.user)
+
+    response = client.get(reverse("portal:notification_open", args=[mine.pk]))
+
+    assert response["Location"] == "/portal/appeals/"
+    mine.refresh_from_db()
+    assert mine.read_at is not None
+    assert client.get(reverse("portal:notification_open", args=[others.pk])).status_code == 404
+    page = client.get(reverse("portal:notifications")).content.decode()
+    assert reverse("portal:notification_open", args=[mine.pk]) in page

@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from benefits.models import GrowthTask, Redemption
+from common.services import NotificationDraft, notification_send_many
 from customers.models import PointsEntry
 from tests.appeals.factories import PASSWORD, file_appeal, portal_customer
 
@@ -52,6 +53,18 @@ def test_customer_redeems_once_completes_profile_and_sees_when_appeals_are_answe
     account, change = portal_customer(code="CAROL")
     appeal = file_appeal(account, change)
     task = GrowthTask.objects.get(code=GrowthTask.Code.COMPLETE_PROFILE)
+    notification_send_many(
+        drafts=[
+            NotificationDraft(
+                recipient_id=account.user.pk,
+                kind="appeal_received",
+                title="Appeal received",
+                body="",
+                link=f"/portal/appeals/{appeal.pk}/",
+                dedupe_key="journey",
+            )
+        ]
+    )
     words = WORDS[language]
     name = f"customer-journey-{language}-{'phone' if viewport is PHONE else 'desktop'}"
     context = browser.new_context(viewport=viewport, locale="en-GB")
@@ -91,6 +104,16 @@ def test_customer_redeems_once_completes_profile_and_sees_when_appeals_are_answe
     assert PointsEntry.objects.get(customer=account.customer).points == task.points
     assert _fits_the_screen(page)
     screenshot(page, f"{name}-04-profile-complete")
+
+    # Opening a message reads it: the unread badge goes.
+    page.goto(f"{live_server.url}/portal/notifications/")
+    unread = int(page.get_by_test_id("unread").inner_text())
+    page.get_by_test_id("message").first.click()
+    expect(page).to_have_url(f"{live_server.url}/portal/appeals/{appeal.pk}/")
+    if unread == 1:
+        expect(page.get_by_test_id("unread")).to_have_count(0)
+    else:
+        expect(page.get_by_test_id("unread")).to_have_text(str(unread - 1))
 
     # The open appeal says when the answer is due.
     page.goto(f"{live_server.url}/portal/appeals/{appeal.pk}/")

@@ -59,3 +59,30 @@ def test_a_recipient_refused_for_good_does_not_hold_up_the_others(alice, monkeyp
     assert notification_emails_send() == 2
     assert notification_emails_send() == 0  # the refused one is not tried again
     assert sorted(m.subject for m in mail.outbox) == ["T1", "T2"]
+
+
+@pytest.mark.django_db
+def test_an_email_has_a_subject_a_body_and_the_pages_address_in_text_and_html(alice, settings):
+    settings.SITE_URL = "https://tierhub.example.com"
+    notification_send_many(
+        drafts=[
+            NotificationDraft(
+                recipient_id=alice.pk,
+                kind="test",
+                title="Grade changed",
+                body="",
+                link="/manager/customers/7/",
+                dedupe_key="one",
+            )
+        ]
+    )
+
+    assert notification_emails_send() == 1
+
+    (message,) = mail.outbox
+    assert message.subject == "Grade changed"
+    assert "Grade changed" in message.body  # never an empty body
+    assert "https://tierhub.example.com/manager/customers/7/" in message.body
+    html, mime = message.alternatives[0]
+    assert mime == "text/html"
+    assert 'href="https://tierhub.example.com/manager/customers/7/"' in html
