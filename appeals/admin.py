@@ -33,7 +33,8 @@ from appeals.models import Appeal, FollowUp
 from appeals.views_common import evidence_response
 from common.exceptions import DomainError
 from customers.selectors import scope_for_user
-from grading.admin.explanations import ACTION_LABELS, RULE_LABELS
+from grading.admin.explanations import RULE_LABELS
+from grading.labels import ACTION_LABELS
 from grading.models import GradingRun, ScoreSnapshot
 
 EVIDENCE_PERMISSION = "appeals.view_evidence"

@@ -169,3 +169,15 @@ def run_label(run: GradingRun) -> str:
         "version": run.scheme.version,
         "period": run_period(run.as_of),
     }
+
+
+def change_reason(source: str, reason: str, run: GradingRun | None) -> str:
+    """Return why a grade changed, in the reader's language.
+
+    A grading run's change says which run made it ("Grading run default v1, March 2026"),
+    built from the run when shown (rows written before this stored English prose, which is
+    no longer read); any other change shows the reason a person wrote.
+    """
+    if source == "run" and run is not None:
+        return gettext("Grading run %(run)s") % {"run": run_label(run)}
+    return reason

@@ -709,6 +709,14 @@ class GradeChange(models.Model):
         }
         return str(CHANGE_TITLES[self.status]) % values
 
+    @property
+    def reason_text(self) -> str:
+        """Why the grade changed, in the reader's language (`grading.labels.change_reason`);
+        select the run with the change where a list shows it."""
+        from grading.labels import change_reason
+
+        return change_reason(self.source, self.reason, self.run if self.run_id else None)
+
 
 #: A grade change's title by its status (`GradeChange.__str__`); whole sentences, so that a
 #: translation may reorder them.
@@ -870,3 +878,11 @@ class GradeAuditEntry(models.Model):
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise AppendOnlyError("Grade audit entries are append-only.")
+
+    @property
+    def reason_text(self) -> str:
+        """Why the grade changed, in the reader's language (`grading.labels.change_reason`);
+        select the run with the entry where a list shows it."""
+        from grading.labels import change_reason
+
+        return change_reason(self.source, self.reason, self.run if self.run_id else None)

@@ -250,7 +250,7 @@ def grade_history_for_customer(*, customer: Customer, limit: int = 50) -> list[G
     """Return the grades the customer held, newest first (the append-only audit)."""
     return list(
         GradeAuditEntry.objects.filter(customer=customer)
-        .select_related("old_grade", "new_grade")
+        .select_related("old_grade", "new_grade", "run__scheme")
         .order_by("-created_at", "-id")[:limit]
     )
 

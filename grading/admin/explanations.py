@@ -12,7 +12,15 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from grading.labels import lifecycle_label, pyramid_label, rfm_label_label, rfm_segment_label
+from common.formatting import count, money, percent, score
+from grading.labels import (
+    action_label,
+    lifecycle_label,
+    pyramid_label,
+    rfm_label_label,
+    rfm_segment_label,
+    rule_name,
+)
 from grading.models import Cadence, GradeChange, SchemeGrade, ScoreSnapshot
 from grading.policy import cadences_due
 from grading.selectors import rung_get_for_snapshot, snapshot_get_for_change
@@ -130,19 +138,6 @@ UNDER_TARGET_RULES = frozenset(
     {"cadence_not_due", "pending_review", "downgrade_after", "warn_after", "under_target"}
 )
 
-#: What the policy did (grading.policy.ACTIONS).
-ACTION_LABELS: dict[str, Promise] = {
-    "assign": _("First grade assigned"),
-    "upgrade": _("Upgraded"),
-    "keep": _("Grade kept"),
-    "under_target": _("Grade kept, under target"),
-    "warn": _("Manager warned"),
-    "propose_downgrade": _("Downgrade proposed for review"),
-    "downgrade": _("Downgraded"),
-    "pinned": _("Grade pinned by an override"),
-    "locked": _("Grade locked by an appeal"),
-}
-
 
 @dataclass(frozen=True)
 class Explanation:
@@ -152,6 +147,7 @@ class Explanation:
     inputs: list[tuple[Promise, Any]]
     scores: list[tuple[Promise, Any]]
     rule: str
+    rule_name: str
     rule_label: str
     action: str
     action_label: str
@@ -160,25 +156,56 @@ class Explanation:
     policy: list[tuple[Promise, Any]] = field(default_factory=list)
 
 
-#: Snapshot columns that hold a code, shown by its translated label (grading.labels).
-CODED_FIELDS: dict[str, Callable[[str | None], str]] = {
+def _ratio(value: Any) -> str:
+    """A rate or component in 0..1 as a percentage: 0.7523 reads 75.23%."""
+    return percent(None if value is None else value * 100)
+
+
+#: How each snapshot column reads (common.formatting; docs/contributing.md, "Numbers for
+#: people"): a code by its translated label (grading.labels), money with its currency, counts
+#: grouped, the components in 0..1 as percentages, the other scores with two decimals.
+FORMATS: dict[str, Callable[[Any], str]] = {
     "rfm_segment": rfm_segment_label,
     "rfm_label": rfm_label_label,
     "lifecycle": lifecycle_label,
     "pyramid": pyramid_label,
+    "recency_days": count,
+    "frequency": count,
+    "monetary": money,
+    "categories": count,
+    "first_half_amount": money,
+    "second_half_amount": money,
+    "gap_cv": score,
+    "campaign_invitations": count,
+    "campaign_joins": count,
+    "referrals": count,
+    "complaints": count,
+    "reviews": count,
+    "on_time_orders": count,
+    "rated_orders": count,
+    "growth_points": count,
+    "r_score": count,
+    "f_score": count,
+    "m_score": count,
+    "historical": score,
+    "breadth": _ratio,
+    "stability": _ratio,
+    "growth": _ratio,
+    "industry_prior": _ratio,
+    "potential": score,
+    "campaign_rate": _ratio,
+    "referral_score": _ratio,
+    "complaint_score": _ratio,
+    "on_time_rate": _ratio,
+    "review_score": _ratio,
+    "points_bonus": score,
+    "cooperation": score,
+    "composite": score,
 }
 
 
 def _rows(snapshot: ScoreSnapshot, fields: tuple[tuple[str, Promise], ...]) -> list[Any]:
-    rows = []
-    for name, label in fields:
-        value = getattr(snapshot, name)
-        if isinstance(value, float):
-            value = round(value, 4)
-        elif name in CODED_FIELDS:
-            value = CODED_FIELDS[name](value)
-        rows.append((label, "—" if value is None else value))
-    return rows
+    return [(label, FORMATS[name](getattr(snapshot, name))) for name, label in fields]
 
 
 def policy_rows(snapshot: ScoreSnapshot, rung: SchemeGrade) -> list[tuple[Promise, Any]]:
@@ -212,8 +239,8 @@ def policy_rows(snapshot: ScoreSnapshot, rung: SchemeGrade) -> list[tuple[Promis
                 _("Gate: orders in the window"),
                 gettext("%(value)s, needs %(gate)s or more: %(verdict)s")
                 % {
-                    "value": snapshot.frequency,
-                    "gate": rung.min_frequency,
+                    "value": count(snapshot.frequency),
+                    "gate": count(rung.min_frequency),
                     "verdict": verdict(snapshot.frequency >= rung.min_frequency),
                 },
             )
@@ -224,8 +251,8 @@ def policy_rows(snapshot: ScoreSnapshot, rung: SchemeGrade) -> list[tuple[Promis
                 _("Gate: net purchases in the window"),
                 gettext("%(value)s, needs %(gate)s or more: %(verdict)s")
                 % {
-                    "value": snapshot.monetary,
-                    "gate": rung.min_monetary,
+                    "value": money(snapshot.monetary),
+                    "gate": money(rung.min_monetary),
                     "verdict": verdict(snapshot.monetary >= rung.min_monetary),
                 },
             )
@@ -238,10 +265,10 @@ def policy_rows(snapshot: ScoreSnapshot, rung: SchemeGrade) -> list[tuple[Promis
                 "%(floor)s when every gate is met"
             )
             % {
-                "composite": round(snapshot.composite, 4),
-                "minimum": rung.min_score,
-                "margin": rung.hysteresis,
-                "floor": floor,
+                "composite": score(snapshot.composite),
+                "minimum": score(rung.min_score),
+                "margin": score(rung.hysteresis),
+                "floor": score(floor),
             },
         ),
         (
@@ -253,7 +280,10 @@ def policy_rows(snapshot: ScoreSnapshot, rung: SchemeGrade) -> list[tuple[Promis
             gettext(
                 "warn after %(warn)s, downgrade after %(down)s consecutive reviews under target"
             )
-            % {"warn": rung.warn_after or gettext("never"), "down": rung.downgrade_after},
+            % {
+                "warn": count(rung.warn_after) if rung.warn_after else gettext("never"),
+                "down": count(rung.downgrade_after),
+            },
         ),
     ]
     return rows
@@ -274,9 +304,10 @@ def explain_change(change: GradeChange) -> Explanation:
         inputs=_rows(snapshot, INPUT_FIELDS) if snapshot else [],
         scores=_rows(snapshot, SCORE_FIELDS) if snapshot else [],
         rule=rule,
+        rule_name=rule_name(rule) if rule else "",
         rule_label=str(RULE_LABELS.get(rule, "")),
         action=action,
-        action_label=str(ACTION_LABELS.get(action, action)),
+        action_label=action_label(action) if action else "",
         customer_url=reverse("admin:customers_customer_change", args=[change.customer_id]),
         run_url=(
             reverse("admin:grading_gradingrun_change", args=[change.run_id])
@@ -301,10 +332,14 @@ def explain_snapshot(snapshot: ScoreSnapshot) -> Explanation:
         inputs=_rows(snapshot, INPUT_FIELDS),
         scores=_rows(snapshot, SCORE_FIELDS),
         rule=rule,
+        rule_name=rule_name(rule) if rule else "",
         rule_label=str(RULE_LABELS.get(rule, "")),
         action=action,
-        action_label=str(ACTION_LABELS.get(action, action)),
+        action_label=action_label(action) if action else "",
         customer_url=reverse("admin:customers_customer_change", args=[snapshot.customer_id]),
         run_url=reverse("admin:grading_gradingrun_change", args=[snapshot.run_id]),
         policy=policy_rows(snapshot, rung) if rung is not None else [],
     )
+
+
+assert set(FORMATS) == {name for name, _label in INPUT_FIELDS + SCORE_FIELDS}

@@ -130,8 +130,8 @@ class GradeChangeAdmin(ReadOnlyAdminMixin, CustomerScopedAdmin):
         "direction",
         "status",
         "source",
-        "rule",
-        "reason",
+        "rule_name",
+        "reason_text",
         "created_at",
         "decided_by",
         "decided_at",
@@ -158,6 +158,11 @@ class GradeChangeAdmin(ReadOnlyAdminMixin, CustomerScopedAdmin):
     def rule_name(self, obj: GradeChange) -> str:
         """The policy rule in words (grading.labels), never its code."""
         return rule_name(obj.rule)
+
+    @admin.display(description=gettext_lazy("reason"))
+    def reason_text(self, obj: GradeChange) -> str:
+        """Why it changed, in the reader's language (a run's change names the run)."""
+        return obj.reason_text
 
     @admin.display(description=gettext_lazy("age (days)"), ordering="created_at")
     def age(self, obj: GradeChange) -> int:
@@ -366,8 +371,21 @@ class CustomerGradeAdmin(ReadOnlyAdminMixin, CustomerScopedAdmin):
 
 @admin.register(GradeAuditEntry)
 class GradeAuditEntryAdmin(ReadOnlyAdminMixin, CustomerScopedAdmin):
-    list_display = ("customer", "old_grade", "new_grade", "source", "actor", "reason", "created_at")
+    list_display = (
+        "customer",
+        "old_grade",
+        "new_grade",
+        "source",
+        "actor",
+        "reason_text",
+        "created_at",
+    )
     list_filter = ("source", "new_grade")
-    list_select_related = ("customer", "old_grade", "new_grade", "actor")
+    list_select_related = ("customer", "old_grade", "new_grade", "actor", "run__scheme")
+
+    @admin.display(description=gettext_lazy("reason"))
+    def reason_text(self, obj: GradeAuditEntry) -> str:
+        return obj.reason_text
+
     search_fields = ("customer__code", "customer__name", "reason")
     date_hierarchy = "created_at"

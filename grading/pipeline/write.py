@@ -491,7 +491,9 @@ def _history_write(
         *status_params,
         "run",
         *rule_params,
-        f"Grading run {run.as_of:%Y-%m-%d} ({run.scheme})",
+        # No prose: the reason of a run's change is written from its run when shown, in the
+        # reader's language (`GradeChange.reason_text`).
+        "",
         now,
     ]
     with connection.cursor() as cursor:

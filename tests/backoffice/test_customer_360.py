@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from html import unescape
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
 from customers.models import CustomerAccount
+from grading.admin.explanations import RULE_LABELS
+from grading.labels import action_label
 from grading.models import ChangeSource, CustomerGrade, GradeAuditEntry, GradeChange
 from tests.backoffice.factories import customer_with_history, pin
 from tests.customers.factories import CustomerFactory
@@ -53,10 +57,14 @@ def test_every_section_shows_the_customers_history(client, ops, alice):
     assert "Important value" in scores  # the RFM segment too
     proposal = _section(html, "c360-proposal")
     assert "Downgrade: Key → Growth" in proposal
-    assert "Two quarterly reviews under target" in proposal
+    assert "by the grading run of" in proposal
+    # A run's proposal is named by its run, never by the prose a run once stored.
+    assert "Two quarterly reviews under target" not in proposal
     assert "Approve the downgrade" in proposal
     assert "Reject: keep the grade" in proposal
-    assert "Composite 72.5 earns Key" in _section(html, "c360-history")
+    history_section = _section(html, "c360-history")
+    assert "Run of October 2026" in history_section  # a run's entry is named by its run
+    assert "Composite 72.5 earns Key" not in history_section  # not by prose it stored
     assert "Standard → Key" in _section(html, "c360-history")
     appeals = _section(html, "c360-appeals")
     assert "Growth → Standard" in appeals
@@ -75,6 +83,26 @@ def test_every_section_shows_the_customers_history(client, ops, alice):
     # The edit form is still there, under the sections.
     assert 'id="customer_form"' in html
     assert html.index('data-testid="customer-360"') < html.index('id="customer_form"')
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_scores_read_as_words_and_formatted_numbers(client, ops, alice, language):
+    customer = customer_with_history(manager=alice).customer
+    client.force_login(ops)
+
+    answer = client.get(
+        reverse("admin:customers_customer_change", args=[customer.pk]),
+        HTTP_ACCEPT_LANGUAGE=language,
+    )
+
+    scores = unescape(_section(answer.content.decode(), "c360-scores"))
+    with translation.override(language):
+        assert action_label("propose_downgrade") in scores
+        assert str(RULE_LABELS["downgrade_after"]) in scores
+    assert "¥1,234,567.80" in scores  # the window's net purchases, with the currency
+    for raw in ("propose_downgrade", "downgrade_after", "1234567.80"):
+        assert raw not in scores, raw
 
 
 @pytest.mark.django_db

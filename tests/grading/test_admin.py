@@ -6,8 +6,9 @@ import datetime as dt
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from grading import labels
 from grading.labels import rule_name
 from grading.models import (
     CustomerGrade,
@@ -227,24 +228,55 @@ def test_change_page_explains_the_decision_from_the_snapshot(client, ops):
     for expected in (
         "Days since the last order (R)",
         ">95<",  # recency
-        "2400.00",  # monetary
-        "0.4321",  # gap variation
+        "¥2,400.00",  # monetary, with its currency and grouped
+        "¥1,500.00",  # first half of the window
+        "0.43",  # gap variation
+        "87.50%",  # on-time rate, a share
         "Needs attention",  # the RFM label in words
-        "51.2345",  # composite
-        "downgrade_after",
+        "51.23",  # composite
+        "Downgrade after repeated reviews under target",  # the rule by its name
         "“downgrade after” consecutive reviews",
-        "propose_downgrade",
         "Downgrade proposed for review",
         # How the policy judged it, against the Key rung of the run's scheme.
         "How the grade policy judged it",
         "Key, reviewed quarterly",
-        "51.2345; minimum 55.00, margin 2.00: on target from 53.00 when every gate is met",
+        "51.23; minimum 55.00, margin 2.00: on target from 53.00 when every gate is met",
         "warn after 2, downgrade after 3 consecutive reviews under target",
+        # The reason names the run as people do, not the stored English prose.
+        f"Grading run {change.run}",
         reverse("admin:customers_customer_change", args=[change.customer_id]),
         reverse("admin:grading_gradingrun_change", args=[change.run_id]),
     ):
         assert expected in text, expected
+    for code in ("downgrade_after", "propose_downgrade", "2400.00", "51.2345", change.reason):
+        assert code not in text, code
     assert 'name="_save"' not in text  # read-only
+
+
+@pytest.mark.django_db
+def test_change_page_explains_in_chinese_with_words_and_formatted_numbers(client, ops):
+    change = proposal_for(CustomerFactory(code="EXPLAIN"))
+    client.force_login(ops)
+
+    body = client.get(
+        reverse("admin:grading_gradechange_change", args=[change.pk]),
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    )
+
+    text = body.content.decode()
+    with translation.override("zh-hans"):
+        run = str(change.run)
+        for expected in (
+            str(labels.rule_name("downgrade_after")),
+            str(labels.action_label("propose_downgrade")),
+            "¥2,400.00",
+            "¥1,500.00",
+            "87.50%",
+            f"评级批次 {run}",
+        ):
+            assert expected in text, expected
+    for code in ("downgrade_after", "propose_downgrade", "2400.00", "Grading run"):
+        assert code not in text, code
 
 
 # ----------------------------------------------------------------------------------- overrides

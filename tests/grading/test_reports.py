@@ -154,4 +154,10 @@ def test_admin_links_to_reports_and_what_if(client, ops, scheme):
     scheme_page = client.get(f"/admin/grading/gradingscheme/{scheme.pk}/change/").content.decode()
 
     assert "/reports/" in index
-    assert f"/reports/what-if/{scheme.pk}/" in scheme_page
+    # What-if is a button in the scheme page's header (an admin detail action) that opens
+    # the scheme's what-if report.
+    button = f"/admin/grading/gradingscheme/{scheme.pk}/what-if/"
+    assert f'href="{button}"' in scheme_page
+    opened = client.get(button)
+    assert opened.status_code == 302
+    assert opened["Location"] == f"/reports/what-if/{scheme.pk}/"
