@@ -22,6 +22,7 @@ from csp.middleware import CSPMiddleware as BaseCSPMiddleware
 from csp.middleware import PolicyParts
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
+from django.urls import reverse
 from rest_framework.renderers import BrowsableAPIRenderer
 
 
@@ -45,7 +46,10 @@ STAFF_NAMESPACES = frozenset({"admin", "reports"})
 
 
 def is_staff_page(request: HttpRequest) -> bool:
-    """Whether `request` resolved to a page of STAFF_NAMESPACES."""
+    """Whether `request` is a page drawn in unfold's layout: anything under the admin's URL
+    (its login too, whichever view serves it) or a page of STAFF_NAMESPACES."""
+    if request.path_info.startswith(reverse("admin:index")):
+        return True
     match = getattr(request, "resolver_match", None)
     return match is not None and not STAFF_NAMESPACES.isdisjoint(match.namespaces)
 
