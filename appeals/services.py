@@ -360,6 +360,23 @@ def _title(appeal: Appeal, change: GradeChange) -> str:
     return titles[Status(appeal.status)] % values
 
 
+def _customer_title(appeal: Appeal, change: GradeChange) -> str:
+    """The title the customer reads: about their own appeal, in the second person."""
+    values = {
+        "id": appeal.pk,
+        "from": change.from_grade.name if change.from_grade else "—",
+        "to": change.to_grade.name,
+    }
+    titles = {
+        Status.SUBMITTED: _("We received your appeal #%(id)s against the change to %(to)s"),
+        Status.UNDER_REVIEW: _("We are reviewing your appeal #%(id)s"),
+        Status.ACCEPTED: _("Your appeal #%(id)s was accepted: your grade is %(from)s again"),
+        Status.REJECTED: _("Your appeal #%(id)s was not accepted"),
+        Status.WITHDRAWN: _("Your appeal #%(id)s was withdrawn"),
+    }
+    return titles[Status(appeal.status)] % values
+
+
 def _notify(*, appeal: Appeal, note: str) -> None:
     """Tell the customer's portal users and the account manager (once per status)."""
     from customers.models import CustomerAccount
@@ -373,7 +390,7 @@ def _notify(*, appeal: Appeal, note: str) -> None:
         NotificationDraft(
             recipient_id=user_id,
             kind=kind,
-            title=title,
+            title=_customer_title(appeal, change),
             body=body,
             link=reverse("portal:appeal_detail", args=[appeal.pk]),
             dedupe_key=key,

@@ -38,6 +38,16 @@ def test_each_transition_notifies_customer_users_and_manager_once(
     assert Notification.objects.filter(recipient=carol.user, kind="appeal_accepted").get().link == (
         f"/portal/appeals/{appeal.pk}/"
     )
+    # The customer reads about their own appeal; the manager about the customer's.
+    titles = dict(
+        Notification.objects.filter(kind="appeal_accepted").values_list(
+            "recipient__username", "title"
+        )
+    )
+    assert titles[carol.user.username] == (
+        f"Your appeal #{appeal.pk} was accepted: your grade is Key again"
+    )
+    assert carol.customer.name in titles[alice.username]
 
     sent = notification_emails_send()
     assert notification_emails_send() == 0
