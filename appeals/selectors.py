@@ -20,7 +20,7 @@ from django.utils import timezone
 from appeals.models import Appeal, AppealEvent, Evidence, FollowUp
 from customers.models import Customer
 from customers.selectors import scope_for_user
-from grading.models import GradeChange, GradingRun, ScoreSnapshot
+from grading.models import GradeChange, GradeOverride, GradingRun, ScoreSnapshot
 from grading.selectors import run_get_latest_succeeded
 
 #: Snapshot decisions an account manager should follow up (the queue's "reach out" need).
@@ -176,6 +176,17 @@ def warning_pending_for_customer(*, customer: Customer) -> PendingWarning | None
         .first()
     )
     return PendingWarning(run=answered, snapshot=snapshot, change=change, follow_up=follow_up)
+
+
+def appeal_lock_for_customer(*, customer: Customer) -> GradeOverride | None:
+    """Return the customer's active appeal lock (an accepted appeal's pinned grade), if any."""
+    return (
+        GradeOverride.objects.filter(
+            customer=customer, source=GradeOverride.Source.APPEAL, ended_at__isnull=True
+        )
+        .select_related("grade")
+        .first()
+    )
 
 
 def appeal_answer_due_at(appeal: Appeal) -> dt.datetime | None:

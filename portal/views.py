@@ -273,6 +273,9 @@ def appeal_detail(request: HttpRequest, customer: Customer, pk: int) -> HttpResp
         customer,
         appeal=appeal,
         answer_due=selectors.appeal_answer_due_at(appeal),
+        lock=selectors.appeal_lock_for_customer(customer=customer)
+        if appeal.status == selectors.Appeal.Status.ACCEPTED
+        else None,
         events=list(selectors.appeal_events(appeal=appeal)),
         evidence=list(appeal.evidence.all()),
     )

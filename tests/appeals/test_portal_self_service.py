@@ -11,6 +11,7 @@ import time_machine
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from benefits.models import GrowthTask, Redemption
 from customers.models import PointsEntry
@@ -139,3 +140,21 @@ def test_an_open_appeal_says_when_the_answer_is_due(client, carol, carols_change
     assert due == dt.date(2026, 12, 9)
     assert 'data-testid="answer-due"' in page
     assert "We will answer by" in page
+
+
+@pytest.mark.django_db
+def test_an_accepted_appeal_shows_the_lock_and_its_expiry(client, carol, carols_change, ops):
+    from appeals.services import appeal_accept
+    from grading.models import GradeOverride
+
+    appeal = file_appeal(carol, carols_change)
+    appeal_accept(appeal_id=appeal.pk, by=ops, note="Confirmed.")
+    lock = GradeOverride.objects.get(customer=carol.customer, ended_at__isnull=True)
+    client.force_login(carol.user)
+
+    page = client.get(reverse("portal:appeal_detail", args=[appeal.pk])).content.decode()
+
+    assert 'data-testid="lock"' in page
+    assert lock.expires_on is not None  # one review period
+    assert f"Your grade is kept at Key until {date_format(lock.expires_on, 'DATE_FORMAT')}" in page
+    assert 'data-testid="answer-due"' not in page  # decided: no due date any more

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from appeals.services import appeal_accept
 from benefits.models import GrowthTask, Redemption
 from common.services import NotificationDraft, notification_send_many
 from customers.models import PointsEntry
@@ -26,6 +27,7 @@ WORDS = {
         "save": "Save",
         "complete": "Your profile is complete:",
         "due": "We will answer by",
+        "lock": "Your grade is kept at Key until",
     },
     "zh-hans": {
         "redeem": "兑换",
@@ -34,6 +36,7 @@ WORDS = {
         "save": "保存",
         "complete": "您的资料已完善：",  # noqa: RUF001
         "due": "我们将在",
+        "lock": "您的等级将保持为重点客户，直至",  # noqa: RUF001
     },
 }
 
@@ -47,7 +50,7 @@ def _fits_the_screen(page) -> bool:
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_customer_redeems_once_completes_profile_and_sees_when_appeals_are_answered(
-    browser, live_server, screenshot, settings, tmp_path, language, viewport
+    browser, live_server, ops, screenshot, settings, tmp_path, language, viewport
 ):
     settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "private")
     account, change = portal_customer(code="CAROL")
@@ -120,4 +123,12 @@ def test_customer_redeems_once_completes_profile_and_sees_when_appeals_are_answe
     expect(page.get_by_test_id("answer-due")).to_contain_text(words["due"])
     assert _fits_the_screen(page)
     screenshot(page, f"{name}-05-appeal-due")
+
+    # Accepted: the page says until when the grade is kept.
+    appeal_accept(appeal_id=appeal.pk, by=ops, note="Confirmed: the warehouse move.")
+    page.reload()
+    expect(page.get_by_test_id("lock")).to_contain_text(words["lock"])
+    expect(page.get_by_test_id("answer-due")).to_have_count(0)
+    assert _fits_the_screen(page)
+    screenshot(page, f"{name}-06-appeal-accepted-lock")
     context.close()
