@@ -590,10 +590,9 @@ def run_once(dsn: str, *, as_of: dt.date, tz: ZoneInfo) -> dict[str, Any]:
         )
         lap("decide")
 
-        status_label = "Active"
-        reason = (
-            f"Grading run {as_of:%Y-%m-%d} ({scheme['name']} v{scheme['version']} ({status_label}))"
-        )
+        # A run's change stores no prose: its reason is written from the run when shown, in
+        # the reader's language (GradeChange.reason_text), as the engine's write step does.
+        reason = ""
         with conn.transaction():
             # Foreign keys checked per statement: ~3x cheaper than queued until the commit.
             # BENCH_FK=deferred keeps Django's default; BENCH_FK=off skips them (superuser
