@@ -506,8 +506,9 @@ def write(
         )
         cursor.execute(
             "INSERT INTO grading_customergrade (customer_id, grade_id, since, periods_under,"
-            " last_run_id, updated_at)"
-            f" SELECT customer_id, target, %s, 0, %s, %s FROM load l WHERE {action_in('assign')}"
+            " last_run_id, updated_at, pinned)"
+            f" SELECT customer_id, target, %s, 0, %s, %s, FALSE FROM load l"
+            f" WHERE {action_in('assign')}"
             " ON CONFLICT DO NOTHING",
             [now, run_id, now],
         )
@@ -552,8 +553,10 @@ def run_once(dsn: str, *, as_of: dt.date, tz: ZoneInfo) -> dict[str, Any]:
         conn.execute(
             "INSERT INTO grading_gradingrun (scheme_id, as_of, status, triggered_by, started_at,"
             " shards, phase_seconds, population_cuts, scored, assigned, upgraded, warned,"
-            " downgrade_proposals, downgraded, unchanged, pinned, error)"
-            " VALUES (%s, %s, 'running', 'baseline', %s, 1, '{}', '{}', 0, 0, 0, 0, 0, 0, 0, 0, '')"
+            " downgrade_proposals, downgraded, unchanged, pinned, error, phase, progress_done,"
+            " progress_total)"
+            " VALUES (%s, %s, 'running', 'baseline', %s, 1, '{}', '{}', 0, 0, 0, 0, 0, 0, 0, 0, '',"
+            " '', 0, 0)"
             " ON CONFLICT (scheme_id, as_of) DO NOTHING",
             [scheme["id"], as_of, now],
         )

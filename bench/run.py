@@ -350,6 +350,9 @@ def fingerprints(dsn: str) -> dict[str, list[Any]]:
         "duration_seconds",
         "phase_seconds",
         "progress_at",
+        "phase",  # progress bookkeeping for the run's page, not a result
+        "progress_done",
+        "progress_total",
         "triggered_by",
     }
     result: dict[str, list[Any]] = {}
