@@ -156,8 +156,7 @@ def customer_export_values(
     # The grade's name in the reader's language (a path through Customer reads the plain
     # column otherwise: common.translated).
     columns = [
-        localized(name) if name == "grade_state__grade__name" else name
-        for name in EXPORT_VALUES
+        localized(name) if name == "grade_state__grade__name" else name for name in EXPORT_VALUES
     ]
     return scoped.order_by("code").values_list(*columns)
 
