@@ -28,6 +28,7 @@ from django.utils import timezone
 from customers.models import Customer
 from customers.services.imports import CUSTOMER_OPTIONAL, CUSTOMER_REQUIRED
 from customers.tabular import _safe_cell, write_table
+from grading.exports import SCORE_COLUMNS
 from grading.models import GradingRun
 from grading.selectors import customer_export_values, run_get_latest_succeeded
 
@@ -40,20 +41,7 @@ GRADE_COLUMNS = (
     "grade_pinned",
     "pin_source",
     "scores_as_of",
-    "recency_days",
-    "frequency",
-    "monetary",
-    "r_score",
-    "f_score",
-    "m_score",
-    "rfm_segment",
-    "rfm_label",
-    "lifecycle",
-    "pyramid",
-    "historical",
-    "potential",
-    "cooperation",
-    "composite",
+    *SCORE_COLUMNS,
 )
 #: The export's header, in column order: every column a customer import takes, under the
 #: import's names (docs/importing.md), then the grade and scores.

@@ -12,8 +12,8 @@ from grading.models import GradingRun, GradingScheme, ScoreSnapshot
 from grading.pipeline import decide
 from grading.pipeline.rules import scheme_rules
 
-EXPORT_COLUMNS = (
-    "customer_code",
+#: A customer's scores, in the order every export writes them.
+SCORE_COLUMNS = (
     "recency_days",
     "frequency",
     "monetary",
@@ -28,8 +28,8 @@ EXPORT_COLUMNS = (
     "potential",
     "cooperation",
     "composite",
-    "grade",
 )
+EXPORT_COLUMNS = ("customer_code", *SCORE_COLUMNS, "grade")
 _VALUE_COLUMNS = ("historical", "potential", "cooperation", "composite")
 _CODE_COLUMNS = ("rfm_segment", "rfm_label", "lifecycle", "pyramid", "grade")
 
