@@ -165,8 +165,8 @@ def warning_pending_for_customer(*, customer: Customer) -> PendingWarning | None
         .order_by("-created_at", "-id")
         .first()
     )
-    if snapshot is None and change is None:
-        return None
+    if snapshot is None and (change is None or change.run is None):
+        return None  # a proposal made outside a run answers no warning (found by hypothesis)
     answered = run if snapshot is not None else change.run  # type: ignore[union-attr]
     assert answered is not None
     follow_up = (
