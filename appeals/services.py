@@ -32,8 +32,10 @@ from appeals.exceptions import (
     AppealNotAllowed,
     AppealTransitionNotAllowed,
 )
+from appeals.messages import CUSTOMER, STAFF
 from appeals.models import Appeal, AppealEvent, Evidence, FollowUp
 from appeals.selectors import (
+    appeal_lock_for_customer,
     appeal_window_days,
     change_is_appealable,
     warning_pending_for_customer,
@@ -41,6 +43,7 @@ from appeals.selectors import (
 from common.exceptions import DomainError
 from common.services import NotificationDraft, notification_send_many
 from customers.models import Customer
+from grading.messages import grade_param
 from grading.models import Cadence, GradeChange, GradeOverride, SchemeGrade
 
 Status = Appeal.Status
@@ -343,55 +346,33 @@ def _one_review_period_after(day: dt.date, *, cadence: str) -> dt.date:
     )
 
 
-def _title(appeal: Appeal, change: GradeChange) -> str:
-    values = {
-        "id": appeal.pk,
-        "customer": appeal.customer.name,
-        "from": change.from_grade.name if change.from_grade else "—",
-        "to": change.to_grade.name,
-    }
-    titles = {
-        Status.SUBMITTED: _("Appeal #%(id)s filed for %(customer)s (%(from)s → %(to)s)"),
-        Status.UNDER_REVIEW: _("Appeal #%(id)s of %(customer)s is under review"),
-        Status.ACCEPTED: _("Appeal #%(id)s of %(customer)s accepted: %(from)s restored"),
-        Status.REJECTED: _("Appeal #%(id)s of %(customer)s rejected"),
-        Status.WITHDRAWN: _("Appeal #%(id)s of %(customer)s withdrawn"),
-    }
-    return titles[Status(appeal.status)] % values
-
-
-def _customer_title(appeal: Appeal, change: GradeChange) -> str:
-    """The title the customer reads: about their own appeal, in the second person."""
-    values = {
-        "id": appeal.pk,
-        "from": change.from_grade.name if change.from_grade else "—",
-        "to": change.to_grade.name,
-    }
-    titles = {
-        Status.SUBMITTED: _("We received your appeal #%(id)s against the change to %(to)s"),
-        Status.UNDER_REVIEW: _("We are reviewing your appeal #%(id)s"),
-        Status.ACCEPTED: _("Your appeal #%(id)s was accepted: your grade is %(from)s again"),
-        Status.REJECTED: _("Your appeal #%(id)s was not accepted"),
-        Status.WITHDRAWN: _("Your appeal #%(id)s was withdrawn"),
-    }
-    return titles[Status(appeal.status)] % values
-
-
 def _notify(*, appeal: Appeal, note: str) -> None:
-    """Tell the customer's portal users and the account manager (once per status)."""
+    """Tell the customer's portal users and the account manager (once per status).
+
+    Worded per reader by appeals.messages; an accepted appeal says until when the grade is
+    kept (the appeal lock's expiry).
+    """
     from customers.models import CustomerAccount
 
     change = GradeChange.objects.select_related("from_grade", "to_grade").get(pk=appeal.change_id)
-    title = _title(appeal, change)
-    body = note or _("Status: %(status)s.") % {"status": appeal.get_status_display()}
+    params = {
+        "id": appeal.pk,
+        "status": appeal.status,
+        "from": grade_param(change.from_grade),
+        "to": grade_param(change.to_grade),
+        "note": note,
+    }
+    if appeal.status == Status.ACCEPTED:
+        lock = appeal_lock_for_customer(customer=appeal.customer)
+        if lock is not None and lock.expires_on is not None:
+            params["until"] = lock.expires_on.isoformat()
     key = f"appeal:{appeal.pk}:{appeal.status}"
     kind = f"appeal_{appeal.status}"
     drafts = [
         NotificationDraft(
             recipient_id=user_id,
             kind=kind,
-            title=_customer_title(appeal, change),
-            body=body,
+            params={**params, "audience": CUSTOMER},
             link=reverse("portal:appeal_detail", args=[appeal.pk]),
             dedupe_key=key,
         )
@@ -404,8 +385,7 @@ def _notify(*, appeal: Appeal, note: str) -> None:
             NotificationDraft(
                 recipient_id=appeal.customer.account_manager_id,
                 kind=kind,
-                title=title,
-                body=body,
+                params={**params, "audience": STAFF, "customer": appeal.customer.name},
                 link=reverse("manager:customer", args=[appeal.customer_id]),
                 dedupe_key=key,
             )

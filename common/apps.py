@@ -1,8 +1,12 @@
 from typing import Any
 
 from django.apps import AppConfig
+from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_migrate
+from django.http import HttpRequest
 from django.urls import register_converter
+from django.utils import translation
+from django.utils.module_loading import autodiscover_modules
 from django.utils.translation import gettext_lazy as _
 
 
@@ -16,6 +20,17 @@ class CommonConfig(AppConfig):
         # `<key:code>` in the API's URLs: a row key that can exist (no "/", no NUL).
         register_converter(KeyConverter, "key")
         post_migrate.connect(_beat_schedule_sync, sender=self)
+        user_logged_in.connect(_language_remember, dispatch_uid="common.language_remember")
+        # Each app words its notifications in its own `messages.py` (common.messages).
+        autodiscover_modules("messages")
+
+
+def _language_remember(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    """At login, remember the language the person is using: their e-mails are written in it."""
+    from common.services import user_language_set
+
+    if request is not None:
+        user_language_set(user=user, language=translation.get_language() or "")
 
 
 def _beat_schedule_sync(sender: AppConfig, using: str = "default", **kwargs: Any) -> None:

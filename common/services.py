@@ -4,27 +4,32 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
-from common.models import Notification
+from common.messages import message_render
+from common.models import Notification, UserPreference
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class NotificationDraft:
+    """A message to be sent: its kind and parameters (worded by common.messages)."""
+
     recipient_id: int
     kind: str
-    title: str
-    body: str
     dedupe_key: str
+    params: Mapping[str, Any] = field(default_factory=dict)
     link: str = ""
 
 
@@ -33,24 +38,26 @@ def notification_send_many(*, drafts: Sequence[NotificationDraft]) -> int:
 
     `dedupe_key` (unique per recipient) makes this idempotent: a re-run of the job that
     produced the drafts creates and e-mails nothing new. Returns the number of rows offered.
+    Raises UnknownMessageKind, before writing anything, for a kind no app words.
     """
     if not drafts:
         return 0
-    Notification.objects.bulk_create(
-        [
-            Notification(
-                recipient_id=d.recipient_id,
-                kind=d.kind,
-                title=d.title[:200],
-                body=d.body,
-                link=d.link,
-                dedupe_key=d.dedupe_key[:150],
+    rows = []
+    with translation.override(settings.LANGUAGE_CODE):
+        for d in drafts:
+            text = message_render(d.kind, d.params)
+            rows.append(
+                Notification(
+                    recipient_id=d.recipient_id,
+                    kind=d.kind,
+                    params=dict(d.params),
+                    title=text.title[:200],
+                    body=text.body,
+                    link=d.link,
+                    dedupe_key=d.dedupe_key[:150],
+                )
             )
-            for d in drafts
-        ],
-        ignore_conflicts=True,
-        batch_size=2000,
-    )
+    Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
 
     def enqueue() -> None:
         from common.tasks import send_notification_emails_task
@@ -77,7 +84,7 @@ def notification_emails_send(*, limit: int = 1000) -> int:
     pending = (
         Notification.objects.filter(emailed_at__isnull=True)
         .exclude(recipient__email="")
-        .select_related("recipient")
+        .select_related("recipient__preference")
         .order_by("id")[:limit]
     )
     for note in pending:
@@ -88,9 +95,11 @@ def notification_emails_send(*, limit: int = 1000) -> int:
             if not claimed:
                 continue
             try:
-                text, html = notification_email_bodies(note)
+                with translation.override(user_language(note.recipient)):
+                    subject = note.text.title
+                    text, html = notification_email_bodies(note)
                 send_mail(
-                    note.title,
+                    subject,
                     text,
                     settings.DEFAULT_FROM_EMAIL,
                     [note.recipient.email],
@@ -107,7 +116,7 @@ def notification_emails_send(*, limit: int = 1000) -> int:
 
 
 def notification_email_bodies(note: Notification) -> tuple[str, str]:
-    """Return the plain-text and HTML bodies of a notification's e-mail.
+    """Return the plain-text and HTML bodies of a notification's e-mail, in the active language.
 
     Never empty: the message's text (its title when it has no body) and, when it is about a
     page, the page's absolute address (SITE_URL + link), so the reader can open it.
@@ -115,7 +124,8 @@ def notification_email_bodies(note: Notification) -> tuple[str, str]:
     link = note.link
     if link.startswith("/") and not link.startswith("//"):
         link = settings.SITE_URL.rstrip("/") + link
-    context = {"title": note.title, "body": note.body or note.title, "url": link}
+    text = note.text
+    context = {"title": text.title, "body": text.body or text.title, "url": link}
     return (
         render_to_string("common/notification_email.txt", context),
         render_to_string("common/notification_email.html", context),
@@ -131,6 +141,21 @@ def _refused_for_good(exc: smtplib.SMTPException) -> bool:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return all(code >= 500 for code, _ in exc.recipients.values())
     return isinstance(exc, smtplib.SMTPDataError) and exc.smtp_code >= 500
+
+
+def user_language(user: AbstractBaseUser) -> str:
+    """Return the language `user` reads: their recorded choice, else the site's default."""
+    try:
+        return user.preference.language  # type: ignore[attr-defined]
+    except ObjectDoesNotExist:
+        return settings.LANGUAGE_CODE
+
+
+def user_language_set(*, user: AbstractBaseUser, language: str) -> None:
+    """Record that `user` reads `language` (ignored unless it is one of the site's languages)."""
+    if language not in dict(settings.LANGUAGES):
+        return
+    UserPreference.objects.update_or_create(user_id=user.pk, defaults={"language": language})
 
 
 def notification_mark_read(*, user_id: int, ids: Sequence[int] | None = None) -> int:

@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from backoffice import views as backoffice_views
+from common import views as common_views
 from common.tokens import StaffTokenApi
 
 # The staff login lands each person by role (backoffice.views.staff_login), under the admin's
@@ -15,7 +16,8 @@ urlpatterns = [
     # Everyone lands at home: the root and the staff login route by role (backoffice.views).
     path("", backoffice_views.landing, name="landing"),
     path("admin/", admin.site.urls),
-    path("i18n/", include("django.conf.urls.i18n")),
+    # Django's language switch, which also remembers a logged-in person's choice.
+    path("i18n/setlang/", common_views.language_set, name="set_language"),
     path("portal/", include("portal.urls")),
     path("manager/", include("manager.urls")),
     path("reports/", include("grading.urls")),

@@ -23,10 +23,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from benefits.messages import CUSTOMER, STAFF
 from benefits.models import Benefit, NudgeEvent, NudgeRule, Recommendation
 from benefits.nudge_parameters import nudge_parameters_clean
 from benefits.periods import months_before
 from common.dates import local_midnight
+from common.messages import names_in_languages
 from common.services import NotificationDraft, notification_send_many
 from customers.models import Category, Customer, Order
 
@@ -89,18 +91,15 @@ def _record(rule: NudgeRule, triggers: list[Trigger], *, now: dt.datetime) -> li
 
 
 def _notify(
-    rule: NudgeRule,
-    triggers: Iterable[Trigger],
-    title: Callable[[Trigger], str],
-    body: Callable[[Trigger], str],
+    rule: NudgeRule, triggers: Iterable[Trigger], params: Callable[[Trigger], dict]
 ) -> None:
+    """Tell the account managers of the triggers' customers (worded by benefits.messages)."""
     notification_send_many(
         drafts=[
             NotificationDraft(
                 recipient_id=t.manager_id,
                 kind=f"nudge_{rule.code}",
-                title=title(t),
-                body=body(t),
+                params={**params(t), "audience": STAFF, "customer": t.label},
                 link=_customer_link(t.customer_id),
                 dedupe_key=f"nudge:{rule.code}:{t.customer_id}:{t.key}",
             )
@@ -111,10 +110,7 @@ def _notify(
 
 
 def _notify_customers(
-    rule: NudgeRule,
-    triggers: list[Trigger],
-    title: Callable[[Trigger], str],
-    body: Callable[[Trigger], str],
+    rule: NudgeRule, triggers: list[Trigger], params: Callable[[Trigger], dict]
 ) -> None:
     """Tell the customers' own portal logins (one query per chunk of customers).
 
@@ -135,8 +131,7 @@ def _notify_customers(
                 NotificationDraft(
                     recipient_id=user_id,
                     kind=f"nudge_{rule.code}",
-                    title=title(t),
-                    body=body(t),
+                    params={**params(t), "audience": CUSTOMER},
                     link=reverse("portal:home"),
                     dedupe_key=f"nudge:{rule.code}:{t.customer_id}:{t.key}",
                 )
@@ -172,33 +167,13 @@ def _new_customer_pack(rule: NudgeRule, params: dict[str, Any], today: dt.date) 
         for pk, code, name, manager_id, registered in rows
     ]
     fresh = _record(rule, triggers, now=timezone.now())
+    named = names_in_languages(benefit) if benefit else None
 
-    def body(t: Trigger) -> str:
-        if benefit is None:
-            return _("Registered on %(day)s. Welcome them.") % {"day": t.payload["registered_on"]}
-        return _("Registered on %(day)s. Welcome them and hand over “%(benefit)s”.") % {
-            "day": t.payload["registered_on"],
-            "benefit": benefit.name,
-        }
+    def message_params(t: Trigger) -> dict:
+        return {"day": t.payload["registered_on"], "benefit": named}
 
-    _notify(
-        rule,
-        fresh,
-        title=lambda t: _("New customer %(customer)s: new-customer pack") % {"customer": t.label},
-        body=body,
-    )
-
-    def customer_body(t: Trigger) -> str:
-        if benefit is None:
-            return _("Thank you for joining us. Your grade and benefits are in the portal.")
-        return _(
-            "Thank you for joining us. As a new customer you get “%(benefit)s”; your grade "
-            "and benefits are in the portal."
-        ) % {"benefit": benefit.name}
-
-    _notify_customers(
-        rule, fresh, title=lambda t: _("Welcome: your new-customer pack"), body=customer_body
-    )
+    _notify(rule, fresh, message_params)
+    _notify_customers(rule, fresh, message_params)
     return len(fresh)
 
 
@@ -235,35 +210,13 @@ def _growth_no_order_reminder(rule: NudgeRule, params: dict[str, Any], today: dt
             )
         )
     fresh = _record(rule, triggers, now=timezone.now())
+    named = names_in_languages(offer) if offer else None
 
-    def body(t: Trigger) -> str:
-        if offer is None:
-            return _("Reach out with an offer to bring them back.")
-        return _("Reach out with an offer: “%(offer)s”.") % {"offer": offer.name}
+    def message_params(t: Trigger) -> dict:
+        return {"day": t.payload["last_order"], "benefit": named}
 
-    _notify(
-        rule,
-        fresh,
-        title=lambda t: (
-            _("Reminder: %(customer)s has not ordered since %(day)s")
-            % {"customer": t.label, "day": t.payload["last_order"]}
-        ),
-        body=body,
-    )
-
-    def customer_body(t: Trigger) -> str:
-        if offer is None:
-            return _("Your last order was on %(day)s. We would be glad to see you again.") % {
-                "day": t.payload["last_order"]
-            }
-        return _("Your last order was on %(day)s. An offer for your next order: “%(offer)s”.") % {
-            "day": t.payload["last_order"],
-            "offer": offer.name,
-        }
-
-    _notify_customers(
-        rule, fresh, title=lambda t: _("An offer for your next order"), body=customer_body
-    )
+    _notify(rule, fresh, message_params)
+    _notify_customers(rule, fresh, message_params)
     return len(fresh)
 
 

@@ -279,16 +279,13 @@ def grades_check_daily(*, today: dt.date | None = None) -> int:
     if not found:
         return 0
     lines = [f"[{v.check}] {v.message}" for v in found[:LISTED_PER_CHECK]]
-    if len(found) > LISTED_PER_CHECK:
-        lines.append(_("… and %(n)s more.") % {"n": len(found) - LISTED_PER_CHECK})
     recipients = get_user_model().objects.filter(groups__name=OPERATIONS, is_active=True)
     notification_send_many(
         drafts=[
             NotificationDraft(
                 recipient_id=user.pk,
                 kind="grades_check",
-                title=_("Grade integrity check: %(n)s problems found") % {"n": len(found)},
-                body="\n".join(lines),
+                params={"count": len(found), "lines": lines},
                 dedupe_key=f"grades_check:{today.isoformat()}",
                 link=reverse("admin:grading_gradingrun_changelist"),
             )

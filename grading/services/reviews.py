@@ -17,10 +17,10 @@ from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from common.services import NotificationDraft, notification_send_many
 from grading.exceptions import ChangeAlreadyDecided, ReasonRequired
+from grading.messages import CUSTOMER, STAFF, grade_param
 from grading.models import (
     ChangeSource,
     CustomerGrade,
@@ -71,19 +71,32 @@ def _split_open(changes: list[GradeChange]) -> tuple[list[GradeChange], int]:
     return open_changes, already
 
 
-def _notify_decision(changes: Sequence[GradeChange], *, decision: str, title: str) -> None:
-    """Tell each change's account manager and the customer's portal logins (once per event)."""
+def _notify_decision(changes: Sequence[GradeChange], *, decision: str) -> None:
+    """Tell each change's account manager and the customer's portal logins (once per event).
+
+    Worded per reader by grading.messages (`change_approved`, `change_rejected`).
+    """
+    from customers.models import CustomerAccount
+
+    def params(change: GradeChange, audience: str) -> dict:
+        values = {
+            "decision": decision,
+            "audience": audience,
+            "from": grade_param(change.from_grade),
+            "to": grade_param(change.to_grade),
+        }
+        if audience == STAFF:
+            values.update(
+                customer=f"{change.customer.code} {change.customer.name}",
+                note=change.decision_note,
+            )
+        return values
+
     drafts = [
         NotificationDraft(
             recipient_id=change.customer.account_manager_id,
             kind=f"change_{decision}",
-            title=title
-            % {
-                "customer": f"{change.customer.code} {change.customer.name}",
-                "from": change.from_grade.name if change.from_grade else "—",
-                "to": change.to_grade.name,
-            },
-            body=change.decision_note,
+            params=params(change, STAFF),
             link=reverse("admin:grading_gradechange_change", args=[change.pk]),
             dedupe_key=f"change:{change.pk}:{decision}",
         )
@@ -91,32 +104,20 @@ def _notify_decision(changes: Sequence[GradeChange], *, decision: str, title: st
         if change.customer.account_manager_id is not None
     ]
     # The customers' own portal logins hear the outcome too (one query for all of them).
-    from customers.models import CustomerAccount
-
     by_customer = {change.customer_id: change for change in changes}
-    outcome = {
-        "approved": gettext_lazy("Your grade changed from %(from)s to %(to)s after review"),
-        "rejected": gettext_lazy("Your grade %(from)s stays after review"),
-    }.get(decision)
-    if outcome is not None:
-        for user_id, customer_id in CustomerAccount.objects.filter(
-            customer_id__in=list(by_customer)
-        ).values_list("user_id", "customer_id"):
-            change = by_customer[customer_id]
-            drafts.append(
-                NotificationDraft(
-                    recipient_id=user_id,
-                    kind=f"change_{decision}",
-                    title=str(outcome)
-                    % {
-                        "from": change.from_grade.name if change.from_grade else "—",
-                        "to": change.to_grade.name,
-                    },
-                    body="",
-                    link="/portal/",
-                    dedupe_key=f"change:{change.pk}:{decision}",
-                )
+    for user_id, customer_id in CustomerAccount.objects.filter(
+        customer_id__in=list(by_customer)
+    ).values_list("user_id", "customer_id"):
+        change = by_customer[customer_id]
+        drafts.append(
+            NotificationDraft(
+                recipient_id=user_id,
+                kind=f"change_{decision}",
+                params=params(change, CUSTOMER),
+                link=reverse("portal:home"),
+                dedupe_key=f"change:{change.pk}:{decision}",
             )
+        )
     notification_send_many(drafts=drafts)
 
 
@@ -197,11 +198,7 @@ def grade_change_approve(*, change_ids: Sequence[int], by: User, note: str = "")
             for change in applied
         )
         _decided(open_changes)
-        _notify_decision(
-            applied,
-            decision="approved",
-            title=_("Grade change approved: %(customer)s is now %(to)s"),
-        )
+        _notify_decision(applied, decision="approved")
     return ReviewResult(applied=len(applied), superseded=len(superseded), already_decided=already)
 
 
@@ -232,9 +229,5 @@ def grade_change_reject(*, change_ids: Sequence[int], by: User, reason: str) -> 
             customer_id__in=sorted({c.customer_id for c in open_changes})
         ).update(periods_under=0)
         _decided(open_changes)
-        _notify_decision(
-            open_changes,
-            decision="rejected",
-            title=_("Grade change rejected: %(customer)s keeps %(from)s"),
-        )
+        _notify_decision(open_changes, decision="rejected")
     return ReviewResult(rejected=len(open_changes), already_decided=already)

@@ -44,8 +44,8 @@ def test_each_transition_notifies_customer_users_and_manager_once(
             "recipient__username", "title"
         )
     )
-    assert titles[carol.user.username] == (
-        f"Your appeal #{appeal.pk} was accepted: your grade is Key again"
+    assert titles[carol.user.username].startswith(
+        f"Your appeal #{appeal.pk} was accepted: your grade is Key again until "
     )
     assert carol.customer.name in titles[alice.username]
 
@@ -111,14 +111,16 @@ def test_opening_a_message_marks_it_read_and_goes_to_its_page(client, carol, ali
         drafts=[
             NotificationDraft(
                 recipient_id=carol.user.pk,
-                kind="test",
-                title="Your appeal was accepted",
-                body="",
+                kind="grades_check",
+                params={"count": 1, "lines": []},
                 link="/portal/appeals/",
                 dedupe_key="open-1",
             ),
             NotificationDraft(
-                recipient_id=alice.pk, kind="test", title="Not Carol's", body="", dedupe_key="x"
+                recipient_id=alice.pk,
+                kind="grades_check",
+                params={"count": 2, "lines": []},
+                dedupe_key="x",
             ),
         ]
     )
@@ -134,3 +136,60 @@ def test_opening_a_message_marks_it_read_and_goes_to_its_page(client, carol, ali
     assert client.get(reverse("portal:notification_open", args=[others.pk])).status_code == 404
     page = client.get(reverse("portal:notifications")).content.decode()
     assert reverse("portal:notification_open", args=[mine.pk]) in page
+
+
+def _key_and_growth_in_chinese(change):
+    for grade, chinese in ((change.from_grade, "重点客户"), (change.to_grade, "成长客户")):
+        grade.name_zh_hans = chinese
+        grade.save(update_fields=["name_zh_hans"])
+
+
+@pytest.mark.django_db
+def test_an_accepted_appeal_reads_in_each_readers_language_and_person(
+    client, carol, carols_change, alice, ops
+):
+    """The same stored message: the customer reads "your grade ... until", the manager reads
+    about the customer; each in the language they are using, the date as they write it."""
+    import datetime as dt
+
+    _key_and_growth_in_chinese(carols_change)
+    appeal = file_appeal(carol, carols_change)
+    services.appeal_accept(
+        appeal_id=appeal.pk, by=ops, note="Confirmed.", today=dt.date(2026, 12, 4)
+    )
+    note = Notification.objects.get(recipient=carol.user, kind="appeal_accepted")
+    until = note.params["until"]
+    assert until == dt.date(2027, 3, 4).isoformat()  # one quarterly review period of Key
+
+    client.force_login(carol.user)
+    english = client.get(reverse("portal:notifications")).content.decode()
+    assert (
+        f"Your appeal #{appeal.pk} was accepted: your grade is Key again until March 4, 2027"
+        in english
+    )
+    client.cookies["django_language"] = "zh-hans"
+    chinese = client.get(reverse("portal:notifications")).content.decode()
+    title = f"您的申诉 #{appeal.pk} 已通过：您的等级已恢复为重点客户，保持至2027年3月4日"  # noqa: RUF001
+    assert title in chinese
+    assert "Confirmed." in chinese  # what the reviewer wrote stays as written
+
+    client.force_login(alice)
+    manager_page = client.get(reverse("manager:notifications")).content.decode()
+    assert f"申诉 #{appeal.pk}" in manager_page
+    assert carol.customer.name in manager_page
+    assert "您的申诉" not in manager_page  # the manager is not addressed as the customer
+
+
+@pytest.mark.django_db
+def test_an_email_is_written_in_the_recipients_language(carol, carols_change, ops):
+    from common.services import user_language_set
+
+    _key_and_growth_in_chinese(carols_change)
+    user_language_set(user=carol.user, language="zh-hans")
+    appeal = file_appeal(carol, carols_change)
+    notification_emails_send()
+
+    (to_carol,) = [m for m in mail.outbox if m.to == [carol.user.email]]
+    assert to_carol.subject == f"我们已收到您针对调整为成长客户的申诉 #{appeal.pk}"
+    assert "打开页面" in to_carol.body  # the template's words too
+    assert f"/portal/appeals/{appeal.pk}/" in to_carol.body

@@ -28,6 +28,7 @@ WORDS = {
         "complete": "Your profile is complete:",
         "due": "We will answer by",
         "lock": "Your grade is kept at Key until",
+        "accepted": "was accepted: your grade is Key again until",
     },
     "zh-hans": {
         "redeem": "兑换",
@@ -37,6 +38,7 @@ WORDS = {
         "complete": "您的资料已完善：",  # noqa: RUF001
         "due": "我们将在",
         "lock": "您的等级将保持为重点客户，直至",  # noqa: RUF001
+        "accepted": "已通过：您的等级已恢复为重点客户，保持至",  # noqa: RUF001
     },
 }
 
@@ -60,9 +62,15 @@ def test_customer_redeems_once_completes_profile_and_sees_when_appeals_are_answe
         drafts=[
             NotificationDraft(
                 recipient_id=account.user.pk,
-                kind="appeal_received",
-                title="Appeal received",
-                body="",
+                kind="appeal_submitted",
+                params={
+                    "id": appeal.pk,
+                    "status": "submitted",
+                    "audience": "customer",
+                    "from": {"en": "Key", "zh-hans": "重点客户"},
+                    "to": {"en": "Growth", "zh-hans": "成长客户"},
+                    "note": "",
+                },
                 link=f"/portal/appeals/{appeal.pk}/",
                 dedupe_key="journey",
             )
@@ -131,4 +139,10 @@ def test_customer_redeems_once_completes_profile_and_sees_when_appeals_are_answe
     expect(page.get_by_test_id("answer-due")).to_have_count(0)
     assert _fits_the_screen(page)
     screenshot(page, f"{name}-06-appeal-accepted-lock")
+
+    # The message says so in the reader's language and person, with the date.
+    page.goto(f"{live_server.url}/portal/notifications/")
+    expect(page.get_by_test_id("message").first).to_contain_text(words["accepted"])
+    assert _fits_the_screen(page)
+    screenshot(page, f"{name}-07-messages")
     context.close()
