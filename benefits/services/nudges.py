@@ -31,6 +31,7 @@ from common.dates import local_midnight
 from common.messages import names_in_languages
 from common.services import NotificationDraft, notification_send_many
 from customers.models import Category, Customer, Order
+from customers.signals import customers_written_in_bulk_send
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,8 @@ class Trigger:
 
 
 def _customer_link(customer_id: int) -> str:
-    return reverse("admin:customers_customer_change", args=[customer_id])
+    """The account manager's page of the customer (their queue's customer page)."""
+    return reverse("manager:customer", args=[customer_id])
 
 
 def _only_new(rule: NudgeRule, triggers: list[Trigger]) -> list[Trigger]:
@@ -326,6 +328,9 @@ def _category_concentration(rule: NudgeRule, params: dict[str, Any], today: dt.d
             for t in fresh
         ],
         batch_size=1000,
+    )
+    customers_written_in_bulk_send(
+        model=Recommendation, customer_ids=(t.customer_id for t in fresh)
     )
     return len(fresh)
 

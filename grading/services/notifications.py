@@ -53,7 +53,7 @@ def run_notify(*, run_id: int) -> int:
                     "score": None if composite is None else float(composite),
                     "run": run_named,
                 },
-                link=reverse("admin:customers_customer_change", args=[customer_id]),
+                link=reverse("manager:customer", args=[customer_id]),
                 dedupe_key=f"run:{run_id}:{action}:{customer_id}",
             )
         )

@@ -15,7 +15,8 @@ import pytest
 from playwright.sync_api import expect
 
 from appeals.models import FollowUp
-from tests.appeals.factories import PASSWORD, run_for, snapshot
+from grading.services.notifications import run_notify
+from tests.appeals.factories import PASSWORD, grade, run_for, snapshot
 from tests.benefits.factories import set_grade
 from tests.customers.factories import CustomerFactory
 
@@ -29,6 +30,8 @@ WORDS = {
         "add": "Add to the log",
         "recorded": "Follow-up recorded.",
         "warning": "Downgrade warning",
+        "message": "Reach out: WARNED Liu Jing is below Key",
+        "score": "Composite score 45.0 in the run",
     },
     "zh-hans": {
         "reach_out": "需联系",
@@ -36,6 +39,8 @@ WORDS = {
         "add": "添加记录",
         "recorded": "跟进记录已保存。",
         "warning": "降级预警",
+        "message": "请跟进：WARNED Liu Jing 已低于 重点客户 标准",  # noqa: RUF001
+        "score": "中的综合得分为 45.0。",
     },
 }
 
@@ -54,11 +59,14 @@ def test_manager_records_a_warning_follow_up_and_the_flag_clears(
     customer = CustomerFactory(code="WARNED", name="Liu Jing", account_manager=alice)
     set_grade(customer, "key")
     run = run_for(dt.date(2026, 11, 1))
-    snapshot(customer, run, grade_code="key", composite=45.0, action="warn")
+    snapshot(
+        customer, run, grade_code="key", composite=45.0, action="warn", grade_before=grade("key")
+    )
     calm = CustomerFactory(code="CALM", name="Wang Fang", account_manager=alice)
     set_grade(calm, "strategic")
     snapshot(calm, run, grade_code="strategic", composite=95.0, action="keep")
     run.save()
+    run_notify(run_id=run.pk)  # the run's follow-up task: Alice hears of the warning
     words = WORDS[language]
     name = f"manager-journey-{language}-{'phone' if viewport is PHONE else 'desktop'}"
     context = browser.new_context(viewport=viewport, locale="en-GB")
@@ -99,4 +107,12 @@ def test_manager_records_a_warning_follow_up_and_the_flag_clears(
         "data-code", "CALM"
     )
     screenshot(page, f"{name}-04-queue-cleared")
+
+    # The run's message, in the manager's language, about the customer by name.
+    page.goto(f"{live_server.url}/manager/notifications/")
+    message = page.get_by_test_id("message").first
+    expect(message).to_contain_text(words["message"])
+    expect(page.locator("main")).to_contain_text(words["score"])
+    assert _fits_the_screen(page)
+    screenshot(page, f"{name}-05-messages")
     context.close()
