@@ -11,7 +11,10 @@ recently upgraded) once their instant passes. `queue_needs_diff` compares the ta
 full recomputation (`manage.py queue_needs_check`).
 
 Paths that write inputs in bulk without signals (`bulk_create`, `QuerySet.update`) outside a
-grading run must call `queue_needs_refresh` themselves; `queue_needs_check --rebuild` repairs.
+grading run send `customers.signals.customers_written_in_bulk` with the customers they
+touched, which refreshes those rows in their transaction. Whatever still drifts, the nightly
+`queue_needs_check_daily` finds, repairs (those customers only) and reports to Operations
+(docs/operations.md, "The manager queue's needs table").
 """
 
 from __future__ import annotations
@@ -359,15 +362,20 @@ def _decided(sender: type, customer_ids: list[int], **kwargs: Any) -> None:
     queue_needs_refresh(customer_ids=customer_ids)
 
 
-def connect_signals() -> None:
-    """Wire the inputs' saves and deletes to the table (called from AppConfig.ready)."""
+def _written_in_bulk(sender: type, customer_ids: list[int], **kwargs: Any) -> None:
+    """Imports, nudges and overrides wrote an input in bulk (no post_save): refresh the rows
+    of those customers, set-based, in the writer's transaction. Models the needs do not
+    read (orders, complaints, ...) refresh nothing."""
+    if sender in _inputs():
+        queue_needs_refresh(customer_ids=customer_ids)
+
+
+def _inputs() -> tuple[type, ...]:
+    """The models whose rows the needs read, per customer (saves refresh that customer)."""
     from benefits.models import Recommendation
-    from grading.models import CustomerGrade, GradingRun
-    from grading.signals import grade_changes_decided
+    from grading.models import CustomerGrade
 
-    grade_changes_decided.connect(_decided, dispatch_uid="queue_needs_changes_decided")
-
-    for model in (
+    return (
         Customer,
         ServiceTicket,
         Appeal,
@@ -376,7 +384,19 @@ def connect_signals() -> None:
         CustomerGrade,
         Recommendation,
         ScoreSnapshot,
-    ):
+    )
+
+
+def connect_signals() -> None:
+    """Wire the inputs' saves and deletes to the table (called from AppConfig.ready)."""
+    from customers.signals import customers_written_in_bulk
+    from grading.models import GradingRun
+    from grading.signals import grade_changes_decided
+
+    grade_changes_decided.connect(_decided, dispatch_uid="queue_needs_changes_decided")
+    customers_written_in_bulk.connect(_written_in_bulk, dispatch_uid="queue_needs_bulk")
+
+    for model in _inputs():
         post_save.connect(_touch, sender=model, dispatch_uid=f"queue_needs_{model.__name__}")
         post_delete.connect(_touch, sender=model, dispatch_uid=f"queue_needs_del_{model.__name__}")
     for ladder_model in (GradingRun, GradingScheme, SchemeGrade):

@@ -39,6 +39,7 @@ from customers.services.imports import (
     read_table_into,
     reject_if_errors,
 )
+from customers.signals import customers_written_in_bulk_send
 from customers.tabular import Source
 
 BATCH_SIZE = 2000
@@ -139,6 +140,10 @@ def events_import(
     if not dry_run:
         with transaction.atomic():
             spec.model.objects.bulk_create(objects, batch_size=BATCH_SIZE)  # type: ignore[attr-defined]
+            customers_written_in_bulk_send(
+                model=spec.model,
+                customer_ids=(getattr(o, f"{spec.customer_path}_id") for o in objects),
+            )
     return report
 
 

@@ -44,6 +44,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from common.exceptions import ConflictError
 from customers.exceptions import ImportRejected
 from customers.models import Category, Customer, Order
+from customers.signals import customers_written_in_bulk_send
 from customers.tabular import UNNAMED_COLUMN, Source, Table, TableError, open_table
 
 logger = logging.getLogger(__name__)
@@ -301,8 +302,9 @@ def customer_import(
                 rows[code] for code in rows if code not in existing
             )
         )
+        created: list[int | None] = []  # PostgreSQL and SQLite return the new ids
         for batch in itertools.batched(new, WRITE_BATCH):
-            Customer.objects.bulk_create(batch)
+            created += [customer.pk for customer in Customer.objects.bulk_create(batch)]
         columns = ("name", *CUSTOMER_OPTIONAL)
         _update_rows(
             Customer,
@@ -313,6 +315,7 @@ def customer_import(
             ),
         )
         _audit_customer_changes(changes, by)
+        customers_written_in_bulk_send(model=Customer, customer_ids=[*created, *changes])
     _log("customers", filename, report, by)
     return report
 
@@ -523,7 +526,9 @@ def order_import(
                 batch_size=WRITE_BATCH,
                 ignore_conflicts=True,
             )
-            customer_ids |= ids_by_key(Customer, "code", missing_customers)
+            created = ids_by_key(Customer, "code", missing_customers)
+            customer_ids |= created
+            customers_written_in_bulk_send(model=Customer, customer_ids=created.values())
         new_rows = (row for order_no, row in rows.items() if order_no not in existing)
         _insert_orders(new_rows, customer_ids, category_ids)
         updates = (rows[order_no] for order_no in existing)

@@ -70,6 +70,7 @@ from customers.services.imports import (
     ids_by_key,
     reject_if_errors,
 )
+from customers.signals import customers_written_in_bulk_send
 from customers.tabular import (
     UNNAMED_COLUMN,
     Records,
@@ -1098,7 +1099,9 @@ def _write_documents(
             batch_size=imports.WRITE_BATCH,
             ignore_conflicts=True,
         )
-        customer_ids |= ids_by_key(Customer, "code", missing)
+        created = ids_by_key(Customer, "code", missing)
+        customer_ids |= created
+        customers_written_in_bulk_send(model=Customer, customer_ids=created.values())
     category_ids = state.category_ids
     categories = [c for c in docs["category"].dropna().unique() if c not in category_ids]
     if categories:  # a dry run after an error-free read wrote them with the lines

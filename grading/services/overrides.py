@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.models import Customer
+from customers.signals import customers_written_in_bulk_send
 from grading.exceptions import InvalidOverride, OverrideConflict, ReasonRequired
 from grading.models import (
     ChangeSource,
@@ -114,6 +115,7 @@ def grade_override_set(
                 CustomerGrade.objects.filter(pk=state.pk).update(
                     grade=grade, since=now, updated_at=now, pinned=True
                 )
+                customers_written_in_bulk_send(model=CustomerGrade, customer_ids=[customer.pk])
             else:
                 CustomerGrade.objects.filter(pk=state.pk).update(pinned=True, updated_at=now)
             if proposal is not None:
