@@ -71,6 +71,16 @@ BEAT_SCHEDULE: tuple[BeatEntry, ...] = (
         "recommendations (each once per trigger).",
     ),
     BeatEntry(
+        "Check the manager queue",
+        "manager.check_queue_needs",
+        "30",
+        "4",
+        "*",
+        "04:30 project time daily, after the other nightly jobs: compare the manager queue's "
+        "needs table with a recomputation, rebuild the customers that differ, and notify "
+        "Operations when any did.",
+    ),
+    BeatEntry(
         "Send notification e-mails",
         "common.send_notification_emails",
         "*/5",

@@ -18,8 +18,11 @@ from django.dispatch import Signal
 customers_written_in_bulk = Signal()
 
 
-def customers_written_in_bulk_send(*, model: type[Model], customer_ids: Iterable[int]) -> None:
-    """Send `customers_written_in_bulk` for `customer_ids` (nothing when there are none)."""
+def customers_written_in_bulk_send(
+    *, model: type[Model], customer_ids: Iterable[int | None]
+) -> None:
+    """Send `customers_written_in_bulk` for `customer_ids` (nothing when there are none;
+    None, an id a backend did not return, is left out)."""
     ids = sorted({int(pk) for pk in customer_ids if pk is not None})
     if ids:
         customers_written_in_bulk.send(sender=model, customer_ids=ids)

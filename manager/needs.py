@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import (
     BooleanField,
@@ -43,11 +44,14 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce
 from django.db.models.signals import post_delete, post_save
+from django.urls import reverse
 from django.utils import timezone
 
 from appeals.models import Appeal, FollowUp, QueueNeeds
 from appeals.selectors import WARNING_ACTIONS
 from benefits.selectors import recommendation_list_open, ticket_list_overdue, ticket_sla_annotate
+from common.roles import OPERATIONS
+from common.services import NotificationDraft, notification_send_many
 from customers.models import Customer, ServiceTicket
 from grading.models import GradeChange, GradingScheme, SchemeGrade, ScoreSnapshot
 from grading.selectors import run_get_latest_succeeded
@@ -292,32 +296,76 @@ def queue_needs_refresh_due(*, now: dt.datetime) -> int:
 
 def queue_needs_diff(*, now: dt.datetime, limit: int = 20) -> tuple[int, list[str]]:
     """Compare the table with a full recomputation at `now`: (differences, first few)."""
+    found = _differences(now=now)
+    return len(found), [problem for _customer_id, problem in found[:limit]]
+
+
+def _differences(*, now: dt.datetime) -> list[tuple[int, str]]:
+    """(customer id, what differs) of every row that differs from a recomputation at `now`."""
     queue_needs_refresh_due(now=now)
     stored = {
         row["customer_id"]: row
         for row in QueueNeeds.objects.values("customer_id", *FIELDS).iterator(chunk_size=CHUNK)
     }
-    count = 0
-    examples: list[str] = []
+    found: list[tuple[int, str]] = []
     for row in _rows(needs_compute(now=now)):
         have = stored.pop(row["customer_id"], None)
         if have is None:
-            problem = f"{row['code']}: missing"
-        else:
-            wrong = [f for f in FIELDS if not _same(have[f], row[f])]
-            problem = f"{row['code']}: " + ", ".join(
-                f"{f} {have[f]!r} != {row[f]!r}" for f in wrong
+            found.append((row["customer_id"], f"{row['code']}: missing"))
+            continue
+        wrong = [f for f in FIELDS if not _same(have[f], row[f])]
+        if wrong:
+            found.append(
+                (
+                    row["customer_id"],
+                    f"{row['code']}: " + ", ".join(f"{f} {have[f]!r} != {row[f]!r}" for f in wrong),
+                )
             )
-            if not wrong:
-                continue
-        count += 1
-        if len(examples) < limit:
-            examples.append(problem)
     for customer_id, row in stored.items():
-        count += 1
-        if len(examples) < limit:
-            examples.append(f"{row['code']} (customer {customer_id}): not an active customer")
-    return count, examples
+        found.append(
+            (customer_id, f"{row['code']} (customer {customer_id}): not an active customer")
+        )
+    return found
+
+
+#: Differences listed in the nightly check's message (the count says how many in all).
+LISTED = 20
+
+
+def queue_needs_check_daily(*, now: dt.datetime | None = None) -> int:
+    """The nightly job: compare the table with a recomputation, repair, tell Operations.
+
+    Rebuilds only the customers whose rows differ (a missing row is written, a stale one
+    rewritten, the row of a customer no longer active removed), in one transaction with
+    the comparison's repair. Returns the number of differences found. When there were any,
+    Operations get one notification a day (idempotent by date) with the first few: a
+    difference means a write path bypassed the refresh (docs/operations.md, "The manager
+    queue's needs table").
+    """
+    now = now or timezone.now()
+    found = _differences(now=now)
+    if not found:
+        return 0
+    today = timezone.localdate(now)
+    with transaction.atomic():
+        queue_needs_refresh(customer_ids=[customer_id for customer_id, _ in found], now=now)
+        recipients = get_user_model().objects.filter(groups__name=OPERATIONS, is_active=True)
+        notification_send_many(
+            drafts=[
+                NotificationDraft(
+                    recipient_id=user.pk,
+                    kind="queue_needs_check",
+                    params={
+                        "count": len(found),
+                        "lines": [problem for _, problem in found[:LISTED]],
+                    },
+                    dedupe_key=f"queue_needs_check:{today.isoformat()}",
+                    link=reverse("manager:queue"),
+                )
+                for user in recipients
+            ]
+        )
+    return len(found)
 
 
 def _same(a: object, b: object) -> bool:

@@ -178,3 +178,52 @@ def test_a_succeeded_run_enqueues_one_rebuild_on_commit(
     assert [c for c in callbacks if c == queue_needs_rebuild_task.delay] == [
         queue_needs_rebuild_task.delay
     ]
+
+
+@pytest.mark.django_db
+def test_the_nightly_check_repairs_only_the_rows_that_differ_and_tells_operations_once(
+    ops, alice, monkeypatch
+):
+    from common.models import Notification
+    from manager import needs
+    from manager.tasks import check_queue_needs_task
+
+    stale, lost, fine = CustomerFactory.create_batch(3, account_manager=alice)
+    set_grade(fine, "key")
+    QueueNeeds.objects.filter(customer=stale).update(flag_appeal=True, urgency=16)
+    QueueNeeds.objects.filter(customer=lost).delete()
+    rebuilt = []
+    refresh = needs.queue_needs_refresh
+    monkeypatch.setattr(
+        needs,
+        "queue_needs_refresh",
+        lambda **kwargs: rebuilt.append(sorted(kwargs["customer_ids"])) or refresh(**kwargs),
+    )
+
+    assert check_queue_needs_task() == 2
+
+    assert rebuilt == [sorted([stale.pk, lost.pk])]  # `fine` is left alone
+    assert queue_needs_diff(now=timezone.now())[0] == 0
+    note = Notification.objects.get(kind="queue_needs_check")
+    assert note.recipient == ops
+    assert note.params["count"] == 2
+    assert sorted(note.params["lines"]) == sorted(
+        [f"{lost.code}: missing", f"{stale.code}: flag_appeal True != False, urgency 16 != 0"]
+    )
+    # Clean again: nothing found, nothing said; drift later the same day: repaired, said once.
+    assert needs.queue_needs_check_daily() == 0
+    QueueNeeds.objects.filter(customer=fine).update(grade_rank=0)
+    assert needs.queue_needs_check_daily() == 1
+    assert queue_needs_diff(now=timezone.now())[0] == 0
+    assert Notification.objects.filter(kind="queue_needs_check").count() == 1
+
+
+@pytest.mark.django_db
+def test_the_nightly_check_of_a_clean_table_says_nothing(ops, alice):
+    from common.models import Notification
+    from manager.needs import queue_needs_check_daily
+
+    CustomerFactory.create_batch(2, account_manager=alice)
+
+    assert queue_needs_check_daily() == 0
+    assert not Notification.objects.filter(kind="queue_needs_check").exists()

@@ -54,6 +54,10 @@ SAMPLES = {
         for decision in ("approved", "rejected")
     },
     "grades_check": [{"count": 3, "lines": ["[run_counters] Run 4: x"]}],
+    "queue_needs_check": [
+        {"count": 1, "lines": ["C1: flag_appeal True != False"]},
+        {"count": 30, "lines": ["C1: missing"]},
+    ],
     **{
         f"appeal_{status}": [
             {**_appeal(status), "audience": "staff"},
