@@ -251,6 +251,9 @@ class QueueNeeds(models.Model):
     latest applied upgrade), so a read flips them when their time passes.
     """
 
+    #: How far back an upgrade counts as recent (the `upgraded` need).
+    RECENT_UPGRADE_DAYS = 30
+
     customer = models.OneToOneField(
         Customer,
         verbose_name=_("customer"),

@@ -17,7 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from appeals.models import Appeal, AppealEvent, Evidence, FollowUp
+from appeals.models import Appeal, AppealEvent, Evidence, FollowUp, QueueNeeds
 from customers.models import Customer
 from customers.selectors import scope_for_user
 from grading.models import GradeChange, GradeOverride, GradingRun, ScoreSnapshot
@@ -243,3 +243,56 @@ def appeal_sla_counts(
         ),
     )
     return AppealSla(open=counts["open"], overdue=counts["overdue"], due_soon=counts["due_soon"])
+
+
+#: The needs of the manager queue's table, most urgent first (`manager.needs.WEIGHTS`).
+QUEUE_NEED_CODES = ("sla", "proposed", "follow_up", "appeal", "close", "upgraded", "recommend")
+
+
+@dataclass(frozen=True)
+class QueueNeedsCounts:
+    """How many customers a user may see have each need (`by_need`, in QUEUE_NEED_CODES
+    order), and how many have at least one (`customers`)."""
+
+    by_need: dict[str, int]
+    customers: int
+
+
+def queue_needs_counts(
+    *, user: AbstractBaseUser | AnonymousUser, now: dt.datetime
+) -> QueueNeedsCounts:
+    """Count the customers `user` may see by need, from the queue's needs table at `now`.
+
+    One aggregate query. The two time-dependent needs are judged by their instants, as
+    `manager.needs.queue_needs_refresh_due` would flip them, without writing: breached
+    when `sla_due_at` has passed, recently upgraded when `upgraded_at` is within
+    `QueueNeeds.RECENT_UPGRADE_DAYS`. Only rows needing something are read: a stored need
+    (`urgency > 0`, a range of `queue_urgency_idx` or `queue_manager_urgency_idx`) or a
+    flag the clock turned on since the row was written (`queue_sla_off_idx`,
+    `queue_upgraded_off_idx`); the customers with nothing to do, most of them, are not.
+    """
+    since = now - dt.timedelta(days=QueueNeeds.RECENT_UPGRADE_DAYS)
+    conditions = {
+        "sla": Q(sla_due_at__lt=now),
+        "upgraded": Q(upgraded_at__gte=since),
+        **{
+            code: Q(**{f"flag_{code}": True})
+            for code in QUEUE_NEED_CODES
+            if code not in ("sla", "upgraded")
+        },
+    }
+    anything = Q()
+    for condition in conditions.values():
+        anything |= condition
+    rows = scope_for_user(QueueNeeds.objects.all(), user=user).filter(
+        Q(urgency__gt=0)
+        | Q(flag_sla=False, sla_due_at__lt=now)
+        | Q(flag_upgraded=False, upgraded_at__gte=since)
+    )
+    counts = rows.aggregate(
+        customers=Count("pk", filter=anything),
+        **{code: Count("pk", filter=conditions[code]) for code in QUEUE_NEED_CODES},
+    )
+    return QueueNeedsCounts(
+        by_need={code: counts[code] for code in QUEUE_NEED_CODES}, customers=counts["customers"]
+    )

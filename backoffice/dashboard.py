@@ -6,6 +6,8 @@ owning app's selectors, and each is a count over an indexed filter or a few rows
 range, so the page costs the same fixed number of queries at a thousand customers or a
 million (tests/backoffice/test_dashboard.py pins it). The alarms are the reports' own notes
 (grade inversion, cost over profit), read from the reports' cache and never recomputed here.
+The customers' needs are counted in the manager queue's needs table (`appeals.QueueNeeds`,
+one aggregate, `appeals.selectors.queue_needs_counts`), never from the source tables.
 See docs/operations.md, "The admin".
 """
 
@@ -16,15 +18,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, PermissionsMixin
+from django.db.models import Count, Window
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_celery_results.models import TaskResult
 
 from appeals.models import Appeal
-from appeals.selectors import AppealSla, appeal_sla_counts
+from appeals.selectors import (
+    QUEUE_NEED_CODES,
+    AppealSla,
+    QueueNeedsCounts,
+    appeal_sla_counts,
+    queue_needs_counts,
+)
+from backoffice.navigation import MANAGER_QUEUE_PERMISSION
 from grading.models import GradeChange, GradingRun
 from grading.selectors import grade_change_pending, run_failed_count, run_get_latest
 from grading.services.report_cache import previous_run, report_tables_cached
@@ -35,6 +46,16 @@ PENDING_SHOWN = 5
 FAILURES_SINCE = dt.timedelta(days=7)
 #: The report tables whose notes are the alarms: grade inversion, cost over profit.
 ALARM_TABLES = ("repurchase", "cost_to_serve")
+#: The queue's needs as its filter names them (manager.selectors.FLAGS), most urgent first.
+NEED_LABELS = {
+    "sla": gettext_lazy("Service-ticket SLA breached"),
+    "proposed": gettext_lazy("Downgrade proposed"),
+    "follow_up": gettext_lazy("Reach out before downgrade"),
+    "appeal": gettext_lazy("Open appeal"),
+    "close": gettext_lazy("Close to the next grade"),
+    "upgraded": gettext_lazy("Recently upgraded"),
+    "recommend": gettext_lazy("Related category to suggest"),
+}
 
 
 def _changelist(name: str, **filters: Any) -> str:
@@ -55,6 +76,22 @@ class Appeals:
     open_url: str
     overdue_url: str
     due_soon_url: str
+
+
+@dataclass(frozen=True)
+class Need:
+    label: str
+    count: int
+    url: str  # the manager queue filtered to this need
+
+
+@dataclass(frozen=True)
+class Needs:
+    """Customers needing their account manager, by need (the queue's needs table)."""
+
+    needs: list[Need]
+    customers: int
+    url: str
 
 
 @dataclass(frozen=True)
@@ -89,6 +126,7 @@ class Dashboard:
 
     pending: Pending | None = None
     appeals: Appeals | None = None
+    needs: Needs | None = None
     last_run: LastRun | None = None
     alarms: Alarms | None = None
     failures: Failures | None = None
@@ -101,11 +139,32 @@ def failed_task_count(*, since: dt.datetime) -> int:
 
 
 def _pending(user: AbstractBaseUser | AnonymousUser) -> Pending:
-    pending = grade_change_pending(user=user)
+    # One query: the oldest few, each carrying the count of them all (a window over the
+    # proposals, which are few whatever the number of customers).
+    oldest: list[GradeChange] = list(
+        grade_change_pending(user=user).annotate(total=Window(Count("pk")))[:PENDING_SHOWN]
+    )
     return Pending(
-        count=pending.count(),
-        oldest=list(pending[:PENDING_SHOWN]),
+        count=getattr(oldest[0], "total", 0) if oldest else 0,
+        oldest=oldest,
         url=_changelist("grading_gradechange", status=GradeChange.Status.PROPOSED),
+    )
+
+
+def _needs(user: AbstractBaseUser | AnonymousUser, now: dt.datetime) -> Needs:
+    counts: QueueNeedsCounts = queue_needs_counts(user=user, now=now)
+    queue = reverse("manager:queue")
+    return Needs(
+        needs=[
+            Need(
+                label=str(NEED_LABELS[code]),
+                count=counts.by_need[code],
+                url=f"{queue}?{urlencode({'flag': code})}",
+            )
+            for code in QUEUE_NEED_CODES
+        ],
+        customers=counts.customers,
+        url=queue,
     )
 
 
@@ -152,6 +211,8 @@ def dashboard_get(*, user: AbstractBaseUser | AnonymousUser, now: dt.datetime) -
         sections["pending"] = _pending(user)
     if _may(user, "appeals.view_appeal"):
         sections["appeals"] = _appeals(user, now)
+    if _may(user, MANAGER_QUEUE_PERMISSION):
+        sections["needs"] = _needs(user, now)
     if _may(user, "grading.view_gradingrun"):
         last = run_get_latest()
         if last is not None:

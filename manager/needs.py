@@ -58,8 +58,9 @@ from grading.selectors import run_get_latest_succeeded
 
 #: Points below the next grade's floor that count as "close to the next grade".
 CLOSE_TO_NEXT_POINTS = 5
-#: How far back an upgrade counts as recent.
-RECENT_UPGRADE_DAYS = 30
+#: How far back an upgrade counts as recent (declared by the table's model, which the
+#: dashboard's counts read too).
+RECENT_UPGRADE_DAYS = QueueNeeds.RECENT_UPGRADE_DAYS
 #: Urgency weight of each need: the queue sorts by the sum of a row's weights, urgency
 #: first (issue 14): a breached ticket SLA outweighs everything below it together, then a
 #: proposed downgrade, a warning without follow-up, an open appeal, then the chances to

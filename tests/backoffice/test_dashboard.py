@@ -12,7 +12,7 @@ from django_celery_results.models import TaskResult
 
 from appeals.models import Appeal
 from backoffice.dashboard import PENDING_SHOWN, dashboard_get
-from grading.models import GradeChange, GradingRun
+from grading.models import GradeChange, GradingRun, SchemeGrade
 from grading.services.report_cache import previous_run, report_tables
 from tests.appeals.factories import downgrade, run_for
 from tests.customers.factories import CustomerFactory
@@ -166,13 +166,14 @@ def test_a_user_without_permissions_gets_no_sections(db):
 
     board = dashboard_get(user=UserFactory(is_staff=True), now=NOW)
 
-    assert (board.pending, board.appeals, board.last_run, board.alarms, board.failures) == (
-        None,
-        None,
-        None,
-        None,
-        None,
-    )
+    assert (
+        board.pending,
+        board.appeals,
+        board.needs,
+        board.last_run,
+        board.alarms,
+        board.failures,
+    ) == (None, None, None, None, None, None)
 
 
 @pytest.mark.django_db
@@ -183,7 +184,13 @@ def test_the_page_shows_every_section_with_links(client, ops):
 
     body = client.get(reverse("admin:index")).content.decode()
 
-    for section in ("pending-count", "appeals-overdue", "appeals-due-soon", "failed-runs"):
+    for section in (
+        "pending-count",
+        "appeals-overdue",
+        "appeals-due-soon",
+        "failed-runs",
+        "needs",
+    ):
         assert f'data-testid="{section}"' in body
     assert reverse("admin:grading_gradechange_change", args=[change.pk]) in body
     assert reverse("admin:grading_gradingrun_change", args=[run.pk]) in body
@@ -203,3 +210,118 @@ def test_the_page_costs_the_same_with_many_rows(client, ops, django_assert_max_n
         _appeal(CustomerFactory(), days_old=days)
     with django_assert_max_num_queries(QUERIES):
         assert client.get(reverse("admin:index")).status_code == 200
+
+
+def _recomputed(now: dt.datetime, **scope) -> tuple[dict[str, int], int]:
+    """The needs counted from the source tables (`needs_compute`, the old way)."""
+    from appeals.selectors import QUEUE_NEED_CODES
+    from manager.needs import needs_compute
+
+    rows = list(
+        needs_compute(now=now).filter(**scope).values(*(f"flag_{c}" for c in QUEUE_NEED_CODES))
+    )
+    by_need = {code: sum(1 for row in rows if row[f"flag_{code}"]) for code in QUEUE_NEED_CODES}
+    return by_need, sum(1 for row in rows if any(row.values()))
+
+
+def _needs_population(alice, bob):
+    """Customers of both managers with every need, some twice, some none; two tickets whose
+    SLA and one upgrade whose "recent" run out in the next days."""
+    from appeals.services import follow_up_create
+    from benefits.models import Recommendation
+    from tests.appeals.factories import snapshot
+    from tests.benefits.factories import RecommendationFactory, set_grade
+    from tests.customers.factories import ServiceTicketFactory
+
+    run = run_for(dt.date(2026, 11, 1))
+    customers = []
+    for i, manager in enumerate([alice, bob, alice, bob, alice, None, alice, bob]):
+        customer = CustomerFactory(code=f"N{i}", account_manager=manager)
+        set_grade(customer, ("basic", "growth", "key", "strategic")[i % 4])
+        customers.append(customer)
+    now = timezone.now()
+    ServiceTicketFactory(
+        customer=customers[0], priority="urgent", opened_at=now - dt.timedelta(days=5)
+    )
+    ServiceTicketFactory(
+        customer=customers[1], priority="normal", opened_at=now - dt.timedelta(hours=1)
+    )
+    ServiceTicketFactory(
+        customer=customers[2], priority="urgent", opened_at=now - dt.timedelta(minutes=5)
+    )
+    GradeChangeFactory(customer=customers[1])
+    GradeChangeFactory(customer=customers[3])
+    # N4 (basic) one point below the next grade's floor (standard): close to it.
+    standard = SchemeGrade.objects.get(scheme__status="active", grade__code="standard")
+    for customer, action in zip(
+        customers[2:6], ("warn", "propose_downgrade", "keep", "warn"), strict=True
+    ):
+        composite = float(standard.min_score) - 1 if customer.code == "N4" else 48.0
+        snapshot(customer, run, grade_code="growth", composite=composite, action=action)
+    run.save()
+    follow_up_create(
+        customer=customers[5], kind="warning", outcome="Spoke.", next_step="Visit.", by=None
+    )
+    _appeal(customers[6], days_old=2)
+    upgrade = GradeChangeFactory(
+        customer=customers[7], direction=GradeChange.Direction.UP, status=GradeChange.Status.APPLIED
+    )
+    GradeChange.objects.filter(pk=upgrade.pk).update(created_at=now - dt.timedelta(days=29))
+    GradeChangeFactory(
+        customer=customers[0], direction=GradeChange.Direction.UP, status=GradeChange.Status.APPLIED
+    )
+    RecommendationFactory(customer=customers[4])
+    RecommendationFactory(customer=customers[6], status=Recommendation.Status.DISMISSED)
+    old = GradeChangeFactory(
+        customer=customers[5], direction=GradeChange.Direction.UP, status=GradeChange.Status.APPLIED
+    )
+    GradeChange.objects.filter(pk=old.pk).update(created_at=now - dt.timedelta(days=31))
+    # Nothing to do yet, but a ticket whose first-response target runs out within two days.
+    quiet = CustomerFactory(code="QUIET", account_manager=alice)
+    set_grade(quiet, "growth")
+    ServiceTicketFactory(customer=quiet, priority="normal", opened_at=now)
+    inactive = CustomerFactory(code="GONE", account_manager=alice, is_active=False)
+    GradeChangeFactory(customer=inactive)
+    from manager.needs import queue_needs_refresh
+
+    queue_needs_refresh()  # the upgrade's date and the run were written without a refresh
+    return customers
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "later",
+    # Now, later (without a refresh in between), and earlier than the table was written (a
+    # web server whose clock lags the worker's: the 31-day-old upgrade is recent again).
+    [dt.timedelta(0), dt.timedelta(hours=3), dt.timedelta(days=2), -dt.timedelta(days=2)],
+)
+def test_the_needs_counts_equal_a_recomputation_for_each_reader(ops, alice, bob, later):
+    """Read from the needs table; the same numbers as counting from the source tables, for
+    Operations (everyone) and a manager (their customers), also once the clock has moved
+    on (tickets past their SLA, an upgrade no longer recent) without any refresh."""
+    _needs_population(alice, bob)
+    now = timezone.now() + later
+
+    counted = {}
+    for user, scope in ((ops, {}), (alice, {"account_manager": alice})):
+        needs = dashboard_get(user=user, now=now).needs
+        assert needs is not None
+        by_need, customers = _recomputed(now, **scope)
+        counted[user.username] = {n.url.rsplit("=", 1)[1]: n.count for n in needs.needs}
+        assert counted[user.username] == by_need
+        assert needs.customers == customers
+    assert all(counted["olivia-ops"].values())  # a mixed population: every need somewhere
+    assert counted["olivia-ops"] != counted["alice-am"]
+
+
+@pytest.mark.django_db
+def test_the_needs_section_links_to_the_filtered_queue(client, ops, alice, bob):
+    _needs_population(alice, bob)
+    client.force_login(ops)
+    needs = dashboard_get(user=ops, now=timezone.now()).needs
+    assert needs is not None
+    sla = needs.needs[0]
+
+    assert sla.url == reverse("manager:queue") + "?flag=sla"
+    page = client.get(sla.url).content.decode()
+    assert page.count("<tr data-code=") == sla.count
