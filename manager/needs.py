@@ -302,30 +302,35 @@ def queue_needs_diff(*, now: dt.datetime, limit: int = 20) -> tuple[int, list[st
 
 
 def _differences(*, now: dt.datetime) -> list[tuple[int, str]]:
-    """(customer id, what differs) of every row that differs from a recomputation at `now`."""
+    """(customer id, what differs) of every row that differs from a recomputation at `now`.
+
+    Chunk by chunk of active customers (the stored and the recomputed rows of CHUNK
+    customers at a time, so memory stays flat at a million customers), then one query for
+    the rows of customers no longer active (or deleted).
+    """
     queue_needs_refresh_due(now=now)
-    stored = {
-        row["customer_id"]: row
-        for row in QueueNeeds.objects.values("customer_id", *FIELDS).iterator(chunk_size=CHUNK)
-    }
     found: list[tuple[int, str]] = []
-    for row in _rows(needs_compute(now=now)):
-        have = stored.pop(row["customer_id"], None)
-        if have is None:
-            found.append((row["customer_id"], f"{row['code']}: missing"))
-            continue
-        wrong = [f for f in FIELDS if not _same(have[f], row[f])]
-        if wrong:
-            found.append(
-                (
-                    row["customer_id"],
-                    f"{row['code']}: " + ", ".join(f"{f} {have[f]!r} != {row[f]!r}" for f in wrong),
-                )
+    ids = Customer.objects.filter(is_active=True).order_by("pk").values_list("pk", flat=True)
+    for chunk in itertools.batched(ids.iterator(chunk_size=CHUNK), CHUNK):
+        stored = {
+            row["customer_id"]: row
+            for row in QueueNeeds.objects.filter(customer_id__in=chunk).values(
+                "customer_id", *FIELDS
             )
-    for customer_id, row in stored.items():
-        found.append(
-            (customer_id, f"{row['code']} (customer {customer_id}): not an active customer")
-        )
+        }
+        for row in _rows(needs_compute(now=now, customer_ids=chunk)):
+            have = stored.get(row["customer_id"])
+            if have is None:
+                found.append((row["customer_id"], f"{row['code']}: missing"))
+                continue
+            wrong = [f for f in FIELDS if not _same(have[f], row[f])]
+            if wrong:
+                problem = ", ".join(f"{f} {have[f]!r} != {row[f]!r}" for f in wrong)
+                found.append((row["customer_id"], f"{row['code']}: {problem}"))
+    active = Customer.objects.filter(pk=OuterRef("customer_id"), is_active=True)
+    gone = QueueNeeds.objects.filter(~Exists(active)).order_by("customer_id")
+    for customer_id, code in gone.values_list("customer_id", "code"):
+        found.append((customer_id, f"{code} (customer {customer_id}): not an active customer"))
     return found
 
 

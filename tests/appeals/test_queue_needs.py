@@ -22,7 +22,7 @@ from appeals.models import QueueNeeds
 from appeals.services import follow_up_create
 from benefits.models import Recommendation
 from common.exceptions import DomainError
-from customers.models import ServiceTicket
+from customers.models import Customer, ServiceTicket
 from grading.models import GradeChange
 from manager.needs import queue_needs_diff, queue_needs_refresh
 from manager.selectors import customer_queue_for_user
@@ -188,10 +188,11 @@ def test_the_nightly_check_repairs_only_the_rows_that_differ_and_tells_operation
     from manager import needs
     from manager.tasks import check_queue_needs_task
 
-    stale, lost, fine = CustomerFactory.create_batch(3, account_manager=alice)
+    stale, lost, gone, fine = CustomerFactory.create_batch(4, account_manager=alice)
     set_grade(fine, "key")
     QueueNeeds.objects.filter(customer=stale).update(flag_appeal=True, urgency=16)
     QueueNeeds.objects.filter(customer=lost).delete()
+    Customer.objects.filter(pk=gone.pk).update(is_active=False)  # no signal: its row stays
     rebuilt = []
     refresh = needs.queue_needs_refresh
     monkeypatch.setattr(
@@ -200,15 +201,20 @@ def test_the_nightly_check_repairs_only_the_rows_that_differ_and_tells_operation
         lambda **kwargs: rebuilt.append(sorted(kwargs["customer_ids"])) or refresh(**kwargs),
     )
 
-    assert check_queue_needs_task() == 2
+    assert check_queue_needs_task() == 3
 
-    assert rebuilt == [sorted([stale.pk, lost.pk])]  # `fine` is left alone
+    assert rebuilt == [sorted([stale.pk, lost.pk, gone.pk])]  # `fine` is left alone
     assert queue_needs_diff(now=timezone.now())[0] == 0
+    assert not QueueNeeds.objects.filter(customer=gone).exists()
     note = Notification.objects.get(kind="queue_needs_check")
     assert note.recipient == ops
-    assert note.params["count"] == 2
+    assert note.params["count"] == 3
     assert sorted(note.params["lines"]) == sorted(
-        [f"{lost.code}: missing", f"{stale.code}: flag_appeal True != False, urgency 16 != 0"]
+        [
+            f"{lost.code}: missing",
+            f"{stale.code}: flag_appeal True != False, urgency 16 != 0",
+            f"{gone.code} (customer {gone.pk}): not an active customer",
+        ]
     )
     # Clean again: nothing found, nothing said; drift later the same day: repaired, said once.
     assert needs.queue_needs_check_daily() == 0
