@@ -16,7 +16,10 @@ the real services, so `make run` opens on history and the demo exercises the rea
   review or waiting (some past the review SLA);
 - customers redeem the benefits their grade carries (`benefit_redeem`);
 - a customer portal login is made if missing (`customer`, the demo password):
-  `demo_customer_login_ensure`.
+  `demo_customer_login_ensure`;
+- the active scheme's provisional upgrades are turned on last, so from then on an order
+  that earns a higher grade upgrades its customer at once
+  (`scheme_provisional_upgrades_set`, docs/grading-policy.md).
 
 Each month's operations happen at their own moment: the clock (`django.utils.timezone.now`)
 is set to that moment while the services run, so timestamps, appeal windows, SLAs, lock
@@ -58,10 +61,12 @@ from common.exceptions import DomainError
 from customers.models import CustomerAccount
 from customers.services.demo import DEMO_PASSWORD, MANAGER_USERNAMES, OPS_USERNAME
 from grading.models import CustomerGrade, GradeChange, GradingRun, ScoreSnapshot
+from grading.selectors import scheme_get_active
 from grading.services.notifications import run_notify
 from grading.services.reviews import grade_change_approve, grade_change_reject
 from grading.services.runs import grading_run_execute
 from grading.services.schedule import period_as_of
+from grading.services.schemes import scheme_provisional_upgrades_set
 
 Progress = Callable[[str, int], None]
 
@@ -219,6 +224,9 @@ def demo_history_seed(
         report("history", 1)
     summary.pending = GradeChange.objects.filter(status=GradeChange.Status.PROPOSED).count()
     demo_customer_login_ensure(by=ops)
+    # From now on an order that earns a higher grade upgrades its customer at once (after
+    # the history: the year's runs are the only grading of the past).
+    scheme_provisional_upgrades_set(scheme=scheme_get_active(), enabled=True, by=ops)
     return summary
 
 

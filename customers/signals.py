@@ -6,6 +6,13 @@ rows that belong to customers, which sends no `post_save`. Any app below the int
 may send it. The sender is the model written; keyword argument `customer_ids` (a sorted list
 of ints, the customers whose rows changed). The manager queue's needs table
 (`manager.needs`) refreshes those customers' rows from it.
+
+`orders_written` is sent inside the writer's transaction by the order imports
+(`customers.services.imports.order_import`: files, the API, the command;
+`customers.services.lines.order_lines_import`) once their orders are written, with keyword
+argument `customer_ids` (a sorted list of ints: the customers whose orders were created or
+changed). A single order saved through the ORM (the admin) sends `post_save` instead.
+Grading enqueues its provisional upgrade check from it (`grading.handlers`).
 """
 
 from __future__ import annotations
@@ -26,3 +33,13 @@ def customers_written_in_bulk_send(
     ids = sorted({int(pk) for pk in customer_ids if pk is not None})
     if ids:
         customers_written_in_bulk.send(sender=model, customer_ids=ids)
+
+
+orders_written = Signal()
+
+
+def orders_written_send(*, customer_ids: Iterable[int | None]) -> None:
+    """Send `orders_written` for `customer_ids` (nothing when there are none)."""
+    ids = sorted({int(pk) for pk in customer_ids if pk is not None})
+    if ids:
+        orders_written.send(sender=None, customer_ids=ids)

@@ -17,3 +17,7 @@ class GradingConfig(AppConfig):
         customer_import_columns_ignore(*GRADE_COLUMNS)
 
         post_migrate.connect(post_migrate_trigger_ensure, sender=self)
+        # Committed order writes enqueue the provisional upgrade check (docs/grading-policy.md).
+        from grading.handlers import connect_signals
+
+        connect_signals()

@@ -176,8 +176,11 @@ def change_reason(source: str, reason: str, run: GradingRun | None) -> str:
 
     A grading run's change says which run made it ("Grading run default v1, March 2026"),
     built from the run when shown (rows written before this stored English prose, which is
-    no longer read); any other change shows the reason a person wrote.
+    no longer read); a provisional upgrade says what it is (`grading.services.provisional`);
+    any other change shows the reason a person wrote.
     """
     if source == "run" and run is not None:
         return gettext("Grading run %(run)s") % {"run": run_label(run)}
+    if source == "provisional" and not reason:
+        return gettext("Orders earned the grade between runs; the next run confirms or holds it")
     return reason

@@ -77,6 +77,33 @@ def grade_decision(params: Params) -> MessageText:
     )
 
 
+@message_kind("grade_provisional_upgrade")
+def grade_provisional_upgrade(params: Params) -> MessageText:
+    """An upgrade earned by orders between runs (`grading.services.provisional`).
+
+    Parameters: `audience`, `grade` (the new grade), `date` (ISO, the day of the upgrade),
+    and for staff `customer`, `score` and `run` (the run whose population it was scored in).
+    """
+    grade = _grade(params["grade"])
+    if params["audience"] == CUSTOMER:
+        return MessageText(
+            _("Congratulations: your recent orders made you %(grade)s") % {"grade": grade},
+            _(
+                "The upgrade is provisional: the next grading confirms it, or keeps it while "
+                "your score stays close."
+            ),
+        )
+    return MessageText(
+        _("Provisional upgrade: %(customer)s is now %(grade)s")
+        % {"customer": params["customer"], "grade": grade},
+        _(
+            "Composite score %(score)s against the population of the run %(run)s; the next "
+            "run confirms or holds it."
+        )
+        % {"score": formatting.score(params["score"], 1), "run": _run(params["run"])},
+    )
+
+
 @message_kind("change_approved", "change_rejected")
 def change_decision(params: Params) -> MessageText:
     """A reviewer's decision on a proposed grade change.

@@ -259,6 +259,15 @@ class GradingScheme(models.Model):
     rfm_within_pyramid = models.BooleanField(
         _("score RFM inside each pyramid layer"), default=False
     )
+    provisional_upgrades = models.BooleanField(
+        _("upgrade as soon as an order qualifies"),
+        default=False,
+        help_text=_(
+            "Between runs, an order that lifts a customer above a higher grade upgrades them "
+            "within seconds, scored against the latest run's population; the next run "
+            "confirms or holds the upgrade. Downgrades still wait for the runs."
+        ),
+    )
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -470,7 +479,10 @@ class GradingRun(models.Model):
         _("population cut points"),
         default=dict,
         blank=True,
-        help_text=_("Quintile, pyramid and breadth cut points a sharded run scored with."),
+        help_text=_(
+            "Quintile, pyramid and breadth cut points of the run's population; provisional "
+            "upgrades between runs score against the latest run's."
+        ),
     )
     scored = models.PositiveIntegerField(_("scored"), default=0)
     assigned = models.PositiveIntegerField(_("first grades"), default=0)
@@ -597,6 +609,7 @@ class ScoreSnapshot(models.Model):
 
 class ChangeSource(models.TextChoices):
     RUN = "run", _("Grading run")
+    PROVISIONAL = "provisional", _("Provisional upgrade")
     REVIEW = "review", _("Review decision")
     OVERRIDE = "override", _("Override")
     APPEAL = "appeal", _("Appeal")
@@ -647,7 +660,7 @@ class GradeChange(models.Model):
     )
     direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices)
     status = models.CharField(_("status"), max_length=12, choices=Status.choices)
-    source = models.CharField(_("source"), max_length=10, choices=ChangeSource.choices)
+    source = models.CharField(_("source"), max_length=12, choices=ChangeSource.choices)
     rule = models.CharField(_("rule"), max_length=30, blank=True)
     reason = models.TextField(_("reason"), blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -824,7 +837,7 @@ class GradeAuditEntry(models.Model):
     new_grade = models.ForeignKey(
         Grade, verbose_name=_("new grade"), related_name="+", **HISTORY_GRADE
     )
-    source = models.CharField(_("source"), max_length=10, choices=ChangeSource.choices)
+    source = models.CharField(_("source"), max_length=12, choices=ChangeSource.choices)
     reason = models.TextField(_("reason"), blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,

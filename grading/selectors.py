@@ -29,6 +29,8 @@ from customers.selectors import scope_for_user
 from grading.exceptions import NoActiveScheme
 from grading.models import (
     Cadence,
+    ChangeSource,
+    GradeAuditEntry,
     GradeChange,
     GradingRun,
     GradingScheme,
@@ -379,3 +381,66 @@ def run_get_latest() -> GradingRun | None:
 def run_failed_count(*, since: dt.datetime) -> int:
     """Return how many runs failed since `since` (by their start)."""
     return GradingRun.objects.filter(status=GradingRun.Status.FAILED, started_at__gte=since).count()
+
+
+@dataclass(frozen=True)
+class ProvisionalUpgrade:
+    """A customer's current provisional upgrade and what the next run made of it.
+
+    `verdict`: "pending" (no run since), "confirmed" (the run's computed grade reaches the
+    upgraded one), "held" (below it, but within its margin: hysteresis keeps it) or "below"
+    (under target: the usual reviews count from there, docs/grading-policy.md).
+    """
+
+    change: GradeChange
+    day: dt.date
+    verdict: str
+    run: GradingRun | None = None
+
+
+def provisional_upgrade_latest(*, customer_id: int) -> ProvisionalUpgrade | None:
+    """Return the customer's provisional upgrade while it is their latest grade event.
+
+    None when they have none, or a later grade change (a run's, a review's, an override)
+    came after it. The verdict is that of the first succeeded run started after the upgrade,
+    read from the customer's snapshot in it. Three queries at most.
+    """
+    change = (
+        GradeChange.objects.filter(
+            customer_id=customer_id,
+            source=ChangeSource.PROVISIONAL,
+            status=GradeChange.Status.APPLIED,
+        )
+        .select_related("to_grade")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if change is None:
+        return None
+    later = (
+        GradeAuditEntry.objects.filter(customer_id=customer_id, created_at__gte=change.created_at)
+        .exclude(change=change)
+        .exists()
+    )
+    if later:
+        return None
+    day = timezone.localdate(change.created_at)
+    snapshot = (
+        ScoreSnapshot.objects.filter(
+            customer_id=customer_id,
+            run__status=GradingRun.Status.SUCCEEDED,
+            run__started_at__gte=change.created_at,
+        )
+        .select_related("run__scheme", "computed_grade")
+        .order_by("run__started_at", "run_id")
+        .first()
+    )
+    if snapshot is None:
+        return ProvisionalUpgrade(change=change, day=day, verdict="pending")
+    if snapshot.computed_grade.rank >= change.to_grade.rank:
+        verdict = "confirmed"
+    elif snapshot.rule in ("within_hysteresis", "on_target_not_due"):
+        verdict = "held"
+    else:
+        verdict = "below"
+    return ProvisionalUpgrade(change=change, day=day, verdict=verdict, run=snapshot.run)

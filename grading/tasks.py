@@ -11,6 +11,7 @@ from django.utils import timezone
 from grading.services.integrity import grades_check_daily
 from grading.services.notifications import run_notify
 from grading.services.overrides import grade_overrides_expire
+from grading.services.provisional import grade_provisional_upgrade_check
 from grading.services.report_cache import reports_warm
 from grading.services.runs import (
     grading_run_execute,
@@ -134,3 +135,19 @@ def expire_overrides_task() -> int:
 def check_grades_task() -> int:
     """Daily: fail runs whose process is gone, check grades and history, tell Operations."""
     return grades_check_daily()
+
+
+@shared_task(
+    name="grading.provisional_upgrade_check",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+    soft_time_limit=120,
+    time_limit=150,
+)
+def provisional_upgrade_check_task(customer_ids: list[int]) -> dict[str, object]:
+    """Upgrade provisionally those of `customer_ids` whose orders earn it (idempotent)."""
+    result = grade_provisional_upgrade_check(customer_ids=customer_ids)
+    return {"scored": result.scored, "upgraded": result.upgraded, "run": result.run_id}

@@ -449,3 +449,41 @@ def dimensions(facts: Facts) -> list[Dimension]:
 def _points(value: float) -> str:
     # One decimal, never "-0.0"; floors so a score is never shown above what it is.
     return f"{math.floor(value * 10) / 10:.1f}"
+
+
+#: A provisional upgrade and what the next run made of it (`grading.selectors.ProvisionalUpgrade`).
+PROVISIONAL_SENTENCES: Mapping[str, object] = {
+    "pending": gettext_lazy(
+        "Upgraded provisionally to %(grade)s on %(date)s, as soon as your orders earned it; "
+        "the next grading confirms it."
+    ),
+    "confirmed": gettext_lazy(
+        "Upgraded provisionally to %(grade)s on %(date)s; confirmed by the run of %(period)s."
+    ),
+    "held": gettext_lazy(
+        "Upgraded provisionally to %(grade)s on %(date)s; held by hysteresis in the run of "
+        "%(period)s: your score is just below %(grade)s, within its margin."
+    ),
+    "below": gettext_lazy(
+        "Upgraded provisionally to %(grade)s on %(date)s; the run of %(period)s found your "
+        "score below %(grade)s, so the grade's usual reviews apply."
+    ),
+}
+
+
+def provisional_sentence(*, verdict: str, grade: str, day: dt.date, period: str) -> str:
+    """Return a provisional upgrade's sentence: when, to which grade, and the next run's verdict.
+
+    `verdict` is "pending", "confirmed", "held" or "below"; `period` the period of the run
+    that judged it (ignored while pending). An unknown verdict gives "".
+    """
+    from django.utils.formats import date_format
+
+    sentence = PROVISIONAL_SENTENCES.get(verdict)
+    if sentence is None:
+        return ""
+    return str(sentence) % {
+        "grade": grade,
+        "date": date_format(day, "DATE_FORMAT"),
+        "period": period,
+    }

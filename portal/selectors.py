@@ -18,6 +18,7 @@ from appeals.labels import grade_label
 from benefits.models import Benefit
 from benefits.selectors import benefit_catalog_by_grade
 from customers.models import Customer
+from grading.labels import run_period
 from grading.models import (
     Cadence,
     CustomerGrade,
@@ -29,6 +30,7 @@ from grading.models import (
     SchemeGrade,
     ScoreSnapshot,
 )
+from grading.selectors import provisional_upgrade_latest
 from portal.explain import (
     CutPoints,
     Dimension,
@@ -41,6 +43,7 @@ from portal.explain import (
     needs_sentence,
     next_grade_needs,
     next_run_date,
+    provisional_sentence,
 )
 
 
@@ -71,6 +74,7 @@ class GradeExplanation:
     ladder: list[Rung]
     needs_text: str = ""
     decision_text: str = ""
+    provisional_text: str = ""
 
 
 def ladder_published() -> list[Rung]:
@@ -165,8 +169,18 @@ def grade_explanation_for_customer(
     snapshot = snapshot_latest_for_customer(customer=customer)
     ladder = ladder if ladder is not None else ladder_published()
     grade = state.grade if state else None
+    provisional = _provisional_text(customer)
     if snapshot is None:
-        return GradeExplanation(grade, state.since if state else None, None, [], None, None, ladder)
+        return GradeExplanation(
+            grade,
+            state.since if state else None,
+            None,
+            [],
+            None,
+            None,
+            ladder,
+            provisional_text=provisional,
+        )
 
     scheme = snapshot.run.scheme
     facts = Facts(
@@ -222,6 +236,20 @@ def grade_explanation_for_customer(
         ladder=ladder,
         needs_text=needs_sentence(needs) if needs else "",
         decision_text=_decision_text(snapshot, ladder, today=today),
+        provisional_text=provisional,
+    )
+
+
+def _provisional_text(customer: Customer) -> str:
+    """Say when the customer was upgraded provisionally and what the next run made of it."""
+    upgrade = provisional_upgrade_latest(customer_id=customer.pk)
+    if upgrade is None:
+        return ""
+    return provisional_sentence(
+        verdict=upgrade.verdict,
+        grade=grade_label(upgrade.change.to_grade),
+        day=upgrade.day,
+        period=run_period(upgrade.run.as_of) if upgrade.run else "",
     )
 
 

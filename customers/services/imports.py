@@ -44,7 +44,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from common.exceptions import ConflictError
 from customers.exceptions import ImportRejected
 from customers.models import Category, Customer, Order
-from customers.signals import customers_written_in_bulk_send
+from customers.signals import customers_written_in_bulk_send, orders_written_send
 from customers.tabular import UNNAMED_COLUMN, Source, Table, TableError, open_table
 
 logger = logging.getLogger(__name__)
@@ -540,6 +540,8 @@ def order_import(
                 for row in updates
             ),
         )
+        # Every customer named by the file had an order created or changed.
+        orders_written_send(customer_ids=customer_ids.values())
     _log("orders", filename, report, by)
     return report
 

@@ -70,7 +70,7 @@ from customers.services.imports import (
     ids_by_key,
     reject_if_errors,
 )
-from customers.signals import customers_written_in_bulk_send
+from customers.signals import customers_written_in_bulk_send, orders_written_send
 from customers.tabular import (
     UNNAMED_COLUMN,
     Records,
@@ -1205,6 +1205,10 @@ def _write_documents(
             if unallocated:
                 report.returns_unallocated += 1
                 report.returns_unallocated_cents += unallocated
+    # The customers whose sales documents (orders) were created or changed.
+    orders_written_send(
+        customer_ids=(customer_ids.get(code) for code in sales["customer"].unique())
+    )
 
 
 def _existing_returns(numbers: list[str]) -> dict[str, tuple[Any, ...]]:

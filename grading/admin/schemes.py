@@ -304,6 +304,7 @@ SCHEME_FIELDSETS: list[tuple[Any, dict[str, Any]]] = [
             )
         },
     ),
+    (gettext_lazy("Between runs"), {"fields": ("provisional_upgrades",)}),
     (
         gettext_lazy("Record"),
         {"fields": (("created_by", "created_at"), ("activated_at", "retired_at"))},

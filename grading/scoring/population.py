@@ -136,10 +136,41 @@ def population_cuts(facts: pd.DataFrame, *, params: ScoringParams) -> Population
     """
     if facts.index.has_duplicates:
         raise ValueError("facts has duplicate customer ids")
-    frequency = facts["frequency"].to_numpy(dtype=np.int64)
-    active = frequency >= 1
     pyramid = value_pyramid(facts, params=params)
     scores = rfm_scores(facts, params=params, pyramid=pyramid)
+    breadth = potential_value(_with_defaults(facts), params=params)["breadth"]
+    return _cuts(facts, scores, pyramid, breadth, params=params)
+
+
+def scored_cuts(scored: pd.DataFrame, *, params: ScoringParams) -> PopulationCuts:
+    """Return the cut points of a population already scored whole (`score_population`).
+
+    Read from the frame's own r/f/m scores, pyramid and breadth, so it costs a few vectorised
+    minima and maxima instead of a second scoring: what a single-process run keeps on its
+    row for the provisional upgrades between runs. Identical to `population_cuts` of the
+    same facts (tests/grading/scoring/test_population.py).
+    """
+    if scored.index.has_duplicates:
+        raise ValueError("scored has duplicate customer ids")
+    return _cuts(
+        scored,
+        scored.loc[:, ["r_score", "f_score", "m_score"]],
+        scored["pyramid"],
+        scored["breadth"],
+        params=params,
+    )
+
+
+def _cuts(
+    facts: pd.DataFrame,
+    scores: pd.DataFrame,
+    pyramid: pd.Series,
+    breadth: pd.Series,
+    *,
+    params: ScoringParams,
+) -> PopulationCuts:
+    frequency = facts["frequency"].to_numpy(dtype=np.int64)
+    active = frequency >= 1
     members = np.flatnonzero(active)
 
     layer_codes = pd.Categorical(pyramid, categories=list(PYRAMID_LAYERS)).codes
@@ -159,10 +190,9 @@ def population_cuts(facts: pd.DataFrame, *, params: ScoringParams) -> Population
             in_layer = np.flatnonzero(active & (layer_codes == j))
             by_layer[layer] = _rfm_cuts(facts, scores, in_layer)
 
-    breadth_values = potential_value(_with_defaults(facts), params=params)["breadth"]
     categories = facts["categories"].to_numpy(dtype=np.int64)
     table = (
-        pd.DataFrame({"k": categories[members], "v": breadth_values.to_numpy()[members]})
+        pd.DataFrame({"k": categories[members], "v": breadth.to_numpy()[members]})
         .drop_duplicates("k")
         .sort_values("k")
     )
@@ -248,3 +278,32 @@ def apply_cuts(
             raise ValueError("a customer's category count is not in the population's table")
         breadth[active] = values
     return scores, pyramid, pd.Series(breadth, index=facts.index, name="breadth")
+
+
+def breadth_completed(cuts: PopulationCuts, counts: Sequence[int]) -> PopulationCuts:
+    """Return `cuts` whose breadth table also covers the category `counts` it lacks.
+
+    A customer scored alone against a finished run's cuts may have a category count no
+    member of that population had (`apply_cuts` refuses it). Such a count takes the share of
+    the largest count below it in the table (0.0 below the smallest): breadth is monotone in
+    the count, so this never credits more breadth than the population would. Counts already
+    in the table keep their exact share.
+    """
+    table = dict(cuts.breadth)
+    known = sorted(table)
+    added = False
+    for count in sorted({int(c) for c in counts}):
+        if count in table:
+            continue
+        below = [k for k in known if k < count]
+        table[count] = table[below[-1]] if below else 0.0
+        added = True
+    if not added:
+        return cuts
+    return PopulationCuts(
+        population=cuts.population,
+        rfm=cuts.rfm,
+        pyramid=cuts.pyramid,
+        breadth=tuple(sorted(table.items())),
+        rfm_by_layer=cuts.rfm_by_layer,
+    )

@@ -39,7 +39,7 @@ from grading.models import GradingRun, GradingScheme, ScoreSnapshot
 from grading.pipeline import decide, extract, write
 from grading.pipeline.rules import SchemeRules, scheme_rules
 from grading.scoring import score_population
-from grading.scoring.population import PopulationCuts
+from grading.scoring.population import PopulationCuts, scored_cuts
 from grading.selectors import scheme_get_active
 from grading.services import sharding
 from grading.services.as_of import grading_run_as_of_validate
@@ -415,6 +415,10 @@ def _batch_write(
         ladder=rules.ladder,
         cuts=cuts,
     )
+    # A whole-population batch keeps its cut points (a sharded run stored them at its start):
+    # provisional upgrades between runs score single customers against them
+    # (grading.services.provisional). Read off the scored frame, before any resume filter.
+    kept_cuts = scored_cuts(scores, params=rules.params).to_json() if cuts is None else None
     written_before = ScoreSnapshot.objects.filter(run=run)
     if id_range is not None:
         written_before = written_before.filter(
@@ -433,6 +437,9 @@ def _batch_write(
         written = write.write_results(
             run=run, scores=scores, decisions=decisions, rules=rules, now=timezone.now()
         )
+        if kept_cuts is not None:
+            GradingRun.objects.filter(pk=run.pk).update(population_cuts=kept_cuts)
+            run.population_cuts = kept_cuts
         if then is not None:
             complete = id_range is None and not done and written.get("scored", 0) == len(scores)
             then(written, complete)

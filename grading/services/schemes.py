@@ -361,3 +361,23 @@ def scheme_retire(*, scheme: GradingScheme, by: User | None) -> GradingScheme:
         locked._history_user = by  # type: ignore[attr-defined]  # simple_history's actor
         locked.save(update_fields=["status", "retired_at"])
     return locked
+
+
+def scheme_provisional_upgrades_set(
+    *, scheme: GradingScheme, enabled: bool, by: User | None
+) -> GradingScheme:
+    """Turn `scheme`'s provisional upgrades on or off, whatever its status; return it.
+
+    Unlike the scoring fields, the setting changes no score and no grade a run computes,
+    only whether an order can upgrade a customer before the period's run
+    (`grading.services.provisional`), so it needs no new version: the demo turns it on for
+    the active scheme. Drafts edit it on the scheme's form. Recorded in the scheme's history.
+    """
+    with transaction.atomic():
+        locked = GradingScheme.objects.select_for_update().get(pk=scheme.pk)
+        if locked.provisional_upgrades == enabled:
+            return locked
+        locked.provisional_upgrades = enabled
+        locked._history_user = by  # type: ignore[attr-defined]  # simple_history's actor
+        locked.save(update_fields=["provisional_upgrades"])
+    return locked

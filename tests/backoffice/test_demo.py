@@ -13,7 +13,7 @@ from backoffice.demo import demo_periods
 from benefits.models import Redemption
 from common.models import Notification
 from customers.models import Customer, CustomerAccount
-from grading.models import GradeChange, GradeOverride, GradingRun, ScoreSnapshot
+from grading.models import GradeChange, GradeOverride, GradingRun, GradingScheme, ScoreSnapshot
 from grading.services.integrity import grades_check
 
 pytestmark = pytest.mark.django_db
@@ -73,6 +73,9 @@ def test_seed_demo_grades_a_year_and_leaves_work_for_operations():
     assert min(redemption_months) >= runs[0].as_of
     # The history holds the invariants a real one does.
     assert grades_check() == []
+    # From now on, orders that earn a higher grade upgrade at once (issue #15).
+    assert GradingScheme.objects.get(status=GradingScheme.Status.ACTIVE).provisional_upgrades
+    assert all(run.population_cuts for run in runs)
 
     # --if-empty: a second `make run` adds nothing.
     before = (Customer.objects.count(), GradingRun.objects.count(), Appeal.objects.count())

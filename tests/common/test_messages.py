@@ -53,6 +53,23 @@ SAMPLES = {
         ]
         for decision in ("approved", "rejected")
     },
+    "grade_provisional_upgrade": [
+        {
+            "action": "provisional_upgrade",
+            "audience": "staff",
+            "customer": "C1 Liu",
+            "grade": GRADE,
+            "date": "2026-12-04",
+            "score": 71.25,
+            "run": RUN,
+        },
+        {
+            "action": "provisional_upgrade",
+            "audience": "customer",
+            "grade": GRADE,
+            "date": "2026-12-04",
+        },
+    ],
     "grades_check": [{"count": 3, "lines": ["[run_counters] Run 4: x"]}],
     "queue_needs_check": [
         {"count": 1, "lines": ["C1: flag_appeal True != False"]},

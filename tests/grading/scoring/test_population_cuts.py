@@ -11,7 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from grading.scoring import customer_facts, score_population
-from grading.scoring.population import PopulationCuts, population_cuts
+from grading.scoring.population import (
+    PopulationCuts,
+    breadth_completed,
+    population_cuts,
+    scored_cuts,
+)
 from tests.grading.scoring.test_properties import (
     AS_OF,
     FAST,
@@ -94,3 +99,37 @@ def test_duplicate_ids_are_refused():
     )
     with pytest.raises(ValueError, match="duplicate"):
         population_cuts(facts, params=PARAM_CHOICES[0])
+
+
+@FAST
+@given(population=populations(), params=st.sampled_from(PARAM_CHOICES))
+def test_the_cuts_read_off_a_whole_run_are_those_of_its_facts(population, params):
+    # A single-process run keeps `scored_cuts` of its scored frame (for provisional
+    # upgrades): the same cut points as computing them from the facts.
+    orders, customers = frames(*population)
+    if customers.empty:
+        return
+    whole = score_population(orders, customers, as_of=AS_OF, params=params, ladder=LADDER)
+    facts = customer_facts(orders, customers, as_of=AS_OF, params=params)
+
+    assert scored_cuts(whole, params=params) == population_cuts(facts, params=params)
+
+
+def test_a_category_count_the_population_lacks_takes_the_share_below_it():
+    facts = pd.DataFrame(
+        {
+            "frequency": [1, 1, 1],
+            "recency_days": pd.array([5, 5, 5], dtype="Int64"),
+            "monetary_cents": [100, 100, 100],
+            "categories": [1, 3, 3],
+        },
+        index=pd.Index([1, 2, 3], name="customer_id"),
+    )
+    cuts = population_cuts(facts, params=PARAM_CHOICES[0])
+    # Average ranks: 1 -> 1 / 3; 3 -> 2.5 / 3.
+    assert cuts.breadth == ((1, 1 / 3), (3, 2.5 / 3))
+
+    completed = breadth_completed(cuts, [0, 1, 2, 5])
+
+    assert completed.breadth == ((0, 0.0), (1, 1 / 3), (2, 1 / 3), (3, 2.5 / 3), (5, 2.5 / 3))
+    assert breadth_completed(cuts, [1, 3]) is cuts
