@@ -195,6 +195,10 @@ APPEAL_WINDOW_DAYS = env.int("APPEAL_WINDOW_DAYS", default=30)
 APPEAL_EVIDENCE_MAX_FILES = env.int("APPEAL_EVIDENCE_MAX_FILES", default=5)
 APPEAL_EVIDENCE_MAX_BYTES = env.int("APPEAL_EVIDENCE_MAX_BYTES", default=5 * 1024 * 1024)
 APPEAL_REVIEW_SLA_DAYS = env.int("APPEAL_REVIEW_SLA_DAYS", default=5)
+# A run's warning (or proposed downgrade) is followed up within the SLA when the account
+# manager records a warning follow-up at most this many days after the run finished
+# (the reports' "Warning follow-up" table, docs/operations.md).
+WARNING_FOLLOW_UP_SLA_DAYS = env.int("WARNING_FOLLOW_UP_SLA_DAYS", default=7)
 # Absolute base of links in e-mails sent outside a request (portal invitations).
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
 
