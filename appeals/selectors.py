@@ -189,6 +189,29 @@ def appeal_lock_for_customer(*, customer: Customer) -> GradeOverride | None:
     )
 
 
+def appeal_reversals_annotate(changes: list[GradeChange]) -> list[GradeChange]:
+    """Set `reversal` on each change: the accepted appeal that reversed it, else None.
+
+    One query whatever the number of changes (none when `changes` is empty). An accepted
+    appeal restored the change's `from_grade` on `decided_at` (`appeals.services.appeal_accept`),
+    so an applied downgrade carrying one no longer stands: pages say "Reversed on appeal"
+    rather than "Applied" (docs/architecture.md, "Portal self-service").
+    """
+    accepted = (
+        {
+            appeal.change_id: appeal
+            for appeal in Appeal.objects.filter(
+                change_id__in=[change.pk for change in changes], status=Appeal.Status.ACCEPTED
+            )
+        }
+        if changes
+        else {}
+    )
+    for change in changes:
+        change.reversal = accepted.get(change.pk)  # type: ignore[attr-defined]
+    return changes
+
+
 def appeal_answer_due_at(appeal: Appeal) -> dt.datetime | None:
     """Return when an open appeal's answer is due (the review SLA), None once decided.
 

@@ -119,7 +119,9 @@ def history(request: HttpRequest, customer: Customer) -> HttpResponse:
         "portal/history.html",
         customer,
         entries=portal_selectors.grade_history_for_customer(customer=customer),
-        downgrades=portal_selectors.downgrades_for_customer(customer=customer),
+        downgrades=selectors.appeal_reversals_annotate(
+            portal_selectors.downgrades_for_customer(customer=customer)
+        ),
         appealable_ids=set(
             selectors.appealable_change_list(customer=customer).values_list("pk", flat=True)
         ),
