@@ -53,14 +53,18 @@ def _downgrade(customer, run, *, status=GradeChange.Status.APPLIED) -> GradeChan
 
 @pytest.fixture
 def history(settings):
-    """Three runs a month apart, R1 finished at FINISHED, SLA 7 days.
+    settings.WARNING_FOLLOW_UP_SLA_DAYS = 7
+    return build_history()
+
+
+def build_history() -> tuple[GradingRun, GradingRun, GradingRun]:
+    """Three runs a month apart, R1 finished at FINISHED (with an SLA of 7 days):
 
     R1 warns A (followed up at the deadline, kept at R2: recovered), B (followed up a second
     late, downgraded by R2), C (proposed, approved, appealed), D (followed up, warned again
     at R2: pending) and F (only a plain call, upgraded at R2: recovered); E is kept (no
     warning). R2 warns D again (no run graded it since: pending); R3 warns G (no later run).
     """
-    settings.WARNING_FOLLOW_UP_SLA_DAYS = 7
     r1 = _run(R1, FINISHED)
     r2 = _run(R2, FINISHED + dt.timedelta(days=30))
     r3 = _run(R3, FINISHED + dt.timedelta(days=61))

@@ -2,7 +2,8 @@
 
 In English and Chinese, on a 1366x900 desktop and a 390x844 phone: redeem a benefit by
 double-clicking (one redemption), complete the profile (the growth task's points), read
-when an open appeal's answer is due. Screenshots under test-artifacts/screenshots/.
+when an open appeal's answer is due; once it is accepted, the history says the downgrade was
+reversed instead of "Applied". Screenshots under test-artifacts/screenshots/.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ WORDS = {
         "due": "We will answer by",
         "lock": "Your grade is kept at Key until",
         "accepted": "was accepted: your grade is Key again until",
+        "reversed": "Reversed on appeal on",
+        "kept": "Key kept",
+        "applied": "Applied",
     },
     "zh-hans": {
         "redeem": "兑换",
@@ -39,6 +43,9 @@ WORDS = {
         "due": "我们将在",
         "lock": "您的等级将保持为重点客户，直至",  # noqa: RUF001
         "accepted": "已通过：您的等级已恢复为重点客户，保持至",  # noqa: RUF001
+        "reversed": "申诉后撤销",
+        "kept": "保留重点客户",
+        "applied": "已生效",
     },
 }
 
@@ -145,4 +152,13 @@ def test_customer_redeems_once_completes_profile_and_sees_when_appeals_are_answe
     expect(page.get_by_test_id("message").first).to_contain_text(words["accepted"])
     assert _fits_the_screen(page)
     screenshot(page, f"{name}-07-messages")
+
+    # The history no longer calls the reversed downgrade "Applied".
+    page.goto(f"{live_server.url}/portal/history/")
+    reversed_cell = page.get_by_test_id("reversed")
+    expect(reversed_cell).to_contain_text(words["reversed"])
+    expect(reversed_cell).to_contain_text(words["kept"])
+    expect(page.locator("td", has_text=words["applied"])).to_have_count(0)
+    assert _fits_the_screen(page)
+    screenshot(page, f"{name}-08-history-reversed")
     context.close()
