@@ -19,6 +19,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.urls import reverse
 from django.utils import translation
 
 from common.models import Notification
@@ -337,3 +338,26 @@ def test_the_next_run_may_find_it_below(active):
         text = _explained(fast, dt.date(2027, 6, 2))
     assert text.startswith("于 2026年12月10日 临时升为重点客户")
     assert "Upgraded" not in text
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("en", ("Provisional upgrade", "Orders earned the grade between runs")),
+        ("zh-hans", ("临时升级", "两次评级之间订单已达到该等级")),
+    ],
+)
+def test_the_admin_shows_a_provisional_change_in_words(active, client, ops, language, words):
+    fast = _upgraded_fast()
+    change = GradeChange.objects.get(customer=fast, source=ChangeSource.PROVISIONAL)
+    client.force_login(ops)
+    client.cookies["django_language"] = language
+
+    page = client.get(reverse("admin:grading_gradechange_change", args=[change.pk]))
+    listing = client.get(reverse("admin:grading_gradechange_changelist"))
+
+    assert page.status_code == listing.status_code == 200
+    for word in words:
+        assert word in page.content.decode()
+    assert words[0] in listing.content.decode()
