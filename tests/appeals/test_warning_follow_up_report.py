@@ -69,7 +69,7 @@ def build_history() -> tuple[GradingRun, GradingRun, GradingRun]:
     r2 = _run(R2, FINISHED + dt.timedelta(days=30))
     r3 = _run(R3, FINISHED + dt.timedelta(days=61))
     deadline = FINISHED + dt.timedelta(days=7)
-    a, b, c, d, e, f, g = (CustomerFactory(code=code) for code in "ABCDEFG")
+    a, b, c, d, e, f, g = (CustomerFactory.create(code=code) for code in "ABCDEFG")
     for customer in (a, b, d, f):
         snapshot(customer, r1, grade_code="key", action="warn")
     snapshot(c, r1, grade_code="key", action="propose_downgrade")
