@@ -61,12 +61,15 @@ from grading.scoring.population import PopulationCuts, breadth_completed
 
 logger = logging.getLogger(__name__)
 
-#: Customers per check task: an import of 100,000 orders enqueues a task per 500 customers.
-#: Scoring 500 customers alone takes well under a second; their extract reads the id
-#: ranges they span (`_id_ranges`), so a task stays short even on a scattered chunk.
+#: Customers per check task: a write enqueues one task per 500 of its customers.
+#: The chunks are cut from sorted ids, so a chunk of a large import is one slice of the id
+#: space, read as one range.
 CHUNK_SIZE = 500
-#: Ids closer than this share one extract range (fewer statements, a few neighbours read).
-_RANGE_GAP = 64
+#: Ids closer than this share one extract range. Measured on PostgreSQL (2 cores, 20,000
+#: customers): a range costs about 16 ms of statements, each customer read in it about 10 µs,
+#: so reading up to 2,000 neighbours is cheaper than another range: 286 customers 70 ids
+#: apart took 4.6 s as 286 ranges; 500 customers 40 ids apart 0.19 s as one range.
+_RANGE_GAP = 2000
 
 #: The decision note of a downgrade proposal a provisional upgrade supersedes.
 PROPOSAL_SUPERSEDED_NOTE = gettext_lazy("Superseded: a provisional upgrade on %(date)s.")
@@ -137,30 +140,30 @@ def _id_ranges(ids: list[int]) -> list[tuple[int, int]]:
 def _score(
     ids: list[int], *, rules: SchemeRules, cuts: PopulationCuts, as_of: dt.date
 ) -> pd.DataFrame:
-    """Score `ids` alone at `as_of` against the population `cuts` (the run's own scoring)."""
-    parts = []
-    for id_range in _id_ranges(ids):
-        orders, customers = extract.extract_period(
-            as_of=as_of, window_days=rules.params.window_days, id_range=id_range
-        )
-        customers = customers[customers["customer_id"].isin(ids)]
-        if customers.empty:
-            continue
-        orders = orders[orders["customer_id"].isin(ids)].drop(columns=["on_time"])
-        facts = customer_facts(orders, customers, as_of=as_of, params=rules.params)
-        active = facts[facts["frequency"] >= 1]
-        complete = breadth_completed(cuts, active["categories"].tolist())
-        parts.append(
-            score_population(
-                orders,
-                customers,
-                as_of=as_of,
-                params=rules.params,
-                ladder=rules.ladder,
-                cuts=complete,
+    """Score `ids` alone at `as_of` against the population `cuts` (the run's own scoring).
+
+    The ranges are read one after the other on this connection (inside a read-only
+    transaction the backend does not open a second one per range), then scored in one pass.
+    """
+    orders_parts, customer_parts = [], []
+    with transaction.atomic():
+        for id_range in _id_ranges(ids):
+            orders, customers = extract.extract_period(
+                as_of=as_of, window_days=rules.params.window_days, id_range=id_range
             )
-        )
-    return pd.concat(parts) if parts else pd.DataFrame()
+            customers = customers[customers["customer_id"].isin(ids)]
+            if not customers.empty:
+                customer_parts.append(customers)
+                orders_parts.append(orders[orders["customer_id"].isin(ids)])
+    if not customer_parts:
+        return pd.DataFrame()
+    orders = pd.concat(orders_parts, ignore_index=True).drop(columns=["on_time"])
+    customers = pd.concat(customer_parts, ignore_index=True)
+    facts = customer_facts(orders, customers, as_of=as_of, params=rules.params)
+    complete = breadth_completed(cuts, facts.loc[facts["frequency"] >= 1, "categories"].tolist())
+    return score_population(
+        orders, customers, as_of=as_of, params=rules.params, ladder=rules.ladder, cuts=complete
+    )
 
 
 def _states_lock(ids: list[int]) -> None:
