@@ -25,12 +25,12 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from unfold.admin import ModelAdmin
 
 from appeals import selectors, services
 from appeals.forms import DecisionForm
 from appeals.models import Appeal, FollowUp
 from appeals.views_common import evidence_response
+from common.admin import ModelAdmin
 from common.exceptions import DomainError
 from customers.selectors import scope_for_user
 from grading.admin.explanations import RULE_LABELS

@@ -37,10 +37,10 @@ from django_celery_results.admin import TaskResultAdmin as BaseTaskResultAdmin
 from django_celery_results.models import GroupResult, TaskResult
 from rest_framework.authtoken.admin import TokenAdmin as BaseTokenAdmin
 from rest_framework.authtoken.models import TokenProxy
-from unfold.admin import ModelAdmin
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
+from common.admin import ModelAdmin
 from grading.admin.beat import GradingTriggerMixin
 
 #: axes registers its admin only when AXES_ENABLE_ADMIN is on (the default); keep its choice.

@@ -270,8 +270,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(dsn: str, *, workers: int, threads: int, run_dir: Path) -> tuple[subprocess.Popen, int]:
-    port = free_port()
+def production_env(dsn: str, run_dir: Path) -> dict[str, str]:
+    """The environment of the production settings on this database, static files collected."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tierhub.settings.production",
@@ -281,9 +281,6 @@ def serve(dsn: str, *, workers: int, threads: int, run_dir: Path) -> tuple[subpr
         "SECURE_SSL_REDIRECT": "0",
         "STATIC_ROOT": str(run_dir / "static"),
         "TIERHUB_VAR_DIR": str(run_dir / "var"),
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_WORKERS": str(workers),
-        "GUNICORN_THREADS": str(threads),
         "CONN_MAX_AGE": "60",
         "AXES_ENABLED": "false",
     }
@@ -294,6 +291,17 @@ def serve(dsn: str, *, workers: int, threads: int, run_dir: Path) -> tuple[subpr
         env=env,
         check=True,
     )
+    return env
+
+
+def serve(dsn: str, *, workers: int, threads: int, run_dir: Path) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    env = {
+        **production_env(dsn, run_dir),
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": str(workers),
+        "GUNICORN_THREADS": str(threads),
+    }
     gunicorn = Path(sys.executable).with_name("gunicorn")
     log = open(run_dir / "gunicorn.log", "w")  # noqa: SIM115 (closed with the process)
     process = subprocess.Popen(
@@ -453,6 +461,83 @@ def pieces(dsn: str, page_list: list[tuple[str, str, str]]) -> list[dict]:
     return rows
 
 
+def cpu(
+    dsn: str, page_list: list[tuple[str, str, str]], repeat: int, profile: str | None
+) -> list[dict]:
+    """In-process with the production settings: CPU (process time) and SQL time per request.
+
+    The test client calls the WSGI handler in this process, so a request's process time is
+    the web's CPU (middleware, view, templates; the client's own share is small); the SQL
+    time is the wall time of the statements (an upper bound of PostgreSQL's CPU). With
+    `profile`, the pages whose label contains it run under cProfile and the functions taking
+    the most cumulative time are printed.
+    """
+    import cProfile
+    import pstats
+
+    os.environ.update(production_env(dsn, Path("/tmp/tierhub-pages")))
+    _django(dsn, "tierhub.settings.production")
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+
+    sql = [0.0, 0]
+
+    def timed(execute: Any, statement: str, params: Any, many: bool, context: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return execute(statement, params, many, context)
+        finally:
+            sql[0] += time.perf_counter() - t
+            sql[1] += 1
+
+    users = {role: username for role, (_, username) in _login_paths().items()}
+    clients = {}
+    for role, username in users.items():
+        client = Client(HTTP_ACCEPT_LANGUAGE="en", HTTP_HOST="127.0.0.1", secure=True)
+        client.force_login(get_user_model().objects.get(username=username))
+        clients[role] = client
+    rows: list[dict[str, Any]] = []
+    with connection.execute_wrapper(timed):
+        for label, role, path in page_list:
+            client = clients[role]
+            for _ in range(2):
+                client.get(path)
+            profiler = cProfile.Profile() if profile and profile in label else None
+            sql[:] = [0.0, 0]
+            cpu_s, wall_s, statuses = [], [], set()
+            for _ in range(repeat):
+                c, w = time.process_time(), time.perf_counter()
+                if profiler:
+                    profiler.enable()
+                response = client.get(path)
+                if profiler:
+                    profiler.disable()
+                cpu_s.append(time.process_time() - c)
+                wall_s.append(time.perf_counter() - w)
+                statuses.add(response.status_code)
+            row = {
+                "page": label,
+                "status": sorted(statuses),
+                "cpu_ms": round(statistics.median(cpu_s) * 1000, 1),
+                "wall_ms": round(statistics.median(wall_s) * 1000, 1),
+                "sql_ms": round(sql[0] * 1000 / repeat, 1),
+                "queries": round(sql[1] / repeat),
+            }
+            rows.append(row)
+            print(
+                f"{label:<42} {row['cpu_ms']:7.1f} {row['sql_ms']:7.1f} {row['queries']:4d}"
+                f" {row['wall_ms']:7.1f}  {row['status']}",
+                flush=True,
+            )
+            if profiler:
+                pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+    mean_cpu = statistics.mean(r["cpu_ms"] for r in rows)
+    mean_sql = statistics.mean(r["sql_ms"] for r in rows)
+    print(f"{'mean over the pages':<42} {mean_cpu:7.1f} {mean_sql:7.1f}", flush=True)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dsn", required=True, help="the database run.py --keep left")
@@ -462,6 +547,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--pieces", action="store_true", help="per-page query costs, in-process")
+    parser.add_argument(
+        "--cpu", action="store_true", help="CPU and SQL time per page, in-process, production"
+    )
+    parser.add_argument("--profile", help="with --cpu: cProfile the pages whose label has this")
     parser.add_argument("--no-load", action="store_true", help="single-user figures only")
     parser.add_argument("--load-only", action="store_true", help="skip the single-user figures")
     args = parser.parse_args()
@@ -472,6 +561,15 @@ def main() -> None:
     page_list = pages(args.dsn)
     if args.pieces:
         print(json.dumps(pieces(args.dsn, page_list), indent=1))
+        return
+    if args.cpu:
+        print(f"{'page':<42} {'CPU ms':>7} {'SQL ms':>7} {'qry':>4} {'wall ms':>7}")
+        rows = cpu(args.dsn, page_list, args.repeat, args.profile)
+        out = ROOT / "bench" / "results"
+        out.mkdir(parents=True, exist_ok=True)
+        cpu_file = out / f"pages-cpu-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        cpu_file.write_text(json.dumps({"load": os.getloadavg(), "pages": rows}, indent=2))
+        print(f"load average {os.getloadavg()}; results: {cpu_file}")
         return
     run_dir = Path("/tmp/tierhub-pages")
     run_dir.mkdir(parents=True, exist_ok=True)

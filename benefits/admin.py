@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
-from unfold.admin import ModelAdmin, TabularInline
+from unfold.admin import TabularInline
 
 from benefits.models import (
     Benefit,
@@ -33,6 +33,7 @@ from benefits.selectors import customer_current_grade
 from benefits.services.recommendations import recommendation_decide
 from benefits.services.redemptions import benefit_redeem, redemption_check
 from common.actors import acting_user
+from common.admin import ModelAdmin
 from common.exceptions import DomainError
 from common.listing import money_column
 from common.translation_admin import TranslationTabsAdmin

@@ -15,9 +15,9 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
-from unfold.admin import ModelAdmin
 
 from common.actors import acting_user
+from common.admin import ModelAdmin
 from common.exceptions import DomainError
 from common.listing import (
     EstimatedCountPaginator,

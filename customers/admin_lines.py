@@ -32,10 +32,10 @@ from django.utils.formats import number_format
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from unfold.admin import ModelAdmin
 from unfold.widgets import UnfoldAdminFileFieldWidget
 
 from common.actors import acting_user
+from common.admin import ModelAdmin
 from common.csv_files import UTF8_BOM
 from common.exceptions import DomainError
 from customers import admin_io

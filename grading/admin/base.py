@@ -14,8 +14,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from simple_history.admin import SimpleHistoryAdmin
-from unfold.admin import ModelAdmin
 
+from common.admin import ModelAdmin
 from common.exceptions import ConflictError, DomainError
 from grading.forms import add_domain_error
 

@@ -13,9 +13,9 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from unfold.admin import ModelAdmin
 
 from common import formatting
+from common.admin import ModelAdmin
 from common.durations import duration_display
 from common.exceptions import ConflictError, DomainError
 from common.listing import choices_filter
