@@ -361,3 +361,15 @@ def test_the_admin_shows_a_provisional_change_in_words(active, client, ops, lang
     for word in words:
         assert word in page.content.decode()
     assert words[0] in listing.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_account_managers_customer_page_says_it_too(active, client, alice):
+    fast = _upgraded_fast()
+    fast.account_manager = alice
+    fast.save(update_fields=["account_manager"])
+    client.force_login(alice)
+
+    page = client.get(reverse("manager:customer", args=[fast.pk])).content.decode()
+
+    assert "Upgraded provisionally to Key on" in page
