@@ -1,8 +1,12 @@
 from typing import Any, ClassVar
 
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.contrib.admin import helpers
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from unfold import admin as unfold_admin
 
@@ -20,6 +24,21 @@ class ModelAdmin(unfold_admin.ModelAdmin):
 
     list_sections: tuple[Any, ...] = ()
     conditional_fields: ClassVar[dict[str, str]] = {}
+
+    @admin.display(description=unfold_admin.ModelAdmin.action_checkbox.short_description)
+    def action_checkbox(self, obj: Model) -> SafeString:
+        """unfold's row checkbox, its widget rendered once per language, not once per row."""
+        language = get_language()
+        html = _action_checkboxes.get(language)
+        if html is None:
+            html = unfold_admin.checkbox.render(helpers.ACTION_CHECKBOX_NAME, _PK_PLACEHOLDER)
+            _action_checkboxes[language] = html
+        return mark_safe(html.replace(_PK_PLACEHOLDER, escape(str(obj.pk))))
+
+
+#: The row checkbox's HTML per language, with a placeholder where the row's key goes.
+_action_checkboxes: dict[str | None, str] = {}
+_PK_PLACEHOLDER = "tierhub-row-pk"
 
 
 @admin.register(Notification)

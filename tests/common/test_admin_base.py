@@ -1,0 +1,30 @@
+"""common.admin.ModelAdmin: unfold's admin with its per-row template work done once."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib import admin
+from django.contrib.admin import helpers
+from django.utils import translation
+from unfold import admin as unfold_admin
+
+from common.admin import ModelAdmin
+from customers.models import Customer
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+@pytest.mark.parametrize("pk", [7, 123456, "a<b"])
+def test_row_checkbox_is_unfolds(language: str, pk: object) -> None:
+    model_admin = admin.site.get_model_admin(Customer)
+    assert isinstance(model_admin, ModelAdmin)
+    with translation.override(language):
+        expected = unfold_admin.checkbox.render(helpers.ACTION_CHECKBOX_NAME, str(pk))
+        assert model_admin.action_checkbox(Customer(pk=pk)) == expected
+        assert str(model_admin.action_checkbox(Customer(pk=pk))) == expected
+
+
+def test_every_registered_admin_is_tierhubs() -> None:
+    """The attributes unfold's templates read exist on every admin the site shows."""
+    for model_admin in admin.site._registry.values():
+        assert model_admin.list_sections == ()
+        assert model_admin.conditional_fields == {}
