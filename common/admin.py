@@ -9,6 +9,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from unfold import admin as unfold_admin
+from unfold.decorators import display
 
 from common.models import Notification
 
@@ -25,7 +26,7 @@ class ModelAdmin(unfold_admin.ModelAdmin):
     list_sections: tuple[Any, ...] = ()
     conditional_fields: ClassVar[dict[str, str]] = {}
 
-    @admin.display(description=unfold_admin.ModelAdmin.action_checkbox.short_description)
+    @display(description=unfold_admin.ModelAdmin.action_checkbox.short_description)
     def action_checkbox(self, obj: Model) -> SafeString:
         """unfold's row checkbox, its widget rendered once per language, not once per row."""
         language = get_language()

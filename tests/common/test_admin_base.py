@@ -14,7 +14,7 @@ from customers.models import Customer
 
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
 @pytest.mark.parametrize("pk", [7, 123456, "a<b"])
-def test_row_checkbox_is_unfolds(language: str, pk: object) -> None:
+def test_row_checkbox_is_unfolds(language: str, pk: int | str) -> None:
     model_admin = admin.site.get_model_admin(Customer)
     assert isinstance(model_admin, ModelAdmin)
     with translation.override(language):
@@ -26,5 +26,6 @@ def test_row_checkbox_is_unfolds(language: str, pk: object) -> None:
 def test_every_registered_admin_is_tierhubs() -> None:
     """The attributes unfold's templates read exist on every admin the site shows."""
     for model_admin in admin.site._registry.values():
+        assert isinstance(model_admin, ModelAdmin), type(model_admin)
         assert model_admin.list_sections == ()
         assert model_admin.conditional_fields == {}
