@@ -373,3 +373,38 @@ def test_the_account_managers_customer_page_says_it_too(active, client, alice):
     page = client.get(reverse("manager:customer", args=[fast.pk])).content.decode()
 
     assert "Upgraded provisionally to Key on" in page
+
+
+@pytest.mark.django_db
+def test_the_sales_line_import_and_an_admin_save_enqueue_the_check(
+    active, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Every order write path hands its customers to the check (one task per write)."""
+    from customers.services.lines import order_lines_import
+    from tests.customers.factories import OrderFactory
+
+    fast, slow = _fast(), _slow()
+    sent: list[list[int]] = []
+    monkeypatch.setattr(tasks.provisional_upgrade_check_task, "delay", sent.append)
+    lines = Records(
+        [
+            {
+                "order_no": f"L{i}",
+                "customer_code": code,
+                "placed_at": "2026-12-03 09:00",
+                "quantity": "1",
+                "unit_price": "10",
+            }
+            for i, code in enumerate(["FAST", "SLOW", "FAST"])
+        ]
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        order_lines_import(source=lines, filename="lines.csv")
+    with django_capture_on_commit_callbacks(execute=True):
+        order = OrderFactory(customer=slow)
+    with django_capture_on_commit_callbacks(execute=True):
+        order.status = "refunded"
+        order.save(update_fields=["status"])
+
+    assert sent == [sorted([fast.pk, slow.pk]), [slow.pk], [slow.pk]]
