@@ -41,11 +41,15 @@ from grading.services.provisional import (
     provisional_upgrade_enqueue,
 )
 from grading.services.runs import grading_run_execute
-from grading.services.schemes import scheme_activate, scheme_provisional_upgrades_set
+from grading.services.schemes import (
+    scheme_activate,
+    scheme_provisional_upgrades_set,
+    scheme_revise,
+)
 from portal.selectors import grade_explanation_for_customer
 from tests.appeals.factories import CustomerAccountFactory
 from tests.customers.factories import CustomerFactory, UserFactory
-from tests.grading.factories import at, grade, orders_for, proposal_for
+from tests.grading.factories import at, default_scheme, grade, orders_for, proposal_for
 
 RUN_AS_OF = dt.date(2026, 12, 1)
 ORDER_DAY = dt.date(2026, 12, 10)
@@ -408,3 +412,20 @@ def test_the_sales_line_import_and_an_admin_save_enqueue_the_check(
         order.save(update_fields=["status"])
 
     assert sent == [sorted([fast.pk, slow.pk]), [slow.pk], [slow.pk]]
+
+
+@pytest.mark.django_db
+def test_a_draft_scheme_turns_it_on_in_its_form(client, ops):
+    from tests.grading.test_scheme_admin import scheme_post
+
+    draft = scheme_revise(scheme=default_scheme(), by=ops)
+    assert draft.provisional_upgrades is False  # off by default, copied as it was
+    client.force_login(ops)
+    url = reverse("admin:grading_gradingscheme_change", args=[draft.pk])
+    assert "Upgrade as soon as an order qualifies" in client.get(url).content.decode()
+
+    response = client.post(url, scheme_post(draft, provisional_upgrades="on"))
+
+    assert response.status_code == 302
+    draft.refresh_from_db()
+    assert draft.provisional_upgrades is True
