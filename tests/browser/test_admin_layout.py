@@ -114,3 +114,44 @@ def test_the_admin_fits_1366_and_the_dashboard_shows_its_sections(
     context.close()
 
     assert not errors, "\n".join(errors)
+
+
+INVITED = {"en": "Invitations sent: 2.", "zh-hans": "已发送邀请：2 封。"}  # noqa: RUF001
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.parametrize("language", list(LANGUAGES))
+def test_rows_ticked_in_a_list_reach_the_action(browser, live_server, ops, screenshot, language):
+    """The row checkboxes (rendered once per language, common.admin.ModelAdmin) carry each
+    row's key: the two rows ticked, and only they, are invited to the portal."""
+    from django.core import mail
+
+    from customers.models import CustomerAccount
+    from tests.customers.factories import CustomerFactory
+
+    customers = CustomerFactory.create_batch(3)
+    context = browser.new_context(
+        viewport=DESKTOP,
+        locale=LANGUAGES[language],
+        extra_http_headers={"Accept-Language": language},
+    )
+    page = context.new_page()
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", ops.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("#login-form [type=submit]")
+    page.goto(f"{live_server.url}/admin/customers/customer/")
+    for customer in customers[:2]:
+        page.locator(f"#result_list input.action-select[value='{customer.pk}']").check()
+    expect(page.locator(".action-counter")).to_contain_text("2")
+    page.select_option("#changelist-actions select[name=action]", "invite_to_portal")
+    screenshot(page, f"admin-{language}-customers-two-ticked")
+    page.locator("#changelist-actions button[name=index]").click()
+    expect(page.get_by_text(INVITED[language])).to_be_visible()
+    screenshot(page, f"admin-{language}-customers-invited")
+    context.close()
+
+    invited = {message.to[0] for message in mail.outbox}
+    assert invited == {customer.email for customer in customers[:2]}
+    assert not CustomerAccount.objects.filter(customer=customers[2]).exists()
