@@ -212,32 +212,45 @@ def warning_follow_up_rows(
     return rows
 
 
-def warning_follow_up(*, runs: int = 12) -> Table:
+def warning_follow_up(*, runs: int = 12, until: GradingRun | None = None) -> Table:
     """Return, per run that warned, the warnings followed up within the SLA and their outcome.
 
-    Over the latest `runs` succeeded runs (oldest first), a warning is a customer's snapshot
+    Over the latest `runs` succeeded runs up to `until` (the reports page's run; None: the
+    latest), oldest first, a warning is a customer's snapshot
     whose decision is a warning or a proposed downgrade (`WARNING_ACTIONS`, the queue's
     "reach out" need). Followed up: a warning follow-up names the run; within the SLA: the
     first one was recorded at most `settings.WARNING_FOLLOW_UP_SLA_DAYS` days after the run
     finished. Outcomes: `warning_outcome`, judged at the next succeeded run (by as of) and
     its decisions. Definitions: docs/operations.md, "Warning follow-up in the reports".
 
-    Two queries whatever the number of customers: the runs, then one row per warning with
+    Three queries whatever the number of customers: the runs (and the one after `until`),
+    then one row per warning with
     its first follow-up, next decision, downgrade and appeal as subqueries; the counting is
     `warning_follow_up_rows` (pure).
     """
     sla_days = int(settings.WARNING_FOLLOW_UP_SLA_DAYS)
+    done = GradingRun.objects.filter(status=GradingRun.Status.SUCCEEDED)
+    if until is not None:
+        # The runs up to `until`, and the one after it (its warnings' outcome).
+        after = (
+            done.filter(Q(as_of__gt=until.as_of) | Q(as_of=until.as_of, pk__gt=until.pk))
+            .order_by("as_of", "id")
+            .values_list("pk", "as_of", "finished_at")[:1]
+        )
+        done = done.filter(Q(as_of__lt=until.as_of) | Q(as_of=until.as_of, pk__lte=until.pk))
     succeeded = list(
-        GradingRun.objects.filter(status=GradingRun.Status.SUCCEEDED)
-        .order_by("-as_of", "-id")
-        .values_list("pk", "as_of", "finished_at")[: runs + 1]
+        done.order_by("-as_of", "-id").values_list("pk", "as_of", "finished_at")[: runs + 1]
     )[::-1]
+    judging = list(after) if until is not None else []
+    succeeded += judging
     # The run after each of the latest `runs` (the newest has none yet).
     following = {
         run[0]: succeeded[i + 1][0] if i + 1 < len(succeeded) else None
         for i, run in enumerate(succeeded)
     }
-    shown = succeeded[-runs:] if runs else []
+    # The run after `until` only judges the outcomes of its warnings.
+    shown_from = succeeded[: len(succeeded) - len(judging)]
+    shown = shown_from[-runs:] if runs else []
     issued = {pk: finished_at or local_midnight(as_of) for pk, as_of, finished_at in shown}
     labels = {pk: as_of for pk, as_of, _finished in shown}
     next_run = Case(
@@ -324,12 +337,12 @@ SECTIONS = (
         build=lambda context: appeal_outcomes(since=months_back(timezone.localdate(), 11)),
         per_run=False,
     ),
-    # The latest twelve runs' warnings: a run's outcomes change after it (follow-ups, the
-    # next run, appeals), so the table is computed per request, not cached with the run.
+    # The twelve runs' warnings up to the page's run: heavy at scale (a row per warning), so
+    # cached with the run's tables; later follow-ups, runs and appeals show after the cache
+    # time or "Recompute", like late orders (grading.services.report_cache).
     ReportSection(
         key="warning_follow_up",
-        build=lambda context: warning_follow_up(),
+        build=lambda context: warning_follow_up(until=context.run),
         after="appeals",
-        per_run=False,
     ),
 )

@@ -129,6 +129,24 @@ def test_only_the_latest_runs_are_shown(history):
 
 
 @pytest.mark.django_db
+def test_the_reports_page_of_an_older_run_shows_the_runs_up_to_it(
+    history, django_assert_num_queries
+):
+    r1, r2, _r3 = history
+    with django_assert_num_queries(3):  # the runs up to R2, the run after it, the warnings
+        table = appeal_reports.warning_follow_up(until=r2)
+
+    # R3 is not shown, but still judges R2's warnings (D: warned again at R2, not at R3).
+    assert table.rows == [
+        [R1, 5, 3, 2, 40.0, 2, 1, 1, 1],
+        [R2, 1, 0, 0, 0.0, 0, 0, 0, 1],
+        ["all", 6, 3, 2, 33.33, 2, 1, 1, 2],
+    ]
+    # R1 alone: its outcomes judged at R2, as on the latest run's page.
+    assert appeal_reports.warning_follow_up(until=r1).rows[0] == [R1, 5, 3, 2, 40.0, 2, 1, 1, 1]
+
+
+@pytest.mark.django_db
 def test_no_runs_or_no_warnings_give_an_empty_table(db):
     assert appeal_reports.warning_follow_up().rows == []
     snapshot(CustomerFactory(code="KEPT"), run_for(R1), grade_code="key", action="keep")
