@@ -43,6 +43,7 @@ from appeals.selectors import (
 from common.exceptions import DomainError
 from common.services import NotificationDraft, notification_send_many
 from customers.models import Customer
+from grading.labels import APPEAL_ACCEPTED
 from grading.messages import grade_param
 from grading.models import Cadence, GradeChange, GradeOverride, SchemeGrade
 
@@ -215,7 +216,7 @@ def appeal_accept(*, appeal_id: int, by: User, note: str, today: dt.date | None 
             .select_related("from_grade")
             .get(pk=appeal.change_id)
         )
-        reason = _("Appeal #%(id)s accepted: %(note)s") % {"id": appeal.pk, "note": note}
+        reason = _(APPEAL_ACCEPTED) % {"id": appeal.pk, "note": note}
         assert change.from_grade is not None  # an appealed downgrade always had a grade
         if change.status == GradeChange.Status.PROPOSED:
             from grading.services.reviews import grade_change_reject

@@ -9,12 +9,16 @@ new code without a label fails at import (and in the tests).
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from django.conf import settings
+from django.utils import translation
 from django.utils.formats import date_format
 from django.utils.functional import Promise
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from grading.policy import ACTIONS, RULES
@@ -183,4 +187,27 @@ def change_reason(source: str, reason: str, run: GradingRun | None) -> str:
         return gettext("Grading run %(run)s") % {"run": run_label(run)}
     if source == "provisional" and not reason:
         return gettext("Orders earned the grade between runs; the next run confirms or holds it")
+    if source == "appeal":
+        for pattern in _appeal_accepted_patterns():
+            accepted = pattern.fullmatch(reason)
+            if accepted is not None:
+                return gettext(APPEAL_ACCEPTED) % {"id": accepted["id"], "note": accepted["note"]}
     return reason
+
+
+#: The reason an accepted appeal's lock and audit rows store (appeals.services.appeal_accept):
+#: fixed words around the reviewer's note, in the accepting reviewer's language.
+APPEAL_ACCEPTED = "Appeal #%(id)s accepted: %(note)s"
+gettext_noop(APPEAL_ACCEPTED)
+
+
+@functools.cache
+def _appeal_accepted_patterns() -> tuple[re.Pattern[str], ...]:
+    """`APPEAL_ACCEPTED` as written in each site language, to read a stored reason back."""
+    patterns = []
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            words = re.escape(gettext(APPEAL_ACCEPTED))
+        words = words.replace(re.escape("%(id)s"), r"(?P<id>\d+)")
+        patterns.append(re.compile(words.replace(re.escape("%(note)s"), "(?P<note>.*)"), re.S))
+    return tuple(patterns)

@@ -193,3 +193,20 @@ def test_an_email_is_written_in_the_recipients_language(carol, carols_change, op
     assert to_carol.subject == f"我们已收到您针对调整为成长客户的申诉 #{appeal.pk}"
     assert "打开页面" in to_carol.body  # the template's words too
     assert f"/portal/appeals/{appeal.pk}/" in to_carol.body
+
+
+@pytest.mark.django_db
+def test_an_accepted_appeals_history_row_reads_in_the_readers_language(carol, carols_change, ops):
+    from django.utils import translation
+
+    from grading.models import GradeAuditEntry
+
+    appeal = file_appeal(carol, carols_change)
+    with translation.override("en"):  # the reviewer works in English
+        services.appeal_accept(appeal_id=appeal.pk, by=ops, note="Confirmed.")
+    entry = GradeAuditEntry.objects.get(customer=carol.customer, source="appeal")
+
+    with translation.override("zh-hans"):
+        assert entry.reason_text == f"申诉 #{appeal.pk} 已接受：Confirmed."  # noqa: RUF001
+    with translation.override("en"):
+        assert entry.reason_text == f"Appeal #{appeal.pk} accepted: Confirmed."
