@@ -8,6 +8,8 @@ reversed instead of "Applied". Screenshots under test-artifacts/screenshots/.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -48,6 +50,31 @@ WORDS = {
         "applied": "已生效",
     },
 }
+
+
+#: What people typed (and the language switch's own "English"): the only Latin words a
+#: Chinese page may show.
+TYPED = (
+    "Our orders were delayed by your warehouse move.",
+    "Confirmed: the warehouse move.",
+    "Customer CAROL",
+    "carol@example.com",
+    "Liu Jing",
+    "1 Chaoyang Road, Beijing",
+    "liu.jing@example.com",
+    "TierHub",
+    "English",
+)
+
+
+def _english_left(page, language: str) -> list[str]:
+    """The English words left on a Chinese page once what people typed is taken out."""
+    if language != "zh-hans":
+        return []
+    text = page.locator("body").inner_text()
+    for typed in TYPED:
+        text = text.replace(typed, " ")
+    return re.findall(r"[A-Za-z]{2,}", text)
 
 
 def _fits_the_screen(page) -> bool:
@@ -97,6 +124,7 @@ def test_customer_redeems_once_completes_profile_and_sees_when_appeals_are_answe
     # Redeem by double-clicking: one redemption.
     page.goto(f"{live_server.url}/portal/benefits/")
     offer = page.locator("li[data-benefit=free-shipping]")
+    assert _english_left(page, language) == []
     screenshot(page, f"{name}-01-benefits")
     offer.get_by_role("button", name=words["redeem"]).dblclick()
     expect(page.locator("ul.messages")).to_contain_text(words["redeemed"])
@@ -104,6 +132,7 @@ def test_customer_redeems_once_completes_profile_and_sees_when_appeals_are_answe
     assert Redemption.objects.filter(customer=account.customer).count() == 1
     expect(page.get_by_test_id("redemptions").locator("tbody tr")).to_have_count(1)
     assert _fits_the_screen(page)
+    assert _english_left(page, language) == []
     screenshot(page, f"{name}-02-redeemed-once")
 
     # Complete the profile: one field wrong first, then right.
@@ -115,12 +144,14 @@ def test_customer_redeems_once_completes_profile_and_sees_when_appeals_are_answe
     page.get_by_role("button", name=words["save"]).click()
     expect(page.get_by_test_id("error-phone")).to_be_visible()
     assert _fits_the_screen(page)
+    assert _english_left(page, language) == []
     screenshot(page, f"{name}-03-profile-error")
     page.fill("#id_phone", "+86 138 0013 8000")
     page.get_by_role("button", name=words["save"]).click()
     expect(page.locator("ul.messages")).to_contain_text(words["complete"])
     assert PointsEntry.objects.get(customer=account.customer).points == task.points
     assert _fits_the_screen(page)
+    assert _english_left(page, language) == []
     screenshot(page, f"{name}-04-profile-complete")
 
     # Opening a message reads it: the unread badge goes.
@@ -137,6 +168,7 @@ def test_customer_redeems_once_completes_profile_and_sees_when_appeals_are_answe
     page.goto(f"{live_server.url}/portal/appeals/{appeal.pk}/")
     expect(page.get_by_test_id("answer-due")).to_contain_text(words["due"])
     assert _fits_the_screen(page)
+    assert _english_left(page, language) == []
     screenshot(page, f"{name}-05-appeal-due")
 
     # Accepted: the page says until when the grade is kept.
@@ -145,12 +177,14 @@ def test_customer_redeems_once_completes_profile_and_sees_when_appeals_are_answe
     expect(page.get_by_test_id("lock")).to_contain_text(words["lock"])
     expect(page.get_by_test_id("answer-due")).to_have_count(0)
     assert _fits_the_screen(page)
+    assert _english_left(page, language) == []
     screenshot(page, f"{name}-06-appeal-accepted-lock")
 
     # The message says so in the reader's language and person, with the date.
     page.goto(f"{live_server.url}/portal/notifications/")
     expect(page.get_by_test_id("message").first).to_contain_text(words["accepted"])
     assert _fits_the_screen(page)
+    assert _english_left(page, language) == []
     screenshot(page, f"{name}-07-messages")
 
     # The history no longer calls the reversed downgrade "Applied".
@@ -160,5 +194,6 @@ def test_customer_redeems_once_completes_profile_and_sees_when_appeals_are_answe
     expect(reversed_cell).to_contain_text(words["kept"])
     expect(page.locator("td", has_text=words["applied"])).to_have_count(0)
     assert _fits_the_screen(page)
+    assert _english_left(page, language) == []
     screenshot(page, f"{name}-08-history-reversed")
     context.close()
