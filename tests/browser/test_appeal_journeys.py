@@ -16,14 +16,9 @@ from playwright.sync_api import expect
 from appeals.models import Appeal
 from grading.models import CustomerGrade, GradeOverride
 from tests.appeals.factories import PASSWORD, portal_customer
+from tests.browser.screens import PHONE, fits_the_screen
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
-PHONE = {"width": 390, "height": 844}
-
-
-def _fits_the_screen(page) -> bool:
-    """True when nothing makes the page wider than the viewport (wide tables scroll inside)."""
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def _admin_login(page, live_server, username, next_path):
@@ -52,11 +47,11 @@ def test_customer_appeals_ops_accept_manager_sees_it(
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_test_id("grade")).to_contain_text("Growth")
     expect(page.get_by_test_id("appealable")).to_contain_text("Key → Growth")
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
     screenshot(page, "1-customer-02-home-with-downgrade")
     page.get_by_role("link", name="History").click()
     expect(page.locator("h1")).to_have_text("Your grade history")
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
     screenshot(page, "1-customer-02b-history")
     page.get_by_role("link", name="My grade").click()
     page.get_by_test_id("appealable").get_by_role("link", name="Appeal").click()
@@ -70,7 +65,7 @@ def test_customer_appeals_ops_accept_manager_sees_it(
     page.get_by_role("button", name="File the appeal").click()
     expect(page.get_by_test_id("appeal-status")).to_have_text("Submitted")
     expect(page.get_by_role("link", name="delivery-notes.pdf")).to_be_visible()
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
     screenshot(page, "1-customer-04-appeal-pending")
     appeal = Appeal.objects.get()
     assert appeal.evidence.get().content_type == "application/pdf"

@@ -9,13 +9,10 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.appeals.factories import PASSWORD, portal_customer
+from tests.browser.screens import fits_the_screen
 
 SCREENS = [("desktop", 1366, 900), ("phone", 390, 844)]
 ENGLISH_NAMES = ("Strategic", "Growth", "Free shipping", "Birthday gift")
-
-
-def _fits_the_screen(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 @pytest.mark.browser
@@ -38,7 +35,7 @@ def test_portal_and_admin_show_chinese_grade_and_benefit_names(
     assert "生日礼物" in main
     for english in ENGLISH_NAMES:
         assert english not in main, english
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
     screenshot(page, f"bilingual-portal-home-zh-{screen}")
 
     staff = browser.new_context(locale="zh-CN", viewport={"width": width, "height": height})

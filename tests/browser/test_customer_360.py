@@ -11,10 +11,9 @@ from playwright.sync_api import expect
 from customers.models import ManagerAssignment
 from tests.appeals.factories import PASSWORD
 from tests.backoffice.factories import customer_with_history, pin
+from tests.browser.screens import DESKTOP, PHONE, fits_the_screen
 from tests.customers.factories import UserFactory
 
-DESKTOP = {"width": 1366, "height": 900}
-PHONE = {"width": 390, "height": 844}
 RUNS = [
     ("en", DESKTOP, "en-desktop"),
     ("en", PHONE, "en-phone"),
@@ -36,11 +35,6 @@ WORDS = {
     "en": ("Latest scores and why", "Account managers"),
     "zh-CN": ("最新得分及原因", "客户经理"),
 }
-
-
-def _fits_the_screen(page) -> bool:
-    """True when nothing makes the page wider than the viewport (wide tables scroll inside)."""
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 @pytest.mark.browser
@@ -74,14 +68,14 @@ def test_ops_read_the_customer_360_and_assign_a_manager(
     expect(page.get_by_test_id("c360-scores")).to_contain_text(heading)
     expect(page.get_by_test_id("c360-orders")).to_contain_text("12,345.60")
     expect(page.get_by_test_id("c360-benefits")).to_contain_text("1,200")
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
     screenshot(page, f"360-{label}-01-page")
     # Every input, component score and policy check, in words.
     scores = page.get_by_test_id("c360-scores")
     scores.locator("summary").click()
     expect(scores.locator("table").first).to_be_visible()
     assert "needs_attention" not in scores.inner_text()
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
     screenshot(page, f"360-{label}-01b-explanation")
 
     # The picker: staff only, account managers first.
@@ -102,6 +96,6 @@ def test_ops_read_the_customer_360_and_assign_a_manager(
     assert assignment.assigned_by == ops
     page.goto(f"{live_server.url}{url}")
     expect(page.get_by_test_id("c360-manager")).to_contain_text("Wei Zhang")
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
     screenshot(page, f"360-{label}-03-assigned")
     context.close()

@@ -18,9 +18,7 @@ from benefits.models import GrowthTask, Redemption
 from common.services import NotificationDraft, notification_send_many
 from customers.models import PointsEntry
 from tests.appeals.factories import PASSWORD, file_appeal, portal_customer
-
-DESKTOP = {"width": 1366, "height": 900}
-PHONE = {"width": 390, "height": 844}
+from tests.browser.screens import DESKTOP, PHONE, fits_the_screen
 
 WORDS = {
     "en": {
@@ -77,10 +75,6 @@ def _english_left(page, language: str) -> list[str]:
     return re.findall(r"[A-Za-z]{2,}", text)
 
 
-def _fits_the_screen(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-
-
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
@@ -131,7 +125,7 @@ def test_customer_redeems_once_completes_profile_and_sees_when_appeals_are_answe
     expect(page.locator("li[data-benefit=free-shipping]")).to_contain_text(words["left"])
     assert Redemption.objects.filter(customer=account.customer).count() == 1
     expect(page.get_by_test_id("redemptions").locator("tbody tr")).to_have_count(1)
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
     assert _english_left(page, language) == []
     screenshot(page, f"{name}-02-redeemed-once")
 
@@ -143,14 +137,14 @@ def test_customer_redeems_once_completes_profile_and_sees_when_appeals_are_answe
     page.fill("#id_address", "1 Chaoyang Road, Beijing")
     page.get_by_role("button", name=words["save"]).click()
     expect(page.get_by_test_id("error-phone")).to_be_visible()
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
     assert _english_left(page, language) == []
     screenshot(page, f"{name}-03-profile-error")
     page.fill("#id_phone", "+86 138 0013 8000")
     page.get_by_role("button", name=words["save"]).click()
     expect(page.locator("ul.messages")).to_contain_text(words["complete"])
     assert PointsEntry.objects.get(customer=account.customer).points == task.points
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
     assert _english_left(page, language) == []
     screenshot(page, f"{name}-04-profile-complete")
 
@@ -167,7 +161,7 @@ def test_customer_redeems_once_completes_profile_and_sees_when_appeals_are_answe
     # The open appeal says when the answer is due.
     page.goto(f"{live_server.url}/portal/appeals/{appeal.pk}/")
     expect(page.get_by_test_id("answer-due")).to_contain_text(words["due"])
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
     assert _english_left(page, language) == []
     screenshot(page, f"{name}-05-appeal-due")
 
@@ -176,14 +170,14 @@ def test_customer_redeems_once_completes_profile_and_sees_when_appeals_are_answe
     page.reload()
     expect(page.get_by_test_id("lock")).to_contain_text(words["lock"])
     expect(page.get_by_test_id("answer-due")).to_have_count(0)
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
     assert _english_left(page, language) == []
     screenshot(page, f"{name}-06-appeal-accepted-lock")
 
     # The message says so in the reader's language and person, with the date.
     page.goto(f"{live_server.url}/portal/notifications/")
     expect(page.get_by_test_id("message").first).to_contain_text(words["accepted"])
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
     assert _english_left(page, language) == []
     screenshot(page, f"{name}-07-messages")
 
@@ -193,7 +187,7 @@ def test_customer_redeems_once_completes_profile_and_sees_when_appeals_are_answe
     expect(reversed_cell).to_contain_text(words["reversed"])
     expect(reversed_cell).to_contain_text(words["kept"])
     expect(page.locator("td", has_text=words["applied"])).to_have_count(0)
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
     assert _english_left(page, language) == []
     screenshot(page, f"{name}-08-history-reversed")
     context.close()

@@ -19,11 +19,10 @@ from grading.models import CustomerGrade, GradeAuditEntry, GradeChange, GradingR
 from grading.services.schedule import period_as_of
 from tests.appeals.factories import PASSWORD, FollowUpFactory
 from tests.browser.conftest import SCREENSHOTS
+from tests.browser.screens import DESKTOP, PHONE, fits_the_screen
 from tests.customers.factories import CustomerFactory
 from tests.grading.factories import grade, orders_for, proposal_for
 
-DESKTOP = {"width": 1366, "height": 900}
-PHONE = {"width": 390, "height": 844}
 #: What each language reads: the run's succeeded status, the reason-required error, and the
 #: start of the messages after approving and rejecting.
 WORDS = {
@@ -32,10 +31,6 @@ WORDS = {
 }
 
 READABLE_DURATION = re.compile(r"^\s*\d+(\.\d)? ?(s|秒)\s*$")
-
-
-def _fits_the_screen(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def _login(page, live_server, user, url):
@@ -78,7 +73,7 @@ def test_ops_grade_now_and_watch_the_run_to_success(
     page.get_by_test_id("grade-now").click()
     page.wait_for_url("**/grade-now/")
     expect(page.locator("#id_as_of")).to_have_value(as_of.isoformat())
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
     screenshot(page, f"grade-now-{label}-01-form")
 
     # A date after today is refused on its field; nothing is queued.
@@ -104,13 +99,13 @@ def test_ops_grade_now_and_watch_the_run_to_success(
     assert run.status == GradingRun.Status.SUCCEEDED, run.error
     assert (run.scored, run.progress_done, run.progress_total) == (30, 30, 30)
     assert run.triggered_by == ops.username
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
     screenshot(page, f"grade-now-{label}-04-succeeded")
 
     page.goto(f"{live_server.url}{runs}")
     # "0.4 s" or "2 s", never 0.42662157400191063.
     expect(page.locator("td.field-duration").first).to_have_text(READABLE_DURATION)
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
     screenshot(page, f"grade-now-{label}-05-runs-list")
     context.close()
 
@@ -144,7 +139,7 @@ def test_ops_approve_and_reject_from_the_change_page(
     expect(page.get_by_test_id("change-decision")).to_be_visible()
     expect(page.get_by_test_id("change-follow-ups")).to_contain_text("orders resume in May")
     expect(page.get_by_test_id("change-appeals")).to_be_visible()
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
     screenshot(page, f"decide-{label}-01-proposal")
 
     page.fill("#id_note", "Checked with the account manager")
@@ -161,7 +156,7 @@ def test_ops_approve_and_reject_from_the_change_page(
     page.goto(f"{live_server.url}/admin/grading/gradechange/{second.pk}/change/")
     page.get_by_test_id("reject").click()
     expect(page.locator(".field-note .errorlist")).to_contain_text(reason_required)
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
     screenshot(page, f"decide-{label}-03-reason-required")
     # What the reviewer sees first, without scrolling: the error, the box, both buttons.
     page.screenshot(path=str(SCREENSHOTS / f"decide-{label}-03-reason-required-viewport.png"))
@@ -172,7 +167,7 @@ def test_ops_approve_and_reject_from_the_change_page(
     second.refresh_from_db()
     assert second.status == GradeChange.Status.REJECTED
     assert second.decision_note == "Seasonal dip; orders resume next quarter"
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
     screenshot(page, f"decide-{label}-04-rejected")
     context.close()
 
@@ -207,11 +202,11 @@ def test_the_grade_now_form_and_a_running_run_fit_a_phone(
     GradingRun.objects.filter(pk=run.pk).update(phase=GradingRun.Phase.WRITE, progress_total=4321)
     expect(widget.locator("[data-run-field=customers]")).to_contain_text("4,321")
     expect(widget.locator("progress")).to_have_attribute("value", "60")
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
     screenshot(page, f"grade-now-{label}-phone-01-runs-list")
 
     page.goto(f"{live_server.url}{runs}grade-now/")
     expect(page.locator("#id_as_of")).to_have_value(as_of.isoformat())
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
     screenshot(page, f"grade-now-{label}-phone-02-form")
     context.close()

@@ -18,10 +18,8 @@ from appeals.models import FollowUp
 from grading.services.notifications import run_notify
 from tests.appeals.factories import PASSWORD, grade, run_for, snapshot
 from tests.benefits.factories import set_grade
+from tests.browser.screens import DESKTOP, PHONE, fits_the_screen
 from tests.customers.factories import CustomerFactory
-
-DESKTOP = {"width": 1366, "height": 900}
-PHONE = {"width": 390, "height": 844}
 
 WORDS = {
     "en": {
@@ -43,10 +41,6 @@ WORDS = {
         "score": "中的综合得分为 45.0。",
     },
 }
-
-
-def _fits_the_screen(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 @pytest.mark.browser
@@ -85,7 +79,7 @@ def test_manager_records_a_warning_follow_up_and_the_flag_clears(
     expect(page.get_by_test_id("queue").locator("tbody tr").first).to_have_attribute(
         "data-code", "WARNED"
     )
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
     screenshot(page, f"{name}-01-queue-reach-out")
     row.get_by_role("link", name="WARNED").click()
     expect(page.get_by_test_id("pending-warning")).to_contain_text(words["warning"])
@@ -97,7 +91,7 @@ def test_manager_records_a_warning_follow_up_and_the_flag_clears(
     expect(page.locator("ul.messages")).to_contain_text(words["recorded"])
     expect(page.get_by_test_id("followed-up")).to_contain_text("Call again on 12 December.")
     expect(page.get_by_test_id("follow-ups")).to_contain_text(words["kind"])
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
     screenshot(page, f"{name}-03-followed-up")
     assert FollowUp.objects.get().run == run
 
@@ -113,6 +107,6 @@ def test_manager_records_a_warning_follow_up_and_the_flag_clears(
     message = page.get_by_test_id("message").first
     expect(message).to_contain_text(words["message"])
     expect(page.locator("main")).to_contain_text(words["score"])
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
     screenshot(page, f"{name}-05-messages")
     context.close()

@@ -26,11 +26,9 @@ from grading.services.provisional import grade_provisional_upgrade_check
 from grading.services.runs import grading_run_execute
 from grading.services.schemes import scheme_activate, scheme_provisional_upgrades_set
 from tests.appeals.factories import PASSWORD, CustomerAccountFactory
+from tests.browser.screens import DESKTOP, PHONE, fits_the_screen
 from tests.customers.factories import CustomerFactory, UserFactory
 from tests.grading.factories import orders_for, threshold_scheme
-
-DESKTOP = {"width": 1366, "height": 900}
-PHONE = {"width": 390, "height": 844}
 
 WORDS = {
     "en": {
@@ -48,10 +46,6 @@ WORDS = {
         "source": "临时升级",
     },
 }
-
-
-def _fits_the_screen(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def _upgraded_customer():
@@ -107,7 +101,7 @@ def test_a_provisional_upgrade_reaches_the_portal(
     provisional = page.get_by_test_id("provisional")
     expect(provisional).to_contain_text(words["provisional"])
     expect(provisional).to_contain_text(words["next"])
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
     provisional.scroll_into_view_if_needed()
     screenshot(page, f"{name}-01-grade")
 
@@ -115,7 +109,7 @@ def test_a_provisional_upgrade_reaches_the_portal(
     page.goto(f"{live_server.url}/portal/notifications/")
     message = page.get_by_test_id("message").first
     expect(message).to_contain_text(words["message"])
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
     screenshot(page, f"{name}-02-message")
     message.click()
     expect(page).to_have_url(f"{live_server.url}/portal/")
@@ -124,6 +118,6 @@ def test_a_provisional_upgrade_reaches_the_portal(
     # The history names the upgrade for what it is.
     page.goto(f"{live_server.url}/portal/history/")
     expect(page.locator("table tbody tr").first).to_contain_text(words["source"])
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
     screenshot(page, f"{name}-03-history")
     context.close()
