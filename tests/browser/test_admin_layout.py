@@ -13,7 +13,7 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
 
-from tests.appeals.factories import PASSWORD
+from tests.browser.screens import staff_login
 
 DESKTOP = {"width": 1366, "height": 900}
 LISTS = {
@@ -78,10 +78,7 @@ def test_the_admin_fits_1366_and_the_dashboard_shows_its_sections(
             else None
         ),
     )
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", ops.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("#login-form [type=submit]")
+    staff_login(page, live_server.url, ops.username)
 
     # The login lands on the dashboard (not on a 404: unfold's form has no "next" of its own).
     expect(page.locator("#header-inner h1")).to_contain_text(DASHBOARD_TITLE[language])
@@ -137,10 +134,7 @@ def test_rows_ticked_in_a_list_reach_the_action(browser, live_server, ops, scree
         extra_http_headers={"Accept-Language": language},
     )
     page = context.new_page()
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", ops.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("#login-form [type=submit]")
+    staff_login(page, live_server.url, ops.username)
     page.goto(f"{live_server.url}/admin/customers/customer/")
     for customer in customers[:2]:
         page.locator(f"#result_list input.action-select[value='{customer.pk}']").check()

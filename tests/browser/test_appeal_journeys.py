@@ -16,16 +16,9 @@ from playwright.sync_api import expect
 from appeals.models import Appeal
 from grading.models import CustomerGrade, GradeOverride
 from tests.appeals.factories import PASSWORD, portal_customer
-from tests.browser.screens import PHONE, fits_the_screen
+from tests.browser.screens import PHONE, fits_the_screen, staff_login
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
-
-
-def _admin_login(page, live_server, username, next_path):
-    page.goto(f"{live_server.url}/admin/login/?next={next_path}")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("#login-form [type=submit]")
 
 
 @pytest.mark.browser
@@ -82,7 +75,7 @@ def test_customer_appeals_ops_accept_manager_sees_it(
     # 2. Operations accept it in the admin.
     context = browser.new_context(locale="en-GB")
     page = context.new_page()
-    _admin_login(page, live_server, ops.username, "/admin/appeals/appeal/")
+    staff_login(page, live_server.url, ops.username, "/admin/appeals/appeal/")
     expect(page.locator("#result_list")).to_contain_text("CAROL")
     screenshot(page, "2-ops-01-appeal-queue")
     page.locator("#result_list").get_by_role("link", name=str(appeal)).click()
@@ -103,7 +96,7 @@ def test_customer_appeals_ops_accept_manager_sees_it(
     # 3. The account manager sees the restored grade and the closed appeal.
     context = browser.new_context(locale="en-GB")
     page = context.new_page()
-    _admin_login(page, live_server, alice.username, "/manager/")
+    staff_login(page, live_server.url, alice.username, "/manager/")
     row = page.locator("tr[data-code=CAROL]")
     expect(row).to_contain_text("Key")
     expect(row).not_to_contain_text("Open appeal")

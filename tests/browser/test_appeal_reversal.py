@@ -9,7 +9,8 @@ import pytest
 from playwright.sync_api import expect
 
 from appeals.services import appeal_accept
-from tests.appeals.factories import PASSWORD, file_appeal, portal_customer
+from tests.appeals.factories import file_appeal, portal_customer
+from tests.browser.screens import staff_login
 
 SCREENS = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
 WORDS = {
@@ -32,10 +33,7 @@ def test_the_manager_reads_that_the_downgrade_was_reversed(
     context = browser.new_context(viewport=SCREENS[screen], locale="en-GB")
     context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
     page = context.new_page()
-    page.goto(f"{live_server.url}/admin/login/?next=/manager/customers/{account.customer.pk}/")
-    page.fill("#id_username", alice.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("#login-form [type=submit]")
+    staff_login(page, live_server.url, alice.username, f"/manager/customers/{account.customer.pk}/")
 
     reversed_note = page.get_by_test_id("appeals").get_by_test_id("reversed")
     for words in WORDS[language]:

@@ -12,8 +12,8 @@ import pytest
 from playwright.sync_api import expect
 
 from manager.needs import queue_needs_refresh
-from tests.appeals.factories import PASSWORD
 from tests.backoffice.test_dashboard import _needs_population
+from tests.browser.screens import staff_login
 
 SCREENS = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
 LANGUAGES = {"en": "en-GB", "zh-hans": "zh-CN"}
@@ -36,10 +36,7 @@ def test_the_needs_counts_fit_and_lead_to_the_filtered_queue(
             extra_http_headers={"Accept-Language": language},
         )
         page = context.new_page()
-        page.goto(f"{live_server.url}/admin/login/")
-        page.fill("#id_username", ops.username)
-        page.fill("#id_password", PASSWORD)
-        page.click("#login-form [type=submit]")
+        staff_login(page, live_server.url, ops.username)
 
         needs = page.get_by_test_id("needs")
         expect(needs).to_be_visible()

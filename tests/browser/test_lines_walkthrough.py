@@ -20,7 +20,7 @@ from playwright.sync_api import expect
 from customers.models import Order, SourceMapping
 from customers.services import line_imports, lines
 from customers.tasks import import_order_lines_task
-from tests.appeals.factories import PASSWORD
+from tests.browser.screens import staff_login
 from tests.customers.factories import CustomerFactory
 from tests.grading.factories import default_scheme
 
@@ -90,10 +90,7 @@ def test_map_preview_and_import_a_chinese_erp_file(
     page = context.new_page()
     base = f"{live_server.url}/admin/customers/sourcemapping/"
 
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/customers/sourcemapping/")
-    page.fill("#id_username", ops.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("#login-form [type=submit]")
+    staff_login(page, live_server.url, ops.username, "/admin/customers/sourcemapping/")
     screenshot(page, f"lines-{label}-01-mappings")
 
     page.goto(f"{base}map/")

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.appeals.factories import PASSWORD
 from tests.appeals.test_warning_follow_up_report import build_history
+from tests.browser.screens import staff_login
 
 SCREENS = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
 WORDS = {
@@ -40,10 +40,7 @@ def test_the_warning_follow_up_table_reads_in_both_languages_on_both_screens(
     context = browser.new_context(viewport=SCREENS[screen], locale="en-GB")
     context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
     page = context.new_page()
-    page.goto(f"{live_server.url}/admin/login/?next=/reports/")
-    page.fill("#id_username", ops.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("#login-form [type=submit]")
+    staff_login(page, live_server.url, ops.username, "/reports/")
 
     section = page.locator("#report-warning_follow_up")
     expect(section.locator("h2")).to_have_text(words["title"])
