@@ -246,6 +246,18 @@ def _gap_cv(codes: np.ndarray, offsets: np.ndarray, n: int) -> np.ndarray:
     total = np.bincount(gap_code, weights=gaps, minlength=n).astype(np.int64)
     squares = np.bincount(gap_code, weights=gaps * gaps, minlength=n).astype(np.int64)
     count = np.bincount(gap_code, minlength=n).astype(np.int64)
+    return gap_cv_from_sums(count, total, squares)
+
+
+def gap_cv_from_sums(count: np.ndarray, total: np.ndarray, squares: np.ndarray) -> np.ndarray:
+    """Return std(gaps, ddof=0) / mean(gaps) from each customer's gap count, sum and sum of
+    squares (int64 arrays, whole days): sqrt(k Q - S^2) / S with an exact integer radicand.
+
+    NaN where k < 2 (fewer than 3 orders) or S = 0 (every order on one day). Whoever holds
+    the three sums (the order path above, or the customer facts kept as orders arrive) gets
+    the same float to the last bit.
+    """
+    cv = np.full(count.size, np.nan)
     defined = (count >= 2) & (total > 0)
     radicand = count[defined] * squares[defined] - total[defined] ** 2
     cv[defined] = np.sqrt(radicand.astype(np.float64)) / total[defined]
@@ -705,6 +717,22 @@ def score_population(
     subset of the population scores exactly as it would inside the whole.
     """
     facts = customer_facts(orders, customers, as_of=as_of, params=params)
+    return score_facts(facts, params=params, ladder=ladder, cuts=cuts)
+
+
+def score_facts(
+    facts: pd.DataFrame,
+    *,
+    params: ScoringParams,
+    ladder: Sequence[GradeRule],
+    cuts: PopulationCuts | None = None,
+) -> pd.DataFrame:
+    """Return the scores of `score_population` from a facts frame (`FACT_COLUMNS`, by
+    customer_id), however the facts were obtained: from orders (`customer_facts`), from the
+    customer facts kept as orders arrive, or from a run's snapshots (what-if).
+
+    Scoring reads nothing but the facts: the same facts give the same scores to the digit.
+    """
     breadth = None
     if cuts is None:
         pyramid = value_pyramid(facts, params=params)
@@ -751,12 +779,14 @@ __all__ = [
     "composite_value",
     "cooperation_value",
     "customer_facts",
+    "gap_cv_from_sums",
     "historical_value",
     "lifecycle_stage",
     "potential_value",
     "rfm_label",
     "rfm_scores",
     "rfm_segment",
+    "score_facts",
     "score_population",
     "value_pyramid",
 ]
