@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import TypedDict
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
@@ -755,3 +756,64 @@ class LineImport(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in self.FINISHED
+
+
+class CustomerMonth(models.Model):
+    """One customer's counted orders of one local month, kept as orders arrive (PostgreSQL).
+
+    The grading run reads these buckets for the whole months of its window instead of the
+    orders themselves (docs/grading.md, "Customer facts"). Statement-level triggers on the
+    order and sales-line tables rebuild each bucket a statement touched from its orders
+    (`customers.facts`), so every write path keeps them exact. Days are local days in the zone
+    `FactsState` records; the table exists on PostgreSQL only (created by migration 0011).
+    """
+
+    pk = models.CompositePrimaryKey("customer_id", "month")
+    # No foreign-key check: the order triggers delete a customer's buckets with its orders.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    month = models.DateField(_("month"), help_text=_("The first day of the local month."))
+    orders = models.IntegerField(_("orders"))
+    net_cents = models.BigIntegerField(_("net amount in cents"))
+    rated = models.IntegerField(_("orders with an on-time flag"))
+    on_time = models.IntegerField(_("orders on time"))
+    first_day = models.DateField(_("first order day"))
+    last_day = models.DateField(_("last order day"))
+    gap_squares = models.BigIntegerField(
+        _("sum of squared gaps"),
+        help_text=_("Sum over consecutive order days of the month of the squared gap in days."),
+    )
+    categories = ArrayField(models.IntegerField(), verbose_name=_("categories"))
+
+    class Meta:
+        managed = False
+        db_table = "customers_customermonth"
+        verbose_name = _("customer month")
+        verbose_name_plural = _("customer months")
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.month:%Y-%m}"
+
+
+class FactsState(models.Model):
+    """The one row saying how the customer facts were built: which time zone's local days,
+    which order statuses count, and whether every customer's buckets are built (PostgreSQL).
+
+    The triggers read the zone and statuses from here; a run uses the facts only when they
+    match the settings and `complete` is set (`grading.pipeline.extract`).
+    """
+
+    time_zone = models.CharField(_("time zone"), max_length=64)
+    statuses = ArrayField(models.CharField(max_length=12), verbose_name=_("counted statuses"))
+    complete = models.BooleanField(_("complete"), default=False)
+    built_at = models.DateTimeField(_("built at"), null=True)
+
+    class Meta:
+        managed = False
+        db_table = "customers_factsstate"
+        verbose_name = _("customer facts state")
+        verbose_name_plural = _("customer facts states")
+
+    def __str__(self) -> str:
+        return self.time_zone

@@ -1,0 +1,158 @@
+"""Customer facts kept as orders arrive: the triggers keep each (customer, month) bucket exact.
+
+PostgreSQL only (the facts exist there alone); each case is computed by hand.
+"""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from common.dates import local_midnight
+from customers import facts
+from customers.models import Customer, CustomerMonth, Order, SalesLine
+from tests.customers.factories import (
+    CategoryFactory,
+    CustomerFactory,
+    OrderFactory,
+    SalesLineFactory,
+)
+
+pytestmark = [pytest.mark.django_db]
+
+
+@pytest.fixture(autouse=True)
+def _postgresql():
+    if connection.vendor != "postgresql":
+        pytest.skip("customer facts are kept on PostgreSQL only")
+
+
+def _at(day: dt.date, hour: int = 12) -> dt.datetime:
+    return local_midnight(day) + dt.timedelta(hours=hour)
+
+
+def _buckets(customer: Customer) -> dict[str, tuple]:
+    return {
+        f"{row.month:%Y-%m}": (
+            row.orders,
+            row.net_cents,
+            row.rated,
+            row.on_time,
+            row.first_day.isoformat(),
+            row.last_day.isoformat(),
+            row.gap_squares,
+            sorted(row.categories),
+        )
+        for row in CustomerMonth.objects.filter(customer=customer)
+    }
+
+
+def test_orders_fill_their_months_buckets():
+    a, b = CategoryFactory(), CategoryFactory()
+    customer = CustomerFactory()
+
+    def order(no, day, amount, **fields):
+        return OrderFactory(
+            order_no=no, customer=customer, placed_at=_at(day), amount=Decimal(amount), **fields
+        )
+
+    order("A1", dt.date(2024, 2, 3), "10.00", category=a, on_time=True)
+    order("A2", dt.date(2024, 2, 3), "5.25", category=None, on_time=False)  # same day
+    order("A3", dt.date(2024, 2, 10), "1.00", category=b, on_time=None)
+    order("A4", dt.date(2024, 2, 29), "2.00", category=a, refunded_amount=Decimal("0.50"))
+    order("A5", dt.date(2024, 2, 20), "99.00", status=Order.Status.CANCELLED)  # not counted
+    order("B1", dt.date(2024, 3, 1), "7.00", category=None)
+
+    # Gaps 0, 7, 19: squares 0 + 49 + 361.
+    assert _buckets(customer) == {
+        "2024-02": (4, 1775, 2, 1, "2024-02-03", "2024-02-29", 410, sorted([a.pk, b.pk])),
+        "2024-03": (1, 700, 0, 0, "2024-03-01", "2024-03-01", 0, []),
+    }
+
+
+def test_every_kind_of_write_keeps_the_buckets():
+    a, b, c = CategoryFactory(), CategoryFactory(), CategoryFactory()
+    customer = CustomerFactory()
+    first = OrderFactory(
+        order_no="E1", customer=customer, placed_at=_at(dt.date(2025, 5, 2)), amount=10, category=a
+    )
+    OrderFactory(
+        order_no="E2", customer=customer, placed_at=_at(dt.date(2025, 5, 6)), amount=20, category=a
+    )
+    assert _buckets(customer)["2025-05"][:2] == (2, 3000)
+
+    # A refund (QuerySet.update: no signal, the trigger still sees it).
+    Order.objects.filter(order_no="E2").update(refunded_amount=Decimal("4.50"))
+    assert _buckets(customer)["2025-05"][:2] == (2, 2550)
+
+    # A sales line adds its category to its order's month; a line without one adds nothing.
+    SalesLineFactory(document_no="E1", line_no=1, category=b)
+    SalesLineFactory(document_no="E1", line_no=2, category=None)
+    assert _buckets(customer)["2025-05"][7] == sorted([a.pk, b.pk])
+    SalesLine.objects.filter(document_no="E1", line_no=1).update(category=c)
+    assert _buckets(customer)["2025-05"][7] == sorted([a.pk, c.pk])
+    SalesLine.objects.filter(document_no="E1").delete()
+    assert _buckets(customer)["2025-05"][7] == [a.pk]
+
+    # Back-dated: moving an order to another month moves it between buckets.
+    first.placed_at = _at(dt.date(2025, 4, 30))
+    first.save()
+    assert _buckets(customer) == {
+        "2025-04": (1, 1000, 0, 0, "2025-04-30", "2025-04-30", 0, [a.pk]),
+        "2025-05": (1, 1550, 0, 0, "2025-05-06", "2025-05-06", 0, [a.pk]),
+    }
+
+    # A status change to cancelled takes the order out; back to paid puts it back.
+    Order.objects.filter(order_no="E2").update(status=Order.Status.CANCELLED)
+    assert set(_buckets(customer)) == {"2025-04"}
+    Order.objects.filter(order_no="E2").update(status=Order.Status.COMPLETED)
+    assert set(_buckets(customer)) == {"2025-04", "2025-05"}
+
+    # An order given to another customer leaves this one's bucket for theirs.
+    other = CustomerFactory()
+    Order.objects.filter(order_no="E2").update(customer=other)
+    assert set(_buckets(customer)) == {"2025-04"}
+    assert _buckets(other)["2025-05"][:2] == (1, 1550)
+
+    # Deleting the orders, then the customer, leaves no bucket.
+    Order.objects.filter(customer=customer).delete()
+    customer.delete()
+    assert not CustomerMonth.objects.filter(customer_id=first.customer_id).exists()
+
+
+def test_local_months_follow_the_zone_the_facts_were_built_in(settings):
+    """New York (daylight saving): the local day decides the month, around the switches."""
+    settings.TIME_ZONE = "America/New_York"
+    facts.facts_rebuild()
+    customer = CustomerFactory()
+    zone_day = dt.timezone(dt.timedelta(hours=-4))  # EDT
+    # 2026-03-31 23:30 EDT is 2026-04-01 03:30 UTC: March locally.
+    OrderFactory(customer=customer, placed_at=dt.datetime(2026, 3, 31, 23, 30, tzinfo=zone_day))
+    # 2026-03-08, the switch to daylight saving: 01:30 EST and 03:30 EDT, one local day.
+    OrderFactory(customer=customer, placed_at=dt.datetime(2026, 3, 8, 6, 30, tzinfo=dt.UTC))
+    OrderFactory(customer=customer, placed_at=dt.datetime(2026, 3, 8, 7, 30, tzinfo=dt.UTC))
+    # 2026-10-31 20:30 EDT is 2026-11-01 00:30 UTC: October locally.
+    OrderFactory(customer=customer, placed_at=dt.datetime(2026, 11, 1, 0, 30, tzinfo=dt.UTC))
+
+    buckets = _buckets(customer)
+    assert set(buckets) == {"2026-03", "2026-10"}
+    assert buckets["2026-03"][0] == 3
+    assert buckets["2026-03"][4:7] == ("2026-03-08", "2026-03-31", 23**2)
+    assert buckets["2026-10"][4:6] == ("2026-10-31", "2026-10-31")
+    assert facts.facts_unusable_reason() is None
+    settings.TIME_ZONE = "Asia/Shanghai"
+    assert "America/New_York" in (facts.facts_unusable_reason() or "")
+
+
+def test_rebuild_gives_the_buckets_the_triggers_kept():
+    customer = CustomerFactory()
+    category = CategoryFactory()
+    for day in (dt.date(2024, 1, 31), dt.date(2024, 2, 1), dt.date(2024, 2, 9)):
+        OrderFactory(customer=customer, placed_at=_at(day, 23), category=category, on_time=True)
+    kept = _buckets(customer)
+
+    assert facts.facts_rebuild(chunk=1) == 2
+
+    assert _buckets(customer) == kept
+    assert facts.facts_unusable_reason() is None
