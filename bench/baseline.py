@@ -466,8 +466,23 @@ def write(
                 "DELETE FROM load l WHERE NOT EXISTS"
                 " (SELECT 1 FROM customers_customer c WHERE c.id = l.customer_id)"
             )
+        # The engine's snapshot write (grading.pipeline.partitions): a run with no partition
+        # yet loads a table of its own, unindexed, then indexes and attaches it.
+        target, fresh = "grading_scoresnapshot", False
         cursor.execute(
-            "INSERT INTO grading_scoresnapshot (run_id, customer_id, recency_days, monetary,"
+            "SELECT relkind = 'p', to_regclass(%s) IS NULL FROM pg_class"
+            " WHERE oid = 'grading_scoresnapshot'::regclass",
+            [f"grading_scoresnapshot_r{int(run_id)}"],
+        )
+        partitioned, missing = cursor.fetchone() or (False, False)
+        if partitioned and missing:
+            target, fresh = f"grading_scoresnapshot_r{int(run_id)}", True
+            cursor.execute(
+                f"CREATE TABLE {target} (LIKE grading_scoresnapshot INCLUDING DEFAULTS,"
+                f" CONSTRAINT {target}_run CHECK (run_id IS NOT NULL AND run_id = {int(run_id)}))"
+            )
+        cursor.execute(
+            f"INSERT INTO {target} (run_id, customer_id, recency_days, monetary,"
             " first_half_amount, second_half_amount, gap_cv, "
             + ", ".join((*SNAPSHOT_INTS, *SNAPSHOT_FLOATS, *SNAPSHOT_TEXTS))
             + ", computed_grade_id, grade_before_id, grade_after_id, action, rule, periods_under)"
@@ -478,10 +493,19 @@ def write(
             + ", ".join(case(name, labels[name]) for name in SNAPSHOT_TEXTS)
             + f", computed, NULLIF(before, -1), after, {case('action', actions)},"
             f" {case('rule', labels['rule'])}, periods_under FROM load"
-            " ON CONFLICT DO NOTHING",
+            + ("" if fresh else " ON CONFLICT DO NOTHING"),
             [run_id],
         )
         snapshots = cursor.rowcount
+        if fresh:
+            cursor.execute(f"ALTER TABLE {target} ADD PRIMARY KEY (id, run_id)")
+            cursor.execute(f"ALTER TABLE {target} ADD UNIQUE (run_id, customer_id)")
+            cursor.execute(f"CREATE INDEX ON {target} (customer_id, run_id)")
+            cursor.execute(
+                f"ALTER TABLE grading_scoresnapshot ATTACH PARTITION {target}"
+                f" FOR VALUES IN ({int(run_id)})"
+            )
+            cursor.execute(f"ALTER TABLE {target} DROP CONSTRAINT {target}_run")
         cursor.execute(
             "UPDATE grading_gradechange SET status = 'superseded', decided_at = %s,"
             " decision_note = 'Superseded by an upgrade in a later run.'"

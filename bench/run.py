@@ -279,6 +279,12 @@ def reset(dsn: str) -> None:
 
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f"TRUNCATE {', '.join(WRITTEN_TABLES)} CASCADE")
+        # The runs' snapshot partitions go too: the next pipeline loads its own (issue #15).
+        for (name,) in conn.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+            " WHERE i.inhparent = 'grading_scoresnapshot'::regclass"
+        ).fetchall():
+            conn.execute(f"DROP TABLE {name}")
         # Statistics as on a fresh install (empty tables), then a clean checkpoint.
         conn.execute(f"ANALYZE {', '.join(WRITTEN_TABLES)}")
         conn.execute("CHECKPOINT")

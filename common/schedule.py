@@ -36,6 +36,15 @@ BEAT_SCHEDULE: tuple[BeatEntry, ...] = (
         "reviewed in the runs of Jan/Apr/Jul/Oct 1).",
     ),
     BeatEntry(
+        "Retain snapshots",
+        "grading.retain_snapshots",
+        "0",
+        "5",
+        "1",
+        "05:00 project time on the 1st, after the month's grading run: archive (or drop) the "
+        "snapshots of runs older than the last GRADING_SNAPSHOT_HOT_PERIODS periods.",
+    ),
+    BeatEntry(
         "Expire overrides",
         "grading.expire_overrides",
         "15",

@@ -499,6 +499,19 @@ class GradingRun(models.Model):
     progress_done = models.PositiveIntegerField(_("customers done"), default=0)
     progress_total = models.PositiveIntegerField(_("customers in all"), default=0)
     progress_at = models.DateTimeField(_("progress recorded at"), null=True, blank=True)
+    # Retention (grading.services.snapshots): set when the run's snapshots left the database.
+    snapshots_archived_at = models.DateTimeField(_("snapshots archived at"), null=True, blank=True)
+    snapshots_archive = models.CharField(
+        _("snapshot archive"),
+        max_length=500,
+        blank=True,
+        help_text=_(
+            "The Parquet file holding the run's snapshots once they left the database; empty "
+            "while they are in it, or when they were dropped unarchived."
+        ),
+    )
+    snapshots_archived_rows = models.PositiveIntegerField(_("snapshots archived"), default=0)
+    snapshots_archived_by = models.CharField(_("snapshots archived by"), max_length=100, blank=True)
 
     class Meta:
         verbose_name = _("grading run")

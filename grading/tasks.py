@@ -20,6 +20,7 @@ from grading.services.runs import (
     run_shard_execute,
 )
 from grading.services.schedule import grading_periodic_kickoff
+from grading.services.snapshots import snapshots_retain
 
 
 @shared_task(
@@ -123,6 +124,19 @@ def finish_run_task(run_id: int) -> dict[str, object]:
 def expire_overrides_task() -> int:
     """End overrides and appeal locks whose expiry date has passed (daily; idempotent)."""
     return grade_overrides_expire(today=timezone.localdate())
+
+
+@shared_task(
+    name="grading.retain_snapshots",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=3600,
+    time_limit=3660,
+)
+def retain_snapshots_task() -> dict[str, int]:
+    """Archive or drop the snapshots of runs past the hot periods (monthly; idempotent)."""
+    retained = snapshots_retain(by="beat")
+    return {"runs": len(retained), "rows": sum(run.rows for run in retained)}
 
 
 @shared_task(

@@ -23,7 +23,7 @@ from grading.models import (
     GradingRun,
     ScoreSnapshot,
 )
-from grading.pipeline import backends
+from grading.pipeline import backends, partitions
 from grading.pipeline.rules import SchemeRules
 from grading.pipeline.tables import CHANGES, GRADE_STATES, OVERRIDES, SNAPSHOTS
 
@@ -215,8 +215,10 @@ def write_results(
     if refused:
         _refused_record(labels=labels)
 
-    snapshots = _snapshots_insert(run=run, labels=labels)
     _history_write(run=run, labels=labels["action"], rule_labels=labels["rule"], now=now)
+    # Last: a run's new partition is attached here, and the attach's lock on the snapshot
+    # table is held until the commit (it blocks no reader, only another attach or detach).
+    snapshots = _snapshots_insert(run=run, labels=labels)
     with connection.cursor() as cursor:
         if refused:
             cursor.execute(f"SELECT action, count(*) FROM {_LOAD_TABLE} GROUP BY action")
@@ -398,7 +400,13 @@ def _refused_record(*, labels: dict[str, list[str]]) -> None:
 
 
 def _snapshots_insert(*, run: GradingRun, labels: dict[str, list[str]]) -> int:
-    """Insert the batch's snapshots from the load table; return how many were new."""
+    """Insert the batch's snapshots from the load table; return how many were new.
+
+    On a partitioned PostgreSQL table, a run with no partition yet (a single-process run's
+    first write) loads a new table of its own, unindexed, then indexes and attaches it
+    (`grading.pipeline.partitions`); otherwise the rows go through the snapshot table and
+    skip those already written.
+    """
     decode = backends.current().decode
     select: list[str] = ["%s", "customer_id", "NULLIF(recency_days, -1)"]
     params: list[Any] = [run.pk]
@@ -419,26 +427,31 @@ def _snapshots_insert(*, run: GradingRun, labels: dict[str, list[str]]) -> int:
         params += extra
     select.append("periods_under")
     c = SNAPSHOTS.c
-    return _insert_ignore(
-        str(SNAPSHOTS),
-        [
-            c.run,
-            c.customer,
-            c.recency_days,
-            c.monetary,
-            c.first_half_amount,
-            c.second_half_amount,
-            *(c[name] for name in SNAPSHOT_SCORE_COLUMNS),
-            c.computed_grade,
-            c.grade_before,
-            c.grade_after,
-            c.action,
-            c.rule,
-            c.periods_under,
-        ],
-        f"SELECT {', '.join(select)} FROM {_LOAD_TABLE}",
-        params,
-    )
+    columns = [
+        c.run,
+        c.customer,
+        c.recency_days,
+        c.monetary,
+        c.first_half_amount,
+        c.second_half_amount,
+        *(c[name] for name in SNAPSHOT_SCORE_COLUMNS),
+        c.computed_grade,
+        c.grade_before,
+        c.grade_after,
+        c.action,
+        c.rule,
+        c.periods_under,
+    ]
+    select_sql = f"SELECT {', '.join(select)} FROM {_LOAD_TABLE}"
+    fresh = partitions.partition_fresh(run.pk)
+    if fresh is None:
+        return _insert_ignore(str(SNAPSHOTS), columns, select_sql, params)
+    with connection.cursor() as cursor:
+        # The load table holds each customer once: nothing to skip, no index to keep up.
+        cursor.execute(f"INSERT INTO {fresh} ({', '.join(columns)}) {select_sql}", params)
+        inserted = max(cursor.rowcount, 0)
+    partitions.partition_attach(run.pk)
+    return inserted
 
 
 CHANGE_ACTIONS = {

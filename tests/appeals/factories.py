@@ -14,6 +14,7 @@ from django.utils import timezone
 from appeals.models import Appeal, FollowUp
 from customers.models import CustomerAccount
 from grading.models import CustomerGrade, GradeChange, GradingRun, ScoreSnapshot
+from grading.pipeline import partitions
 from tests.customers.factories import CustomerFactory, UserFactory
 from tests.grading.factories import default_scheme, grade
 
@@ -72,6 +73,7 @@ def snapshot(customer, run, *, grade_code="growth", composite=50.0, action="keep
         "rule": "test",
         **values,
     }
+    partitions.partition_ensure(run.pk)  # PostgreSQL: a run's snapshots live in its partition
     return ScoreSnapshot.objects.create(run=run, customer=customer, **fields)
 
 

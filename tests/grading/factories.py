@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import factory
 from django.utils import timezone
@@ -19,6 +20,7 @@ from grading.models import (
     SchemeGrade,
     ScoreSnapshot,
 )
+from grading.pipeline import partitions
 from tests.customers.factories import CustomerFactory, OrderFactory
 
 
@@ -117,6 +119,13 @@ class ScoreSnapshotFactory(factory.django.DjangoModelFactory[ScoreSnapshot]):
         model = ScoreSnapshot
 
     run = factory.SubFactory(GradingRunFactory)
+
+    @classmethod
+    def _create(cls, model_class: type[ScoreSnapshot], *args: Any, **kwargs: Any) -> ScoreSnapshot:
+        # On PostgreSQL a run's snapshots live in its partition, which a run makes as it writes.
+        partitions.partition_ensure(kwargs["run"].pk)
+        return super()._create(model_class, *args, **kwargs)
+
     customer = factory.SubFactory(CustomerFactory)
     recency_days = 95
     frequency = 8

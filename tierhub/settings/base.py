@@ -386,6 +386,15 @@ GRADING_SHARD_THRESHOLD = env.int("GRADING_SHARD_THRESHOLD", default=500_000)
 # 250k customers with ~10 orders each keep a shard's frames around 0.5 GB, so two shards fit
 # beside each other on a 2-core / 4 GB worker.
 GRADING_SHARD_SIZE = env.int("GRADING_SHARD_SIZE", default=250_000)
+# Snapshot retention (grading.services.snapshots, docs/operations.md "Snapshots and retention"):
+# the snapshots of the last GRADING_SNAPSHOT_HOT_PERIODS runs of each scheme stay in the
+# database (0: every run's stay); older runs' go to a Parquet file under
+# GRADING_SNAPSHOT_ARCHIVE_DIR, or are dropped unarchived with GRADING_SNAPSHOT_ARCHIVE=False.
+GRADING_SNAPSHOT_HOT_PERIODS = env.int("GRADING_SNAPSHOT_HOT_PERIODS", default=0)
+GRADING_SNAPSHOT_ARCHIVE = env.bool("GRADING_SNAPSHOT_ARCHIVE", default=True)
+GRADING_SNAPSHOT_ARCHIVE_DIR = env.str(
+    "GRADING_SNAPSHOT_ARCHIVE_DIR", default=str(VAR_DIR / "snapshot-archive")
+)
 
 LOGGING = {
     "version": 1,

@@ -25,9 +25,10 @@ class Command(BaseCommand):
             scheme = (
                 scheme_get_by_name(options["scheme"]) if options["scheme"] else scheme_get_active()
             )
+            # An archived run's scores are read from its Parquet file (grading.exports).
+            frame, source = score_export_frame(as_of=options["as_of"], scheme=scheme)
         except DomainError as exc:
             raise CommandError(exc.message) from exc
-        frame, source = score_export_frame(as_of=options["as_of"], scheme=scheme)
         try:
             frame.to_csv(options["output"], index=False)
         except OSError as exc:
