@@ -36,7 +36,7 @@ from django.utils.translation import gettext as _
 
 from grading.exceptions import PeriodAlreadyGraded, RunInProgress, SchemeNotGradable
 from grading.models import GradingRun, GradingScheme, ScoreSnapshot
-from grading.pipeline import decide, extract, write
+from grading.pipeline import decide, extract, partitions, write
 from grading.pipeline.rules import SchemeRules, scheme_rules
 from grading.scoring import score_population
 from grading.scoring.population import PopulationCuts, scored_cuts
@@ -511,6 +511,9 @@ def _run_shards_start(*, run: GradingRun, shards: int) -> GradingRun:
     cuts = sharding.run_cuts_compute(run=run, rules=rules, ranges=ranges)
     with transaction.atomic():
         _run_start(run, shards=len(ranges), cuts=cuts)
+        # The shards write the run's snapshots concurrently, each in its own transaction:
+        # its partition exists before any of them starts (grading.pipeline.partitions).
+        partitions.partition_ensure(run.pk)
         header = [grade_shard_task.s(run.pk, low, high) for low, high in ranges]
         transaction.on_commit(lambda: chord(header)(finish_run_task.si(run.pk)))
     return run
