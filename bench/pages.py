@@ -11,7 +11,10 @@ Builds on a database `run.py --keep` left (customers, orders, two graded periods
    WhiteNoise), and the persistent connections of production (CONN_MAX_AGE=60);
 3. per page: 2 warm-up requests, then 15 in a row (one user): p50/p95;
 4. capacity: 20 sessions requesting the pages round-robin without pause for 30 s
-   (requests/s, errors, p50/p95); then 50 sessions pausing 1 s between clicks (p95);
+   (requests/s, errors, p50/p95); then 50 sessions pausing 1 s between clicks (p95).
+   `--mix all` (the default) sends every session through every page above, the admin's
+   included; `--mix issue` is the issue's: half the sessions are account managers on their
+   queue pages and customer page, the other half customers on the portal's home and history;
 5. `--pieces`: for each page, in-process (Django test client, same database), the number of
    queries, their total time and the slowest three: what each piece of a page costs.
 
@@ -248,6 +251,30 @@ def pages(dsn: str) -> list[tuple[str, str, str]]:
     ]
 
 
+#: `--mix issue`: the pages the issue's sessions click, managers then customers.
+ISSUE_MIX = (
+    (
+        "manager queue (5,000 customers)",
+        "manager queue, page 100",
+        "manager queue, search by code",
+        "manager queue, SLA filter",
+        "manager customer page",
+    ),
+    ("portal home", "portal history"),
+)
+
+
+def session_pages(
+    page_list: list[tuple[str, str, str]], mix: str, sessions: int
+) -> list[list[tuple[str, str, str]]]:
+    """The pages each of `sessions` sessions clicks through, round-robin, for `mix`."""
+    if mix == "all":
+        return [page_list] * sessions
+    by_label = {page[0]: page for page in page_list}
+    managers, customers = ([by_label[label] for label in group] for group in ISSUE_MIX)
+    return [managers if n < sessions // 2 else customers for n in range(sessions)]
+
+
 def _login_paths() -> dict[str, tuple[str, str]]:
     return {
         "ops": ("/admin/login/?next=/admin/", "bench-ops"),
@@ -363,8 +390,10 @@ def load(
     sessions: int,
     pause: float,
     seconds: float,
+    mix: str = "all",
 ) -> dict[str, Any]:
-    """`sessions` threads clicking through the pages (offset each) for `seconds`."""
+    """`sessions` threads clicking through their pages (offset each) for `seconds`."""
+    clicks = session_pages(page_list, mix, sessions)
     roles = {r for _, r, _ in page_list}
     shared = {role: logged_in(port, role).cookies for role in roles}
     times: list[float] = []
@@ -377,9 +406,9 @@ def load(
         own = {role: Session(port) for role in roles}
         for role, session in own.items():
             session.cookies = dict(shared[role])
-        i = n
+        mine, i = clicks[n], n
         while time.monotonic() < stop_at:
-            label, role, path = page_list[i % len(page_list)]
+            label, role, path = mine[i % len(mine)]
             i += 1
             t = time.perf_counter()
             try:
@@ -402,6 +431,7 @@ def load(
         thread.join(seconds + 120)
     wall = time.monotonic() - start
     return {
+        "mix": mix,
         "sessions": sessions,
         "pause_s": pause,
         "seconds": round(wall, 1),
@@ -551,6 +581,12 @@ def main() -> None:
         "--cpu", action="store_true", help="CPU and SQL time per page, in-process, production"
     )
     parser.add_argument("--profile", help="with --cpu: cProfile the pages whose label has this")
+    parser.add_argument(
+        "--mix",
+        choices=("all", "issue"),
+        default="all",
+        help="load: every page, or the issue's managers' and customers' pages",
+    )
     parser.add_argument("--no-load", action="store_true", help="single-user figures only")
     parser.add_argument("--load-only", action="store_true", help="skip the single-user figures")
     args = parser.parse_args()
@@ -592,7 +628,9 @@ def main() -> None:
             report["single_user"] = single_user(port, page_list, args.repeat)
         if not args.no_load:
             for users, pause in ((20, 0.0), (50, 1.0)):
-                result = load(port, page_list, sessions=users, pause=pause, seconds=args.seconds)
+                result = load(
+                    port, page_list, sessions=users, pause=pause, seconds=args.seconds, mix=args.mix
+                )
                 report.setdefault("load", []).append(result)
                 print(json.dumps(result), flush=True)
         report["load_after"] = os.getloadavg()
@@ -602,7 +640,8 @@ def main() -> None:
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     result_file = (
-        out / f"pages-{time.strftime('%Y%m%d-%H%M%S')}-{args.workers}w{args.threads}t.json"
+        out / f"pages-{time.strftime('%Y%m%d-%H%M%S')}-{args.workers}w{args.threads}t"
+        f"-{args.mix}.json"
     )
     result_file.write_text(json.dumps(report, indent=2))
     print(

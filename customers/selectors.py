@@ -26,7 +26,7 @@ from django.db.models import (
 from django.db.models.functions import Concat, Lower
 
 from common.roles import ACCOUNT_MANAGERS
-from customers.models import Customer, ManagerAssignment, Order, PointsEntry
+from customers.models import Customer, CustomerAccount, ManagerAssignment, Order, PointsEntry
 
 VIEW_ALL_PERMISSION = "customers.view_all_customers"
 
@@ -144,6 +144,16 @@ def customer_recent_events(
         events.append((t.opened_at, _("Ticket"), f"{t.subject} ({state})"))
     events.sort(key=lambda e: e[0], reverse=True)
     return events[:limit]
+
+
+def customer_for_portal_user(user: AbstractBaseUser) -> Customer | None:
+    """Return the customer whose portal login `user` is (None if none), in one query.
+
+    Every portal page asks; the account and its customer come joined (bench/README.md,
+    "Capacity, issue #19").
+    """
+    account = CustomerAccount.objects.select_related("customer").filter(user_id=user.pk).first()
+    return account.customer if account else None
 
 
 def points_balance(customer: Customer | int) -> int:

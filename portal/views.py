@@ -13,7 +13,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import ObjectDoesNotExist
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -43,7 +42,11 @@ from common.actors import acting_user
 from common.exceptions import DomainError
 from common.services import notification_mark_read
 from customers.models import Customer
-from customers.selectors import points_balance, points_entries_for_customer
+from customers.selectors import (
+    customer_for_portal_user,
+    points_balance,
+    points_entries_for_customer,
+)
 from customers.services.profile import CONTACT_FIELDS, customer_profile_is_complete
 from portal import selectors as portal_selectors
 from portal.forms import ProfileForm, RedeemForm
@@ -58,9 +61,8 @@ def portal_view(view: View) -> View:
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path(), "portal:login")
-        try:
-            customer = request.user.customer_account.customer
-        except ObjectDoesNotExist:
+        customer = customer_for_portal_user(request.user)
+        if customer is None:
             return render(request, "portal/not_a_customer.html", status=403)
         return view(request, customer, *args, **kwargs)
 

@@ -29,3 +29,20 @@ def test_every_registered_admin_is_tierhubs() -> None:
         assert isinstance(model_admin, ModelAdmin), type(model_admin)
         assert model_admin.list_sections == ()
         assert model_admin.conditional_fields == {}
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+@pytest.mark.parametrize("value", [True, False, None, "", 1, 0])
+def test_boolean_icon_is_unfolds(language: str, value: object) -> None:
+    """The icon kept per language and state is the one unfold's template renders."""
+    from django.template.loader import render_to_string
+    from unfold import utils as unfold_utils
+
+    from common.admin import boolean_icon
+
+    assert unfold_utils._boolean_icon is boolean_icon
+    with translation.override(language):
+        expected = render_to_string("unfold/helpers/boolean.html", {"value": value})
+        assert boolean_icon(value) == expected
+        assert boolean_icon(value) == expected  # the kept copy
+        assert unfold_utils.display_for_value(value, "-", boolean=True) == expected
