@@ -4,12 +4,18 @@ Besides the grade-to-grade matrix it shows the effect on the reports (value dist
 revenue and profit share, repurchase rate with the inversion alarm) under the draft grades,
 and lists the customers who would move, with the scores that put them there.
 
-Scoring a population is the expensive part (the pipeline's extract and scoring, plus one
+When a run graded the same as-of date with the same window and the population has not
+changed since (`what_if_source`), the draft scores the facts that run stored on its
+snapshots (one read of the run's snapshots, no order read: the facts do not depend on the
+scheme's weights, thresholds, priors or RFM method, only on its window); otherwise, from the
+orders (the pipeline's extract), and the page says why (docs/operations.md, "Check its
+what-if"). Scoring a population is the expensive part (the facts, the scoring, plus one
 grouped read of the window's profit), so its result is kept in the cache
 (`settings.CACHES`, as the report tables are: `grading.services.report_cache`) in a
 language-neutral form: per (current grade, draft grade) sums, and one row per mover. The
-key holds the draft's rules (an edited draft is scored again), the as-of date and a stamp
-of the data (the latest order and grade audit row), so the page, its filters, its pages and
+key holds the draft's rules (an edited draft is scored again), the as-of date, the run
+whose facts it read (or none) and a stamp of the data (the latest order and grade audit
+row), so the page, its filters, its pages and
 its exports read the same result. Tables and rows are built from it in the reader's
 language on each request; "Recompute" on the page scores again.
 """
@@ -22,29 +28,57 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import FloatField, Max, Sum
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common import formatting
 from common.dates import local_midnight
 from customers.models import Customer, Order
-from grading.models import CustomerGrade, Grade, GradeAuditEntry, GradeChange, GradingScheme
+from grading.labels import run_label
+from grading.models import (
+    CustomerGrade,
+    Grade,
+    GradeAuditEntry,
+    GradeChange,
+    GradingRun,
+    GradingScheme,
+    ScoreSnapshot,
+)
 from grading.pipeline import decide
 from grading.pipeline.rules import SchemeRules, scheme_rules
 from grading.reports import (
     REVENUE_SHARE_KINDS,
     Table,
     inversion_notes,
+    numeric_columns,
     percent,
     revenue_share_columns,
 )
+from grading.scoring import FACT_COLUMNS, score_facts
+from grading.scoring import inputs as col
+from grading.scoring.compute import (
+    CATEGORIES,
+    FIRST_HALF_CENTS,
+    FIRST_ORDER_DATE,
+    FREQUENCY,
+    GAP_CV,
+    LAST_ORDER_DATE,
+    MONETARY_CENTS,
+    ORDER_COUNT_WINDOW,
+    RECENCY_DAYS,
+    SECOND_HALF_CENTS,
+    TENURE_DAYS,
+)
 
 #: Bump when the cached figures' shape changes, so old entries are ignored.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 #: What "not graded yet" is called in the frames (a customer without a grade state).
 NOT_GRADED = "—"
 #: The movers' score columns, in page and export order.
@@ -68,13 +102,31 @@ class WhatIfFigures:
     `pairs` is indexed by (current code, draft code) with the `_PAIR_SUMS` columns;
     `movers` has one row per customer whose draft grade differs from the current one,
     indexed by customer id, with "current", "draft" (codes; `NOT_GRADED` for none) and
-    `MOVER_SCORES`.
+    `MOVER_SCORES`. `source`: where the facts came from (`WhatIfSource`).
     """
 
     scored: int
     pairs: pd.DataFrame
     movers: pd.DataFrame
     computed_at: dt.datetime
+    source: WhatIfSource
+
+
+@dataclass(frozen=True)
+class WhatIfSource:
+    """Where a what-if reads the population's facts: a run's snapshots or the orders.
+
+    `run_id` is the succeeded run whose snapshots hold the facts (None: scored from the
+    orders). Otherwise `reason` says why, language-neutral (it is cached): "no_run" (no
+    succeeded run graded `as_of`), "window" (the draft's window, `draft_days`, differs from
+    the run's, `run_days`), "customers" (active customers were added, removed or reactivated
+    since the run) or "gone" (the run's snapshots left the database).
+    """
+
+    run_id: int | None
+    reason: str = ""
+    draft_days: int = 0
+    run_days: int = 0
 
 
 @dataclass
@@ -92,6 +144,31 @@ class WhatIf:
     movers: pd.DataFrame = field(repr=False)
     grades: dict[str, Grade] = field(repr=False)
     computed_at: dt.datetime | None = None
+    source: WhatIfSource | None = None
+    source_run: GradingRun | None = None
+
+    def source_note(self) -> str:
+        """Return where the facts came from, in the reader's language, for the page."""
+        source = self.source
+        if source is None:
+            return ""
+        if self.source_run is not None:
+            return _(
+                "Scored from the facts stored by the run %(run)s (%(n)s customers); no order "
+                "was read. Orders imported since that run do not count."
+            ) % {"run": run_label(self.source_run), "n": formatting.count(self.scored)}
+        reasons = {
+            "no_run": _("no grading run graded this date"),
+            "window": _(
+                "the draft's window (%(draft)s days) differs from the last run's (%(run)s days)"
+            )
+            % {"draft": source.draft_days, "run": source.run_days},
+            "customers": _("customers were added or removed since the last run"),
+            "gone": _("the last run's snapshots are no longer in the database"),
+        }
+        return _("Scored from the orders: %(reason)s.") % {
+            "reason": reasons.get(source.reason, source.reason)
+        }
 
     def tables(self) -> dict[str, Table]:
         """Return the tables by export key, in page order."""
@@ -118,38 +195,194 @@ def scheme_what_if(*, scheme: GradingScheme, as_of: dt.date, refresh: bool = Fal
     distribution, revenue and profit share (buying customers: F >= 1) and repurchase rate
     (F >= 2 in the window) with the inversion alarm, and the movers (`what_if_movers`).
 
-    The scoring is cached (see the module docstring); `refresh` scores again.
+    The facts come from the run that graded `as_of` when `what_if_source` allows it, else
+    from the orders. The scoring is cached (see the module docstring); `refresh` scores
+    again.
     """
     rules = scheme_rules(scheme)
-    key = _cache_key(scheme=scheme, rules=rules, as_of=as_of)
+    run, source = what_if_source(as_of=as_of, window_days=rules.params.window_days)
+    key = _cache_key(scheme=scheme, rules=rules, as_of=as_of, run=run)
     figures = None if refresh else cache.get(key)
     if figures is None:
-        figures = _score(scheme=scheme, rules=rules, as_of=as_of)
+        facts = None if run is None else snapshot_facts(run=run)
+        if run is not None and facts is None:
+            run, source = None, WhatIfSource(run_id=None, reason="gone")
+        figures = _score(scheme=scheme, rules=rules, as_of=as_of, facts=facts, source=source)
         cache.set(key, figures, settings.TIERHUB_REPORT_CACHE_SECONDS)
     return _tables(scheme=scheme, as_of=as_of, figures=figures)
 
 
-def _cache_key(*, scheme: GradingScheme, rules: SchemeRules, as_of: dt.date) -> str:
+def what_if_source(*, as_of: dt.date, window_days: int) -> tuple[GradingRun | None, WhatIfSource]:
+    """Return the run whose snapshots a what-if at `as_of` may score, and the source.
+
+    The latest succeeded run graded `as_of` (any scheme) qualifies when its window is
+    `window_days` (the window is the only rule that shapes the facts: weights, thresholds,
+    priors, the RFM method and the ladder only score them) and its population is today's:
+    as many active customers as the run scored, none created since it started. Otherwise
+    (None, the reason). Two small statements and a count of active customers.
+    """
+    run = (
+        GradingRun.objects.filter(status=GradingRun.Status.SUCCEEDED, as_of=as_of)
+        .select_related("scheme")
+        .order_by("-finished_at", "-id")
+        .first()
+    )
+    if run is None:
+        return None, WhatIfSource(run_id=None, reason="no_run")
+    if run.scheme.window_days != window_days:
+        return None, WhatIfSource(
+            run_id=None, reason="window", draft_days=window_days, run_days=run.scheme.window_days
+        )
+    active = Customer.objects.filter(is_active=True)
+    started = run.started_at or run.finished_at
+    if active.count() != run.scored or (
+        started is not None and active.filter(created_at__gte=started).exists()
+    ):
+        return None, WhatIfSource(run_id=None, reason="customers")
+    return run, WhatIfSource(run_id=run.pk)
+
+
+def snapshot_facts(*, run: GradingRun) -> pd.DataFrame | None:
+    """Return the facts `run` stored on its snapshots as a `FACT_COLUMNS` frame, or None.
+
+    One statement: the run's snapshots of customers active now, with each customer's
+    industry (read now, as the extract does; a draft may change the industry priors). Money
+    is whole cents, as the extract gives it; a missing recency is a customer who never
+    ordered. Snapshots do not keep the first order date, so `first_order_date` and
+    `tenure_days` are unknown (NaT / NA): they feed only the lifecycle stage, which neither
+    the grade nor the what-if reads (`grading.scoring.compute.score_facts`: the grade is
+    the composite with the F and M gates). None when the run's snapshots are no longer in the
+    database (retention) or it scored no one.
+    """
+    s = ScoreSnapshot._meta.db_table
+    c = Customer._meta.db_table
+    postgresql = connection.vendor == "postgresql"
+    industries = sorted(
+        Customer.objects.filter(is_active=True)
+        .values_list("industry", flat=True)
+        .distinct()
+        .order_by()
+    )
+    if postgresql:
+        industry_sql = "coalesce(array_position(%s::text[], c.industry::text), 0)"
+        gap_sql = "coalesce(s.gap_cv, 'NaN'::double precision)"
+        params: list[Any] = [industries, run.pk]
+    else:
+        # SQLite: the industry's 1-based position by a CASE (few industries); NULL is NaN.
+        industry_sql = (
+            "CASE c.industry "
+            + " ".join("WHEN %s THEN " + str(i + 1) for i in range(len(industries)))
+            + " ELSE 0 END"
+            if industries
+            else "0"
+        )
+        gap_sql = "s.gap_cv"
+        params = [*industries, run.pk]
+    counts = col.ENGAGEMENT_COUNT_COLUMNS
+    sql = (
+        f"SELECT s.customer_id, {industry_sql}, coalesce(s.recency_days, -1), s.frequency,"
+        " CAST(round(s.monetary * 100) AS bigint), s.categories,"
+        " CAST(round(s.first_half_amount * 100) AS bigint),"
+        f" CAST(round(s.second_half_amount * 100) AS bigint), {gap_sql},"
+        + ", ".join(f"s.{name}" for name in counts)
+        + f" FROM {s} s JOIN {c} c ON c.id = s.customer_id"
+        " WHERE c.is_active AND s.run_id = %s"
+    )
+    columns = [
+        ("customer_id", "i8"),
+        ("industry", "i4"),
+        ("recency", "i4"),
+        ("frequency", "i4"),
+        ("monetary", "i8"),
+        ("categories", "i4"),
+        ("first_half", "i8"),
+        ("second_half", "i8"),
+        ("gap_cv", "f8"),
+        *[(name, "i4") for name in counts],
+    ]
+    rows = numeric_columns(sql, params, columns)
+    if rows["customer_id"].size == 0:
+        return None
+    order = np.argsort(rows["customer_id"], kind="stable")
+    rows = {name: values[order] for name, values in rows.items()}
+    labels = np.array([*industries, ""], dtype=object)  # code 0 (an industry saved since): ""
+    customers = pd.DataFrame(
+        {
+            col.CUSTOMER_ID: rows["customer_id"],
+            col.INDUSTRY: pd.array(labels[rows["industry"] - 1], dtype="str"),
+            **{name: rows[name].astype(np.int64) for name in counts},
+        }
+    )
+    table = col.customer_table(customers)
+    recency = rows["recency"].astype(np.int64)
+    ever = recency >= 0
+    as_of_day = col.date_to_day(run.as_of)
+    last = ((as_of_day - recency) * 86_400).astype("datetime64[s]")
+    last[~ever] = np.datetime64("NaT", "s")
+    frequency = rows["frequency"].astype(np.int64)
+    monetary = rows["monetary"]
+    unknown = np.full(frequency.size, np.datetime64("NaT", "s"), dtype="datetime64[s]")
+    facts = pd.DataFrame(
+        {
+            FIRST_ORDER_DATE: unknown,
+            LAST_ORDER_DATE: last,
+            RECENCY_DAYS: pd.arrays.IntegerArray(recency, ~ever),
+            FREQUENCY: frequency,
+            MONETARY_CENTS: monetary,
+            CATEGORIES: rows["categories"].astype(np.int64),
+            FIRST_HALF_CENTS: rows["first_half"],
+            SECOND_HALF_CENTS: rows["second_half"],
+            GAP_CV: rows["gap_cv"],
+            ORDER_COUNT_WINDOW: frequency.copy(),
+            TENURE_DAYS: pd.arrays.IntegerArray(
+                np.zeros(frequency.size, dtype=np.int64), np.ones(frequency.size, dtype=bool)
+            ),
+        },
+        index=table.index,
+    )
+    return pd.concat([facts, table], axis=1)[list(FACT_COLUMNS)]
+
+
+def _cache_key(
+    *, scheme: GradingScheme, rules: SchemeRules, as_of: dt.date, run: GradingRun | None
+) -> str:
     """Return the cache key of `scheme` scored at `as_of` on today's data.
 
     The rules' repr is deterministic (frozen dataclasses of numbers, strings and tuples), so
-    any edit of a weight, threshold or rung gives another key. The data stamp is the latest
-    order and the latest grade audit row (every grade change writes one: an override, a
-    review or a run changes it); orders edited in place show after the cache timeout or a
-    "Recompute".
+    any edit of a weight, threshold or rung gives another key. The data stamp is the run
+    whose facts are scored (its snapshots never change) or, scored from the orders, the
+    latest order; and the latest grade audit row (every grade change writes one: an
+    override, a review or a run changes it); orders edited in place show after the cache
+    timeout or a "Recompute".
     """
     rules_hash = hashlib.sha256(repr((rules.params, rules.ladder)).encode()).hexdigest()[:20]
-    last_order = Order.objects.aggregate(last=Max("pk"))["last"] or 0
+    if run is not None:
+        data = f"run{run.pk}"
+    else:
+        data = f"order{Order.objects.aggregate(last=Max('pk'))['last'] or 0}"
     last_audit = GradeAuditEntry.objects.aggregate(last=Max("pk"))["last"] or 0
     return (
         f"tierhub:whatif:v{CACHE_VERSION}:{scheme.pk}:{rules_hash}:{as_of.isoformat()}"
-        f":{last_order}:{last_audit}"
+        f":{data}:{last_audit}"
     )
 
 
-def _score(*, scheme: GradingScheme, rules: SchemeRules, as_of: dt.date) -> WhatIfFigures:
-    """Score the population under `rules` and reduce it to the cached figures."""
-    scores = decide.score_period(rules=rules, as_of=as_of)
+def _score(
+    *,
+    scheme: GradingScheme,
+    rules: SchemeRules,
+    as_of: dt.date,
+    facts: pd.DataFrame | None,
+    source: WhatIfSource,
+) -> WhatIfFigures:
+    """Score the population under `rules` and reduce it to the cached figures.
+
+    `facts` (a run's, `snapshot_facts`) are scored as they are; None reads the orders.
+    """
+    if facts is not None:
+        scores = score_facts(facts, params=rules.params, ladder=rules.ladder)
+    else:
+        scores = decide.score_period(rules=rules, as_of=as_of)
     current = pd.Series(
         dict(CustomerGrade.objects.values_list("customer_id", "grade__code")), dtype="str"
     )
@@ -180,7 +413,13 @@ def _score(*, scheme: GradingScheme, rules: SchemeRules, as_of: dt.date) -> What
         [frame.loc[moved, ["current", "draft"]], scores.loc[moved, list(MOVER_SCORES)]], axis=1
     )
     movers.index.name = "customer_id"
-    return WhatIfFigures(scored=len(frame), pairs=pairs, movers=movers, computed_at=timezone.now())
+    return WhatIfFigures(
+        scored=len(frame),
+        pairs=pairs,
+        movers=movers,
+        computed_at=timezone.now(),
+        source=source,
+    )
 
 
 def _tables(*, scheme: GradingScheme, as_of: dt.date, figures: WhatIfFigures) -> WhatIf:
@@ -248,6 +487,12 @@ def _tables(*, scheme: GradingScheme, as_of: dt.date, figures: WhatIfFigures) ->
         movers=figures.movers,
         grades=grades,
         computed_at=figures.computed_at,
+        source=figures.source,
+        source_run=(
+            GradingRun.objects.select_related("scheme").filter(pk=figures.source.run_id).first()
+            if figures.source.run_id is not None
+            else None
+        ),
     )
 
 
