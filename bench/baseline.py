@@ -578,9 +578,9 @@ def run_once(dsn: str, *, as_of: dt.date, tz: ZoneInfo) -> dict[str, Any]:
             "INSERT INTO grading_gradingrun (scheme_id, as_of, status, triggered_by, started_at,"
             " shards, phase_seconds, population_cuts, scored, assigned, upgraded, warned,"
             " downgrade_proposals, downgraded, unchanged, pinned, error, phase, progress_done,"
-            " progress_total)"
+            " progress_total, snapshots_archive, snapshots_archived_rows, snapshots_archived_by)"
             " VALUES (%s, %s, 'running', 'baseline', %s, 1, '{}', '{}', 0, 0, 0, 0, 0, 0, 0, 0, '',"
-            " '', 0, 0)"
+            " '', 0, 0, '', 0, '')"
             " ON CONFLICT (scheme_id, as_of) DO NOTHING",
             [scheme["id"], as_of, now],
         )

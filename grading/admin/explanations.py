@@ -21,7 +21,7 @@ from grading.labels import (
     rfm_segment_label,
     rule_name,
 )
-from grading.models import Cadence, GradeChange, SchemeGrade, ScoreSnapshot
+from grading.models import Cadence, GradeChange, GradingRun, SchemeGrade, ScoreSnapshot
 from grading.policy import cadences_due
 from grading.selectors import rung_get_for_snapshot, snapshot_get_for_change
 
@@ -154,6 +154,9 @@ class Explanation:
     customer_url: str
     run_url: str | None
     policy: list[tuple[Promise, Any]] = field(default_factory=list)
+    #: No snapshot because retention took the run's snapshots out of the database (archived
+    #: to a file the run's page offers, or dropped): docs/operations.md.
+    archived: bool = False
 
 
 def _ratio(value: Any) -> str:
@@ -315,6 +318,13 @@ def explain_change(change: GradeChange) -> Explanation:
             else None
         ),
         policy=policy_rows(snapshot, rung) if snapshot is not None and rung is not None else [],
+        archived=(
+            snapshot is None
+            and change.run_id is not None
+            and GradingRun.objects.filter(
+                pk=change.run_id, snapshots_archived_at__isnull=False
+            ).exists()
+        ),
     )
 
 

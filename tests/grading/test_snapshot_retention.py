@@ -257,3 +257,30 @@ def test_the_command_archives_and_export_scores_reads_the_archive(archive_dir, t
     assert "1 runs past the last 2 periods." in capsys.readouterr().out
     assert after.read_bytes() == before.read_bytes()
     assert len(after.read_text().splitlines()) == 4
+
+
+@pytest.mark.django_db
+def test_the_admin_says_where_the_snapshots_are_and_serves_the_archive(
+    client, ops, archive_dir, tmp_path
+):
+    _population(3)
+    runs = [grading_run_execute(as_of=as_of) for as_of in MONTHS]
+    expected = _csv(runs[0], tmp_path, "before.csv")
+    snapshots_retain(by="command", hot_periods=2)
+    client.force_login(ops)
+    page = lambda run: client.get(f"/admin/grading/gradingrun/{run.pk}/change/")  # noqa: E731
+
+    assert "In the database" in page(runs[1]).content.decode()
+    archived = page(runs[0]).content.decode()
+    assert "the scores left the database for a Parquet file (customers: 3)" in archived
+    download = client.get(f"/admin/grading/gradingrun/{runs[0].pk}/snapshots/?format=csv")
+    assert download.status_code == 200
+    body = b"".join(download.streaming_content)
+    assert body.replace(b"\r\n", b"\n") == b"\xef\xbb\xbf" + expected
+    xlsx = client.get(f"/admin/grading/gradingrun/{runs[0].pk}/snapshots/?format=xlsx")
+    assert xlsx.status_code == 200
+    assert client.get(f"/admin/grading/gradingrun/{runs[1].pk}/snapshots/").status_code == 404
+    change = GradeChange.objects.filter(run=runs[0]).first()
+    explained = client.get(f"/admin/grading/gradechange/{change.pk}/change/").content.decode()
+    assert "moved out of the database by retention" in explained
+    assert "was not made by a grading run" not in explained
