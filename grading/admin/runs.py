@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    JsonResponse,
+)
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -20,7 +31,10 @@ from common.durations import duration_display
 from common.exceptions import ConflictError, DomainError
 from common.listing import choices_filter
 from customers.admin import CustomerScopedAdmin
+from customers.admin_io import FORMATS
+from customers.tabular import write_table
 from grading.admin.base import ReadOnlyAdminMixin
+from grading.exports import score_export_frame
 from grading.forms import GradeNowForm, add_domain_error
 from grading.labels import (
     ACTION_LABELS,
@@ -73,8 +87,12 @@ class GradingRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
         "progress_done",
         "progress_total",
         "progress_at",
+        "snapshots_archived_at",
+        "snapshots_archive",
+        "snapshots_archived_rows",
+        "snapshots_archived_by",
     )
-    readonly_fields = ("duration", "phase_durations")
+    readonly_fields = ("duration", "phase_durations", "snapshots_kept")
 
     class Media:
         css = {"all": ("css/run-progress.css",)}
@@ -89,6 +107,11 @@ class GradingRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
                 "<path:object_id>/progress/",
                 view(self.progress_view),
                 name="{}_{}_progress".format(*info),
+            ),
+            path(
+                "<path:object_id>/snapshots/",
+                view(self.archive_download_view),
+                name="{}_{}_snapshots".format(*info),
             ),
             *super().get_urls(),
         ]
@@ -161,6 +184,38 @@ class GradingRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
         response["Cache-Control"] = "no-store"
         return response
 
+    def archive_download_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
+        """An archived run's scores (the `export_scores` columns) read from its Parquet file,
+        as CSV or XLSX (`?format=`), for staff who may view runs."""
+        run = self.get_object(request, unquote(object_id))
+        if run is None or not run.snapshots_archive:
+            raise Http404
+        if not self.has_view_permission(request, run):
+            raise PermissionDenied
+        file_format = request.GET.get("format", "csv")
+        if file_format not in FORMATS:
+            raise Http404(_("Unknown file format."))
+        try:
+            frame, _source = score_export_frame(as_of=run.as_of, scheme=run.scheme)
+        except DomainError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return redirect(self._run_url(run))
+        handle, name = tempfile.mkstemp(suffix=f".{file_format}", prefix="run-scores-")
+        os.close(handle)
+        try:
+            # Missing values (a prospect's recency) as empty cells, not pandas' NA.
+            cells = frame.astype(object).where(frame.notna(), None)
+            write_table(name, list(frame.columns), cells.itertuples(index=False, name=None))
+            workbook = open(name, "rb")  # noqa: SIM115 (closed by the response)
+        finally:
+            os.unlink(name)
+        return FileResponse(
+            workbook,
+            as_attachment=True,
+            filename=f"scores-{run.as_of.isoformat()}-run-{run.pk}.{file_format}",
+            content_type=FORMATS[file_format],
+        )
+
     def _run_url(self, run: GradingRun) -> str:
         return reverse("admin:grading_gradingrun_change", args=[run.pk])
 
@@ -200,6 +255,36 @@ class GradingRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
     @admin.display(description=_("duration"), ordering="duration_seconds")
     def duration(self, run: GradingRun) -> str:
         return duration_display(run.duration_seconds)
+
+    @admin.display(description=_("snapshots"))
+    def snapshots_kept(self, run: GradingRun) -> str:
+        """Where the run's snapshots are: in the database, or archived (with downloads) or
+        dropped by retention (docs/operations.md, "Snapshots and retention")."""
+        if run.snapshots_archived_at is None:
+            return str(_("In the database: explanations and history read them directly."))
+        when = date_format(timezone.localtime(run.snapshots_archived_at), "DATETIME_FORMAT")
+        if not run.snapshots_archive:
+            return _(
+                "Dropped by retention on %(when)s without an archive: the run's counts and "
+                "changes remain, its per-customer scores are gone."
+            ) % {"when": when}
+        url = reverse("admin:grading_gradingrun_snapshots", args=[run.pk])
+        link = '<a class="text-primary-600 dark:text-primary-500" href="{}?format={}">{}</a>'
+        return format_html(
+            '<span data-testid="snapshots-kept">{}<br>{} · ' + link + " · " + link + "</span>",
+            _(
+                "Archived on %(when)s: the scores left the database for a Parquet file "
+                "(customers: %(rows)s). Explanations of this run are no longer shown."
+            )
+            % {"when": when, "rows": formatting.count(run.snapshots_archived_rows)},
+            _("Download the scores"),
+            url,
+            "csv",
+            "CSV",
+            url,
+            "xlsx",
+            "XLSX",
+        )
 
     @admin.display(description=_("time per phase"))
     def phase_durations(self, run: GradingRun) -> str:
