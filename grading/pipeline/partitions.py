@@ -17,6 +17,9 @@ from django.db import connection
 
 from grading.pipeline.tables import SNAPSHOTS
 
+#: How long retention's detach may wait for the snapshot table's lock (`partition_drop`).
+DETACH_LOCK_TIMEOUT = "10s"
+
 
 def partition_name(run_id: int) -> str:
     """Return the table name of run `run_id`'s partition."""
@@ -122,6 +125,10 @@ def partition_drop(run_id: int) -> bool:
             [table, str(SNAPSHOTS)],
         )
         if cursor.fetchone():
+            # The detach waits for every query on the snapshot table and queues the ones that
+            # come after it: give up after a while (retention tries again next time) rather
+            # than stall the history pages behind a long report.
+            cursor.execute(f"SET LOCAL lock_timeout = '{DETACH_LOCK_TIMEOUT}'")
             cursor.execute(f"ALTER TABLE {SNAPSHOTS} DETACH PARTITION {table}")
         cursor.execute(f"DROP TABLE {table}")
     return True

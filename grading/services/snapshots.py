@@ -11,16 +11,19 @@ by the admin and by `grading.exports`. docs/operations.md, "Snapshots and retent
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from grading.archive import archive_write
 from grading.models import GradingRun, ScoreSnapshot
 from grading.pipeline import partitions
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +82,12 @@ def snapshots_retain(
                 RetainedRun(run.pk, str(run), "", rows, partitions.partition_exists(run.pk))
             )
         else:
-            retained.append(_run_retain(run, by=by, keep_file=keep_file))
+            try:
+                retained.append(_run_retain(run, by=by, keep_file=keep_file))
+            except OperationalError as error:
+                # The detach timed out waiting for readers of the snapshot table: the run
+                # stays hot (nothing of it was removed) and the next retention takes it.
+                logger.warning("Retention left %s for next time: %s", run, error)
         if progress is not None:
             progress(done, len(runs))
     return retained

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from grading.exports import score_export_frame
@@ -284,3 +284,20 @@ def test_the_admin_says_where_the_snapshots_are_and_serves_the_archive(
     explained = client.get(f"/admin/grading/gradechange/{change.pk}/change/").content.decode()
     assert "moved out of the database by retention" in explained
     assert "was not made by a grading run" not in explained
+
+
+@pytest.mark.django_db
+def test_a_detach_that_times_out_leaves_the_run_hot_for_next_time(archive_dir, monkeypatch):
+    _population(3)
+    runs = [grading_run_execute(as_of=as_of) for as_of in MONTHS]
+
+    def busy(run_id):
+        raise OperationalError("canceling statement due to lock timeout")
+
+    monkeypatch.setattr(partitions, "partition_drop", busy)
+    assert snapshots_retain(by="beat", hot_periods=2) == []
+    assert ScoreSnapshot.objects.filter(run=runs[0]).count() == 3
+    assert GradingRun.objects.get(pk=runs[0].pk).snapshots_archived_at is None
+    monkeypatch.undo()
+
+    assert [r.run_id for r in snapshots_retain(by="beat", hot_periods=2)] == [runs[0].pk]
