@@ -9,7 +9,7 @@ import pandas as pd
 from grading import policy
 from grading.pipeline import extract
 from grading.pipeline.rules import SchemeRules
-from grading.scoring import score_population
+from grading.scoring import score_facts
 from grading.scoring.population import PopulationCuts
 
 
@@ -21,17 +21,8 @@ def score_period(
     cuts: PopulationCuts | None = None,
 ) -> pd.DataFrame:
     """Extract the period's facts (optionally one customer-id range) and score them."""
-    orders, customers = extract.extract_period(
-        as_of=as_of, window_days=rules.params.window_days, id_range=id_range
-    )
-    return score_population(
-        orders.drop(columns=["on_time"]),
-        customers,
-        as_of=as_of,
-        params=rules.params,
-        ladder=rules.ladder,
-        cuts=cuts,
-    )
+    facts = extract.extract_facts(as_of=as_of, params=rules.params, id_range=id_range)
+    return score_facts(facts, params=rules.params, ladder=rules.ladder, cuts=cuts)
 
 
 def decide(

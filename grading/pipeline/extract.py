@@ -7,6 +7,7 @@ they are read is the backend's (`grading.pipeline.backends`).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable
 
 import numpy as np
@@ -17,6 +18,9 @@ from common.dates import local_midnight
 from customers.models import Order
 from grading.models import GradeChange, GradeOverride
 from grading.pipeline import backends
+from grading.scoring import ScoringParams, customer_facts, facts_from_segments
+
+logger = logging.getLogger(__name__)
 
 
 def extract_period(
@@ -38,6 +42,39 @@ def extract_period(
     statuses = [str(s) for s in Order.COUNTED_STATUSES]
     orders, customers = backends.current().read_period(start, end, statuses, id_range)
     return orders, _with_on_time(customers, orders, start=as_of - dt.timedelta(days=window_days))
+
+
+def extract_facts(
+    *,
+    as_of: dt.date,
+    params: ScoringParams,
+    id_range: tuple[int, int] | None = None,
+    from_orders: bool = False,
+) -> pd.DataFrame:
+    """Return the period's facts frame (`scoring.FACT_COLUMNS`, by customer_id) at `as_of`.
+
+    On PostgreSQL, when the customer facts are complete and were built in the project's time
+    zone (`customers.facts`), the window's whole months come from their buckets and only the
+    rest of the window from the orders (`backends.postgresql.read_facts`,
+    `scoring.facts_from_segments`); otherwise, or with `from_orders`, from the orders
+    (`extract_period`, `scoring.customer_facts`), with the reason logged. Both give the same
+    frame (docs/grading.md, "Customer facts").
+    """
+    if not from_orders:
+        reason = backends.current().facts_unusable()
+        if reason is None:
+            statuses = [str(s) for s in Order.COUNTED_STATUSES]
+            segments, earlier, categories, customers = backends.current().read_facts(
+                as_of, params.window_days, statuses, id_range
+            )
+            return facts_from_segments(
+                segments, earlier, categories, customers, as_of=as_of, params=params
+            )
+        logger.info("Grading reads the orders, not the customer facts: %s.", reason)
+    orders, customers = extract_period(
+        as_of=as_of, window_days=params.window_days, id_range=id_range
+    )
+    return customer_facts(orders.drop(columns=["on_time"]), customers, as_of=as_of, params=params)
 
 
 def _with_on_time(customers: pd.DataFrame, orders: pd.DataFrame, *, start: dt.date) -> pd.DataFrame:

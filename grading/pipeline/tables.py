@@ -8,6 +8,7 @@ from customers.models import (
     CampaignInvitation,
     Complaint,
     Customer,
+    CustomerMonth,
     Order,
     PointsEntry,
     ProductReview,
@@ -73,6 +74,7 @@ COMPLAINTS = Table(Complaint)
 REVIEWS = Table(ProductReview)
 POINTS = Table(PointsEntry)
 SALES_LINES = Table(SalesLine)
+MONTHS = Table(CustomerMonth)
 OVERRIDES = Table(GradeOverride)
 # ...and writes.
 GRADE_STATES = Table(CustomerGrade)

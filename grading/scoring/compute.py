@@ -352,6 +352,34 @@ def customer_facts(
         code[with_category], orders_in.category_id[with_category], n
     )
 
+    return _facts_frame(
+        table,
+        as_of_day=as_of_day,
+        ever=ever,
+        first=first,
+        last=last,
+        frequency=frequency,
+        monetary=monetary,
+        second_half=second_half,
+        categories=categories,
+        gap_cv=gap_cv,
+    )
+
+
+def _facts_frame(
+    table: pd.DataFrame,
+    *,
+    as_of_day: int,
+    ever: np.ndarray,
+    first: np.ndarray,
+    last: np.ndarray,
+    frequency: np.ndarray,
+    monetary: np.ndarray,
+    second_half: np.ndarray,
+    categories: np.ndarray,
+    gap_cv: np.ndarray,
+) -> pd.DataFrame:
+    """The facts frame of `customer_facts` from its per-customer arrays (aligned on `table`)."""
     columns: dict[str, object] = {
         FIRST_ORDER_DATE: _day_dates(first, ever),
         LAST_ORDER_DATE: _day_dates(last, ever),
@@ -367,6 +395,94 @@ def customer_facts(
     }
     facts = pd.DataFrame(columns, index=table.index)
     return pd.concat([facts, table], axis=1)
+
+
+def facts_from_segments(
+    segments: pd.DataFrame,
+    earlier: pd.DataFrame,
+    categories: pd.DataFrame,
+    customers: pd.DataFrame,
+    *,
+    as_of: dt.date,
+    params: ScoringParams,
+) -> pd.DataFrame:
+    """Return the facts of `customer_facts` from the window's segments instead of its orders.
+
+    `segments` (customer_id, first_day, last_day, orders, net_cents, gap_squares,
+    second_half): the window's counted orders in pieces that do not overlap in time, each
+    either one order (first_day = last_day, orders 1, gap_squares 0) or a run of orders (a
+    customer's month: its first and last order day, count, net sum and the sum of squared
+    gaps between its consecutive order days), all of it in the window's first or second half
+    (`second_half`). `earlier` (customer_id, first_day, last_day): counted orders before the
+    window, any number of rows per customer. `categories` (customer_id, category_id): the
+    window's categories, repeats allowed. Days are whole days since 1970-01-01 (int64).
+    `customers` as for `customer_facts`, with the window's on-time counts.
+
+    The window's gap statistic comes from its three sums (`gap_cv_from_sums`): count - 1
+    gaps, summing to last - first, whose squares are the segments' own plus the squared gap
+    between each segment and the next. So the frame equals `customer_facts` on the orders
+    themselves, to the last bit.
+    """
+    table = customer_table(customers)
+    as_of_day = date_to_day(as_of)
+    ids = table.index.to_numpy()
+    n = ids.size
+
+    code = _customer_codes(ids, segments["customer_id"].to_numpy(dtype=np.int64))
+    seg_first = segments["first_day"].to_numpy(dtype=np.int64)
+    seg_last = segments["last_day"].to_numpy(dtype=np.int64)
+    bucket = np.where(code >= 0, code, n)
+    frequency = _sum_per_customer(bucket, segments["orders"].to_numpy(dtype=np.int64), n)
+    net = segments["net_cents"].to_numpy(dtype=np.int64)
+    monetary = _sum_per_customer(bucket, net, n)
+    second = segments["second_half"].to_numpy(dtype=bool)
+    second_half = _sum_per_customer(np.where(second, bucket, n), net, n)
+
+    in_window = frequency > 0
+    window_first = np.full(n + 1, np.iinfo(np.int64).max, dtype=np.int64)
+    window_last = np.full(n + 1, np.iinfo(np.int64).min, dtype=np.int64)
+    np.minimum.at(window_first, bucket, seg_first)
+    np.maximum.at(window_last, bucket, seg_last)
+    window_first, window_last = window_first[:n], window_last[:n]
+
+    # The squared gaps: each segment's own, then those between consecutive segments.
+    squares = _sum_per_customer(bucket, segments["gap_squares"].to_numpy(dtype=np.int64), n)
+    kept = np.flatnonzero(code >= 0)
+    order = kept[np.lexsort((seg_first[kept], code[kept]))]
+    same = code[order][1:] == code[order][:-1]
+    between = (seg_first[order][1:] - seg_last[order][:-1])[same]
+    squares = squares + _sum_per_customer(code[order][1:][same], between * between, n)
+    gap_cv = gap_cv_from_sums(
+        np.maximum(frequency - 1, 0), np.where(in_window, window_last - window_first, 0), squares
+    )
+
+    before = _customer_codes(ids, earlier["customer_id"].to_numpy(dtype=np.int64))
+    before_bucket = np.where(before >= 0, before, n)
+    before_first = np.full(n + 1, np.iinfo(np.int64).max, dtype=np.int64)
+    before_last = np.full(n + 1, np.iinfo(np.int64).min, dtype=np.int64)
+    np.minimum.at(before_first, before_bucket, earlier["first_day"].to_numpy(dtype=np.int64))
+    np.maximum.at(before_last, before_bucket, earlier["last_day"].to_numpy(dtype=np.int64))
+    ever = in_window | (np.bincount(before_bucket, minlength=n + 1)[:n] > 0)
+    first = np.where(ever, np.minimum(window_first, before_first[:n]), as_of_day)
+    last = np.where(ever, np.maximum(window_last, before_last[:n]), as_of_day)
+
+    category_code = _customer_codes(ids, categories["customer_id"].to_numpy(dtype=np.int64))
+    valid = np.flatnonzero(category_code >= 0)
+    breadth = _distinct_per_customer(
+        category_code[valid], categories["category_id"].to_numpy(dtype=np.int64)[valid], n
+    )
+    return _facts_frame(
+        table,
+        as_of_day=as_of_day,
+        ever=ever,
+        first=first,
+        last=last,
+        frequency=frequency,
+        monetary=monetary,
+        second_half=second_half,
+        categories=breadth,
+        gap_cv=gap_cv,
+    )
 
 
 # --------------------------------------------------------------------------- RFM
@@ -779,6 +895,7 @@ __all__ = [
     "composite_value",
     "cooperation_value",
     "customer_facts",
+    "facts_from_segments",
     "gap_cv_from_sums",
     "historical_value",
     "lifecycle_stage",

@@ -56,7 +56,7 @@ from grading.models import (
 )
 from grading.pipeline import decide, extract
 from grading.pipeline.rules import SchemeRules, scheme_rules
-from grading.scoring import customer_facts, score_population
+from grading.scoring import score_facts
 from grading.scoring.population import PopulationCuts, breadth_completed
 
 logger = logging.getLogger(__name__)
@@ -145,25 +145,16 @@ def _score(
     The ranges are read one after the other on this connection (inside a read-only
     transaction the backend does not open a second one per range), then scored in one pass.
     """
-    orders_parts, customer_parts = [], []
+    parts = []
     with transaction.atomic():
         for id_range in _id_ranges(ids):
-            orders, customers = extract.extract_period(
-                as_of=as_of, window_days=rules.params.window_days, id_range=id_range
-            )
-            customers = customers[customers["customer_id"].isin(ids)]
-            if not customers.empty:
-                customer_parts.append(customers)
-                orders_parts.append(orders[orders["customer_id"].isin(ids)])
-    if not customer_parts:
+            facts = extract.extract_facts(as_of=as_of, params=rules.params, id_range=id_range)
+            parts.append(facts[facts.index.isin(ids)])
+    if not parts or all(part.empty for part in parts):
         return pd.DataFrame()
-    orders = pd.concat(orders_parts, ignore_index=True).drop(columns=["on_time"])
-    customers = pd.concat(customer_parts, ignore_index=True)
-    facts = customer_facts(orders, customers, as_of=as_of, params=rules.params)
+    facts = pd.concat(parts)
     complete = breadth_completed(cuts, facts.loc[facts["frequency"] >= 1, "categories"].tolist())
-    return score_population(
-        orders, customers, as_of=as_of, params=rules.params, ladder=rules.ladder, cuts=complete
-    )
+    return score_facts(facts, params=rules.params, ladder=rules.ladder, cuts=complete)
 
 
 def _states_lock(ids: list[int]) -> None:

@@ -38,7 +38,7 @@ from grading.exceptions import PeriodAlreadyGraded, RunInProgress, SchemeNotGrad
 from grading.models import GradingRun, GradingScheme, ScoreSnapshot
 from grading.pipeline import decide, extract, partitions, write
 from grading.pipeline.rules import SchemeRules, scheme_rules
-from grading.scoring import score_population
+from grading.scoring import score_facts
 from grading.scoring.population import PopulationCuts, scored_cuts
 from grading.selectors import scheme_get_active
 from grading.services import sharding
@@ -185,8 +185,13 @@ def grading_run_execute(
     scheme: GradingScheme | None = None,
     triggered_by: str = "",
     shards: int | None = None,
+    from_orders: bool = False,
 ) -> GradingRun:
     """Grade every active customer at `as_of` with `scheme` (default: the active one).
+
+    The facts come from the customer facts kept as orders arrive where they can, else from
+    the orders; `from_orders` reads the orders (in one process, never sharded), the check
+    that both agree (docs/grading.md, "Customer facts").
 
     Idempotent: a finished run is returned as is; a failed or killed one resumes and converges
     to the same snapshots and changes without duplicates. Returns the run (check `status`:
@@ -223,12 +228,14 @@ def grading_run_execute(
             # Its shards are in flight on the workers; the callback will finish it.
             return run
         shard_count = shards if shards is not None else sharding.shard_count_for_population()
+        if from_orders:
+            shard_count = 1
         if shard_count > 1:
             return _run_shards_start(run=run, shards=shard_count)
         started = time.monotonic()
         _run_start(run)
         try:
-            _execute(run)
+            _execute(run, from_orders=from_orders)
         except Exception:
             _run_fail(run, error=traceback.format_exc(limit=20), started=started)
             raise
@@ -392,6 +399,7 @@ def _batch_write(
     lap: Callable[[str], None] = _no_lap,
     progress: Callable[..., None] = _no_progress,
     then: Callable[[dict[str, int], bool], None] | None = None,
+    from_orders: bool = False,
 ) -> int:
     """Extract, score, decide and write one batch (the population, or one customer-id
     range with fixed cut points); return the customers written.
@@ -402,19 +410,12 @@ def _batch_write(
     `progress(phase, done=, total=)` is told each phase as it starts, outside the write
     transaction.
     """
-    orders, customers = extract.extract_period(
-        as_of=run.as_of, window_days=rules.params.window_days, id_range=id_range
+    facts = extract.extract_facts(
+        as_of=run.as_of, params=rules.params, id_range=id_range, from_orders=from_orders
     )
     lap("extract")
-    progress(GradingRun.Phase.SCORE, total=len(customers))
-    scores = score_population(
-        orders.drop(columns=["on_time"]),
-        customers,
-        as_of=run.as_of,
-        params=rules.params,
-        ladder=rules.ladder,
-        cuts=cuts,
-    )
+    progress(GradingRun.Phase.SCORE, total=len(facts))
+    scores = score_facts(facts, params=rules.params, ladder=rules.ladder, cuts=cuts)
     # A whole-population batch keeps its cut points (a sharded run stored them at its start):
     # provisional upgrades between runs score single customers against them
     # (grading.services.provisional). Read off the scored frame, before any resume filter.
@@ -446,7 +447,7 @@ def _batch_write(
     return len(scores)
 
 
-def _execute(run: GradingRun) -> None:
+def _execute(run: GradingRun, *, from_orders: bool = False) -> None:
     """Grade the whole population in one batch and mark the run succeeded with it."""
     phases: dict[str, float] = {}
     clock = time.perf_counter()
@@ -466,7 +467,14 @@ def _execute(run: GradingRun) -> None:
     def progress(phase: str, *, done: int | None = None, total: int | None = None) -> None:
         _progress_record(run, phase, done=done, total=total)
 
-    _batch_write(run, scheme_rules(run.scheme), lap=lap, progress=progress, then=succeed)
+    _batch_write(
+        run,
+        scheme_rules(run.scheme),
+        lap=lap,
+        progress=progress,
+        then=succeed,
+        from_orders=from_orders,
+    )
     # The commit (and any foreign-key check still deferred) is timed too; recorded with the
     # duration once the run is committed.
     lap("commit")

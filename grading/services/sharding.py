@@ -16,7 +16,6 @@ from customers.models import Customer
 from grading.models import GradingRun
 from grading.pipeline import extract
 from grading.pipeline.rules import SchemeRules
-from grading.scoring import customer_facts
 from grading.scoring.population import CUT_FACT_COLUMNS, PopulationCuts, population_cuts
 
 
@@ -49,11 +48,6 @@ def run_cuts_compute(
     """Return the population's cut points, reading one id range at a time."""
     parts = []
     for id_range in ranges:
-        orders, customers = extract.extract_period(
-            as_of=run.as_of, window_days=rules.params.window_days, id_range=id_range
-        )
-        facts = customer_facts(
-            orders.drop(columns=["on_time"]), customers, as_of=run.as_of, params=rules.params
-        )
+        facts = extract.extract_facts(as_of=run.as_of, params=rules.params, id_range=id_range)
         parts.append(facts.loc[:, list(CUT_FACT_COLUMNS)])
     return population_cuts(pd.concat(parts), params=rules.params)

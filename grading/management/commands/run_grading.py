@@ -1,4 +1,5 @@
-"""`run_grading --as-of YYYY-MM-DD [--scheme NAME]`: grade the population for one period."""
+"""`run_grading --as-of YYYY-MM-DD [--scheme NAME] [--from-orders]`: grade the population for one
+period (`--from-orders`: from the orders, not the customer facts; docs/grading.md)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,11 @@ class Command(BaseCommand):
             action="store_true",
             help="do nothing when any successful run exists (used by `make run`)",
         )
+        parser.add_argument(
+            "--from-orders",
+            action="store_true",
+            help="read the orders, not the customer facts kept as they arrive (one process)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if (
@@ -53,7 +59,12 @@ class Command(BaseCommand):
                 scheme_get_by_name(options["scheme"]) if options["scheme"] else scheme_get_active()
             )
             self.stderr.write(f"Grading as of {as_of} with {scheme} ...")
-            run = grading_run_execute(as_of=as_of, scheme=scheme, triggered_by="command")
+            run = grading_run_execute(
+                as_of=as_of,
+                scheme=scheme,
+                triggered_by="command",
+                from_orders=options["from_orders"],
+            )
         except DomainError as exc:
             raise CommandError(exc.message) from exc
         if run.status != GradingRun.Status.SUCCEEDED:

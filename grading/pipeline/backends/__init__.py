@@ -32,6 +32,20 @@ class Backend(Protocol):
         """Return the period's `(orders, customers)` frames, customers without on-time counts."""
         ...
 
+    def facts_unusable(self) -> str | None:
+        """Why a run cannot read the customer facts now; None when it can."""
+        ...
+
+    def read_facts(
+        self,
+        as_of: dt.date,
+        window_days: int,
+        statuses: list[str],
+        id_range: tuple[int, int] | None,
+    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """Return `(segments, earlier, categories, customers)` for `facts_from_segments`."""
+        ...
+
     def grade_states(self, span: tuple[int, int] | None) -> pd.DataFrame:
         """Return current_grade (code) and periods_under by customer_id, ids within `span`."""
         ...

@@ -18,6 +18,8 @@ import pandas as pd
 from django.conf import settings
 from django.db import connection
 
+from common.dates import local_midnight
+from customers.facts import facts_unusable_reason
 from customers.models import Customer
 from grading.models import Grade, GradeChange
 from grading.pipeline import pgcopy
@@ -29,6 +31,7 @@ from grading.pipeline.tables import (
     CUSTOMERS,
     GRADE_STATES,
     INVITATIONS,
+    MONTHS,
     ORDERS,
     POINTS,
     REFERRALS,
@@ -100,19 +103,34 @@ def _local_days(instants: np.ndarray) -> np.ndarray:
     return local.to_numpy().astype("datetime64[D]").astype(np.int32)
 
 
+def _placed_in(column: str, spans: Sequence[tuple[dt.datetime, dt.datetime]]) -> tuple[str, list]:
+    """SQL keeping `column` in any of the half-open `spans` (FALSE for none), its parameters."""
+    if not spans:
+        return "FALSE", []
+    sql = " OR ".join(f"({column} >= %s AND {column} < %s)" for _ in spans)
+    return f"({sql})", [instant for span in spans for instant in span]
+
+
 def _window_orders(
-    start: dt.datetime, end: dt.datetime, statuses: list[str], id_range: tuple[int, int] | None
+    start: dt.datetime,
+    end: dt.datetime,
+    statuses: list[str],
+    id_range: tuple[int, int] | None,
+    *,
+    spans: Sequence[tuple[dt.datetime, dt.datetime]] | None = None,
 ) -> dict[str, np.ndarray]:
-    """The window's counted orders: customer, local day (days since 1970), cents, category."""
+    """The window's counted orders: customer, local day (days since 1970), cents, category
+    (or those placed in any of `spans` instead)."""
     o = ORDERS.c
     range_sql, range_params = _range_sql(o.customer, id_range)
+    placed_sql, placed_params = _placed_in(o.placed_at, [(start, end)] if spans is None else spans)
     rows = pgcopy.copy_out(
         f"SELECT {o.customer}, {o.placed_at}, (({o.amount} - {o.refunded_amount}) * 100)::bigint,"
         f" coalesce({o.category}, -1),"
         f" (CASE WHEN {o.on_time} IS NULL THEN -1 WHEN {o.on_time} THEN 1 ELSE 0 END)::smallint"
-        f" FROM {ORDERS} WHERE {o.placed_at} >= %s AND {o.placed_at} < %s"
+        f" FROM {ORDERS} WHERE {placed_sql}"
         f" AND {o.status} = ANY(%s)" + range_sql,
-        [start, end, statuses, *range_params],
+        [*placed_params, statuses, *range_params],
         [
             ("customer_id", "i8"),
             ("placed_at", "i8"),
@@ -126,9 +144,15 @@ def _window_orders(
 
 
 def _line_categories(
-    start: dt.datetime, end: dt.datetime, statuses: list[str], id_range: tuple[int, int] | None
+    start: dt.datetime,
+    end: dt.datetime,
+    statuses: list[str],
+    id_range: tuple[int, int] | None,
+    *,
+    spans: Sequence[tuple[dt.datetime, dt.datetime]] | None = None,
 ) -> dict[str, np.ndarray]:
-    """The categories of the window's counted orders' sales lines, once per customer.
+    """The categories of the window's counted orders' sales lines, once per customer (or of
+    the orders placed in any of `spans` instead).
 
     Each (customer, category) pair comes once, dated on the first such order in the window
     (breadth counts distinct categories in the window, so any of its dates would do). Orders
@@ -136,13 +160,16 @@ def _line_categories(
     """
     o, line = ORDERS.c, SALES_LINES.c
     range_sql, range_params = _range_sql(f"o.{o.customer}", id_range)
+    placed_sql, placed_params = _placed_in(
+        f"o.{o.placed_at}", [(start, end)] if spans is None else spans
+    )
     rows = pgcopy.copy_out(
         f"SELECT o.{o.customer}, min(o.{o.placed_at}), l.{line.category}"
         f" FROM {ORDERS} o JOIN {SALES_LINES} l ON l.{line.document_no} = o.{o.order_no}"
-        f" WHERE o.{o.placed_at} >= %s AND o.{o.placed_at} < %s AND o.{o.status} = ANY(%s)"
+        f" WHERE {placed_sql} AND o.{o.status} = ANY(%s)"
         f" AND l.{line.category} IS NOT NULL{range_sql}"
         f" GROUP BY o.{o.customer}, l.{line.category}",
-        [start, end, statuses, *range_params],
+        [*placed_params, statuses, *range_params],
         [("customer_id", "i8"), ("placed_at", "i8"), ("category", "i8")],
     )
     rows["day"] = _local_days(rows.pop("placed_at"))
@@ -204,6 +231,195 @@ def _orders_frame(
                 [np.zeros(window["customer_id"].size + extra, dtype=bool), np.ones(only, bool)]
             ),
         }
+    )
+
+
+# ------------------------------------------------------------------ read: customer facts
+
+
+def facts_unusable() -> str | None:
+    """Why a run cannot read the customer facts now (None when it can; `customers.facts`)."""
+    return facts_unusable_reason()
+
+
+def _next_month(day: dt.date) -> dt.date:
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def facts_plan(
+    as_of: dt.date, window_days: int
+) -> tuple[list[dt.date], list[tuple[dt.date, dt.date]], dt.date]:
+    """What the facts read takes from buckets and what from orders, in local days.
+
+    Returns the months whose buckets cover window days (wholly inside [start, as_of) and not
+    cut by the halves' split), the half-open day spans read from the orders (the rest of the
+    window, and the days of the start's month before the start), and the first month whose
+    buckets are not read for the earlier first/last order days.
+    """
+    start = as_of - dt.timedelta(days=window_days)
+    mid = as_of - dt.timedelta(days=window_days // 2)
+    months: list[dt.date] = []
+    month = start if start.day == 1 else _next_month(start)
+    while _next_month(month) <= as_of:
+        if not month < mid < _next_month(month):
+            months.append(month)
+        month = _next_month(month)
+    spans: list[tuple[dt.date, dt.date]] = []
+    cursor = start.replace(day=1)
+    for month in months:
+        if cursor < month:
+            spans.append((cursor, month))
+        cursor = _next_month(month)
+    if cursor < as_of:
+        spans.append((cursor, as_of))
+    return months, spans, start.replace(day=1)
+
+
+def read_facts(
+    as_of: dt.date, window_days: int, statuses: list[str], id_range: tuple[int, int] | None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Return `(segments, earlier, categories, customers)` for `scoring.facts_from_segments`.
+
+    The window's whole months come from their buckets (`customers.models.CustomerMonth`),
+    the other window days from the orders as `read_period` reads them, one segment per
+    order; the earlier first and last order days from the buckets of the months before the
+    window's first month and the orders of that month before the window. Outside a
+    transaction, the earlier days and the customers are read on a second connection.
+    """
+    start = as_of - dt.timedelta(days=window_days)
+    mid = as_of - dt.timedelta(days=window_days // 2)
+    months, spans, before = facts_plan(as_of, window_days)
+    instants = [(local_midnight(low), local_midnight(high)) for low, high in spans]
+    window_spans = [
+        (local_midnight(max(low, start)), local_midnight(high))
+        for low, high in spans
+        if high > start
+    ]
+    window = (local_midnight(start), local_midnight(as_of))
+
+    def side() -> tuple[dict[str, np.ndarray], pd.DataFrame]:
+        return _bucket_earlier(before, id_range), _customers(*window, id_range)
+
+    if connection.in_atomic_block:
+        earlier, customers = side()
+        buckets, bucket_categories = _buckets(months, id_range)
+        raw = _window_orders(*window, statuses, id_range, spans=instants)
+        lines = _line_categories(*window, statuses, id_range, spans=window_spans)
+    else:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(_on_own_connection, side)
+            buckets, bucket_categories = _buckets(months, id_range)
+            raw = _window_orders(*window, statuses, id_range, spans=instants)
+            lines = _line_categories(*window, statuses, id_range, spans=window_spans)
+            earlier, customers = pending.result()
+    epoch = dt.date(1970, 1, 1)
+    start_day, mid_day = (start - epoch).days, (mid - epoch).days
+    raw_day = raw["day"].astype(np.int64)
+    in_window = raw_day >= start_day
+    one = np.ones(int(in_window.sum()), dtype=np.int64)
+    segments = pd.DataFrame(
+        {
+            "customer_id": np.concatenate([buckets["customer_id"], raw["customer_id"][in_window]]),
+            "first_day": np.concatenate([buckets["first_day"], raw_day[in_window]]),
+            "last_day": np.concatenate([buckets["last_day"], raw_day[in_window]]),
+            "orders": np.concatenate([buckets["orders"], one]),
+            "net_cents": np.concatenate([buckets["net_cents"], raw["net_cents"][in_window]]),
+            "gap_squares": np.concatenate([buckets["gap_squares"], one * 0]),
+            "second_half": np.concatenate(
+                [buckets["month"] >= mid_day, raw_day[in_window] >= mid_day]
+            ),
+        }
+    )
+    earlier_frame = pd.DataFrame(
+        {
+            "customer_id": np.concatenate([earlier["customer_id"], raw["customer_id"][~in_window]]),
+            "first_day": np.concatenate([earlier["first_day"], raw_day[~in_window]]),
+            "last_day": np.concatenate([earlier["last_day"], raw_day[~in_window]]),
+        }
+    )
+    raw_category = raw["category"][in_window]
+    categories = pd.DataFrame(
+        {
+            "customer_id": np.concatenate(
+                [
+                    bucket_categories["customer_id"],
+                    raw["customer_id"][in_window][raw_category >= 0],
+                    lines["customer_id"],
+                ]
+            ),
+            "category_id": np.concatenate(
+                [bucket_categories["category"], raw_category[raw_category >= 0], lines["category"]]
+            ),
+        }
+    )
+    # The on-time counts of the window: the buckets' and the raw orders'.
+    rated = pd.DataFrame(
+        {
+            "customer_id": np.concatenate([buckets["customer_id"], raw["customer_id"][in_window]]),
+            "rated_orders": np.concatenate(
+                [buckets["rated"], (raw["on_time"][in_window] >= 0).astype(np.int64)]
+            ),
+            "on_time_orders": np.concatenate(
+                [buckets["on_time"], (raw["on_time"][in_window] == 1).astype(np.int64)]
+            ),
+        }
+    )
+    counts = rated.groupby("customer_id").sum()
+    customers = customers.join(counts, how="left")
+    for column in ("rated_orders", "on_time_orders"):
+        customers[column] = customers[column].fillna(0).astype("int64")
+    return segments, earlier_frame, categories, customers.reset_index()
+
+
+_EPOCH_SQL = "DATE '1970-01-01'"
+
+
+def _buckets(
+    months: list[dt.date], id_range: tuple[int, int] | None
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The buckets of `months` (days since 1970) and their categories, one row each."""
+    f = MONTHS.c
+    range_sql, range_params = _range_sql(f.customer, id_range)
+    rows = pgcopy.copy_out(
+        f"SELECT {f.customer}, ({f.month} - {_EPOCH_SQL})::bigint, {f.orders}::bigint,"
+        f" {f.net_cents}, {f.rated}::bigint, {f.on_time}::bigint,"
+        f" ({f.first_day} - {_EPOCH_SQL})::bigint, ({f.last_day} - {_EPOCH_SQL})::bigint,"
+        f" {f.gap_squares} FROM {MONTHS} WHERE {f.month} = ANY(%s::date[])" + range_sql,
+        [months, *range_params],
+        [
+            (name, "i8")
+            for name in (
+                "customer_id",
+                "month",
+                "orders",
+                "net_cents",
+                "rated",
+                "on_time",
+                "first_day",
+                "last_day",
+                "gap_squares",
+            )
+        ],
+    )
+    categories = pgcopy.copy_out(
+        f"SELECT {f.customer}, unnest({f.categories})::bigint FROM {MONTHS}"
+        f" WHERE {f.month} = ANY(%s::date[])" + range_sql,
+        [months, *range_params],
+        [("customer_id", "i8"), ("category", "i8")],
+    )
+    return rows, categories
+
+
+def _bucket_earlier(before: dt.date, id_range: tuple[int, int] | None) -> dict[str, np.ndarray]:
+    """Each customer's first and last order day in the buckets of the months before `before`."""
+    f = MONTHS.c
+    range_sql, range_params = _range_sql(f.customer, id_range)
+    return pgcopy.copy_out(
+        f"SELECT {f.customer}, (min({f.first_day}) - {_EPOCH_SQL})::bigint,"
+        f" (max({f.last_day}) - {_EPOCH_SQL})::bigint FROM {MONTHS}"
+        f" WHERE {f.month} < %s{range_sql} GROUP BY {f.customer}",
+        [before, *range_params],
+        [("customer_id", "i8"), ("first_day", "i8"), ("last_day", "i8")],
     )
 
 

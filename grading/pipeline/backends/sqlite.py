@@ -181,6 +181,18 @@ def _customers(
     return frame
 
 
+def facts_unusable() -> str | None:
+    """SQLite keeps no customer facts (small installs): runs read the orders."""
+    return "customer facts are kept on PostgreSQL only"
+
+
+def read_facts(
+    as_of: dt.date, window_days: int, statuses: list[str], id_range: tuple[int, int] | None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Never called: `facts_unusable` always says why (the extract then reads the orders)."""
+    raise RuntimeError(facts_unusable())
+
+
 def grade_states(span: tuple[int, int] | None) -> pd.DataFrame:
     """Return current_grade (code) and periods_under by customer_id: one ORM query."""
     states = CustomerGrade.objects.all()

@@ -1,0 +1,251 @@
+"""A run's facts read from the customer facts equal those read from the orders, exactly.
+
+PostgreSQL only (the customer facts exist there alone): hand-made populations around the
+window's edges, a leap day and a daylight-saving zone, and a property test applying random
+writes of every kind before comparing both reads (docs/grading.md, "Customer facts").
+"""
+
+import datetime as dt
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from customers import facts
+from customers.models import Order, SalesLine
+from grading.pipeline import extract
+from grading.pipeline.backends import postgresql
+from grading.scoring import ScoringParams
+from tests.customers.factories import (
+    CategoryFactory,
+    CustomerFactory,
+    OrderFactory,
+    SalesLineFactory,
+)
+
+pytestmark = [pytest.mark.django_db]
+
+#: The window [2023-03-16, 2024-03-15) starts mid-month, holds 2024-02-29, and its halves
+#: split in the middle of September 2023.
+AS_OF = dt.date(2024, 3, 15)
+PARAMS = ScoringParams(window_days=365)
+
+
+@pytest.fixture(autouse=True)
+def _postgresql():
+    if connection.vendor != "postgresql":
+        pytest.skip("customer facts are kept on PostgreSQL only")
+
+
+def _both(as_of: dt.date = AS_OF, params: ScoringParams = PARAMS) -> tuple[pd.DataFrame, ...]:
+    assert facts.facts_unusable_reason() is None
+    kept = extract.extract_facts(as_of=as_of, params=params)
+    orders = extract.extract_facts(as_of=as_of, params=params, from_orders=True)
+    return kept, orders
+
+
+def _at(day: dt.date, hour: int = 12) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time(hour)))
+
+
+def test_the_plan_reads_whole_months_from_buckets_and_the_rest_from_orders():
+    months, spans, before = postgresql.facts_plan(AS_OF, 365)
+
+    # April 2023 .. February 2024 but September 2023 (the halves split on the 15th).
+    assert months == [dt.date(2023, m, 1) for m in (4, 5, 6, 7, 8, 10, 11, 12)] + [
+        dt.date(2024, 1, 1),
+        dt.date(2024, 2, 1),
+    ]
+    assert spans == [
+        (dt.date(2023, 3, 1), dt.date(2023, 4, 1)),
+        (dt.date(2023, 9, 1), dt.date(2023, 10, 1)),
+        (dt.date(2024, 3, 1), AS_OF),
+    ]
+    assert before == dt.date(2023, 3, 1)
+    # A window starting on a month's first day: [2024-01-01, 2024-03-01) split on January 31.
+    months, spans, _ = postgresql.facts_plan(dt.date(2024, 3, 1), 60)
+    assert months == [dt.date(2024, 2, 1)]
+    assert spans == [(dt.date(2024, 1, 1), dt.date(2024, 2, 1))]
+
+
+def test_facts_from_buckets_equal_facts_from_orders_by_hand(monkeypatch):
+    a, b, c = CategoryFactory(), CategoryFactory(), CategoryFactory()
+    regular, lapsed, fresh, quiet = (CustomerFactory() for _ in range(4))
+    days = [
+        (regular, dt.date(2022, 12, 31), 30, a),  # earlier: an older bucket
+        (regular, dt.date(2023, 3, 10), 10, a),  # earlier: the start's month, before it
+        (regular, dt.date(2023, 3, 16), 20, b),  # the window's first day
+        (regular, dt.date(2023, 5, 1), 5, None),
+        (regular, dt.date(2023, 5, 1), 6, None),  # same day
+        (regular, dt.date(2023, 5, 31), 7, c),
+        (regular, dt.date(2023, 9, 14), 8, a),  # the split month, first half
+        (regular, dt.date(2023, 9, 15), 9, a),  # second half
+        (regular, dt.date(2024, 2, 29), 11, b),  # the leap day
+        (regular, dt.date(2024, 3, 14), 12, None),  # the window's last day
+        (regular, AS_OF, 99, c),  # not counted: the run's day
+        (lapsed, dt.date(2021, 6, 1), 40, a),
+        (lapsed, dt.date(2023, 3, 15), 40, a),  # the day before the window
+        (fresh, dt.date(2024, 2, 1), 1, None),
+    ]
+    for number, (customer, day, amount, category) in enumerate(days):
+        OrderFactory(
+            order_no=f"H{number}",
+            customer=customer,
+            placed_at=_at(day, 23 if number % 2 else 0),
+            amount=Decimal(amount),
+            refunded_amount=Decimal("0.50") if number % 3 == 0 else Decimal(0),
+            category=category,
+            on_time=[True, False, None][number % 3],
+        )
+    SalesLineFactory(document_no="H3", line_no=1, category=c)
+    SalesLineFactory(document_no="H0", line_no=1, category=b)  # before the window
+
+    kept, orders = _both()
+
+    pd.testing.assert_frame_equal(kept, orders, check_exact=True)
+    assert kept.loc[regular.pk, "frequency"] == 8
+    assert kept.loc[regular.pk, "categories"] == 3
+    assert kept.loc[regular.pk, "first_order_date"] == pd.Timestamp("2022-12-31")
+    assert kept.loc[lapsed.pk, "last_order_date"] == pd.Timestamp("2023-03-15")
+    assert kept.loc[lapsed.pk, "frequency"] == 0
+    assert kept.loc[fresh.pk, "frequency"] == 1
+    assert kept.loc[quiet.pk, "first_order_date"] is pd.NaT
+
+
+def test_the_run_reads_orders_when_the_facts_do_not_fit(settings, monkeypatch, caplog):
+    customer = CustomerFactory()
+    OrderFactory(customer=customer, placed_at=_at(dt.date(2023, 6, 1)))
+    settings.TIME_ZONE = "America/New_York"
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the buckets were read in the wrong zone")
+
+    monkeypatch.setattr(postgresql, "read_facts", forbidden)
+    with caplog.at_level("INFO", logger="grading.pipeline.extract"):
+        frame = extract.extract_facts(as_of=AS_OF, params=PARAMS)
+
+    assert frame.loc[customer.pk, "frequency"] == 1
+    assert "Asia/Shanghai" in caplog.text
+
+
+# ------------------------------------------------------------------------ property test
+
+#: Days around every edge the read cares about: the window's start and the month before
+#: it, the halves' split, the leap day, New York's daylight-saving switches, the run's day.
+EDGE_DAYS = [
+    dt.date(2023, 2, 28),
+    dt.date(2023, 3, 1),
+    dt.date(2023, 3, 15),
+    dt.date(2023, 3, 16),
+    dt.date(2023, 3, 31),
+    dt.date(2023, 4, 1),
+    dt.date(2023, 9, 14),
+    dt.date(2023, 9, 15),
+    dt.date(2023, 11, 5),
+    dt.date(2024, 2, 28),
+    dt.date(2024, 2, 29),
+    dt.date(2024, 3, 1),
+    dt.date(2024, 3, 10),
+    dt.date(2024, 3, 14),
+    AS_OF,
+    dt.date(2024, 3, 16),
+]
+days = st.one_of(
+    st.sampled_from(EDGE_DAYS),
+    st.integers(-500, 3).map(lambda offset: AS_OF + dt.timedelta(days=offset)),
+)
+statuses = st.sampled_from(list(Order.Status))
+inserts = st.tuples(
+    st.just("insert"),
+    st.integers(0, 2),
+    days,
+    st.integers(0, 23),
+    st.integers(0, 50_000),
+    st.one_of(st.none(), st.integers(0, 3)),
+    statuses,
+    st.one_of(st.none(), st.booleans()),
+)
+#: Writes to the orders already there (an index picks one), and late inserts among them.
+edits = st.one_of(
+    inserts,
+    st.tuples(st.just("refund"), st.integers(0, 30), st.integers(0, 100)),
+    st.tuples(st.just("status"), st.integers(0, 30), statuses),
+    st.tuples(st.just("move"), st.integers(0, 30), days, st.integers(0, 23)),
+    st.tuples(st.just("customer"), st.integers(0, 30), st.integers(0, 2)),
+    st.tuples(st.just("line"), st.integers(0, 30), st.one_of(st.none(), st.integers(0, 3))),
+    st.tuples(st.just("delete"), st.integers(0, 30)),
+)
+
+
+def _apply(write: tuple, customers: list, categories: list) -> None:
+    kind = write[0]
+    if kind == "insert":
+        _, who, day, hour, cents, category, status, on_time = write
+        OrderFactory(
+            customer=customers[who],
+            placed_at=_at(day, hour),
+            amount=Decimal(cents) / 100,
+            category=None if category is None else categories[category],
+            status=status,
+            on_time=on_time,
+        )
+        return
+    ids = list(Order.objects.order_by("pk").values_list("pk", flat=True))
+    if not ids:
+        return
+    pk = ids[write[1] % len(ids)]
+    orders = Order.objects.filter(pk=pk)  # QuerySet.update: no model save, no signal
+    if kind == "refund":
+        order = orders.get()
+        orders.update(refunded_amount=(order.amount * write[2] / 100).quantize(Decimal("0.01")))
+    elif kind == "status":
+        orders.update(status=write[2])
+    elif kind == "move":
+        order = orders.get()
+        order.placed_at = _at(write[2], write[3])
+        order.save()
+    elif kind == "customer":
+        orders.update(customer=customers[write[2]])
+    elif kind == "line":
+        order_no = orders.get().order_no
+        line_no = SalesLine.objects.filter(document_no=order_no).count() + 1
+        category = None if write[2] is None else categories[write[2]]
+        SalesLineFactory(document_no=order_no, line_no=line_no, category=category)
+    else:
+        orders.delete()
+
+
+@pytest.fixture
+def new_york(settings):
+    """The property test runs in a daylight-saving zone: the facts are rebuilt in it."""
+    settings.TIME_ZONE = "America/New_York"
+    facts.facts_rebuild()
+    yield
+    settings.TIME_ZONE = "Asia/Shanghai"
+    facts.facts_rebuild()
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    first=st.lists(inserts, min_size=2, max_size=8),
+    then=st.lists(edits, min_size=1, max_size=10),
+    window=st.sampled_from([365, 60]),
+)
+def test_random_writes_keep_the_facts_equal_to_the_orders(new_york, first, then, window):
+    params = ScoringParams(window_days=window)
+    with transaction.atomic():
+        customers = [CustomerFactory() for _ in range(3)]
+        categories = [CategoryFactory() for _ in range(4)]
+        for write in first + then:
+            _apply(write, customers, categories)
+        kept, orders = _both(params=params)
+        pd.testing.assert_frame_equal(kept, orders, check_exact=True)
+        transaction.set_rollback(True)
