@@ -16,13 +16,17 @@ from common.services import notification_mark_read
 
 
 def notifications_context(user: User | AnonymousUser, *, limit: int = 10) -> dict:
-    """Return the unread count and the latest notifications of `user` (two queries)."""
+    """Return the unread count and the latest notifications of `user`.
+
+    The count is one query (every page's menu shows it); the notifications are a query run
+    only where a page lists them (the messages pages), not on every page.
+    """
     if not user.is_authenticated:
         return {"unread_count": 0, "notifications": []}
     mine = Notification.objects.filter(recipient=user)
     return {
         "unread_count": mine.filter(read_at__isnull=True).count(),
-        "notifications": list(mine.order_by("-created_at", "-id")[:limit]),
+        "notifications": mine.order_by("-created_at", "-id")[:limit],
     }
 
 

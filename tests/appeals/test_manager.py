@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -166,13 +167,19 @@ def _populate(n, manager):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("url_name", ["manager:queue", "manager:export"])
+@pytest.mark.parametrize(("url_name", "queries"), [("manager:queue", 10), ("manager:export", 7)])
 def test_queue_query_count_does_not_grow_with_rows(
-    client, alice, url_name, django_assert_max_num_queries
+    client, alice, url_name, queries, django_assert_max_num_queries
 ):
+    """Measured, with the session and user of every request (the unread count, not the list).
+
+    On PostgreSQL the queue's paginator asks the planner's row estimate first (one more).
+    """
+    if url_name == "manager:queue" and connection.vendor == "postgresql":
+        queries += 1
     client.force_login(alice)
     _populate(3, alice)
-    with django_assert_max_num_queries(15) as small:
+    with django_assert_max_num_queries(queries) as small:
         response = client.get(reverse(url_name))
         if url_name == "manager:export":
             b"".join(response.streaming_content)
