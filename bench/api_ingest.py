@@ -50,6 +50,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--concurrency", type=int, default=2, help="client threads (gunicorn)")
     parser.add_argument("--profile", metavar="FILE", help="write cProfile stats (in-process)")
+    parser.add_argument(
+        "--without-facts",
+        action="store_true",
+        help="disable the customer-facts trigger on order inserts (what ingest cost before it)",
+    )
     args = parser.parse_args()
 
     from tests.harness import Services
@@ -101,6 +106,13 @@ def run(args: argparse.Namespace) -> None:
     from customers.models import Customer, Order
 
     call_command("migrate", verbosity=0)
+    if args.without_facts:
+        from django.db import connection
+
+        from customers.facts import ORDERS
+
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {ORDERS} DISABLE TRIGGER customers_facts_order_insert")
     user = User.objects.create_user("bench-ops", password="x", is_staff=True)
     user.groups.add(Group.objects.get(name=OPERATIONS))
     token = Token.objects.create(user=user).key
@@ -118,6 +130,7 @@ def run(args: argparse.Namespace) -> None:
     else:
         total, rates = _in_process(args, token, bodies)
         how = "in-process WSGI handler, one request at a time"
+    how += ", customer facts " + ("off" if args.without_facts else "kept")
     landed = Order.objects.count()
     print(
         f"{platform.node()} cores={os.cpu_count()} load={os.getloadavg()[0]:.2f} ({how})\n"

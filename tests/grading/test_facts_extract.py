@@ -249,3 +249,24 @@ def test_random_writes_keep_the_facts_equal_to_the_orders(new_york, first, then,
         kept, orders = _both(params=params)
         pd.testing.assert_frame_equal(kept, orders, check_exact=True)
         transaction.set_rollback(True)
+
+
+def test_facts_check_finds_a_bucket_that_went_wrong(capsys):
+    from django.core.management import call_command
+
+    from customers.models import CustomerMonth
+    from tests.grading.factories import default_scheme
+
+    default_scheme()
+    customer = CustomerFactory()
+    OrderFactory(customer=customer, placed_at=_at(dt.date(2023, 6, 1)), amount=Decimal(10))
+    call_command("facts_check", as_of=AS_OF)
+    assert "the same facts both ways" in capsys.readouterr().out
+
+    # A bucket changed behind the triggers' back: the check names the customer and the fact.
+    CustomerMonth.objects.filter(customer=customer).update(net_cents=999)
+    with pytest.raises(SystemExit) as exit_status:
+        call_command("facts_check", as_of=AS_OF)
+    assert exit_status.value.code == 1
+    out = capsys.readouterr().out
+    assert f"customer {customer.pk}: monetary_cents is 999 from the customer facts" in out

@@ -70,8 +70,8 @@ def facts_differences(kept: pd.DataFrame, orders: pd.DataFrame) -> list[str]:
             left.isna().to_numpy() & right.isna().to_numpy()
         )
         lines.extend(
-            f"customer {pk}: {column} is {left[pk]!r} from the customer facts,"
-            f" {right[pk]!r} from the orders"
+            f"customer {pk}: {column} is {left[pk]} from the customer facts,"
+            f" {right[pk]} from the orders"
             for pk in common[np.flatnonzero(~same)]
         )
     return lines
