@@ -9,6 +9,7 @@ grading, so grading's report page never imports this module.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +36,7 @@ from appeals.models import Appeal, FollowUp
 from appeals.selectors import WARNING_ACTIONS, appeal_review_overdue_before
 from common.dates import local_midnight
 from grading.models import GradeChange, GradingRun, ScoreSnapshot
-from grading.reports import ReportSection, Table, months_back, percent
+from grading.reports import ReportContext, ReportSection, Table, months_back, percent
 
 
 def appeal_outcomes(*, since: dt.date | None = None, now: dt.datetime | None = None) -> Table:
@@ -212,7 +213,9 @@ def warning_follow_up_rows(
     return rows
 
 
-def warning_follow_up(*, runs: int = 12, until: GradingRun | None = None) -> Table:
+def warning_follow_up(
+    *, runs: int = 12, until: GradingRun | None = None, context: ReportContext | None = None
+) -> Table:
     """Return, per run that warned, the warnings followed up within the SLA and their outcome.
 
     Over the latest `runs` succeeded runs up to `until` (the reports page's run; None: the
@@ -229,6 +232,40 @@ def warning_follow_up(*, runs: int = 12, until: GradingRun | None = None) -> Tab
     `warning_follow_up_rows` (pure).
     """
     sla_days = int(settings.WARNING_FOLLOW_UP_SLA_DAYS)
+    read = functools.partial(_warnings, runs=runs, until=until)
+    key = ("warnings", runs, until.pk if until is not None else None)
+    warnings = read() if context is None else context.read(key, read)
+    return Table(
+        title=_("Warning follow-up"),
+        columns=[
+            _("run as of"),
+            _("warnings"),
+            _("followed up"),
+            _("followed up within SLA"),
+            _("within SLA %"),
+            _("recovered"),
+            _("downgraded"),
+            _("appealed"),
+            _("still pending"),
+        ],
+        kinds=["date", *["count"] * 3, "percent", *["count"] * 4],
+        rows=warning_follow_up_rows(warnings, sla_days=sla_days),
+        remarks=[
+            _(
+                "A warning: the run warned the customer or proposed a downgrade. Within SLA: "
+                "a warning follow-up recorded at most %(days)s days after the run finished. "
+                "What became of the customer, at the next run: appealed (an appeal against "
+                "the downgrade), downgraded (a downgrade applied), recovered (the grade kept "
+                "or raised, no new warning), still pending (no later run yet, or warned "
+                "again)."
+            )
+            % {"days": sla_days}
+        ],
+    )
+
+
+def _warnings(*, runs: int, until: GradingRun | None) -> list[tuple[dt.date, WarnedCustomer]]:
+    """Return (run as of, warning) of `warning_follow_up`'s runs: three statements."""
     done = GradingRun.objects.filter(status=GradingRun.Status.SUCCEEDED)
     if until is not None:
         # The runs up to `until`, and the one after it (its warnings' outcome).
@@ -286,7 +323,7 @@ def warning_follow_up(*, runs: int = 12, until: GradingRun | None = None) -> Tab
         .order_by("run__as_of", "run_id")
         .values_list("run_id", "followed_up_at", "next_action", "downgraded", "appealed")
     )
-    warnings = (
+    return [
         (
             labels[run_id],
             WarnedCustomer(
@@ -300,34 +337,7 @@ def warning_follow_up(*, runs: int = 12, until: GradingRun | None = None) -> Tab
         for run_id, followed_up_at, next_action, downgraded, appealed in rows.iterator(
             chunk_size=10_000
         )
-    )
-    return Table(
-        title=_("Warning follow-up"),
-        columns=[
-            _("run as of"),
-            _("warnings"),
-            _("followed up"),
-            _("followed up within SLA"),
-            _("within SLA %"),
-            _("recovered"),
-            _("downgraded"),
-            _("appealed"),
-            _("still pending"),
-        ],
-        kinds=["date", *["count"] * 3, "percent", *["count"] * 4],
-        rows=warning_follow_up_rows(warnings, sla_days=sla_days),
-        remarks=[
-            _(
-                "A warning: the run warned the customer or proposed a downgrade. Within SLA: "
-                "a warning follow-up recorded at most %(days)s days after the run finished. "
-                "What became of the customer, at the next run: appealed (an appeal against "
-                "the downgrade), downgraded (a downgrade applied), recovered (the grade kept "
-                "or raised, no new warning), still pending (no later run yet, or warned "
-                "again)."
-            )
-            % {"days": sla_days}
-        ],
-    )
+    ]
 
 
 SECTIONS = (
@@ -342,7 +352,7 @@ SECTIONS = (
     # time or "Recompute", like late orders (grading.services.report_cache).
     ReportSection(
         key="warning_follow_up",
-        build=lambda context: warning_follow_up(until=context.run),
+        build=lambda context: warning_follow_up(until=context.run, context=context),
         after="appeals",
     ),
 )

@@ -20,19 +20,23 @@ from customers.models import ServiceTicket
 from grading import charts
 from grading.models import GradingRun
 from grading.reports import (
+    ReportContext,
     ReportSection,
     Table,
     by_run_grade,
-    customers_per_grade,
     grades_by_rank,
     money,
     percent,
     run_window,
-    window_orders_by_grade,
 )
 
 
-def cost_to_serve(*, run: GradingRun, orders: dict[int, dict[str, Any]] | None = None) -> Table:
+def cost_to_serve(
+    *,
+    run: GradingRun,
+    orders: dict[int, dict[str, Any]] | None = None,
+    context: ReportContext | None = None,
+) -> Table:
     """Return per grade of `run` the profit of the window against the cost to serve it.
 
     Per grade (the snapshot's `grade_after`, highest first), over the run's window
@@ -48,16 +52,21 @@ def cost_to_serve(*, run: GradingRun, orders: dict[int, dict[str, Any]] | None =
     - cost to serve = benefit cost + service cost; per customer, profit minus cost, and cost
       as % of profit (empty when the profit is not positive).
     A grade whose cost exceeds its profit gets an alarm in `notes`. Five statements whatever
-    the number of customers; customers the run did not grade are left out.
+    the number of customers; customers the run did not grade are left out. With `context`
+    (the reports page's), its reads are shared with the other tables and languages.
     """
     hours_per_ticket = Decimal(str(settings.TIERHUB_SERVICE_HOURS_PER_TICKET))
     hour_cost = Decimal(str(settings.TIERHUB_SERVICE_HOUR_COST))
-    orders = window_orders_by_grade(run=run) if orders is None else orders
-    customers = customers_per_grade(run)
-    redemptions = by_run_grade(
-        run, Redemption, at="redeemed_at", select=["COUNT(*)", "SUM(t.cost)"]
+    context = ReportContext(run=run) if context is None else context
+    orders = context.window_orders if orders is None else orders
+    customers = context.customers_per_grade
+    redemptions = context.read(
+        "redemption_costs",
+        lambda: by_run_grade(run, Redemption, at="redeemed_at", select=["COUNT(*)", "SUM(t.cost)"]),
     )
-    tickets = by_run_grade(run, ServiceTicket, at="opened_at", select=["COUNT(*)"])
+    tickets = context.read(
+        "tickets", lambda: by_run_grade(run, ServiceTicket, at="opened_at", select=["COUNT(*)"])
+    )
     rows: list[list[Any]] = []
     notes: list[str] = []
     for grade in grades_by_rank().values():
@@ -155,7 +164,7 @@ def cost_to_serve(*, run: GradingRun, orders: dict[int, dict[str, Any]] | None =
     )
 
 
-def benefit_usage(*, run: GradingRun) -> Table:
+def benefit_usage(*, run: GradingRun, context: ReportContext | None = None) -> Table:
     """Return per grade of `run` how many entitled customers used a benefit in the window.
 
     Entitlements follow the grade (docs/architecture.md, "Layers"): the customers of a grade are
@@ -164,10 +173,12 @@ def benefit_usage(*, run: GradingRun) -> Table:
     customers' grade in this run (not the grade held when redeeming, which a redemption also
     stores). Usage rate = customers who redeemed at least once / entitled customers (empty
     for a grade without benefits). One column per benefit kind that was redeemed. Four
-    statements whatever the number of customers.
+    statements whatever the number of customers; with `context` (the reports page's), its
+    reads are shared with the other tables and languages.
     """
     first_day = run.as_of - dt.timedelta(days=run.scheme.window_days)
-    customers = customers_per_grade(run)
+    context = ReportContext(run=run) if context is None else context
+    customers = context.customers_per_grade
     entitled = set(
         GradeBenefit.objects.filter(benefit__is_active=True)
         .filter(Q(benefit__valid_from__isnull=True) | Q(benefit__valid_from__lt=run.as_of))
@@ -175,17 +186,20 @@ def benefit_usage(*, run: GradingRun) -> Table:
         .values_list("grade_id", flat=True)
     )
     kinds = list(Benefit.Kind)
-    usage = by_run_grade(
-        run,
-        Redemption,
-        at="redeemed_at",
-        select=[
-            "COUNT(*)",
-            "COUNT(DISTINCT t.customer_id)",
-            *["SUM(CASE WHEN b.kind = %s THEN 1 ELSE 0 END)"] * len(kinds),
-        ],
-        select_params=[kind.value for kind in kinds],
-        join=f"JOIN {Benefit._meta.db_table} b ON b.id = t.benefit_id",
+    usage = context.read(
+        "benefit_usage",
+        lambda: by_run_grade(
+            run,
+            Redemption,
+            at="redeemed_at",
+            select=[
+                "COUNT(*)",
+                "COUNT(DISTINCT t.customer_id)",
+                *["SUM(CASE WHEN b.kind = %s THEN 1 ELSE 0 END)"] * len(kinds),
+            ],
+            select_params=[kind.value for kind in kinds],
+            join=f"JOIN {Benefit._meta.db_table} b ON b.id = t.benefit_id",
+        ),
     )
     used_kinds = [i for i in range(len(kinds)) if any(row[2 + i] for row in usage.values())]
     rows = []
@@ -247,13 +261,13 @@ def cost_chart(table: Table) -> tuple[str, str]:
 SECTIONS = (
     ReportSection(
         key="cost_to_serve",
-        build=lambda context: cost_to_serve(run=context.run, orders=context.window_orders),
+        build=lambda context: cost_to_serve(run=context.run, context=context),
         after="revenue",
         chart=cost_chart,
     ),
     ReportSection(
         key="benefit_usage",
-        build=lambda context: benefit_usage(run=context.run),
+        build=lambda context: benefit_usage(run=context.run, context=context),
         after="cost_to_serve",
     ),
 )

@@ -20,16 +20,16 @@ from typing import Any
 
 import numpy as np
 from django.db import connection
-from django.db.models import Avg, Count, F, Model, Q, QuerySet, Sum
+from django.db.models import Count, F, Model, Q, QuerySet, Sum
 from django.utils.translation import gettext as _
 
 from common import formatting
 from common.dates import local_midnight
-from common.translated import localized
 from customers.models import Order
 from grading.labels import lifecycle_label, pyramid_label, run_label
 from grading.models import Grade, GradingRun, ScoreSnapshot
 from grading.pipeline import pgcopy
+from grading.scoring.rules import LIFECYCLE_STAGES, PYRAMID_LAYERS
 
 
 @dataclass
@@ -137,6 +137,66 @@ def customers_per_grade(run: GradingRun, **aggregates: Any) -> dict[int, dict]:
     )
 
 
+#: The sums of `snapshot_cells`, per (grade, lifecycle stage, pyramid layer).
+CELL_SUMS = (
+    "customers",
+    "sum_composite",
+    "sum_historical",
+    "sum_potential",
+    "sum_cooperation",
+    "sum_monetary",
+    "buyers",
+    "repeat",
+)
+
+
+def snapshot_cells(run: GradingRun) -> list[dict[str, Any]]:
+    """Return the run's snapshots summed per (grade after, lifecycle stage, pyramid layer).
+
+    One GROUP BY over the run's snapshots (at most grades x 6 x 4 rows) from which every
+    per-grade, per-stage and per-layer table of the run is added up (`cells_by`), instead of
+    one scan of the snapshots per table: customers, the sums of composite, historical,
+    potential and cooperation, net purchases in the window (`sum_monetary`, exact), buying
+    customers (F >= 1) and repeat buyers (F >= 2). Language-neutral: the tables of every
+    language are built from the same cells.
+    """
+    rows = (
+        ScoreSnapshot.objects.filter(run=run)
+        .values("grade_after_id", "lifecycle", "pyramid")
+        .annotate(
+            customers=Count("id"),
+            sum_composite=Sum("composite"),
+            sum_historical=Sum("historical"),
+            sum_potential=Sum("potential"),
+            sum_cooperation=Sum("cooperation"),
+            sum_monetary=Sum("monetary"),
+            buyers=Count("id", filter=Q(frequency__gte=1)),
+            repeat=Count("id", filter=Q(frequency__gte=2)),
+        )
+        .order_by()
+    )
+    cells: list[dict[str, Any]] = []
+    for row in rows:
+        cell: dict[str, Any] = dict(row)
+        cell["sum_monetary"] = cell["sum_monetary"] or Decimal(0)
+        cell.update({name: float(cell[name] or 0) for name in CELL_SUMS[1:5]})
+        cells.append(cell)
+    return cells
+
+
+def cells_by(cells: Sequence[dict[str, Any]], key: str) -> dict[Any, dict[str, Any]]:
+    """Return the `CELL_SUMS` of `cells` added up per value of `key` ("grade_after_id",
+    "lifecycle" or "pyramid")."""
+    totals: dict[Any, dict[str, Any]] = {}
+    for cell in cells:
+        total = totals.setdefault(
+            cell[key], {name: Decimal(0) if name == "sum_monetary" else 0 for name in CELL_SUMS}
+        )
+        for name in CELL_SUMS:
+            total[name] += cell[name]
+    return totals
+
+
 def by_run_grade(
     run: GradingRun,
     model: type[Model],
@@ -192,21 +252,25 @@ def window_orders_by_grade(*, run: GradingRun) -> dict[int, dict[str, Any]]:
     }
 
 
-def value_distribution(*, run: GradingRun) -> Table:
-    """Return customers, average scores and window purchases per grade of `run`."""
-    rows = (
-        ScoreSnapshot.objects.filter(run=run)
-        .values("grade_after__rank", grade_name=localized("grade_after__name"))
-        .annotate(
-            customers=Count("id"),
-            composite=Avg("composite"),
-            historical=Avg("historical"),
-            potential=Avg("potential"),
-            cooperation=Avg("cooperation"),
-            monetary=Sum("monetary"),
-        )
-        .order_by("-grade_after__rank")
-    )
+def value_distribution(*, run: GradingRun, cells: Sequence[dict[str, Any]] | None = None) -> Table:
+    """Return customers, average scores and window purchases per grade of `run`.
+
+    From the run's `snapshot_cells` (read when not given), highest grade first.
+    """
+    per = cells_by(snapshot_cells(run) if cells is None else cells, "grade_after_id")
+    rows = [
+        {
+            "grade_name": grade.name,
+            "customers": per[grade.pk]["customers"],
+            **{
+                name: per[grade.pk][f"sum_{name}"] / per[grade.pk]["customers"]
+                for name in ("composite", "historical", "potential", "cooperation")
+            },
+            "monetary": per[grade.pk]["sum_monetary"],
+        }
+        for grade in grades_by_rank().values()
+        if grade.pk in per
+    ]
     total = sum(r["customers"] for r in rows)
     revenue = sum((r["monetary"] or Decimal(0)) for r in rows)
     return Table(
@@ -285,8 +349,8 @@ def grade_movement(*, limit: int = 24) -> Table:
     )
 
 
-def transition_matrix(*, before: GradingRun, after: GradingRun) -> Table:
-    """Return how many customers moved from each grade in `before` to each in `after`."""
+def transition_counts(*, before: GradingRun, after: GradingRun) -> dict[tuple[int, int], int]:
+    """Return {(grade id in `before`, grade id in `after`): customers} (one statement)."""
     table = ScoreSnapshot._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -295,7 +359,18 @@ def transition_matrix(*, before: GradingRun, after: GradingRun) -> Table:
             " WHERE a.run_id = %s AND b.run_id = %s GROUP BY a.grade_after_id, b.grade_after_id",
             [before.pk, after.pk],
         )
-        counts = {(a, b): n for a, b, n in cursor.fetchall()}
+        return {(a, b): n for a, b, n in cursor.fetchall()}
+
+
+def transition_matrix(
+    *,
+    before: GradingRun,
+    after: GradingRun,
+    counts: dict[tuple[int, int], int] | None = None,
+) -> Table:
+    """Return how many customers moved from each grade in `before` to each in `after`
+    (`transition_counts`, or `counts` already read)."""
+    counts = transition_counts(before=before, after=after) if counts is None else counts
     grades = list(grades_by_rank().values())
     rows: list[list[Any]] = [
         [
@@ -331,16 +406,20 @@ def revenue_share_columns() -> list[str]:
 
 
 def revenue_profit_share(
-    *, run: GradingRun, orders: dict[int, dict[str, Any]] | None = None
+    *,
+    run: GradingRun,
+    orders: dict[int, dict[str, Any]] | None = None,
+    cells: Sequence[dict[str, Any]] | None = None,
 ) -> Table:
     """Return net revenue and profit of the run's window per grade, with shares.
 
     Grades with at least one counted order in the window, highest first. Revenue and profit
     come from the orders (`window_orders_by_grade`, or `orders` already computed); buying
-    customers are the grade's snapshots with F >= 1 (the same orders, counted by the run).
+    customers are the grade's snapshots with F >= 1 (the same orders, counted by the run;
+    from `snapshot_cells`, or `cells` already read).
     """
     orders = window_orders_by_grade(run=run) if orders is None else orders
-    buyers = customers_per_grade(run, buyers=Count("id", filter=Q(frequency__gte=1)))
+    buyers = cells_by(snapshot_cells(run) if cells is None else cells, "grade_after_id")
     total_revenue = sum(float(o["revenue"]) for o in orders.values())
     total_profit = sum(float(o["profit"]) for o in orders.values())
     return Table(
@@ -372,14 +451,18 @@ class Pareto:
 
 
 def pareto_curve(*, run: GradingRun, points: int = 20) -> Pareto:
-    """Return the Pareto curve of window revenue among the run's buying customers."""
-    values = np.fromiter(
-        ScoreSnapshot.objects.filter(run=run, monetary__gt=0)
-        .order_by("-monetary")
-        .values_list("monetary", flat=True)
-        .iterator(chunk_size=50_000),
-        dtype=np.float64,
-    )
+    """Return the Pareto curve of window revenue among the run's buying customers.
+
+    One read of the buying customers' window purchases as floats (a binary COPY on
+    PostgreSQL), sorted largest first here.
+    """
+    values = numeric_columns(
+        f"SELECT CAST(monetary AS double precision) FROM {ScoreSnapshot._meta.db_table}"
+        " WHERE run_id = %s AND monetary > 0",
+        [run.pk],
+        [("monetary", "f8")],
+    )["monetary"]
+    values = -np.sort(-values)
     if values.size == 0:
         return Pareto(points=[(0.0, 0.0), (100.0, 100.0)], customers_for_80=0.0, buyers=0)
     cumulative = np.cumsum(values) / values.sum()
@@ -394,18 +477,31 @@ def pareto_curve(*, run: GradingRun, points: int = 20) -> Pareto:
     )
 
 
-def stage_distribution(*, run: GradingRun) -> tuple[Table, Table]:
-    """Return the lifecycle-stage and value-pyramid distributions of `run`."""
+def stage_distribution(
+    *, run: GradingRun, cells: Sequence[dict[str, Any]] | None = None
+) -> tuple[Table, Table]:
+    """Return the lifecycle-stage and value-pyramid distributions of `run`.
+
+    From the run's `snapshot_cells` (read when not given); stages and layers with the most
+    customers first (ties in the order the stages and layers are defined).
+    """
+    cells = snapshot_cells(run) if cells is None else cells
     tables = []
-    for column, title, heading, label in (
-        ("lifecycle", _("Lifecycle stages"), _("lifecycle stage"), lifecycle_label),
-        ("pyramid", _("Value pyramid"), _("pyramid layer"), pyramid_label),
+    for column, title, heading, label, order in (
+        (
+            "lifecycle",
+            _("Lifecycle stages"),
+            _("lifecycle stage"),
+            lifecycle_label,
+            LIFECYCLE_STAGES,
+        ),
+        ("pyramid", _("Value pyramid"), _("pyramid layer"), pyramid_label, PYRAMID_LAYERS),
     ):
-        rows = (
-            ScoreSnapshot.objects.filter(run=run)
-            .values(column)
-            .annotate(customers=Count("id"), monetary=Sum("monetary"))
-            .order_by("-customers")
+        per = cells_by(cells, column)
+        position = {value: i for i, value in enumerate(order)}
+        rows = sorted(
+            ({column: value, **sums} for value, sums in per.items()),
+            key=lambda r: (-r["customers"], position.get(r[column], len(order)), r[column]),
         )
         total = sum(r["customers"] for r in rows)
         tables.append(
@@ -418,7 +514,7 @@ def stage_distribution(*, run: GradingRun) -> tuple[Table, Table]:
                         label(r[column]),
                         r["customers"],
                         percent(r["customers"], total),
-                        money(r["monetary"]),
+                        money(r["sum_monetary"]),
                     ]
                     for r in rows
                 ],
@@ -427,19 +523,24 @@ def stage_distribution(*, run: GradingRun) -> tuple[Table, Table]:
     return tables[0], tables[1]
 
 
-def repurchase_by_grade(*, run: GradingRun) -> Table:
+def repurchase_by_grade(*, run: GradingRun, cells: Sequence[dict[str, Any]] | None = None) -> Table:
     """Return each grade's repurchase rate and flag grade inversions.
 
     Repurchase rate = the share of the grade's customers with at least two counted orders in
     the run's window. A higher grade whose rate is below a lower grade's is an inversion: a
-    sign that the weights reward something other than loyal buying.
+    sign that the weights reward something other than loyal buying. From the run's
+    `snapshot_cells` (read when not given).
     """
-    rows = list(
-        ScoreSnapshot.objects.filter(run=run)
-        .values("grade_after__rank", grade_name=localized("grade_after__name"))
-        .annotate(customers=Count("id"), repeat=Count("id", filter=Q(frequency__gte=2)))
-        .order_by("-grade_after__rank")
-    )
+    per = cells_by(snapshot_cells(run) if cells is None else cells, "grade_after_id")
+    rows = [
+        {
+            "grade_name": grade.name,
+            "customers": per[grade.pk]["customers"],
+            "repeat": per[grade.pk]["repeat"],
+        }
+        for grade in grades_by_rank().values()
+        if grade.pk in per
+    ]
     rates = [(r["grade_name"], percent(r["repeat"], r["customers"])) for r in rows]
     notes = inversion_notes(rates)
     return Table(
@@ -492,11 +593,33 @@ class ReportContext:
 
     run: GradingRun
     before: GradingRun | None = None
+    _reads: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     @functools.cached_property
     def window_orders(self) -> dict[int, dict[str, Any]]:
         """`window_orders_by_grade` of the run, read once per page for every table using it."""
         return window_orders_by_grade(run=self.run)
+
+    @functools.cached_property
+    def cells(self) -> list[dict[str, Any]]:
+        """`snapshot_cells` of the run: the one read of its snapshots for the per-grade,
+        per-stage and per-layer tables."""
+        return snapshot_cells(self.run)
+
+    @functools.cached_property
+    def customers_per_grade(self) -> dict[int, dict[str, Any]]:
+        """{grade id: {"customers": n}} of the run, from `cells`."""
+        return {
+            grade: {"customers": sums["customers"]}
+            for grade, sums in cells_by(self.cells, "grade_after_id").items()
+        }
+
+    def read(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """Return `compute()` once per context and `key`: a language-neutral read that
+        several tables, or the same table in several languages, share."""
+        if key not in self._reads:
+            self._reads[key] = compute()
+        return self._reads[key]
 
 
 @dataclass(frozen=True)

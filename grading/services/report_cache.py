@@ -64,33 +64,48 @@ def previous_run(run: GradingRun) -> GradingRun | None:
     )
 
 
-def report_builders(run: GradingRun, before: GradingRun | None) -> dict[str, Callable[[], Any]]:
+def report_builders(
+    run: GradingRun,
+    before: GradingRun | None,
+    context: reports.ReportContext | None = None,
+) -> dict[str, Callable[[], Any]]:
     """Return {key: function computing the table} of the reports page, in page order.
 
     grading's own tables, then each section other apps registered, placed after the table it
-    names. Every value is a `reports.Table` except "pareto" (a `reports.Pareto`).
+    names. Every value is a `reports.Table` except "pareto" (a `reports.Pareto`). The tables
+    share the language-neutral reads of `context` (a new one when None; `reports_warm` passes
+    one for every language).
     """
-    context = reports.ReportContext(run=run, before=before)
-    # Computed at most once per call: stages gives two tables; the window's orders (the
-    # page's one scan of the orders table) feed every table that needs them.
-    stages = functools.cache(lambda: reports.stage_distribution(run=run))
+    context = reports.ReportContext(run=run, before=before) if context is None else context
+    # Computed at most once per context: the run's snapshot cells (one scan of its snapshots
+    # for the per-grade, per-stage and per-layer tables) and the window's orders (the page's
+    # one scan of the orders table); stages gives two tables per language.
+    stages = functools.cache(lambda: reports.stage_distribution(run=run, cells=context.cells))
     builders: dict[str, Callable[[], Any]] = {
-        "distribution": lambda: reports.value_distribution(run=run),
+        "distribution": lambda: reports.value_distribution(run=run, cells=context.cells),
         "movement": reports.grade_movement,
-        "revenue": lambda: reports.revenue_profit_share(run=run, orders=context.window_orders),
-        "repurchase": lambda: reports.repurchase_by_grade(run=run),
+        "revenue": lambda: reports.revenue_profit_share(
+            run=run, orders=context.window_orders, cells=context.cells
+        ),
+        "repurchase": lambda: reports.repurchase_by_grade(run=run, cells=context.cells),
         "lifecycle": lambda: stages()[0],
         "pyramid": lambda: stages()[1],
     }
     if before is not None:
-        builders["transitions"] = lambda: reports.transition_matrix(before=before, after=run)
+        builders["transitions"] = lambda: reports.transition_matrix(
+            before=before,
+            after=run,
+            counts=context.read(
+                "transitions", lambda: reports.transition_counts(before=before, after=run)
+            ),
+        )
     for section in reports.registered_reports():
         items = list(builders.items())
         keys = [key for key, _build in items]
         position = keys.index(section.after) + 1 if section.after in keys else len(items)
         items.insert(position, (section.key, functools.partial(section.build, context)))
         builders = dict(items)
-    builders["pareto"] = lambda: reports.pareto_curve(run=run)
+    builders["pareto"] = lambda: context.read("pareto", lambda: reports.pareto_curve(run=run))
     return builders
 
 
@@ -115,13 +130,15 @@ def report_tables(
     before: GradingRun | None,
     keys: list[str] | None = None,
     refresh: bool = False,
+    context: reports.ReportContext | None = None,
 ) -> ReportTables:
     """Return the page's tables (or only `keys`), cached ones from the cache when there.
 
     Titles and column names are translated, so the cache holds one copy per language.
-    `refresh` recomputes the cached tables and stores them again.
+    `refresh` recomputes the cached tables and stores them again; `context` shares the
+    language-neutral reads with other calls (`report_builders`).
     """
-    builders = report_builders(run, before)
+    builders = report_builders(run, before, context)
     wanted = keys if keys is not None else list(builders)
     timeout = settings.TIERHUB_REPORT_CACHE_SECONDS
     cached = cached_keys()
@@ -163,14 +180,21 @@ def reports_warm(*, run_id: int) -> int:
     """Compute and cache run `run_id`'s report tables in every site language; return tables.
 
     Called after a run commits, so the first ops who open the page do not wait for a
-    million-snapshot aggregation. Does nothing for a run that did not succeed.
+    million-snapshot aggregation. Does nothing for a run that did not succeed. The figures
+    are read once (one `reports.ReportContext` for every language: the run's snapshot cells,
+    the window's orders, each section's reads) and only the words differ per language.
     """
-    run = GradingRun.objects.filter(pk=run_id, status=GradingRun.Status.SUCCEEDED).first()
+    run = (
+        GradingRun.objects.filter(pk=run_id, status=GradingRun.Status.SUCCEEDED)
+        .select_related("scheme")
+        .first()
+    )
     if run is None:
         return 0
     before = previous_run(run)
-    keys = [name for name in report_builders(run, before) if name in cached_keys()]
+    context = reports.ReportContext(run=run, before=before)
+    keys = [name for name in report_builders(run, before, context) if name in cached_keys()]
     for language, _name in settings.LANGUAGES:
         with translation.override(language):
-            report_tables(run=run, before=before, keys=keys, refresh=True)
+            report_tables(run=run, before=before, keys=keys, refresh=True, context=context)
     return len(keys) * len(settings.LANGUAGES)

@@ -206,9 +206,9 @@ def test_the_what_if_reads_no_order_when_the_run_holds_the_facts(graded, ops):
     # The window's profit (not a scoring fact) is the only order read.
     assert len(reads) == 1
     assert "SUM" in reads[0].upper()
-    # The snapshot read is one statement; on PostgreSQL it is a binary COPY on the raw
-    # connection, which the capture does not see.
-    assert len(queries.captured_queries) == (11 if connection.vendor == "sqlite" else 10)
+    # The snapshot read and the current grades are one statement each; on PostgreSQL each is
+    # a binary COPY on the raw connection, which the capture does not see.
+    assert len(queries.captured_queries) == (12 if connection.vendor == "sqlite" else 10)
     assert result.source is not None
     assert result.source.run_id is not None
     assert result.scored == 61
