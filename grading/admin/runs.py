@@ -23,6 +23,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from common import formatting
@@ -288,10 +289,19 @@ class GradingRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
     @admin.display(description=_("time per phase"))
     def phase_durations(self, run: GradingRun) -> str:
-        names = {**dict(GradingRun.Phase.choices), "commit": _("Committing")}
+        names = {
+            "cuts": capfirst(GradingRun._meta.get_field("population_cuts").verbose_name),
+            **dict(GradingRun.Phase.choices),
+            "commit": _("Committing"),
+        }
         order = list(names)  # the pipeline's order; JSON may hold them in any order
+        # A sharded run also keeps each shard's timings (a list, under "shards"): left out.
         timed = sorted(
-            (run.phase_seconds or {}).items(),
+            (
+                (phase, seconds)
+                for phase, seconds in (run.phase_seconds or {}).items()
+                if isinstance(seconds, int | float)
+            ),
             key=lambda item: order.index(item[0]) if item[0] in order else len(order),
         )
         text = " · ".join(

@@ -508,16 +508,23 @@ def run_counts(run: GradingRun) -> dict[str, int]:
 
 
 def _run_shards_start(*, run: GradingRun, shards: int) -> GradingRun:
-    """Phase one: compute the cut points, then enqueue one task per range (on commit)."""
+    """Phase one: compute the cut points, then enqueue one task per range (on commit).
+
+    The run's `phase_seconds` gets the cut-point phase (`cuts`) here and each shard's own
+    timings (`shards`) as it finishes (`run_shard_execute`).
+    """
     from celery import chord
 
     from grading.tasks import finish_run_task, grade_shard_task
 
+    started = time.perf_counter()
     rules = scheme_rules(run.scheme)
     _progress_record(run, GradingRun.Phase.EXTRACT, done=0, total=0)
     ranges = sharding.shard_ranges(shards=shards)
     cuts = sharding.run_cuts_compute(run=run, rules=rules, ranges=ranges)
     with transaction.atomic():
+        run.phase_seconds = {"cuts": round(time.perf_counter() - started, 3), "shards": []}
+        run.save(update_fields=["phase_seconds"])
         _run_start(run, shards=len(ranges), cuts=cuts)
         # The shards write the run's snapshots concurrently, each in its own transaction:
         # its partition exists before any of them starts (grading.pipeline.partitions).
@@ -531,15 +538,50 @@ def run_shard_execute(*, run_id: int, low: int, high: int) -> int:
     """Phase two: score, decide and write customers with ids in [low, high); return rows."""
     run = GradingRun.objects.select_related("scheme").get(pk=run_id)
     cuts = PopulationCuts.from_json(run.population_cuts)
-    written = _batch_write(run, scheme_rules(run.scheme), id_range=(low, high), cuts=cuts)
-    # After the shard's commit, in autocommit: one short UPDATE per shard. A shard run again
-    # after a crash counts only the customers it wrote this time; the cap keeps a miscount
-    # from showing more than 100%, and the callback sets the exact figures.
-    GradingRun.objects.filter(pk=run_id).update(
-        progress_done=Least(F("progress_done") + written, F("progress_total")),
-        progress_at=timezone.now(),
+    phases: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(phase: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        phases[phase] = round(now - clock, 3)
+        clock = now
+
+    written = _batch_write(
+        run,
+        scheme_rules(run.scheme),
+        id_range=(low, high),
+        cuts=cuts,
+        lap=lap,
+        then=lambda counts, complete: lap("write"),
     )
+    lap("commit")
+    _shard_record(run_id, {"low": low, "high": high, "customers": written, **phases})
     return written
+
+
+def _shard_record(run_id: int, shard: dict[str, float | int]) -> None:
+    """Count a finished shard's customers in the run's progress and keep its timings.
+
+    After the shard's commit, one short transaction per shard, the run row locked so two
+    shards finishing at once both land in `phase_seconds["shards"]`. A shard run again after
+    a crash replaces its entry and counts only the customers it wrote this time; the cap
+    keeps a miscount from showing more than 100%, and the callback sets the exact figures.
+    """
+    with transaction.atomic():
+        run = GradingRun.objects.select_for_update().only("phase_seconds").get(pk=run_id)
+        phases = dict(run.phase_seconds or {})
+        others = [
+            s
+            for s in phases.get("shards", [])
+            if (s["low"], s["high"]) != (shard["low"], shard["high"])
+        ]
+        phases["shards"] = sorted([*others, shard], key=lambda s: s["low"])
+        GradingRun.objects.filter(pk=run_id).update(
+            phase_seconds=phases,
+            progress_done=Least(F("progress_done") + shard["customers"], F("progress_total")),
+            progress_at=timezone.now(),
+        )
 
 
 def run_finish(*, run_id: int) -> GradingRun:

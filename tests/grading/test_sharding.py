@@ -14,7 +14,7 @@ from grading.models import (
     GradingRun,
     ScoreSnapshot,
 )
-from grading.services.runs import grading_run_execute
+from grading.services.runs import grading_run_execute, run_shard_execute
 from grading.services.schedule import grading_periodic_kickoff
 from grading.services.sharding import shard_ranges
 from tests.customers.factories import CustomerFactory
@@ -135,3 +135,29 @@ def test_population_above_the_threshold_is_sharded(settings):
     assert shard_count_for_population() == 3
     settings.GRADING_SHARD_THRESHOLD = 5
     assert shard_count_for_population() == 1
+
+
+@pytest.mark.django_db
+def test_each_shard_keeps_its_timings_on_the_run(django_capture_on_commit_callbacks):
+    from django.contrib.admin.sites import site
+
+    _population(12)
+    with django_capture_on_commit_callbacks(execute=False):  # no worker: shards run below
+        run = grading_run_execute(as_of=AS_OF, shards=2)
+    ranges = shard_ranges(shards=2)
+
+    for low, high in reversed(ranges):
+        run_shard_execute(run_id=run.pk, low=low, high=high)
+    run_shard_execute(run_id=run.pk, low=ranges[0][0], high=ranges[0][1])  # redelivered
+
+    run.refresh_from_db()
+    assert run.phase_seconds["cuts"] >= 0
+    shards = run.phase_seconds["shards"]
+    assert [(s["low"], s["high"]) for s in shards] == ranges  # one entry per range
+    assert [s["customers"] for s in shards] == [0, 6]  # the second attempt wrote nothing
+    assert {"extract", "score", "decide", "write", "commit"} <= set(shards[1])
+    assert run.progress_done == 12
+    # The admin shows the cut-point phase in words and leaves the per-shard list out.
+    shown = site._registry[GradingRun].phase_durations(run)
+    assert shown.startswith("Population cut points ")
+    assert "shards" not in shown
