@@ -273,25 +273,34 @@ def _insert(queryset: QuerySet[Customer]) -> int:
 
 
 def queue_needs_refresh_due(*, now: dt.datetime) -> int:
-    """Flip the SLA and recent-upgrade needs whose instant has passed at `now` (indexed)."""
-    breached = QueueNeeds.objects.filter(flag_sla=False, sla_due_at__lt=now) | (
-        QueueNeeds.objects.filter(flag_sla=True, sla_due_at__gte=now)
-    )
-    changed = breached.update(
-        flag_sla=Case(When(sla_due_at__lt=now, then=Value(True)), default=Value(False)),
-        urgency=F("urgency")
-        + Case(When(flag_sla=True, then=Value(-WEIGHTS["sla"])), default=Value(WEIGHTS["sla"])),
-    )
+    """Flip the SLA and recent-upgrade needs whose instant has passed at `now` (indexed).
+
+    A row is flipped when its flag disagrees with the clock: SLA breached once `sla_due_at`
+    has passed, recently upgraded while `upgraded_at` is within RECENT_UPGRADE_DAYS; its
+    urgency gains or loses the need's weight. Every queue page runs this first, so it is
+    written as two plain statements (the ORM took ~2 ms of CPU to build them per page;
+    bench/README.md, "Capacity, issue #19"), each served by the partial indexes on
+    `sla_due_at` and `upgraded_at`.
+    """
+    table = connection.ops.quote_name(QueueNeeds._meta.db_table)
     since = now - dt.timedelta(days=RECENT_UPGRADE_DAYS)
-    recent = QueueNeeds.objects.filter(flag_upgraded=True, upgraded_at__lt=since) | (
-        QueueNeeds.objects.filter(flag_upgraded=False, upgraded_at__gte=since)
+    changed = 0
+    # (flag, when the clock says it is on, when off, the instant compared, its weight)
+    flips = (
+        ("flag_sla", "sla_due_at < %s", "sla_due_at >= %s", now, WEIGHTS["sla"]),
+        ("flag_upgraded", "upgraded_at >= %s", "upgraded_at < %s", since, WEIGHTS["upgraded"]),
     )
-    weight = WEIGHTS["upgraded"]
-    changed += recent.update(
-        flag_upgraded=Case(When(upgraded_at__gte=since, then=Value(True)), default=Value(False)),
-        urgency=F("urgency")
-        + Case(When(flag_upgraded=True, then=Value(-weight)), default=Value(weight)),
-    )
+    with connection.cursor() as cursor:
+        for flag, on, off, instant, weight in flips:
+            at = connection.ops.adapt_datetimefield_value(instant)
+            # SET sees the row as it was: the old flag picks the sign of the weight.
+            cursor.execute(
+                f"UPDATE {table} SET {flag} = NOT {flag},"
+                f" urgency = urgency + CASE WHEN {flag} THEN -{int(weight)} ELSE {int(weight)} END"
+                f" WHERE (NOT {flag} AND {on}) OR ({flag} AND {off})",
+                [at, at],
+            )
+            changed += cursor.rowcount
     return changed
 
 
