@@ -7,6 +7,8 @@ aggregation runs in SQL (GROUP BY over one run's snapshots, a join of two runs, 
 window's orders, redemptions and tickets joined to the run's snapshots): a million customers
 never pass through Python one by one, except the Pareto curve, which reads one column of
 numbers (and the appeal turnaround percentiles, computed from the few appeals' durations).
+The per-grade, per-stage and per-layer tables add up one GROUP BY of the run's snapshots
+(`snapshot_cells`), and a `ReportContext` shares every read between tables and languages.
 """
 
 from __future__ import annotations
