@@ -165,7 +165,7 @@ def test_password_reset_mails_a_working_link(client, carol, mailoutbox):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    ("name", "queries"), [("portal:home", 19), ("portal:history", 9), ("portal:appeals", 7)]
+    ("name", "queries"), [("portal:home", 18), ("portal:history", 8), ("portal:appeals", 6)]
 )
 def test_portal_pages_run_a_fixed_number_of_queries(
     client, alice, name, queries, django_assert_max_num_queries
