@@ -9,6 +9,9 @@ from the environment, so production code carries none:
   args and whether the broker redelivered the message.
 - ``TIERHUB_TEST_EARLY_ACK``: task names (comma-separated) acknowledged on receipt instead
   of after they finish: the mutant that shows what `acks_late` guards against.
+- ``TIERHUB_TEST_SHARD_LOCAL_CUTS``: when set, each shard of a sharded run scores its
+  customer-id range with its own cut points instead of the population's: the mutant that
+  shows what computing them once guards against (`tests/grading/test_sharding_workers.py`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import json
 import os
 from typing import Any
 
-from celery.signals import task_prerun, worker_init
+from celery.signals import task_prerun, worker_init, worker_process_init
 
 from tierhub.celery import app
 
@@ -36,6 +39,7 @@ def _log_start(task_id: str, task: Any, args: Any = None, **_: Any) -> None:
         "name": task.name,
         "args": list(args or ()),
         "redelivered": bool((task.request.delivery_info or {}).get("redelivered")),
+        "pid": os.getpid(),
     }
     with open(path, "a", encoding="utf-8") as log:
         log.write(json.dumps(line) + "\n")
@@ -47,3 +51,20 @@ def _early_ack(**_: Any) -> None:
     # the task's `acks_late`), so changing the registered task here is enough.
     for name in filter(None, os.environ.get("TIERHUB_TEST_EARLY_ACK", "").split(",")):
         app.tasks[name].acks_late = False
+
+
+@worker_process_init.connect
+def _shard_local_cuts(**_: Any) -> None:
+    # In each pool process once it has started (Django is set up by then).
+    if not os.environ.get("TIERHUB_TEST_SHARD_LOCAL_CUTS"):
+        return
+    from grading.services import runs
+
+    batch_write = runs._batch_write
+
+    def shard_local(*args: Any, **kwargs: Any) -> int:
+        if kwargs.get("id_range") is not None:
+            kwargs["cuts"] = None  # score the range as if it were the whole population
+        return batch_write(*args, **kwargs)
+
+    runs._batch_write = shard_local

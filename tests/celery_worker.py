@@ -1,14 +1,24 @@
-"""A real Celery worker process for integration tests (against the harness's Redis and the
-test database). Tests using it need `transactional_db`: the worker only sees committed rows."""
+"""Real Celery worker processes for integration tests (against the harness's Redis and the
+test database). Tests using them need `transactional_db`: a worker only sees committed rows.
+
+- `celery_worker_process`: the session's `--pool=solo` worker on the default queue;
+- `prefork_worker`: a test's own prefork worker (`tests/celery_delivery_app.py`) on its own
+  queue, with as many pool processes as asked, stopped at the end of the block.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -74,3 +84,98 @@ def celery_worker_process(django_db_setup, django_db_blocker) -> Iterator[subpro
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def until(condition: Callable[[], Any], *, timeout: float, what: str, every: float = 0.2) -> Any:
+    """Return `condition()`'s first truthy value, polled every `every` s; fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"not seen within {timeout} s: {what}")
+
+
+@dataclass
+class Worker:
+    proc: subprocess.Popen
+    node: str
+    queue: str
+    log: Path
+
+    def starts(self) -> list[dict[str, Any]]:
+        """The task starts the worker logged, in order (with the pool process's pid)."""
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines()]
+
+
+@contextmanager
+def prefork_worker(
+    tmp_path: Path, *, concurrency: int = 1, env: dict[str, str] | None = None
+) -> Iterator[Worker]:
+    """A `--pool=prefork` worker of `concurrency` processes on its own queue, stopped after.
+
+    `env` adds settings and the knobs of `tests/celery_delivery_app.py` to its environment.
+    """
+    from tierhub.celery import app
+
+    token = uuid.uuid4().hex[:8]
+    worker = Worker(
+        proc=None,  # type: ignore[arg-type]
+        node=f"delivery-{token}@localhost",
+        queue=f"delivery-{token}",
+        log=tmp_path / "starts.jsonl",
+    )
+    full_env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "DJANGO_SETTINGS_MODULE": "tierhub.settings.test",
+        "TIERHUB_TEST_QUEUE": worker.queue,
+        "TIERHUB_TEST_DELIVERY_LOG": str(worker.log),
+        **(env or {}),
+    }
+    output = open(tmp_path / "worker.log", "wb")  # noqa: SIM115  (closed below)
+    worker.proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tests.celery_delivery_app",
+            "worker",
+            "--pool=prefork",
+            f"--concurrency={concurrency}",
+            "-Q",
+            worker.queue,
+            "--loglevel=info",
+            "--without-mingle",
+            "--without-gossip",
+            "-n",
+            worker.node,
+        ],
+        cwd=ROOT,
+        env=full_env,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        until(
+            lambda: (
+                worker.proc.poll() is not None
+                or app.control.ping(destination=[worker.node], timeout=0.5)
+            ),
+            timeout=60,
+            what="the worker answering a ping",
+        )
+        assert worker.proc.poll() is None, f"worker exited; see {output.name}"
+        yield worker
+    finally:
+        worker.proc.terminate()
+        try:
+            worker.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.proc.kill()
+            worker.proc.wait(timeout=10)
+        output.close()

@@ -18,14 +18,8 @@ import datetime as dt
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import psycopg
@@ -39,12 +33,11 @@ from common.tasks import healthcheck_task
 from grading.models import GradeChange, GradingRun, ScoreSnapshot
 from grading.services.sharding import shard_ranges
 from grading.tasks import run_grading_task
-from tests.celery_worker import _database_url
+from tests.celery_worker import Worker, _database_url, prefork_worker, until
 from tests.customers.factories import CustomerFactory
 from tests.grading.factories import CustomerGradeFactory, grade, orders_for
 from tierhub.celery import app
 
-ROOT = Path(__file__).resolve().parents[2]
 AS_OF = dt.date(2026, 3, 1)
 CUSTOMERS = 40  # two shards of 20 (GRADING_SHARD_SIZE below)
 
@@ -55,97 +48,20 @@ pytestmark = [
 ]
 
 
-@dataclass
-class Worker:
-    proc: subprocess.Popen
-    node: str
-    queue: str
-    log: Path
-
-    def starts(self) -> list[dict]:
-        """The task starts the worker logged, in order."""
-        if not self.log.exists():
-            return []
-        return [json.loads(line) for line in self.log.read_text().splitlines()]
-
-
 def _pg_url() -> str:
     return _database_url().replace("postgres://", "postgresql://")
 
 
-def _until(condition, *, timeout: float, what: str, every: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"not seen within {timeout} s: {what}")
-
-
-@contextmanager
-def _prefork_worker(tmp_path: Path, *, early_ack: str = "") -> Iterator[Worker]:
-    """A `--pool=prefork --concurrency=1` worker on its own queue, stopped afterwards."""
-    token = uuid.uuid4().hex[:8]
-    worker = Worker(
-        proc=None,  # type: ignore[arg-type]
-        node=f"delivery-{token}@localhost",
-        queue=f"delivery-{token}",
-        log=tmp_path / "starts.jsonl",
+def _prefork_worker(tmp_path: Path, *, early_ack: str = "") -> AbstractContextManager[Worker]:
+    """A `--pool=prefork --concurrency=1` worker on its own queue, two shards per run."""
+    return prefork_worker(
+        tmp_path,
+        env={
+            "TIERHUB_TEST_EARLY_ACK": early_ack,
+            "GRADING_SHARD_THRESHOLD": "10",
+            "GRADING_SHARD_SIZE": str(CUSTOMERS // 2),
+        },
     )
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "DJANGO_SETTINGS_MODULE": "tierhub.settings.test",
-        "TIERHUB_TEST_QUEUE": worker.queue,
-        "TIERHUB_TEST_DELIVERY_LOG": str(worker.log),
-        "TIERHUB_TEST_EARLY_ACK": early_ack,
-        "GRADING_SHARD_THRESHOLD": "10",
-        "GRADING_SHARD_SIZE": str(CUSTOMERS // 2),
-    }
-    output = open(tmp_path / "worker.log", "wb")  # noqa: SIM115  (closed below)
-    worker.proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "tests.celery_delivery_app",
-            "worker",
-            "--pool=prefork",
-            "--concurrency=1",
-            "-Q",
-            worker.queue,
-            "--loglevel=info",
-            "--without-mingle",
-            "--without-gossip",
-            "-n",
-            worker.node,
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=output,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        _until(
-            lambda: (
-                worker.proc.poll() is not None
-                or app.control.ping(destination=[worker.node], timeout=0.5)
-            ),
-            timeout=60,
-            what="the worker answering a ping",
-        )
-        assert worker.proc.poll() is None, f"worker exited; see {output.name}"
-        yield worker
-    finally:
-        worker.proc.terminate()
-        try:
-            worker.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.proc.kill()
-            worker.proc.wait(timeout=10)
-        output.close()
 
 
 def _population(alice) -> list[int]:
@@ -189,7 +105,7 @@ def _kill_second_shard_mid_write(worker: Worker, scheme) -> tuple[dict, tuple[in
         )
         run_grading_task.apply_async(args=[AS_OF.isoformat(), scheme.pk], queue=worker.queue)
         with psycopg.connect(_pg_url(), autocommit=True) as spy:
-            shard = _until(
+            shard = until(
                 lambda: _lock_waits(spy) and _active_shard(worker, second[0]),
                 timeout=30,
                 what="the second shard waiting for the customers' lock",
@@ -213,14 +129,14 @@ def test_a_shard_killed_mid_write_is_redelivered_and_the_run_converges(tmp_path,
         shard, _ = _kill_second_shard_mid_write(worker, scheme)
 
         # Then the shard runs again, the run finishes and every follow-up is done once
-        run = _until(
+        run = until(
             lambda: GradingRun.objects.filter(
                 as_of=AS_OF, status=GradingRun.Status.SUCCEEDED
             ).first(),
             timeout=30,
             what="the run succeeding after the redelivery",
         )
-        _until(
+        until(
             lambda: Notification.objects.filter(emailed_at__isnull=False).count() == len(upgraded),
             timeout=20,
             what="every notification e-mailed",
@@ -264,9 +180,9 @@ def test_mutant_acknowledged_on_receipt_the_killed_shard_is_lost(tmp_path, schem
 
         # Then the worker records the loss and has nothing left to run
         result = AsyncResult(shard["id"])
-        _until(lambda: result.state == "FAILURE", timeout=20, what="the shard marked failed")
+        until(lambda: result.state == "FAILURE", timeout=20, what="the shard marked failed")
         assert type(result.result).__name__ == "WorkerLostError"
-        _until(
+        until(
             lambda: (
                 not any(
                     (
