@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from django.db import DatabaseError, OperationalError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
 from grading.exports import score_export_frame
@@ -144,6 +144,43 @@ def test_a_failed_write_leaves_no_partition_and_the_rerun_converges(monkeypatch)
     assert again.status == GradingRun.Status.SUCCEEDED
     assert partitions.partition_runs() == [run.pk]
     assert ScoreSnapshot.objects.filter(run=run).count() == 12
+
+
+@postgresql
+@pytest.mark.django_db
+def test_a_partition_made_outside_the_run_transaction_would_survive_the_failure(monkeypatch):
+    """Mutant twin of the test above: with the partition created on a connection of its own
+    (committed at once, not in the run's transaction), the failed run leaves it behind, which
+    the test above would catch."""
+    _population(2)
+    other = connections.create_connection("default")
+
+    def outside(run_id):
+        with other.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TABLE {partitions.partition_name(run_id)}"
+                " (LIKE grading_scoresnapshot INCLUDING DEFAULTS)"
+            )
+        other.commit()
+        return partitions.partition_name(run_id)
+
+    monkeypatch.setattr(partitions, "partition_fresh", outside)
+    monkeypatch.setattr(partitions, "partition_attach", lambda run_id: 1 / 0)
+    try:
+        with pytest.raises(ZeroDivisionError):
+            grading_run_execute(as_of=MONTHS[-1])
+        run = GradingRun.objects.get()
+        assert partitions.partition_exists(run.pk)
+    finally:
+        with other.cursor() as cursor:
+            cursor.execute(
+                "SELECT relname FROM pg_class WHERE relname LIKE 'grading_scoresnapshot_r%'"
+            )
+            for (name,) in cursor.fetchall():
+                if not name.endswith(("_pkey", "_once", "_customer")):
+                    cursor.execute(f"DROP TABLE IF EXISTS {name}")
+        other.commit()
+        other.close()
 
 
 @postgresql
