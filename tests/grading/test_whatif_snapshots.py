@@ -79,10 +79,10 @@ def _population(n: int = 60) -> None:
                 joined_at=_at(in_window + dt.timedelta(days=310), 9) if joined else None,
             )
         if rng.random() < 0.3:
-            complaint = ComplaintFactory(customer=customer)
+            complaint: Complaint = ComplaintFactory(customer=customer)
             Complaint.objects.filter(pk=complaint.pk).update(created_at=_at(AS_OF, -72))
         if rng.random() < 0.3:
-            referral = ReferralFactory(referrer=customer)
+            referral: Referral = ReferralFactory(referrer=customer)
             Referral.objects.filter(pk=referral.pk).update(created_at=_at(AS_OF, -96))
     CustomerFactory(code="PROSPECT", industry="retail")
 
