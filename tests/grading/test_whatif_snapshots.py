@@ -55,7 +55,7 @@ def _population(n: int = 60) -> None:
     statuses = list(Order.Status)
     in_window = AS_OF - dt.timedelta(days=364)
     for i in range(n):
-        customer = CustomerFactory(
+        customer = CustomerFactory.create(
             code=f"P{i:03d}", industry=["retail", "games", "food", ""][rng.randrange(4)]
         )
         for _ in range(rng.choice([0, 1, 2, 3, 4, 6, 9])):
@@ -79,11 +79,11 @@ def _population(n: int = 60) -> None:
                 joined_at=_at(in_window + dt.timedelta(days=310), 9) if joined else None,
             )
         if rng.random() < 0.3:
-            complaint: Complaint = ComplaintFactory(customer=customer)
-            Complaint.objects.filter(pk=complaint.pk).update(created_at=_at(AS_OF, -72))
+            ComplaintFactory(customer=customer)
+            Complaint.objects.filter(customer_id=customer.pk).update(created_at=_at(AS_OF, -72))
         if rng.random() < 0.3:
-            referral: Referral = ReferralFactory(referrer=customer)
-            Referral.objects.filter(pk=referral.pk).update(created_at=_at(AS_OF, -96))
+            ReferralFactory(referrer=customer)
+            Referral.objects.filter(referrer_id=customer.pk).update(created_at=_at(AS_OF, -96))
     CustomerFactory(code="PROSPECT", industry="retail")
 
 
