@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.http import (
     FileResponse,
     Http404,
@@ -55,6 +56,35 @@ from grading.services.runs import grading_run_queue
 RUN_PERMISSION = "grading.run_grading"
 
 
+#: The run's counters, shown grouped by `formatting.count` (`<name>_count` on the admin).
+COUNT_FIELDS = (
+    "scored",
+    "assigned",
+    "upgraded",
+    "warned",
+    "downgrade_proposals",
+    "downgraded",
+    "unchanged",
+    "pinned",
+)
+
+
+def _verbose_name(name: str) -> Any:
+    """The (lazy, translated) verbose name of the run's field `name`."""
+    field = GradingRun._meta.get_field(name)
+    assert isinstance(field, models.Field)
+    return field.verbose_name
+
+
+def _count_display(name: str) -> Any:
+    """A display method showing the run's counter `name` grouped: 1,444."""
+
+    def display(self: Any, run: GradingRun) -> str:
+        return formatting.count(getattr(run, name))
+
+    return admin.display(description=_verbose_name(name), ordering=name)(display)
+
+
 @admin.register(GradingRun)
 class GradingRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """The runs, read-only; "Grade now" starts one, and a running run shows its progress.
@@ -67,12 +97,12 @@ class GradingRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
         "as_of",
         "scheme",
         "progress",
-        "scored",
-        "upgraded",
-        "warned",
-        "downgrade_proposals",
-        "downgraded",
-        "unchanged",
+        "scored_count",
+        "upgraded_count",
+        "warned_count",
+        "downgrade_proposals_count",
+        "downgraded_count",
+        "unchanged_count",
         "duration",
     )
     list_filter = ("status", "scheme")
@@ -93,7 +123,28 @@ class GradingRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
         "snapshots_archived_rows",
         "snapshots_archived_by",
     )
-    readonly_fields = ("duration", "phase_durations", "snapshots_kept")
+    # The counters read as people read numbers ("1,444", "2,000"), not as stored integers.
+    fields = (
+        "scheme",
+        "as_of",
+        "status",
+        "triggered_by",
+        "started_at",
+        "finished_at",
+        "shards_count",
+        *(f"{name}_count" for name in COUNT_FIELDS),
+        "error",
+        "duration",
+        "phase_durations",
+        "snapshots_kept",
+    )
+    readonly_fields = (
+        "shards_count",
+        *(f"{name}_count" for name in COUNT_FIELDS),
+        "duration",
+        "phase_durations",
+        "snapshots_kept",
+    )
 
     class Media:
         css = {"all": ("css/run-progress.css",)}
@@ -253,6 +304,10 @@ class GradingRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
             state.eta_display,
         )
 
+    @admin.display(description=_verbose_name("shards"))
+    def shards_count(self, run: GradingRun) -> str:
+        return formatting.count(run.shards)
+
     @admin.display(description=_("duration"), ordering="duration_seconds")
     def duration(self, run: GradingRun) -> str:
         return duration_display(run.duration_seconds)
@@ -308,6 +363,10 @@ class GradingRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
             f"{names.get(phase, phase)} {duration_display(seconds)}" for phase, seconds in timed
         )
         return text or "—"
+
+
+for _name in COUNT_FIELDS:
+    setattr(GradingRunAdmin, f"{_name}_count", _count_display(_name))
 
 
 @admin.register(ScoreSnapshot)

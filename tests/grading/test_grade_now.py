@@ -356,6 +356,29 @@ def test_runs_list_shows_live_progress_for_a_running_run_and_readable_durations(
     assert "Deciding grades" in body
 
 
+@pytest.mark.django_db
+def test_runs_list_and_run_page_show_the_counters_grouped(client, ops):
+    run = GradingRunFactory(
+        scheme=default_scheme(),
+        as_of=dt.date(2026, 10, 1),
+        scored=1_234_567,
+        upgraded=88_802,
+        unchanged=1_444,
+        pinned=1_960,
+    )
+    client.force_login(ops)
+
+    listing = client.get(RUNS).content.decode()
+    page = client.get(reverse("admin:grading_gradingrun_change", args=[run.pk])).content.decode()
+
+    for body in (listing, page):
+        for grouped in ("1,234,567", "88,802", "1,444"):
+            assert grouped in body
+        for raw in (">1234567<", ">88802<"):
+            assert raw not in body
+    assert "1,960" in page  # pinned: on the run's page only
+
+
 # ------------------------------------------------------------------------------ durations
 
 
