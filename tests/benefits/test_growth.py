@@ -26,7 +26,17 @@ from tests.customers.factories import (
 from tests.grading.factories import at
 
 # Facts default to "now", so the job's day is today in the project time zone.
-TODAY = timezone.localdate()
+#: The tests run at noon of a fixed day in the project's zone: a date taken from the clock at
+#: import went stale when the suite crossed local midnight (rows made "now" fell on the next
+#: day, outside the award's day).
+NOON = timezone.make_aware(dt.datetime(2026, 12, 4, 12, 0))
+TODAY = NOON.date()
+
+
+@pytest.fixture(autouse=True)
+def _noon():
+    with time_machine.travel(NOON, tick=True):
+        yield
 
 
 def _complete(customer):

@@ -4,6 +4,7 @@
 import datetime as dt
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from grading.exceptions import InvalidOverride, OverrideConflict, ReasonRequired
@@ -29,7 +30,17 @@ from tests.grading.factories import (
 )
 from tests.grading.test_runs import AS_OF, _population
 
-TOMORROW = timezone.localdate() + dt.timedelta(days=1)
+#: The tests run at noon of a fixed day in the project's zone: a constant taken from the clock
+#: at import went stale when the suite crossed local midnight (the pin's expiry "tomorrow" was
+#: today by the time a test ran).
+NOON = timezone.make_aware(dt.datetime(2026, 12, 4, 12, 0))
+TOMORROW = NOON.date() + dt.timedelta(days=1)
+
+
+@pytest.fixture(autouse=True)
+def _noon():
+    with time_machine.travel(NOON, tick=True):
+        yield
 
 
 def _pin(customer, code, by, **kwargs):
@@ -124,7 +135,7 @@ def test_an_appeal_lock_is_audited_as_an_appeal(ops):
     ("kwargs", "error", "field"),
     [
         ({"reason": "  "}, ReasonRequired, "reason"),
-        ({"expires_on": timezone.localdate()}, InvalidOverride, "expires_on"),
+        ({"expires_on": NOON.date()}, InvalidOverride, "expires_on"),
         ({"expires_on": dt.date(2020, 1, 1)}, InvalidOverride, "expires_on"),
     ],
 )
