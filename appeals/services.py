@@ -353,7 +353,7 @@ def _notify(*, appeal: Appeal, note: str) -> None:
     Worded per reader by appeals.messages; an accepted appeal says until when the grade is
     kept (the appeal lock's expiry).
     """
-    from customers.models import CustomerAccount
+    from customers.selectors import portal_logins
 
     change = GradeChange.objects.select_related("from_grade", "to_grade").get(pk=appeal.change_id)
     params = {
@@ -377,9 +377,7 @@ def _notify(*, appeal: Appeal, note: str) -> None:
             link=reverse("portal:appeal_detail", args=[appeal.pk]),
             dedupe_key=key,
         )
-        for user_id in CustomerAccount.objects.filter(customer_id=appeal.customer_id)
-        .order_by("user_id")
-        .values_list("user_id", flat=True)
+        for user_id, _customer in portal_logins([appeal.customer_id])
     ]
     if appeal.customer.account_manager_id:
         drafts.append(

@@ -118,16 +118,13 @@ def _notify_customers(
 
     Same dedupe key as the manager's message: each login hears of one trigger once.
     """
-    from customers.models import CustomerAccount
+    from customers.selectors import portal_logins
 
     by_customer = {t.customer_id: t for t in triggers}
     ids = list(by_customer)
     drafts = []
     for start in range(0, len(ids), CHUNK_SIZE):
-        accounts = CustomerAccount.objects.filter(
-            customer_id__in=ids[start : start + CHUNK_SIZE]
-        ).values_list("user_id", "customer_id")
-        for user_id, customer_id in accounts.order_by("user_id"):
+        for user_id, customer_id in portal_logins(ids[start : start + CHUNK_SIZE]):
             t = by_customer[customer_id]
             drafts.append(
                 NotificationDraft(

@@ -311,7 +311,8 @@ def _upgrade_apply(
 
 def _notify(changes: list[GradeChange], *, scores: pd.DataFrame, run: GradingRun) -> None:
     """Tell the account managers and the customers' portal logins (on commit, once each)."""
-    from customers.models import Customer, CustomerAccount
+    from customers.models import Customer
+    from customers.selectors import portal_logins
 
     customers = Customer.objects.in_bulk([c.customer_id for c in changes])
     grades = Grade.objects.in_bulk([c.to_grade_id for c in changes])
@@ -344,9 +345,7 @@ def _notify(changes: list[GradeChange], *, scores: pd.DataFrame, run: GradingRun
                     dedupe_key=f"provisional:{change.pk}",
                 )
             )
-    for user_id, customer_id in CustomerAccount.objects.filter(
-        customer_id__in=list(customers)
-    ).values_list("user_id", "customer_id"):
+    for user_id, customer_id in portal_logins(customers):
         change = by_customer[customer_id]
         drafts.append(
             NotificationDraft(

@@ -76,7 +76,7 @@ def _notify_decision(changes: Sequence[GradeChange], *, decision: str) -> None:
 
     Worded per reader by grading.messages (`change_approved`, `change_rejected`).
     """
-    from customers.models import CustomerAccount
+    from customers.selectors import portal_logins
 
     def params(change: GradeChange, audience: str) -> dict:
         values = {
@@ -105,9 +105,7 @@ def _notify_decision(changes: Sequence[GradeChange], *, decision: str) -> None:
     ]
     # The customers' own portal logins hear the outcome too (one query for all of them).
     by_customer = {change.customer_id: change for change in changes}
-    for user_id, customer_id in CustomerAccount.objects.filter(
-        customer_id__in=list(by_customer)
-    ).values_list("user_id", "customer_id"):
+    for user_id, customer_id in portal_logins(by_customer):
         change = by_customer[customer_id]
         drafts.append(
             NotificationDraft(
