@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -293,38 +291,24 @@ def main() -> None:
         report = report_table(results)
         load = " ".join(f"{x:.2f}" for x in os.getloadavg())
         print(f"\n{args.customers:,} customers / {orders:,} orders, load now {load}\n{report}")
-        out = ROOT / "bench" / "results"
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / f"{time.strftime('%Y%m%d-%H%M%S')}-reports-{args.customers}c-{orders}o.json"
-        path.write_text(
-            json.dumps(
-                {
-                    "customers": args.customers,
-                    "orders": orders,
-                    "seed": args.seed,
-                    "as_of": args.as_of.isoformat(),
-                    "generated": generated,
-                    "grading_run": engine,
-                    "activity": activity,
-                    "repeat": args.repeat,
-                    "results": results,
-                    "report": report,
-                    "machine": {
-                        "cpus": os.cpu_count(),
-                        "python": platform.python_version(),
-                        "load_after": load,
-                    },
-                    "wall_seconds": round(time.perf_counter() - started, 1),
-                },
-                indent=2,
-            )
+        grading_bench.results_write(
+            f"reports-{args.customers}c-{orders}o",
+            {
+                "customers": args.customers,
+                "orders": orders,
+                "seed": args.seed,
+                "as_of": args.as_of.isoformat(),
+                "generated": generated,
+                "grading_run": engine,
+                "activity": activity,
+                "repeat": args.repeat,
+                "results": results,
+                "report": report,
+                "wall_seconds": round(time.perf_counter() - started, 1),
+            },
         )
-        print(f"results: {path.relative_to(ROOT)}")
     finally:
-        if args.keep:
-            print(f"kept: {dsn} (stop: pg_ctl -D {services.pg_data} stop)")
-        else:
-            services.stop()
+        grading_bench.stop_server(services, dsn, keep=args.keep)
 
 
 if __name__ == "__main__":

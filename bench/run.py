@@ -264,6 +264,30 @@ def start_server() -> tuple[Any, str]:
     return services, url
 
 
+def stop_server(services: Any, dsn: str, *, keep: bool) -> None:
+    """Stop the server `start_server` started, or leave it running and say how to stop it."""
+    if keep:
+        print(f"kept: {dsn} (stop: pg_ctl -D {services.pg_data} stop)")
+    else:
+        services.stop()
+
+
+def results_write(name: str, payload: dict[str, Any]) -> Path:
+    """Write `payload` and the machine's description to bench/results/<time>-<name>.json."""
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{time.strftime('%Y%m%d-%H%M%S')}-{name}.json"
+    machine = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_after": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+    path.write_text(json.dumps({**payload, "machine": machine}, indent=2))
+    print(f"results: {path.relative_to(ROOT)}")
+    return path
+
+
 def migrate(dsn: str) -> None:
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
@@ -518,43 +542,28 @@ def main() -> None:
                 + ("identical in every table" if same else "DIFFER (see fingerprints in JSON)")
             )
         print(f"load average now: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-        out = ROOT / "bench" / "results"
-        out.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        path = out / f"{stamp}-{args.customers}c-{orders}o.json"
-        path.write_text(
-            json.dumps(
-                {
-                    "customers": args.customers,
-                    "orders": orders,
-                    "seed": args.seed,
-                    "periods": [p.isoformat() for p in periods],
-                    "generated_rows": counts,
-                    "machine": {
-                        "cpus": os.cpu_count(),
-                        "python": platform.python_version(),
-                        "platform": platform.platform(),
-                    },
-                    "pg_settings": PG_SETTINGS,
-                    "engine_root": str(args.engine_root),
-                    "repeat": args.repeat,
-                    "results": results,
-                    "attempts": attempts,
-                    "fingerprints": prints,
-                    "identical": same,
-                    "report": report,
-                    "wall_seconds": round(time.perf_counter() - started, 1),
-                },
-                indent=2,
-            )
+        results_write(
+            f"{args.customers}c-{orders}o",
+            {
+                "customers": args.customers,
+                "orders": orders,
+                "seed": args.seed,
+                "periods": [p.isoformat() for p in periods],
+                "generated_rows": counts,
+                "pg_settings": PG_SETTINGS,
+                "engine_root": str(args.engine_root),
+                "repeat": args.repeat,
+                "results": results,
+                "attempts": attempts,
+                "fingerprints": prints,
+                "identical": same,
+                "report": report,
+                "wall_seconds": round(time.perf_counter() - started, 1),
+            },
         )
-        print(f"results: {path.relative_to(ROOT)}")
     finally:
         if services is not None:
-            if args.keep:
-                print(f"kept: {dsn} (stop: pg_ctl -D {services.pg_data} stop)")
-            else:
-                services.stop()
+            stop_server(services, dsn, keep=args.keep)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -347,45 +346,30 @@ def main() -> None:
         )
         print(f"worker peak MB: {worker_peaks}")
         print(f"load average now: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-        out = ROOT / "bench" / "results"
-        out.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
         customers = counts["customers_customer"]
-        path = out / f"{stamp}-{customers}c-{counts['customers_order']}o-shards.json"
-        path.write_text(
-            json.dumps(
-                {
-                    "generated_rows": counts,
-                    "periods": [p.isoformat() for p in periods],
-                    "workers": args.workers,
-                    "shards": args.shards,
-                    "machine": {
-                        "cpus": os.cpu_count(),
-                        "python": platform.python_version(),
-                        "platform": platform.platform(),
-                    },
-                    "single": single,
-                    "sharded": sharded,
-                    "worker_peak_mb": worker_peaks,
-                    "fingerprints": {"single": single_prints, "sharded": sharded_prints},
-                    "identical": same,
-                    "sizes": database_sizes,
-                    "report": text,
-                    "wall_seconds": round(time.perf_counter() - started, 1),
-                },
-                indent=2,
-            )
+        bench_run.results_write(
+            f"{customers}c-{counts['customers_order']}o-shards",
+            {
+                "generated_rows": counts,
+                "periods": [p.isoformat() for p in periods],
+                "workers": args.workers,
+                "shards": args.shards,
+                "single": single,
+                "sharded": sharded,
+                "worker_peak_mb": worker_peaks,
+                "fingerprints": {"single": single_prints, "sharded": sharded_prints},
+                "identical": same,
+                "sizes": database_sizes,
+                "report": text,
+                "wall_seconds": round(time.perf_counter() - started, 1),
+            },
         )
-        print(f"results: {path.relative_to(ROOT)}")
     finally:
         if workers is not None:
             workers.stop()
         redis.stop()
         if services is not None:
-            if args.keep:
-                print(f"kept: {dsn} (stop: pg_ctl -D {services.pg_data} stop)")
-            else:
-                services.stop()
+            bench_run.stop_server(services, dsn, keep=args.keep)
 
 
 if __name__ == "__main__":
