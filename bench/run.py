@@ -167,8 +167,9 @@ def run_worker(
 ) -> dict[str, Any]:
     """Run one pipeline for one period in a fresh Python process; return its JSON result.
 
-    Pipelines: engine, baseline, and baseline-nofk, a diagnostic that is not a valid run: the
-    baseline with the foreign-key triggers skipped, to show what the checks cost.
+    Pipelines: engine, baseline (both read the customer facts), baseline-orders (the baseline
+    reading the window's orders instead), and baseline-nofk, a diagnostic that is not a valid
+    run: the baseline with the foreign-key triggers skipped, to show what the checks cost.
     """
     if pipeline == "engine":
         command = [
@@ -197,6 +198,8 @@ def run_worker(
     env["PYTHONPATH"] = str(cwd)
     if pipeline == "baseline-nofk":
         env["BENCH_FK"] = "off"
+    if pipeline == "baseline-orders":
+        command.append("--from-orders")
     load_before = os.getloadavg()
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
