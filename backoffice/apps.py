@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 from django.utils.translation import gettext_lazy as _
 
 
@@ -10,6 +11,7 @@ class BackofficeConfig(AppConfig):
     """
 
     name = "backoffice"
+    default = True  # the module's other config, AdminConfig, is django.contrib.admin's
     verbose_name = _("Back office")
 
     def ready(self) -> None:
@@ -18,3 +20,11 @@ class BackofficeConfig(AppConfig):
         from backoffice.reviews import register_change_sections
 
         register_change_sections()
+
+
+class AdminConfig(admin_apps.AdminConfig):
+    """django.contrib.admin with the site of `backoffice.site` (unfold's, its app list and
+    sidebar kept per permission set); settings.INSTALLED_APPS names it for the admin."""
+
+    default = False
+    default_site = "backoffice.site.BackofficeAdminSite"

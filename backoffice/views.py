@@ -34,4 +34,6 @@ def staff_login(request: HttpRequest, extra_context: dict[str, Any] | None = Non
     site = admin.site
     if "next" not in request.GET and "next" not in request.POST:
         extra_context = {**(extra_context or {}), "next": reverse("landing")}
-    return type(site).login(site, request, extra_context)
+    # The class's own login (the instance's is this view); `site.__class__`, not `type(site)`:
+    # admin.site is a lazy proxy of backoffice.site.BackofficeAdminSite.
+    return site.__class__.login(site, request, extra_context)

@@ -16,6 +16,10 @@ class CommonConfig(AppConfig):
 
     def ready(self) -> None:
         from common.converters import KeyConverter
+        from common.permissions import connect_signals
+
+        # A permission change reaches every process's cached permission sets at once.
+        connect_signals()
 
         # `<key:code>` in the API's URLs: a row key that can exist (no "/", no NUL).
         register_converter(KeyConverter, "key")

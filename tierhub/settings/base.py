@@ -26,14 +26,15 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 INSTALLED_APPS = [
     # The admin's theme (docs/operations.md, "The admin"): before django.contrib.admin, whose
     # templates it overrides.
-    "unfold",
+    # unfold's templates without its site: backoffice.apps.AdminConfig installs the admin's.
+    "unfold.apps.BasicAppConfig",
     "unfold.contrib.filters",
     "unfold.contrib.forms",
     "unfold.contrib.simple_history",
     # Grade, benefit and growth-task names in English and Chinese (each app's translation.py;
     # docs/operations.md, "Bilingual data"): before django.contrib.admin, as its docs ask.
     "modeltranslation",
-    "django.contrib.admin",
+    "backoffice.apps.AdminConfig",  # django.contrib.admin, the site of backoffice/site.py
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -116,7 +117,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTHENTICATION_BACKENDS = [
     # Axes first, so a locked-out login is refused before the password is even checked.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend with each user's permission sets cached (common/permissions.py).
+    "common.permissions.CachedModelBackend",
 ]
 
 AUTH_PASSWORD_VALIDATORS = [
