@@ -60,12 +60,13 @@ def _local_month(column: str) -> str:
     return f"date_trunc('month', {column} AT TIME ZONE s.time_zone)::date"
 
 
-def buckets_insert_sql(source: str) -> str:
+def buckets_insert_sql(source: str, on_conflict: str = "") -> str:
     """INSERT the buckets of the counted orders `source` selects (a statement over `o`).
 
     `source` yields (customer_id, month, order_no, category_id, day, net_cents, on_time) of
     counted orders, where `day` is the local day and `month` its month's first day; it may
-    read the variables `zone` and `statuses`. Same-day orders add gaps of 0.
+    read the variables `zone` and `statuses`. Same-day orders add gaps of 0. `on_conflict`
+    ends the INSERT (the stored bucket is `f`, the new one EXCLUDED).
     """
     return f"""
         WITH o AS MATERIALIZED ({source}),
@@ -93,11 +94,12 @@ def buckets_insert_sql(source: str) -> str:
                 WHERE l.category_id IS NOT NULL
             ) x GROUP BY customer_id, month
         )
-        INSERT INTO {MONTHS} (customer_id, month, orders, net_cents, rated, on_time,
+        INSERT INTO {MONTHS} AS f (customer_id, month, orders, net_cents, rated, on_time,
             first_day, last_day, gap_squares, categories)
         SELECT a.customer_id, a.month, a.orders, a.net_cents, a.rated, a.on_time,
             a.first_day, a.last_day, a.gap_squares, coalesce(c.cats, '{{}}'::integer[])
         FROM a LEFT JOIN c USING (customer_id, month)
+        {on_conflict}
     """
 
 
@@ -167,6 +169,91 @@ def _keys_sql(trigger: str) -> str:
     )
 
 
+#: The lock the insert triggers' additive paths take before they read a bucket: the
+#: customers of the statement's counted rows, in id order, as the refresh does. Tests empty it
+#: (the mutant twin of tests/customers/test_facts_concurrency.py) to show it matters.
+APPEND_LOCK = (
+    f"PERFORM 1 FROM {CUSTOMERS} c WHERE c.id IN ({{customers}}) ORDER BY c.id FOR NO KEY UPDATE;"
+)
+
+#: An appended bucket: the stored sums plus the new rows' (`a` of `buckets_insert_sql`), the
+#: first day kept, the last day the new one, the squared gap from the stored last day to the
+#: first new day added (0 on the same day), the categories the sorted distinct union.
+_APPEND_SQL = """
+    ON CONFLICT (customer_id, month) DO UPDATE SET
+        orders = f.orders + EXCLUDED.orders,
+        net_cents = f.net_cents + EXCLUDED.net_cents,
+        rated = f.rated + EXCLUDED.rated,
+        on_time = f.on_time + EXCLUDED.on_time,
+        last_day = EXCLUDED.last_day,
+        gap_squares = f.gap_squares + EXCLUDED.gap_squares
+            + (EXCLUDED.first_day - f.last_day)::bigint * (EXCLUDED.first_day - f.last_day),
+        categories = CASE WHEN EXCLUDED.categories <@ f.categories THEN f.categories
+            ELSE ARRAY(SELECT DISTINCT x FROM unnest(f.categories || EXCLUDED.categories) x
+                ORDER BY x) END
+"""
+
+
+def _order_insert_function_sql() -> str:
+    """The order-insert trigger: append where the new rows come last, rebuild elsewhere.
+
+    A key (customer, month) whose new counted rows all fall on or after its bucket's last
+    day, or that has no bucket yet, is appended to set-based: the new rows' sums are added
+    in one INSERT ... ON CONFLICT DO UPDATE (the usual case, new orders arriving after the
+    stored ones). A key with a new row before its bucket's last day takes the exact rebuild
+    (`customers_facts_refresh`), because a day inserted between stored days splits a gap.
+
+    Concurrency (READ COMMITTED): which path a key takes depends on the bucket's last day,
+    so that read and the write after it must not interleave with another writer of the same
+    bucket. Row locks alone do not give that: a second transaction appending day 7 to a
+    bucket whose last day it read as 5 while the first, uncommitted, appends day 10 would
+    wait at ON CONFLICT and then add (7 - 10)² to the committed row instead of rebuilding;
+    and an append inserting a new bucket while a rebuild (which inserts without ON CONFLICT)
+    has not yet seen its orders would make the rebuild fail on the primary key. So the
+    trigger first locks the statement's customers (`APPEND_LOCK`, the refresh's lock, in id
+    order); every writer of a customer's buckets (this append, the refresh of every other
+    trigger) holds it until commit, and each later statement of the function takes a new
+    snapshot, so the classification and the append see the buckets and orders the previous
+    holder committed. The lock (FOR NO KEY UPDATE) does not conflict with the FOR KEY SHARE
+    that inserting an order takes on its customer.
+    """
+    month = _local_month("o.placed_at")
+    counted = "o.status = ANY(s.statuses)"
+    source = (
+        f"SELECT o.customer_id, {month} AS month, "
+        + _order_columns("s.time_zone")
+        + f" FROM new_rows o WHERE {counted} AND NOT EXISTS (SELECT 1 FROM unnest(ids, months)"
+        f" AS r(customer_id, month) WHERE r.customer_id = o.customer_id AND r.month = {month})"
+    )
+    return f"""
+CREATE OR REPLACE FUNCTION customers_facts_order_insert() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    s record;
+    ids bigint[];
+    months date[];
+BEGIN
+    SELECT time_zone, statuses INTO s FROM {STATE} WHERE id = 1;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    {APPEND_LOCK.format(customers=f"SELECT o.customer_id FROM new_rows o WHERE {counted}")}
+    -- The keys a new row lands before the bucket's last day of: rebuilt.
+    SELECT array_agg(f.customer_id), array_agg(f.month) INTO ids, months
+    FROM (
+        SELECT o.customer_id, {month} AS month,
+            min((o.placed_at AT TIME ZONE s.time_zone)::date) AS first_new
+        FROM new_rows o WHERE {counted} GROUP BY 1, 2
+    ) k
+    JOIN {MONTHS} f ON f.customer_id = k.customer_id AND f.month = k.month
+    WHERE k.first_new < f.last_day;
+    {buckets_insert_sql(source, _APPEND_SQL)};
+    PERFORM {REFRESH}(s.time_zone, s.statuses::text[], ids, months);
+    RETURN NULL;
+END $$
+"""
+
+
 def _trigger_function_sql(name: str) -> str:
     return f"""
 CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -195,7 +282,10 @@ def triggers_install(using: BaseDatabaseWrapper | None = None) -> None:
     with conn.cursor() as cursor:
         cursor.execute(_REFRESH_SQL)
         for name, table, event, referencing in TRIGGERS:
-            cursor.execute(_trigger_function_sql(name))
+            if name == "customers_facts_order_insert":
+                cursor.execute(_order_insert_function_sql())
+            else:
+                cursor.execute(_trigger_function_sql(name))
             cursor.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
             cursor.execute(
                 f"CREATE TRIGGER {name} AFTER {event} ON {table} {referencing}"

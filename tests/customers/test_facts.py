@@ -156,3 +156,89 @@ def test_rebuild_gives_the_buckets_the_triggers_kept():
 
     assert _buckets(customer) == kept
     assert facts.facts_unusable_reason() is None
+
+
+def test_inserts_append_to_the_bucket_or_rebuild_it():
+    """The order-insert trigger's additive path and its rebuild, each step computed by hand."""
+    a, b, c = CategoryFactory(), CategoryFactory(), CategoryFactory()
+    customer, other = CustomerFactory(), CustomerFactory()
+
+    def order(no, day, cents, who=customer, **fields):
+        return OrderFactory.build(
+            order_no=no, customer=who, placed_at=_at(day), amount=Decimal(cents) / 100, **fields
+        )
+
+    def insert(*orders):  # one INSERT statement
+        Order.objects.bulk_create(orders)
+
+    may = dt.date(2025, 5, 1)
+    insert(order("F1", may.replace(day=2), 1000, category=a, on_time=True))
+    assert _buckets(customer) == {"2025-05": (1, 1000, 1, 1, "2025-05-02", "2025-05-02", 0, [a.pk])}
+    # A later day: the gap 4 from the last day adds 16.
+    insert(order("F2", may.replace(day=6), 2000, on_time=False))
+    assert _buckets(customer)["2025-05"] == (2, 3000, 2, 1, "2025-05-02", "2025-05-06", 16, [a.pk])
+    # The last day again: a gap of 0; its category joins.
+    insert(order("F3", may.replace(day=6), 500, category=b))
+    assert _buckets(customer)["2025-05"] == (
+        3,
+        3500,
+        2,
+        1,
+        "2025-05-02",
+        "2025-05-06",
+        16,
+        sorted([a.pk, b.pk]),
+    )
+    # A cancelled order does not count: nothing changes.
+    insert(order("F4", may.replace(day=20), 9900, status=Order.Status.CANCELLED))
+    assert _buckets(customer)["2025-05"][:7] == (3, 3500, 2, 1, "2025-05-02", "2025-05-06", 16)
+    # An order whose sales line was stored first: the line's category comes with it.
+    SalesLineFactory(document_no="F5", line_no=1, category=c)
+    insert(order("F5", may.replace(day=9), 100))
+    assert _buckets(customer)["2025-05"] == (
+        4,
+        3600,
+        2,
+        1,
+        "2025-05-02",
+        "2025-05-09",
+        25,
+        sorted([a.pk, b.pk, c.pk]),
+    )
+    # Back-dated, between stored days (the rebuild): days 2, 4, 6, 6, 9, gaps 2, 2, 0, 3.
+    insert(order("F6", may.replace(day=4), 200))
+    assert _buckets(customer)["2025-05"] == (
+        5,
+        3800,
+        2,
+        1,
+        "2025-05-02",
+        "2025-05-09",
+        17,
+        sorted([a.pk, b.pk, c.pk]),
+    )
+
+    insert(order("G1", may.replace(day=10), 100, who=other))
+    # One statement with every kind of key: May of `customer` before its first day (rebuilt:
+    # days 1, 2, 4, 6, 6, 9), a new month for it (June 3 and 10, a gap of 7 between the new
+    # days), and `other`'s May appended out of order within the statement (days 10, 12, 10:
+    # sorted 10, 10, 12).
+    insert(
+        order("F7", may, 300),
+        order("F8", dt.date(2025, 6, 10), 600),
+        order("G2", may.replace(day=12), 100, who=other, category=b),
+        order("F9", dt.date(2025, 6, 3), 400, category=a, on_time=True),
+        order("G3", may.replace(day=10), 100, who=other),
+    )
+    assert _buckets(customer) == {
+        "2025-05": (6, 4100, 2, 1, "2025-05-01", "2025-05-09", 18, sorted([a.pk, b.pk, c.pk])),
+        "2025-06": (2, 1000, 1, 1, "2025-06-03", "2025-06-10", 49, [a.pk]),
+    }
+    assert _buckets(other) == {
+        "2025-05": (3, 300, 0, 0, "2025-05-10", "2025-05-12", 4, [b.pk]),
+    }
+
+    # The rebuild from the orders agrees with what the inserts kept.
+    kept = (_buckets(customer), _buckets(other))
+    facts.facts_rebuild()
+    assert (_buckets(customer), _buckets(other)) == kept

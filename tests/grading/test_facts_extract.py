@@ -11,6 +11,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 from django.db import connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -169,9 +170,29 @@ inserts = st.tuples(
     statuses,
     st.one_of(st.none(), st.booleans()),
 )
+#: One multi-row INSERT of orders placed a few days after (or, negative, before) the latest
+#: order of their customer: mostly appends to the customer's last bucket or a new month (the
+#: insert trigger's additive path), sometimes back-dated (its rebuild), in one statement.
+appends = st.tuples(
+    st.just("append"),
+    st.lists(
+        st.tuples(
+            st.integers(0, 2),
+            st.integers(-4, 12),
+            st.integers(0, 23),
+            st.integers(0, 50_000),
+            st.one_of(st.none(), st.integers(0, 3)),
+            statuses,
+            st.one_of(st.none(), st.booleans()),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+)
 #: Writes to the orders already there (an index picks one), and late inserts among them.
 edits = st.one_of(
     inserts,
+    appends,
     st.tuples(st.just("refund"), st.integers(0, 30), st.integers(0, 100)),
     st.tuples(st.just("status"), st.integers(0, 30), statuses),
     st.tuples(st.just("move"), st.integers(0, 30), days, st.integers(0, 23)),
@@ -193,6 +214,29 @@ def _apply(write: tuple, customers: list, categories: list) -> None:
             status=status,
             on_time=on_time,
         )
+        return
+    if kind == "append":
+        latest = dict(
+            Order.objects.values("customer")
+            .annotate(latest=Max("placed_at"))
+            .values_list("customer", "latest")
+        )
+        new = []
+        for who, offset, hour, cents, category, status, on_time in write[1]:
+            customer = customers[who]
+            after = latest.get(customer.pk)
+            base = AS_OF - dt.timedelta(days=40) if after is None else timezone.localdate(after)
+            new.append(
+                OrderFactory.build(
+                    customer=customer,
+                    placed_at=_at(base + dt.timedelta(days=offset), hour),
+                    amount=Decimal(cents) / 100,
+                    category=None if category is None else categories[category],
+                    status=status,
+                    on_time=on_time,
+                )
+            )
+        Order.objects.bulk_create(new)
         return
     ids = list(Order.objects.order_by("pk").values_list("pk", flat=True))
     if not ids:
@@ -235,7 +279,7 @@ def new_york(settings):
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
-    first=st.lists(inserts, min_size=2, max_size=8),
+    first=st.lists(st.one_of(inserts, appends), min_size=2, max_size=8),
     then=st.lists(edits, min_size=1, max_size=10),
     window=st.sampled_from([365, 60]),
 )

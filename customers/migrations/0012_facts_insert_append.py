@@ -1,0 +1,25 @@
+"""The customer-facts order-insert trigger appends to a bucket when the new orders come after
+its last day instead of rebuilding it (issue 15): the trigger functions are installed again
+from customers.facts. The buckets stay as they are (both ways give the same ones), so going
+back keeps the new functions."""
+
+from django.db import migrations
+
+
+def triggers_reinstall(apps, schema_editor):
+    connection = schema_editor.connection
+    if connection.vendor != "postgresql":
+        return
+    from customers import facts
+
+    facts.triggers_install(connection)
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("customers", "0011_customer_facts"),
+    ]
+
+    operations = [
+        migrations.RunPython(triggers_reinstall, migrations.RunPython.noop),
+    ]
