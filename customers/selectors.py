@@ -153,7 +153,13 @@ def customer_for_portal_user(user: AbstractBaseUser) -> Customer | None:
     Every portal page asks; the account and its customer come joined (bench/README.md,
     "Capacity, issue #19").
     """
-    account = CustomerAccount.objects.select_related("customer").filter(user_id=user.pk).first()
+    # With the customer's grade row and grade (a LEFT JOIN each on their keys): the portal's
+    # home explains the grade without reading it again.
+    account = (
+        CustomerAccount.objects.select_related("customer__grade_state__grade")
+        .filter(user_id=user.pk)
+        .first()
+    )
     return account.customer if account else None
 
 

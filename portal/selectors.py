@@ -165,7 +165,7 @@ def grade_explanation_for_customer(
     *, customer: Customer, today: dt.date, ladder: list[Rung] | None = None
 ) -> GradeExplanation:
     """Return the customer's grade, why they have it and what the next grade needs."""
-    state = CustomerGrade.objects.select_related("grade").filter(customer=customer).first()
+    state = _grade_state(customer)
     snapshot = snapshot_latest_for_customer(customer=customer)
     ladder = ladder if ladder is not None else ladder_published()
     grade = state.grade if state else None
@@ -238,6 +238,16 @@ def grade_explanation_for_customer(
         decision_text=_decision_text(snapshot, ladder, today=today),
         provisional_text=provisional,
     )
+
+
+def _grade_state(customer: Customer) -> CustomerGrade | None:
+    """The customer's grade row with its grade: the one loaded with the customer when its
+    selector joined it (`select_related("grade_state__grade")`), else one query."""
+    if Customer.grade_state.is_cached(customer):
+        state: CustomerGrade | None = getattr(customer, "grade_state", None)
+        if state is None or CustomerGrade.grade.is_cached(state):
+            return state
+    return CustomerGrade.objects.select_related("grade").filter(customer=customer).first()
 
 
 def _provisional_text(customer: Customer) -> str:

@@ -165,12 +165,13 @@ def test_password_reset_mails_a_working_link(client, carol, mailoutbox):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    ("name", "queries"), [("portal:home", 18), ("portal:history", 8), ("portal:appeals", 6)]
+    ("name", "queries"), [("portal:home", 17), ("portal:history", 8), ("portal:appeals", 6)]
 )
 def test_portal_pages_run_a_fixed_number_of_queries(
     client, alice, name, queries, django_assert_max_num_queries
 ):
-    """Measured, with the session and user of every request (one query finds the customer)."""
+    """Measured, with the session and user of every request (one query finds the customer
+    with its grade row)."""
     account, change = portal_customer(code="Q1", manager=alice)
     client.force_login(account.user)
     file_appeal(account, change, files=[pdf()])
@@ -360,3 +361,34 @@ def test_the_next_grade_sentence_matches_a_hand_computed_case(client, alice, sch
         "2 more orders or ¥4,400.00 more in net purchases by June 30 would reach Key (an estimate)."
         in page
     )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_grade_joined_to_the_customer_explains_as_the_grade_read_apart(carol, language):
+    """The portal's customer comes with its grade row (customer_for_portal_user): the
+    explanation reuses it, one query fewer, and says the same as one that reads it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import translation
+
+    from customers.models import Customer
+    from customers.selectors import customer_for_portal_user
+    from portal.selectors import grade_explanation_for_customer
+
+    day = dt.date(2026, 12, 4)
+    joined = customer_for_portal_user(carol.user)
+    assert joined is not None
+    plain = Customer.objects.get(pk=carol.customer.pk)
+    with translation.override(language):
+        grade_explanation_for_customer(customer=plain, today=day)  # the run's cut points cached
+        with CaptureQueriesContext(connection) as kept_queries:
+            kept = grade_explanation_for_customer(customer=joined, today=day)
+        with CaptureQueriesContext(connection) as read_queries:
+            read = grade_explanation_for_customer(customer=plain, today=day)
+        texts = [(e.needs_text, e.decision_text, e.provisional_text) for e in (kept, read)]
+
+    assert kept.grade is not None
+    assert kept == read
+    assert texts[0] == texts[1]
+    assert len(kept_queries.captured_queries) == len(read_queries.captured_queries) - 1
