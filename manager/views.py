@@ -43,7 +43,11 @@ from common.csv_files import csv_attachment
 from common.exceptions import DomainError
 from common.listing import EstimatedCountPaginator
 from common.services import notification_mark_read
-from customers.selectors import customer_list_for_user, customer_recent_orders
+from customers.selectors import (
+    VIEW_ALL_PERMISSION,
+    customer_list_for_user,
+    customer_recent_orders,
+)
 from manager.selectors import FLAGS, appeal_due_at, customer_queue_for_user, grade_choices
 from portal import selectors as portal_selectors
 
@@ -97,6 +101,8 @@ def queue(request: HttpRequest) -> HttpResponse:
             "grades": grade_choices(),
             "filters": filters,
             "query": query.urlencode(),
+            # The manager column: asked once, not per row (bench/README.md, issue #19).
+            "sees_all": request.user.has_perm(VIEW_ALL_PERMISSION),
             "section": "manager",
             **notifications_context(request.user),
         },

@@ -378,3 +378,18 @@ def test_a_grade_colour_must_be_a_hex_colour():
     assert "color" in error.value.message_dict
     key.color = "#1D4ED8"
     key.full_clean()
+
+
+@pytest.mark.django_db
+def test_the_manager_column_shows_to_those_who_see_every_customer(client, alice, ops):
+    """Asked once per page (the view's `sees_all`), not once per row."""
+    CustomerFactory(code="COLUMN-1", account_manager=alice)
+    header = "<th>Manager</th>"
+
+    client.force_login(alice)
+    assert header not in client.get(reverse("manager:queue")).content.decode()
+
+    client.force_login(ops)
+    page = client.get(reverse("manager:queue")).content.decode()
+    assert header in page
+    assert f"<td>{alice.get_username()}</td>" in page
