@@ -254,6 +254,58 @@ END $$
 """
 
 
+def _line_insert_function_sql() -> str:
+    """The sales-line-insert trigger: add the new lines' categories to their orders' buckets.
+
+    A line only adds a category to the bucket of its counted order's (customer, month), so a
+    bucket that exists takes the sorted distinct union in one UPDATE; a key without a bucket
+    (facts loaded behind the triggers' back) is rebuilt. The lines' orders are read once,
+    into arrays (one entry per key and category), before the customers are locked as the
+    order-insert trigger does: an UPDATE waiting for a concurrent rebuild that deletes and
+    re-inserts the bucket would otherwise find the old row gone and add nothing.
+    """
+    return f"""
+CREATE OR REPLACE FUNCTION customers_facts_line_insert() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    s record;
+    ids bigint[];
+    months date[];
+    cats integer[];
+BEGIN
+    SELECT time_zone, statuses INTO s FROM {STATE} WHERE id = 1;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    SELECT array_agg(o.customer_id), array_agg({_local_month("o.placed_at")}),
+        array_agg(l.category_id::integer) INTO ids, months, cats
+    FROM new_rows l JOIN {ORDERS} o ON o.order_no = l.document_no
+    WHERE l.category_id IS NOT NULL AND o.status = ANY(s.statuses);
+    IF ids IS NULL THEN
+        RETURN NULL;
+    END IF;
+    {APPEND_LOCK.format(customers="SELECT unnest(ids)")}
+    WITH n AS MATERIALIZED (
+        SELECT customer_id, month, array_agg(DISTINCT category ORDER BY category) AS cats
+        FROM unnest(ids, months, cats) AS u(customer_id, month, category) GROUP BY 1, 2
+    ),
+    added AS (
+        UPDATE {MONTHS} f
+        SET categories = ARRAY(SELECT DISTINCT x FROM unnest(f.categories || n.cats) x
+            ORDER BY x)
+        FROM n WHERE f.customer_id = n.customer_id AND f.month = n.month
+            AND NOT n.cats <@ f.categories
+    )
+    SELECT array_agg(n.customer_id), array_agg(n.month) INTO ids, months FROM n
+    WHERE NOT EXISTS (
+        SELECT 1 FROM {MONTHS} f WHERE f.customer_id = n.customer_id AND f.month = n.month
+    );
+    PERFORM {REFRESH}(s.time_zone, s.statuses::text[], ids, months);
+    RETURN NULL;
+END $$
+"""
+
+
 def _trigger_function_sql(name: str) -> str:
     return f"""
 CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -284,6 +336,8 @@ def triggers_install(using: BaseDatabaseWrapper | None = None) -> None:
         for name, table, event, referencing in TRIGGERS:
             if name == "customers_facts_order_insert":
                 cursor.execute(_order_insert_function_sql())
+            elif name == "customers_facts_line_insert":
+                cursor.execute(_line_insert_function_sql())
             else:
                 cursor.execute(_trigger_function_sql(name))
             cursor.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
