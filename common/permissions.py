@@ -9,8 +9,10 @@ a group or permission deleted) replaces the version, so every process reads the 
 its next request. The version is replaced again when the changing transaction commits, so a
 request that read the old rows in between cannot keep them.
 
-Changes made past the ORM's signals (raw SQL, `QuerySet.update` of `is_superuser`) are seen
-after `PERMISSIONS_TTL` at the latest; `permissions_changed()` applies them at once.
+Every `migrate` replaces the version too (a deploy's data migrations grant permissions
+through historical models). Changes made past the ORM's signals (raw SQL) are seen after
+`PERMISSIONS_TTL` at the latest; `permissions_changed()` applies them at once. The
+superuser flag is part of the key and `is_active` is read with the user on every request.
 docs/operations.md, "Permissions and the cache".
 """
 
@@ -23,7 +25,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save
 
 VERSION_KEY = "auth-permissions-version"
 #: Seconds a user's permission sets stay cached without any change signalled.
@@ -97,3 +99,6 @@ def connect_signals() -> None:
     for model in (Group, Permission):
         post_delete.connect(_on_change, sender=model, dispatch_uid=f"perm-version-del-{model}")
     post_save.connect(_on_change, sender=Permission, dispatch_uid="perm-version-save-permission")
+    # A deploy's data migrations grant permissions through historical models (no signals
+    # of ours): every migrate ends with a new version.
+    post_migrate.connect(_on_change, dispatch_uid="perm-version-migrate")

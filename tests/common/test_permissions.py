@@ -125,3 +125,24 @@ def test_the_version_changes_again_when_the_change_commits(
     # `during`: the commit leaves that version behind.
     assert len({before, during, after}) == 3
     assert not _fresh(viewer).has_perm(VIEW_CUSTOMER)
+
+
+@pytest.mark.django_db
+def test_a_migrate_replaces_the_version():
+    """A deploy's data migrations grant permissions without the models' signals."""
+    from django.apps import apps
+    from django.db.models.signals import post_migrate
+
+    before = permissions_version()
+    app_config = apps.get_app_config("backoffice")  # no models: the other receivers pass
+    post_migrate.send(
+        sender=app_config,
+        app_config=app_config,
+        verbosity=0,
+        interactive=False,
+        using="default",
+        apps=apps,
+        plan=[],
+    )
+
+    assert permissions_version() != before
