@@ -326,6 +326,15 @@ END $$
 """
 
 
+def triggers_function_sql(name: str) -> str:
+    """The CREATE OR REPLACE FUNCTION statement of trigger `name` (one of `TRIGGERS`)."""
+    if name == "customers_facts_order_insert":
+        return _order_insert_function_sql()
+    if name == "customers_facts_line_insert":
+        return _line_insert_function_sql()
+    return _trigger_function_sql(name)
+
+
 def triggers_install(using: BaseDatabaseWrapper | None = None) -> None:
     """Create (or replace) the refresh function and the six triggers (PostgreSQL only)."""
     conn = using or connection
@@ -334,12 +343,7 @@ def triggers_install(using: BaseDatabaseWrapper | None = None) -> None:
     with conn.cursor() as cursor:
         cursor.execute(_REFRESH_SQL)
         for name, table, event, referencing in TRIGGERS:
-            if name == "customers_facts_order_insert":
-                cursor.execute(_order_insert_function_sql())
-            elif name == "customers_facts_line_insert":
-                cursor.execute(_line_insert_function_sql())
-            else:
-                cursor.execute(_trigger_function_sql(name))
+            cursor.execute(triggers_function_sql(name))
             cursor.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
             cursor.execute(
                 f"CREATE TRIGGER {name} AFTER {event} ON {table} {referencing}"
