@@ -5,7 +5,8 @@ month's counted orders (count, net cents, on-time counts, first and last day, th
 squared gaps between consecutive order days, the distinct categories of the orders and their
 sales lines). On PostgreSQL, statement-level AFTER triggers with transition tables on the
 order and sales-line tables collect the (customer, month) keys a statement touched, from its
-old and new rows, and rebuild those buckets from the orders in one INSERT ... SELECT: every
+old and new rows, and rebuild those buckets from the orders in one INSERT ... SELECT; inserts
+that come after a bucket's last day (and new lines' categories) are added to it instead. Every
 write path (imports and COPY, the API, the admin, QuerySet.update, refunds, status changes,
 deletions) keeps them exact. The local zone and the counted statuses are read from the one
 `FactsState` row, never hard-coded; `facts_rebuild` builds every bucket again (after a change

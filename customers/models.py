@@ -763,8 +763,9 @@ class CustomerMonth(models.Model):
 
     The grading run reads these buckets for the whole months of its window instead of the
     orders themselves (docs/grading.md, "Customer facts"). Statement-level triggers on the
-    order and sales-line tables rebuild each bucket a statement touched from its orders
-    (`customers.facts`), so every write path keeps them exact. Days are local days in the zone
+    order and sales-line tables rebuild each bucket a statement touched from its orders, or
+    add an insert that comes after its last day to it (`customers.facts`), so every write
+    path keeps them exact. Days are local days in the zone
     `FactsState` records; the table exists on PostgreSQL only (created by migration 0011).
     """
 
