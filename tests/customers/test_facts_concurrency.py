@@ -23,7 +23,7 @@ from common.dates import local_midnight
 from customers import facts
 from customers.models import Customer, CustomerMonth, Order
 
-pytestmark = [pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 MAY = dt.date(2025, 5, 1)
 
