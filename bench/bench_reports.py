@@ -152,7 +152,12 @@ def measure(repeat: int, *, what_if: bool) -> dict[str, dict[str, Any]]:
     from grading.services.report_cache import reports_warm
     from grading.whatif import scheme_what_if
 
-    run = GradingRun.objects.select_related("scheme").get(status=GradingRun.Status.SUCCEEDED)
+    # The latest succeeded run (a run.py --keep database has two periods).
+    run = (
+        GradingRun.objects.select_related("scheme")
+        .filter(status=GradingRun.Status.SUCCEEDED)
+        .latest("as_of")
+    )
     since = months_back(timezone.localdate(), 11)
     functions: dict[str, Callable[[], Any]] = {
         "value_distribution": lambda: reports.value_distribution(run=run),

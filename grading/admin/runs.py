@@ -31,7 +31,7 @@ from common import formatting
 from common.admin import ModelAdmin
 from common.durations import duration_display
 from common.exceptions import ConflictError, DomainError
-from common.listing import choices_filter
+from common.listing import KeysFirstPaginator, choices_filter
 from customers.admin import CustomerScopedAdmin
 from customers.admin_io import FORMATS
 from customers.tabular import write_table
@@ -395,6 +395,9 @@ class ScoreSnapshotAdmin(ReadOnlyAdminMixin, CustomerScopedAdmin):
     )
     list_select_related = ("customer", "run__scheme", "computed_grade", "grade_after")
     search_fields = ("customer__code", "customer__name")
+    # One partition per run (docs/operations.md, "Snapshots and retention"): the page's keys
+    # first, so a planner without current statistics on the parent never sorts every row.
+    paginator = KeysFirstPaginator
 
     @admin.display(description=_("RFM label"), ordering="rfm_label")
     def rfm_label_name(self, obj: ScoreSnapshot) -> str:
