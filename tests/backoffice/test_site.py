@@ -7,9 +7,12 @@ request's path.
 
 from __future__ import annotations
 
+import gettext
 import re
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.models import Group, Permission
 from unfold.sites import UnfoldAdminSite
@@ -129,3 +132,13 @@ def test_registering_a_model_empties_the_store():
     site.register(Group)
 
     assert site._kept == {}
+
+
+def test_the_task_results_pages_are_named_in_chinese_without_the_packages_own_catalogue():
+    # django_celery_results ships its zh_Hans .po without the compiled .mo: on a fresh
+    # install its model names showed in English in the Chinese sidebar ("Task results").
+    catalogue = gettext.translation(
+        "django", localedir=Path(settings.BASE_DIR) / "locale", languages=["zh_Hans"]
+    )
+    assert catalogue.gettext("task results") == "任务结果"
+    assert catalogue.gettext("group results") == "分组结果"
