@@ -97,7 +97,7 @@ def engine_worker(dsn: str, as_of: dt.date) -> dict[str, Any]:
     django.setup()
     from django.conf import settings
 
-    from grading.services.runs import grading_run_execute
+    from grading.services.runs import RUN_COUNTERS, grading_run_execute
 
     started = time.perf_counter()
     run = grading_run_execute(as_of=as_of, shards=1, triggered_by="bench")
@@ -114,19 +114,7 @@ def engine_worker(dsn: str, as_of: dt.date) -> dict[str, Any]:
         "total": round(total, 3),
         "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "hwm_mb": vm_hwm_mb(),
-        "counts": {
-            name: getattr(run, name)
-            for name in (
-                "scored",
-                "assigned",
-                "upgraded",
-                "warned",
-                "downgrade_proposals",
-                "downgraded",
-                "pinned",
-                "unchanged",
-            )
-        },
+        "counts": {name: getattr(run, name) for name in RUN_COUNTERS},
     }
 
 
