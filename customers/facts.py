@@ -3,14 +3,15 @@
 `CustomerMonth` holds, per customer and local month, what a grading run reads of that
 month's counted orders (count, net cents, on-time counts, first and last day, the sum of
 squared gaps between consecutive order days, the distinct categories of the orders and their
-sales lines). On PostgreSQL, statement-level AFTER triggers with transition tables on the
-order and sales-line tables collect the (customer, month) keys a statement touched, from its
-old and new rows, and rebuild those buckets from the orders in one INSERT ... SELECT; inserts
-that come after a bucket's last day (and new lines' categories) are added to it instead. Every
-write path (imports and COPY, the API, the admin, QuerySet.update, refunds, status changes,
-deletions) keeps them exact. The local zone and the counted statuses are read from the one
-`FactsState` row, never hard-coded; `facts_rebuild` builds every bucket again (after a change
-of zone, or to repair). SQLite keeps no facts: the runs read the orders there.
+sales lines), and what the reports and the what-if read of them (the recorded profits' sum in
+cents, the orders without a recorded profit). On PostgreSQL, statement-level AFTER triggers
+with transition tables on the order and sales-line tables collect the (customer, month) keys a
+statement touched, from its old and new rows, and rebuild those buckets from the orders in one
+INSERT ... SELECT; inserts that come after a bucket's last day (and new lines' categories) are
+added to it instead. Every write path (imports and COPY, the API, the admin, QuerySet.update,
+refunds, status changes, deletions) keeps them exact. The local zone and the counted statuses
+are read from the one `FactsState` row, never hard-coded; `facts_rebuild` builds every bucket
+again (after a change of zone, or to repair). SQLite keeps no facts: the runs read the orders there.
 See docs/grading.md, "Customer facts".
 """
 
@@ -64,15 +65,16 @@ def _local_month(column: str) -> str:
 def buckets_insert_sql(source: str, on_conflict: str = "") -> str:
     """INSERT the buckets of the counted orders `source` selects (a statement over `o`).
 
-    `source` yields (customer_id, month, order_no, category_id, day, net_cents, on_time) of
-    counted orders, where `day` is the local day and `month` its month's first day; it may
-    read the variables `zone` and `statuses`. Same-day orders add gaps of 0. `on_conflict`
-    ends the INSERT (the stored bucket is `f`, the new one EXCLUDED).
+    `source` yields (customer_id, month, order_no, category_id, day, net_cents, on_time,
+    profit_cents) of counted orders (`profit_cents` NULL where no profit is recorded), where
+    `day` is the local day and `month` its month's first day; it may read the variables `zone`
+    and `statuses`. Same-day orders add gaps of 0. `on_conflict` ends the INSERT (the stored
+    bucket is `f`, the new one EXCLUDED).
     """
     return f"""
         WITH o AS MATERIALIZED ({source}),
         d AS (
-            SELECT customer_id, month, day, net_cents, on_time,
+            SELECT customer_id, month, day, net_cents, on_time, profit_cents,
                 day - lag(day) OVER (PARTITION BY customer_id, month ORDER BY day) AS gap
             FROM o
         ),
@@ -81,7 +83,9 @@ def buckets_insert_sql(source: str, on_conflict: str = "") -> str:
                 sum(net_cents)::bigint AS net_cents, count(on_time)::integer AS rated,
                 (count(*) FILTER (WHERE on_time))::integer AS on_time,
                 min(day) AS first_day, max(day) AS last_day,
-                coalesce(sum(gap::bigint * gap), 0)::bigint AS gap_squares
+                coalesce(sum(gap::bigint * gap), 0)::bigint AS gap_squares,
+                coalesce(sum(profit_cents), 0)::bigint AS profit_cents,
+                (count(*) - count(profit_cents))::integer AS unknown_profit
             FROM d GROUP BY customer_id, month
         ),
         c AS (
@@ -96,9 +100,10 @@ def buckets_insert_sql(source: str, on_conflict: str = "") -> str:
             ) x GROUP BY customer_id, month
         )
         INSERT INTO {MONTHS} AS f (customer_id, month, orders, net_cents, rated, on_time,
-            first_day, last_day, gap_squares, categories)
+            first_day, last_day, gap_squares, categories, profit_cents, unknown_profit)
         SELECT a.customer_id, a.month, a.orders, a.net_cents, a.rated, a.on_time,
-            a.first_day, a.last_day, a.gap_squares, coalesce(c.cats, '{{}}'::integer[])
+            a.first_day, a.last_day, a.gap_squares, coalesce(c.cats, '{{}}'::integer[]),
+            a.profit_cents, a.unknown_profit
         FROM a LEFT JOIN c USING (customer_id, month)
         {on_conflict}
     """
@@ -108,7 +113,8 @@ def _order_columns(zone: str) -> str:
     """The bucket source's columns of an order `o` (local day in `zone`)."""
     return (
         f"o.order_no, o.category_id, (o.placed_at AT TIME ZONE {zone})::date AS day,"
-        " ((o.amount - o.refunded_amount) * 100)::bigint AS net_cents, o.on_time"
+        " ((o.amount - o.refunded_amount) * 100)::bigint AS net_cents, o.on_time,"
+        " (o.profit * 100)::bigint AS profit_cents"
     )
 
 
@@ -191,7 +197,9 @@ _APPEND_SQL = """
             + (EXCLUDED.first_day - f.last_day)::bigint * (EXCLUDED.first_day - f.last_day),
         categories = CASE WHEN EXCLUDED.categories <@ f.categories THEN f.categories
             ELSE ARRAY(SELECT DISTINCT x FROM unnest(f.categories || EXCLUDED.categories) x
-                ORDER BY x) END
+                ORDER BY x) END,
+        profit_cents = f.profit_cents + EXCLUDED.profit_cents,
+        unknown_profit = f.unknown_profit + EXCLUDED.unknown_profit
 """
 
 

@@ -786,6 +786,11 @@ class CustomerMonth(models.Model):
         help_text=_("Sum over consecutive order days of the month of the squared gap in days."),
     )
     categories = ArrayField(models.IntegerField(), verbose_name=_("categories"))
+    profit_cents = models.BigIntegerField(
+        _("recorded profit in cents"),
+        help_text=_("Sum of the recorded profits of the month's counted orders."),
+    )
+    unknown_profit = models.IntegerField(_("orders without a recorded profit"))
 
     class Meta:
         managed = False

@@ -275,3 +275,54 @@ def test_sales_lines_inserted_together_add_their_categories():
     kept = buckets
     facts.facts_rebuild()
     assert _buckets(customer) == kept
+
+
+def _profits(customer: Customer) -> dict[str, tuple[int, int]]:
+    return {
+        f"{row.month:%Y-%m}": (row.profit_cents, row.unknown_profit)
+        for row in CustomerMonth.objects.filter(customer=customer)
+    }
+
+
+def test_buckets_keep_the_months_profit_and_its_unknown_orders():
+    """Recorded profits summed in cents (losses too), orders without one counted, on every
+    trigger path: the append, the rebuild of a back-dated insert, an update, a deletion and
+    facts_rebuild; each step by hand."""
+    customer = CustomerFactory()
+
+    def order(no, day, profit, **fields):
+        return OrderFactory.build(
+            order_no=no,
+            customer=customer,
+            placed_at=_at(day),
+            amount=Decimal("50.00"),
+            profit=None if profit is None else Decimal(profit),
+            **fields,
+        )
+
+    def insert(*orders):
+        Order.objects.bulk_create(orders)
+
+    insert(order("P1", dt.date(2025, 5, 2), "12.34"), order("P2", dt.date(2025, 5, 3), None))
+    assert _profits(customer) == {"2025-05": (1234, 1)}
+    # Appended after the last day: a loss and another unknown; a cancelled order adds nothing.
+    insert(
+        order("P3", dt.date(2025, 5, 9), "-2.50"),
+        order("P4", dt.date(2025, 5, 9), None),
+        order("P5", dt.date(2025, 5, 10), "99.99", status=Order.Status.CANCELLED),
+    )
+    assert _profits(customer) == {"2025-05": (984, 2)}
+    # Back-dated before the last day (the rebuild) and a new month (an insert).
+    insert(order("P6", dt.date(2025, 5, 1), "0.01"), order("P7", dt.date(2025, 6, 1), None))
+    assert _profits(customer) == {"2025-05": (985, 2), "2025-06": (0, 1)}
+    # A profit recorded later (QuerySet.update), and a deletion.
+    Order.objects.filter(order_no="P2").update(profit=Decimal("1.00"))
+    Order.objects.filter(order_no="P3").delete()
+    assert _profits(customer) == {"2025-05": (1335, 1), "2025-06": (0, 1)}
+    # A refund changes the net amount, never the recorded profit.
+    Order.objects.filter(order_no="P1").update(refunded_amount=Decimal("10.00"))
+    assert _profits(customer) == {"2025-05": (1335, 1), "2025-06": (0, 1)}
+
+    kept = _profits(customer)
+    facts.facts_rebuild()
+    assert _profits(customer) == kept
