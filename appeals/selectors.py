@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from enum import Enum
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -125,6 +126,15 @@ def follow_up_list(*, customer: Customer, limit: int = 50) -> list[FollowUp]:
     )
 
 
+class Unread(Enum):
+    """A value not read yet (as opposed to None, read and absent)."""
+
+    UNREAD = "unread"
+
+
+UNREAD = Unread.UNREAD
+
+
 @dataclass(frozen=True)
 class PendingWarning:
     """A warning or proposed downgrade waiting for the account manager, and its follow-up.
@@ -144,21 +154,20 @@ class PendingWarning:
         return self.follow_up is not None
 
 
-def warning_pending_for_customer(*, customer: Customer) -> PendingWarning | None:
+def warning_pending_for_customer(
+    *, customer: Customer, latest: ScoreSnapshot | Unread | None = UNREAD
+) -> PendingWarning | None:
     """Return the customer's warning or open proposal to follow up, or None (four queries).
 
     The same definition as the queue's `follow_up` need (manager.needs): the latest
     succeeded run warned or proposed a downgrade. An open proposal from an earlier run
-    counts too, so the follow-up can name it.
+    counts too, so the follow-up can name it. `latest`, when given, is the customer's
+    snapshot in their newest succeeded run, with its run
+    (`portal.selectors.snapshot_latest_for_customer`): the warning is read from it, one
+    query fewer, whenever it is the latest run's.
     """
     run = run_get_latest_succeeded()
-    snapshot = (
-        ScoreSnapshot.objects.filter(customer=customer, run=run, action__in=WARNING_ACTIONS)
-        .select_related("grade_before", "grade_after", "computed_grade")
-        .first()
-        if run is not None
-        else None
-    )
+    snapshot = _warning_snapshot(customer=customer, run=run, latest=latest)
     change = (
         GradeChange.objects.filter(customer=customer, status=GradeChange.Status.PROPOSED)
         .select_related("from_grade", "to_grade", "run")
@@ -176,6 +185,24 @@ def warning_pending_for_customer(*, customer: Customer) -> PendingWarning | None
         .first()
     )
     return PendingWarning(run=answered, snapshot=snapshot, change=change, follow_up=follow_up)
+
+
+def _warning_snapshot(
+    *, customer: Customer, run: GradingRun | None, latest: ScoreSnapshot | Unread | None
+) -> ScoreSnapshot | None:
+    """The customer's snapshot in `run` if that run warned them or proposed a downgrade."""
+    if run is None:
+        return None
+    if latest is not UNREAD:
+        if latest is None or latest.run.as_of < run.as_of:
+            return None  # newest first by period: no snapshot in `run`
+        if latest.run_id == run.pk:
+            return latest if latest.action in WARNING_ACTIONS else None
+    return (
+        ScoreSnapshot.objects.filter(customer=customer, run=run, action__in=WARNING_ACTIONS)
+        .select_related("grade_before", "grade_after", "computed_grade")
+        .first()
+    )
 
 
 def appeal_lock_for_customer(*, customer: Customer) -> GradeOverride | None:

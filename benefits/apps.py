@@ -9,8 +9,13 @@ class BenefitsConfig(AppConfig):
     verbose_name = _("Benefits")
 
     def ready(self) -> None:
+        from benefits.models import Benefit, GradeBenefit
         from benefits.reports import SECTIONS
+        from grading.handlers import ladder_changed_on
         from grading.reports import report_register
+
+        # The published ladder shows each grade's benefits (grading.selectors.LADDER_VERSION).
+        ladder_changed_on(Benefit, GradeBenefit)
 
         for section in SECTIONS:
             report_register(section)

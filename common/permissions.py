@@ -18,38 +18,30 @@ docs/operations.md, "Permissions and the cache".
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
-from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save
 
-VERSION_KEY = "auth-permissions-version"
+from common.versions import version, version_key, version_replace
+
+VERSION_NAME = "auth-permissions"
+VERSION_KEY = version_key(VERSION_NAME)
 #: Seconds a user's permission sets stay cached without any change signalled.
 PERMISSIONS_TTL = 600
 
 
 def permissions_version() -> str:
     """The current permissions version (a new one when the cache has none)."""
-    version = cache.get(VERSION_KEY)
-    if version is None:
-        cache.add(VERSION_KEY, uuid.uuid4().hex, None)
-        version = cache.get(VERSION_KEY) or ""
-    return str(version)
+    return version(VERSION_NAME)
 
 
 def permissions_changed() -> None:
     """Make every process read the permission sets afresh: now and when the transaction
     commits (a request between the two may have read the rows before the change)."""
-
-    def bump() -> None:
-        cache.set(VERSION_KEY, uuid.uuid4().hex, None)
-
-    bump()
-    transaction.on_commit(bump)
+    version_replace(VERSION_NAME)
 
 
 class CachedModelBackend(ModelBackend):

@@ -88,6 +88,15 @@ def scheme_get_by_name(name: str) -> GradingScheme:
     return scheme
 
 
+#: What the portal and the manager's queue read about the grades on every page (the grades,
+#: the active scheme's rungs, the benefits they carry) is kept in the cache under this version
+#: (`common.versions`), replaced whenever one of those rows is saved or deleted
+#: (`grading.handlers.ladder_changed`). docs/operations.md, "Caches".
+LADDER_VERSION = "grading-ladder"
+#: Seconds a cached ladder lives at most: a change made past the ORM's signals shows by then.
+LADDER_TTL = 300
+
+
 def run_get_latest_succeeded(*, as_of: dt.date | None = None) -> GradingRun | None:
     """Return the newest succeeded run (of the given period, when set)."""
     runs = GradingRun.objects.filter(status=GradingRun.Status.SUCCEEDED).select_related("scheme")

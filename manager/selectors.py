@@ -15,13 +15,16 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import OuterRef, QuerySet, Subquery
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from appeals.labels import grade_label
 from appeals.models import Appeal, FollowUp, QueueNeeds
+from common.versions import versioned
 from customers.search import customer_search
 from customers.selectors import scope_for_user
 from grading.models import Grade
+from grading.selectors import LADDER_TTL, LADDER_VERSION
 from manager.needs import (
     CLOSE_TO_NEXT_POINTS,
     RECENT_UPGRADE_DAYS,
@@ -109,5 +112,14 @@ def appeal_due_at(filed_at: dt.datetime | None) -> dt.datetime | None:
 
 
 def grade_choices() -> list[tuple[str, str]]:
-    """Return (code, translated name) of every grade, best first, for the queue's filter."""
-    return [(g.code, grade_label(g)) for g in Grade.objects.order_by("-rank").only("code", "name")]
+    """Return (code, translated name) of every grade, best first, for the queue's filter.
+
+    Kept in the cache per language until a grade changes (`LADDER_VERSION`).
+    """
+
+    def read() -> list[tuple[str, str]]:
+        grades = Grade.objects.order_by("-rank").only("code", "name")
+        return [(g.code, grade_label(g)) for g in grades]
+
+    language = translation.get_language() or ""
+    return versioned(LADDER_VERSION, f"grade-choices:{language}", read, ttl=LADDER_TTL)

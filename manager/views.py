@@ -157,7 +157,10 @@ def queue_export(request: HttpRequest) -> StreamingHttpResponse:
 @manager_view
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     customer = get_object_or_404(customer_list_for_user(user=request.user), pk=pk)
-    pending = selectors.warning_pending_for_customer(customer=customer)
+    explanation = portal_selectors.grade_explanation_for_customer(
+        customer=customer, today=timezone.localdate()
+    )
+    pending = selectors.warning_pending_for_customer(customer=customer, latest=explanation.snapshot)
     initial = {"kind": "warning"} if pending is not None and not pending.followed_up else {}
     form = FollowUpForm(request.POST or None, initial=initial)
     if request.method == "POST":
@@ -173,9 +176,6 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 messages.success(request, _("Follow-up recorded."))
                 return redirect("manager:customer", pk=customer.pk)
-    explanation = portal_selectors.grade_explanation_for_customer(
-        customer=customer, today=timezone.localdate()
-    )
     return render(
         request,
         "manager/customer.html",

@@ -13,10 +13,12 @@ from decimal import Decimal
 
 from django.core.cache import cache
 from django.db.models import Min, Q
+from django.utils import timezone
 
 from appeals.labels import grade_label
 from benefits.models import Benefit
 from benefits.selectors import benefit_catalog_by_grade
+from common.versions import versioned
 from customers.models import Customer
 from grading.labels import run_period
 from grading.models import (
@@ -30,7 +32,7 @@ from grading.models import (
     SchemeGrade,
     ScoreSnapshot,
 )
-from grading.selectors import provisional_upgrade_latest
+from grading.selectors import LADDER_TTL, LADDER_VERSION, provisional_upgrade_latest
 from portal.explain import (
     CutPoints,
     Dimension,
@@ -78,13 +80,24 @@ class GradeExplanation:
 
 
 def ladder_published() -> list[Rung]:
-    """Return the active scheme's ladder, best grade first, with each grade's benefits."""
+    """Return the active scheme's ladder, best grade first, with each grade's benefits today.
+
+    Kept in the cache until a grade, scheme, rung or benefit changes (`LADDER_VERSION`): every
+    portal home and manager's customer page shows it.
+    """
+    today = timezone.localdate()
+    return versioned(
+        LADDER_VERSION, f"ladder:{today:%Y-%m-%d}", lambda: _ladder_read(today), ttl=LADDER_TTL
+    )
+
+
+def _ladder_read(today: dt.date) -> list[Rung]:
     rungs = list(
         SchemeGrade.objects.filter(scheme__status=GradingScheme.Status.ACTIVE)
         .select_related("grade")
         .order_by("-grade__rank")
     )
-    benefits = benefit_catalog_by_grade()
+    benefits = benefit_catalog_by_grade(today=today)
     return [
         Rung(
             grade=r.grade,

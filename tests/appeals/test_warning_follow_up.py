@@ -122,3 +122,63 @@ def test_the_manager_page_records_it_and_shows_the_proposal_not_the_next_grade(c
     assert 'data-testid="followed-up"' in page
     assert "Check in January." in page
     assert not QueueNeeds.objects.get(customer=customer).flag_follow_up
+
+
+def _older_warning_only(customer):
+    older = run_for(dt.date(2026, 10, 1))
+    snapshot(customer, older, grade_code="key", composite=45.0, action="warn")
+    run_for(dt.date(2026, 11, 1))
+
+
+def _latest_kept(customer):
+    snapshot(customer, run_for(dt.date(2026, 10, 1)), grade_code="key", action="warn")
+    snapshot(customer, run_for(dt.date(2026, 11, 1)), grade_code="key", action="keep")
+
+
+def _latest_warned(customer):
+    snapshot(customer, run_for(dt.date(2026, 11, 1)), grade_code="key", action="warn")
+
+
+def _open_proposal_of_an_older_run(customer):
+    downgrade(customer, status=GradeChange.Status.PROPOSED, as_of=dt.date(2026, 10, 1))
+    snapshot(customer, run_for(dt.date(2026, 11, 1)), grade_code="key", action="keep")
+
+
+def _another_scheme_graded_the_period_later(customer):
+    """The newest run of the period (another scheme's, finished later) did not grade them."""
+    from grading.services.schemes import scheme_revise
+
+    first = run_for(dt.date(2026, 11, 1))
+    snapshot(customer, first, grade_code="key", action="warn")
+    first.pk = None
+    first.scheme = scheme_revise(scheme=first.scheme, by=None)
+    first.finished_at = timezone.now() + dt.timedelta(minutes=5)
+    first.save()
+
+
+@pytest.mark.parametrize(
+    "history",
+    [
+        lambda customer: None,
+        _older_warning_only,
+        _latest_kept,
+        _latest_warned,
+        _open_proposal_of_an_older_run,
+        _another_scheme_graded_the_period_later,
+    ],
+    ids=["never graded", "older warning", "kept", "warned", "older proposal", "other scheme"],
+)
+@pytest.mark.django_db
+def test_the_pending_warning_read_from_the_page_s_snapshot_is_the_one_read_alone(alice, history):
+    """The manager's customer page passes the snapshot its explanation read: same answer."""
+    from portal.selectors import snapshot_latest_for_customer
+
+    customer = CustomerFactory(account_manager=alice)
+    set_grade(customer, "key")
+    history(customer)
+    latest = snapshot_latest_for_customer(customer=customer)
+
+    alone = warning_pending_for_customer(customer=customer)
+    shared = warning_pending_for_customer(customer=customer, latest=latest)
+
+    assert shared == alone
