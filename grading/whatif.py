@@ -60,6 +60,7 @@ from grading.reports import (
     numeric_columns,
     percent,
     revenue_share_columns,
+    window_money_sql,
 )
 from grading.scoring import FACT_COLUMNS, score_facts
 from grading.scoring import inputs as col
@@ -513,9 +514,24 @@ def _tables(*, scheme: GradingScheme, as_of: dt.date, figures: WhatIfFigures) ->
 def _window_profit(*, as_of: dt.date, window_days: int) -> pd.Series:
     """Return the profit of each customer's counted orders in the window, by customer_id.
 
-    One grouped query (profit is not a scoring input, so the scores frame lacks it); orders
+    One grouped query (profit is not a scoring input, so the scores frame lacks it), over the
+    customer facts where they can be read (`grading.reports.window_money_sql`: the window's
+    whole months from their buckets, one binary COPY), else over the window's orders; orders
     with no recorded profit count as 0, as in `benefits.reports.cost_to_serve`.
     """
+    money_sql = window_money_sql(as_of=as_of, window_days=window_days)
+    if money_sql is not None:
+        sql, params = money_sql
+        cents = numeric_columns(
+            f"SELECT customer_id, sum(profit_cents)::bigint FROM ({sql}) w GROUP BY customer_id",
+            params,
+            [("customer_id", "i8"), ("profit_cents", "i8")],
+        )
+        return pd.Series(
+            cents["profit_cents"] / 100,
+            index=pd.Index(cents["customer_id"], dtype="int64"),
+            dtype="float64",
+        )
     start = local_midnight(as_of - dt.timedelta(days=window_days))
     rows = list(
         Order.objects.filter(

@@ -16,8 +16,10 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from common.dates import local_midnight
 from customers import facts
-from customers.models import Order, SalesLine
+from customers.models import CustomerMonth, Order, SalesLine
+from grading import reports
 from grading.pipeline import extract
 from grading.pipeline.backends import postgresql
 from grading.scoring import ScoringParams
@@ -160,6 +162,8 @@ days = st.one_of(
     st.integers(-500, 3).map(lambda offset: AS_OF + dt.timedelta(days=offset)),
 )
 statuses = st.sampled_from(list(Order.Status))
+#: A recorded profit in cents (a loss too), or none recorded.
+profits = st.one_of(st.none(), st.integers(-5_000, 20_000))
 inserts = st.tuples(
     st.just("insert"),
     st.integers(0, 2),
@@ -169,6 +173,7 @@ inserts = st.tuples(
     st.one_of(st.none(), st.integers(0, 3)),
     statuses,
     st.one_of(st.none(), st.booleans()),
+    profits,
 )
 #: One multi-row INSERT of orders placed a few days after (or, negative, before) the latest
 #: order of their customer: mostly appends to the customer's last bucket or a new month (the
@@ -184,6 +189,7 @@ appends = st.tuples(
             st.one_of(st.none(), st.integers(0, 3)),
             statuses,
             st.one_of(st.none(), st.booleans()),
+            profits,
         ),
         min_size=1,
         max_size=6,
@@ -195,6 +201,7 @@ edits = st.one_of(
     appends,
     st.tuples(st.just("refund"), st.integers(0, 30), st.integers(0, 100)),
     st.tuples(st.just("status"), st.integers(0, 30), statuses),
+    st.tuples(st.just("profit"), st.integers(0, 30), profits),
     st.tuples(st.just("move"), st.integers(0, 30), days, st.integers(0, 23)),
     st.tuples(st.just("customer"), st.integers(0, 30), st.integers(0, 2)),
     st.tuples(st.just("line"), st.integers(0, 30), st.one_of(st.none(), st.integers(0, 3))),
@@ -205,7 +212,7 @@ edits = st.one_of(
 def _apply(write: tuple, customers: list, categories: list) -> None:
     kind = write[0]
     if kind == "insert":
-        _, who, day, hour, cents, category, status, on_time = write
+        _, who, day, hour, cents, category, status, on_time, profit = write
         OrderFactory(
             customer=customers[who],
             placed_at=_at(day, hour),
@@ -213,6 +220,7 @@ def _apply(write: tuple, customers: list, categories: list) -> None:
             category=None if category is None else categories[category],
             status=status,
             on_time=on_time,
+            profit=None if profit is None else Decimal(profit) / 100,
         )
         return
     if kind == "append":
@@ -222,7 +230,7 @@ def _apply(write: tuple, customers: list, categories: list) -> None:
             .values_list("customer", "latest")
         )
         new = []
-        for who, offset, hour, cents, category, status, on_time in write[1]:
+        for who, offset, hour, cents, category, status, on_time, profit in write[1]:
             customer = customers[who]
             after = latest.get(customer.pk)
             base = AS_OF - dt.timedelta(days=40) if after is None else timezone.localdate(after)
@@ -234,6 +242,7 @@ def _apply(write: tuple, customers: list, categories: list) -> None:
                     category=None if category is None else categories[category],
                     status=status,
                     on_time=on_time,
+                    profit=None if profit is None else Decimal(profit) / 100,
                 )
             )
         Order.objects.bulk_create(new)
@@ -248,6 +257,8 @@ def _apply(write: tuple, customers: list, categories: list) -> None:
         orders.update(refunded_amount=(order.amount * write[2] / 100).quantize(Decimal("0.01")))
     elif kind == "status":
         orders.update(status=write[2])
+    elif kind == "profit":
+        orders.update(profit=None if write[2] is None else Decimal(write[2]) / 100)
     elif kind == "move":
         order = orders.get()
         order.placed_at = _at(write[2], write[3])
@@ -292,7 +303,63 @@ def test_random_writes_keep_the_facts_equal_to_the_orders(new_york, first, then,
             _apply(write, customers, categories)
         kept, orders = _both(params=params)
         pd.testing.assert_frame_equal(kept, orders, check_exact=True)
+        assert _bucket_profits() == _order_profits()
+        assert _window_money(window) == _order_window_money(window)
         transaction.set_rollback(True)
+
+
+def _bucket_profits() -> dict[tuple, tuple[int, int]]:
+    return {
+        (row.customer_id, row.month): (row.profit_cents, row.unknown_profit)
+        for row in CustomerMonth.objects.all()
+    }
+
+
+def _counted_orders():
+    return Order.objects.filter(status__in=[str(s) for s in Order.COUNTED_STATUSES])
+
+
+def _order_profits() -> dict[tuple, tuple[int, int]]:
+    """Each (customer, local month)'s recorded profit in cents and unknown orders, by hand."""
+    sums: dict[tuple, tuple[int, int]] = {}
+    for order in _counted_orders():
+        key = (order.customer_id, timezone.localdate(order.placed_at).replace(day=1))
+        profit, unknown = sums.get(key, (0, 0))
+        if order.profit is None:
+            sums[key] = (profit, unknown + 1)
+        else:
+            sums[key] = (profit + int(order.profit * 100), unknown)
+    return sums
+
+
+def _window_money(window: int) -> dict[int, tuple[int, int, int]]:
+    money_sql = reports.window_money_sql(as_of=AS_OF, window_days=window)
+    assert money_sql is not None
+    sql, params = money_sql
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT customer_id, sum(net_cents), sum(profit_cents), sum(unknown_profit)"
+            f" FROM ({sql}) w GROUP BY customer_id",
+            params,
+        )
+        return {row[0]: (int(row[1]), int(row[2]), int(row[3])) for row in cursor.fetchall()}
+
+
+def _order_window_money(window: int) -> dict[int, tuple[int, int, int]]:
+    """Each customer's window net cents, profit cents and unknown orders, from the orders."""
+    start = local_midnight(AS_OF - dt.timedelta(days=window))
+    sums: dict[int, tuple[int, int, int]] = {}
+    for order in _counted_orders().filter(
+        placed_at__gte=start, placed_at__lt=local_midnight(AS_OF)
+    ):
+        net, profit, unknown = sums.get(order.customer_id, (0, 0, 0))
+        net += int((order.amount - order.refunded_amount) * 100)
+        if order.profit is None:
+            unknown += 1
+        else:
+            profit += int(order.profit * 100)
+        sums[order.customer_id] = (net, profit, unknown)
+    return sums
 
 
 def test_facts_check_finds_a_bucket_that_went_wrong(capsys):

@@ -161,3 +161,52 @@ def test_admin_links_to_reports_and_what_if(client, ops, scheme):
     opened = client.get(button)
     assert opened.status_code == 302
     assert opened["Location"] == f"/reports/what-if/{scheme.pk}/"
+
+
+@pytest.mark.django_db
+def test_window_revenue_and_profit_from_the_customer_facts_equal_the_orders(scheme, monkeypatch):
+    """On PostgreSQL the window's money per grade (reports) and per customer (what-if) is
+    read from the customer facts' buckets of the whole months plus the orders of the window's
+    partial months; it equals reading every order of the window. Elsewhere the facts are
+    not used."""
+    from customers.models import Order
+    from grading import whatif
+
+    as_of = dt.date(2026, 4, 17)  # the window starts and ends mid-month
+    start = as_of - dt.timedelta(days=scheme.window_days)
+    days = [
+        start - dt.timedelta(days=1),  # before the window: left out
+        start,
+        start + dt.timedelta(days=3),
+        dt.date(2025, 12, 1),
+        dt.date(2025, 12, 31),
+        dt.date(2026, 4, 1),
+        as_of - dt.timedelta(days=1),
+        as_of,  # the as-of day itself: left out
+    ]
+    for n, code in enumerate(("A", "B", "C")):
+        customer = CustomerFactory(code=code)
+        for i, day in enumerate(days):
+            OrderFactory(
+                customer=customer,
+                placed_at=at(day, 1 + 11 * (i % 2)),
+                amount=Decimal(100 + 10 * i + n),
+                refunded_amount=Decimal("1.50") if i == 2 else Decimal(0),
+                profit=None if (i + n) % 3 == 0 else Decimal(f"{(i - 3) * 7 + n}.25"),
+                status=Order.Status.CANCELLED if (i, n) == (3, 1) else Order.Status.PAID,
+            )
+    run = grading_run_execute(as_of=as_of, scheme=scheme)
+
+    facts_read = reports.window_money_sql(as_of=as_of, window_days=scheme.window_days)
+    from django.db import connection
+
+    assert (facts_read is not None) == (connection.vendor == "postgresql")
+    kept = reports.window_orders_by_grade(run=run)
+    profits = whatif._window_profit(as_of=as_of, window_days=scheme.window_days)
+    monkeypatch.setattr(reports, "window_money_sql", lambda **kwargs: None)
+    monkeypatch.setattr(whatif, "window_money_sql", lambda **kwargs: None)
+
+    assert kept == reports.window_orders_by_grade(run=run)
+    assert sum(g["unknown_profit"] for g in kept.values()) == 6  # (i + n) % 3 == 0, i in 1..6
+    orders = whatif._window_profit(as_of=as_of, window_days=scheme.window_days)
+    assert profits.sort_index().to_dict() == orders.sort_index().to_dict()
