@@ -336,7 +336,3 @@ class QueueNeeds(models.Model):
     @property
     def name(self) -> str:
         return self.customer.name
-
-    @property
-    def grade_state(self) -> object:
-        return getattr(self.customer, "grade_state", None)

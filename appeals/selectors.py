@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from enum import Enum
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -19,6 +18,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from appeals.models import Appeal, AppealEvent, Evidence, FollowUp, QueueNeeds
+from common.sentinels import UNREAD, Unread
 from customers.models import Customer
 from customers.selectors import scope_for_user
 from grading.models import GradeChange, GradeOverride, GradingRun, ScoreSnapshot
@@ -124,15 +124,6 @@ def follow_up_list(*, customer: Customer, limit: int = 50) -> list[FollowUp]:
         .select_related("author")
         .order_by("-created_at", "-id")[:limit]
     )
-
-
-class Unread(Enum):
-    """A value not read yet (as opposed to None, read and absent)."""
-
-    UNREAD = "unread"
-
-
-UNREAD = Unread.UNREAD
 
 
 @dataclass(frozen=True)

@@ -34,10 +34,13 @@ from django.utils.translation import gettext as _
 from benefits.exceptions import BenefitNotFound
 from benefits.models import Benefit, GradeBenefit, GrowthTask, Recommendation, Redemption
 from benefits.periods import period_key
+from common.sentinels import UNREAD, Unread
 from common.translated import localized
+from common.versions import versioned
 from customers.models import Customer, PointsEntry, ServiceTicket
 from customers.selectors import scope_for_user
 from grading.models import CustomerGrade, Grade
+from grading.selectors import LADDER_TTL, LADDER_VERSION
 
 if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper
@@ -63,9 +66,20 @@ def benefit_list() -> QuerySet[Benefit]:
 def benefit_catalog_by_grade(*, today: dt.date | None = None) -> dict[int, list[Benefit]]:
     """Return {grade id: benefits available today}, for publishing every grade's benefits.
 
-    One query; benefits switched off or outside their validity are left out.
+    One query, kept in the cache until a benefit or a grade's benefits change
+    (`grading.selectors.LADDER_VERSION`; docs/operations.md, "Caches"); benefits switched
+    off or outside their validity are left out, each grade's by name.
     """
-    today = today or timezone.localdate()
+    day = today or timezone.localdate()
+    return versioned(
+        LADDER_VERSION,
+        f"benefit-catalog:{day:%Y-%m-%d}",
+        lambda: _catalog_read(day),
+        ttl=LADDER_TTL,
+    )
+
+
+def _catalog_read(today: dt.date) -> dict[int, list[Benefit]]:
     links = (
         GradeBenefit.objects.filter(benefit__is_active=True)
         .filter(Q(benefit__valid_from__isnull=True) | Q(benefit__valid_from__lte=today))
@@ -104,25 +118,26 @@ def customer_current_grade(customer: Customer | int) -> Grade | None:
 
 
 def entitlement_list_for_customer(
-    *, customer: Customer | int, today: dt.date | None = None
+    *,
+    customer: Customer | int,
+    today: dt.date | None = None,
+    grade: Grade | Unread | None = UNREAD,
 ) -> list[Entitlement]:
     """Return what the customer may redeem today: their current grade's benefits and use.
 
-    Three queries (grade, benefits, this period's redemption counts). A customer with no
-    grade yet has no entitlements; a benefit switched off or outside its validity is left
-    out. Used-up benefits stay in the list with `remaining` 0.
+    One query for this period's redemption counts, the grade's benefits coming from the
+    cached catalog (`benefit_catalog_by_grade`), and one for the customer's grade unless
+    the caller has just read it (`grade`, None for none). A customer with no grade yet has
+    no entitlements; a benefit switched off or outside its validity is left out. Used-up
+    benefits stay in the list with `remaining` 0.
     """
     today = today or timezone.localdate()
     customer_id = customer if isinstance(customer, int) else customer.pk
-    grade = customer_current_grade(customer_id)
+    if isinstance(grade, Unread):
+        grade = customer_current_grade(customer_id)
     if grade is None:
         return []
-    benefits = list(
-        Benefit.objects.filter(grade_links__grade=grade, is_active=True)
-        .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=today))
-        .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=today))
-        .order_by("name")
-    )
+    benefits = benefit_catalog_by_grade(today=today).get(grade.pk, [])
     keys = {b.pk: period_key(b.period, today) for b in benefits}
     used = {
         (benefit_id, key): n

@@ -72,15 +72,16 @@ def customer_queue_for_user(
     `recommend` (an open related-category recommendation from the nudge job); `urgency`
     is the sum of their weights (manager.needs.WEIGHTS). Ordered by urgency (most urgent
     first), then value (grade rank, highest first, ungraded last), then code: the order of
-    the table's index. Rows carry `code`, `name`, `grade_state`, `composite` and
-    `account_manager` like the customers they stand for, and `last_contact_at` (the latest
-    follow-up) and `appeal_filed_at` (the oldest open appeal; its answer is due
-    APPEAL_REVIEW_SLA_DAYS later, `appeal_due_at`), one correlated subquery per row of
-    the page.
+    the table's index. Rows carry `code`, `name`, `grade` (the customer's grade, kept in
+    the table and checked with the rest: one join fewer than through the grade state),
+    `composite` and `account_manager` like the customers they stand for, and
+    `last_contact_at` (the latest follow-up) and `appeal_filed_at` (the oldest open appeal;
+    its answer is due APPEAL_REVIEW_SLA_DAYS later, `appeal_due_at`), one correlated
+    subquery per row of the page.
     """
     queue_needs_refresh_due(now=now)
     rows = scope_for_user(QueueNeeds.objects.all(), user=user).select_related(
-        "customer__grade_state__grade", "account_manager"
+        "customer", "grade", "account_manager"
     )
     if flag in FLAG_CODES:
         rows = rows.filter(**{f"flag_{flag}": True})

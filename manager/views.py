@@ -137,13 +137,12 @@ def queue_export(request: HttpRequest) -> StreamingHttpResponse:
     def lines() -> Iterator[str]:
         yield writer.writerow(header)
         for c in rows.iterator(chunk_size=2000):
-            state = getattr(c, "grade_state", None)
             composite = getattr(c, "composite", None)  # annotated by the queue
             yield writer.writerow(
                 [
                     _cell(c.code),
                     _cell(c.name),
-                    _cell(grade_label(state.grade)) if state else "",
+                    _cell(grade_label(c.grade)) if c.grade_id else "",
                     "" if composite is None else f"{composite:.2f}",
                     c.account_manager.get_username() if c.account_manager else "",
                     *[int(getattr(c, f"flag_{f.code}")) for f in FLAGS],

@@ -87,7 +87,8 @@ def home(request: HttpRequest, customer: Customer) -> HttpResponse:
         "portal/home.html",
         customer,
         explanation=explanation,
-        entitlements=entitlement_list_for_customer(customer=customer),
+        # The grade the explanation read with the customer, this request.
+        entitlements=entitlement_list_for_customer(customer=customer, grade=explanation.grade),
         redemptions=redemption_list_for_customer(customer=customer, limit=10),
         appealable=list(selectors.appealable_change_list(customer=customer)[:5]),
         open_appeals=list(

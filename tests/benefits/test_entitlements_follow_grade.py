@@ -124,3 +124,17 @@ def test_an_accepted_appeal_gives_the_restored_grades_benefits_back(alice, ops, 
 
     assert _grade(customer) == "key"
     assert "key-coupon" in _entitled(customer, dt.date(2026, 11, 2))
+
+
+@pytest.mark.django_db
+def test_the_grade_the_caller_read_gives_the_same_entitlements(key_coupon):
+    """The portal home passes the grade its explanation read: one query fewer, same list."""
+    graded = CustomerFactory(code="GRADED")
+    set_grade(graded, "key")
+    ungraded = CustomerFactory(code="UNGRADED")
+    day = dt.date(2026, 11, 2)
+
+    assert entitlement_list_for_customer(
+        customer=graded, today=day, grade=Grade.objects.get(code="key")
+    ) == entitlement_list_for_customer(customer=graded, today=day)
+    assert entitlement_list_for_customer(customer=ungraded, today=day, grade=None) == []

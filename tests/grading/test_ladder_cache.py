@@ -31,7 +31,8 @@ def rung(code: str):
 
 def rename_key() -> Callable[[], bool]:
     key = Grade.objects.get(code="key")
-    key.name_en = "Key account"
+    with translation.override("en"):
+        key.name = "Key account"  # the English column (modeltranslation)
     key.save()
     return lambda: rung("key").grade.name == "Key account"
 
@@ -110,7 +111,7 @@ def test_the_ladder_is_read_once_then_comes_from_the_cache(lounge, django_assert
     with django_assert_num_queries(0):
         ladder = ladder_published()
 
-    assert [r.grade.code for r in ladder][0] == "strategic"
+    assert ladder[0].grade.code == "strategic"
     assert "lounge" in {b.code for b in rung("key").benefits}
 
 
@@ -143,3 +144,25 @@ def test_the_queue_s_grade_names_are_kept_per_language_and_follow_a_rename(
     key.save()
 
     assert dict(grade_choices())["key"] == "Key account"
+
+
+def test_a_customer_s_entitlements_follow_the_cached_catalog(lounge):
+    from benefits.selectors import entitlement_list_for_customer
+    from tests.benefits.factories import set_grade
+    from tests.customers.factories import CustomerFactory
+
+    customer = CustomerFactory()
+    set_grade(customer, "key")
+    key = Grade.objects.get(code="key")
+
+    def entitled() -> set[str]:
+        return {e.benefit.code for e in entitlement_list_for_customer(customer=customer)}
+
+    assert "lounge" in entitled()
+    assert entitlement_list_for_customer(customer=customer, grade=key) == (
+        entitlement_list_for_customer(customer=customer)
+    )
+
+    switch_a_benefit_off()
+
+    assert "lounge" not in entitled()
