@@ -102,7 +102,8 @@ _REFUSED_OUTCOMES = (
     ("keep", "changed_during_run"),
 )
 
-#: load.state: 0 no state write needed, 1 write intended, 2 written.
+#: load.state: 0 no state write needed, 1 write intended, 2 written (marked only when a write
+#: was refused: `_states_write`).
 _NO_WRITE, _INTENDED, _WRITTEN = 0, 1, 2
 
 
@@ -210,15 +211,24 @@ def write_results(
     backends.current().customers_hold(_LOAD_TABLE, len(scores))
 
     intended = int(np.count_nonzero(states == _INTENDED))
-    written = _states_write(run=run, labels=labels["action"], now=now)
+    written = _states_write(run=run, labels=labels["action"], now=now, intended=intended)
     refused = intended - written
     if refused:
         _refused_record(labels=labels)
 
-    _history_write(run=run, labels=labels["action"], rule_labels=labels["rule"], now=now)
+    # The run's own snapshot partition, made now when it has none (PostgreSQL): then no row
+    # of this run was ever committed, so its changes go in without conflict handling.
+    fresh = partitions.partition_fresh(run.pk)
+    _history_write(
+        run=run,
+        labels=labels["action"],
+        rule_labels=labels["rule"],
+        now=now,
+        first_write=fresh is not None,
+    )
     # Last: a run's new partition is attached here, and the attach's lock on the snapshot
     # table is held until the commit (it blocks no reader, only another attach or detach).
-    snapshots = _snapshots_insert(run=run, labels=labels)
+    snapshots = _snapshots_insert(run=run, labels=labels, fresh=fresh)
     with connection.cursor() as cursor:
         if refused:
             cursor.execute(f"SELECT action, count(*) FROM {_LOAD_TABLE} GROUP BY action")
@@ -325,14 +335,18 @@ def _code_in(
 # ------------------------------------------------------------------------------ the writes
 
 
-def _states_write(*, run: GradingRun, labels: Sequence[str], now: dt.datetime) -> int:
+def _states_write(
+    *, run: GradingRun, labels: Sequence[str], now: dt.datetime, intended: int
+) -> int:
     """Write the intended grade states and mark the rows written; return how many.
 
     First grades are inserted where no state row exists yet (one created since the extract,
     by an override, wins). Every other intended row is one guarded UPDATE: the customer is
     not pinned (`PIN_GUARD`) and still has the grade the run decided from; a pin or lock
     only resets its counter. RETURNING names the rows written, which the backend marks in
-    the load table (on PostgreSQL in the same statement).
+    the load table when fewer than the `intended` rows were written: the marks tell
+    `_refused_record` the refused ones, and nothing reads them otherwise (on PostgreSQL the
+    load table is then left as it is).
     """
     g, s = GRADE_STATES, GRADE_STATES.c
     moves = _code_in("l.action", labels, _MOVES)
@@ -365,6 +379,7 @@ def _states_write(*, run: GradingRun, labels: Sequence[str], now: dt.datetime) -
         ],
         table=_LOAD_TABLE,
         assignment=f"state = {_WRITTEN}",
+        expected=intended,
     )
 
 
@@ -399,13 +414,14 @@ def _refused_record(*, labels: dict[str, list[str]]) -> None:
         )
 
 
-def _snapshots_insert(*, run: GradingRun, labels: dict[str, list[str]]) -> int:
+def _snapshots_insert(*, run: GradingRun, labels: dict[str, list[str]], fresh: str | None) -> int:
     """Insert the batch's snapshots from the load table; return how many were new.
 
     On a partitioned PostgreSQL table, a run with no partition yet (a single-process run's
-    first write) loads a new table of its own, unindexed, then indexes and attaches it
-    (`grading.pipeline.partitions`); otherwise the rows go through the snapshot table and
-    skip those already written.
+    first write) loads the new table of its own that `write_results` made (`fresh`,
+    `partitions.partition_fresh`), unindexed, then indexes and attaches it
+    (`grading.pipeline.partitions`); otherwise (`fresh` is None) the rows go through the
+    snapshot table and skip those already written.
     """
     decode = backends.current().decode
     select: list[str] = ["%s", "customer_id", "NULLIF(recency_days, -1)"]
@@ -443,7 +459,6 @@ def _snapshots_insert(*, run: GradingRun, labels: dict[str, list[str]]) -> int:
         c.periods_under,
     ]
     select_sql = f"SELECT {', '.join(select)} FROM {_LOAD_TABLE}"
-    fresh = partitions.partition_fresh(run.pk)
     if fresh is None:
         return _insert_ignore(str(SNAPSHOTS), columns, select_sql, params)
     with connection.cursor() as cursor:
@@ -463,13 +478,20 @@ CHANGE_ACTIONS = {
 
 
 def _history_write(
-    *, run: GradingRun, labels: Sequence[str], rule_labels: Sequence[str], now: dt.datetime
+    *,
+    run: GradingRun,
+    labels: Sequence[str],
+    rule_labels: Sequence[str],
+    now: dt.datetime,
+    first_write: bool,
 ) -> None:
     """Write the batch's changes and their audit rows, after `_states_write`.
 
     Reads the load table (action and rule as codes of `labels` and `rule_labels`), where a
     change action is left only on rows whose state write happened: an applied change has
     exactly one audit row, and an upgrade supersedes a proposal only when it was applied.
+    `first_write`: no row of this run can exist yet (its snapshot partition was made by this
+    transaction), so the backend may insert without skipping conflicts.
     """
     decode = backends.current().decode
     is_change = _code_in("action", labels, CHANGE_ACTIONS)
@@ -529,5 +551,10 @@ def _history_write(
                 ],
             )
     backends.current().changes_insert(
-        change_columns, change_select, change_params, run_id=run.pk, now=now
+        change_columns,
+        change_select,
+        change_params,
+        run_id=run.pk,
+        now=now,
+        first_write=first_write,
     )

@@ -8,6 +8,7 @@ import psycopg
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from common.models import Notification
@@ -86,6 +87,38 @@ def test_a_pin_set_after_the_extract_is_kept_and_recorded_as_what_happened(monke
     assert (run.upgraded, run.pinned) == (moved, 2)
     assert GradeAuditEntry.objects.filter(run=run).count() == moved
     assert grades_check(run_ids=[first.pk, run.pk]) == []
+
+
+def _load_table_marks(queries):
+    return [
+        q["sql"] for q in queries if q["sql"].startswith("UPDATE tierhub_snapshot_load SET state")
+    ]
+
+
+@pytest.mark.django_db
+def test_the_load_table_is_marked_only_when_a_state_write_was_refused(monkeypatch, ops):
+    """On PostgreSQL the written rows are marked in the run's load table only to tell the
+    refused ones apart (`write._states_write`): a run with none leaves it as loaded, one
+    with a pin landed after the extract marks it (and the test above shows the marks
+    matter)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite marks the written rows whatever happens")
+    customers = {c.code: c for c in _population()}
+    with CaptureQueriesContext(connection) as plain:
+        grading_run_execute(as_of=AS_OF)
+    CustomerGrade.objects.update(grade=grade("basic"))  # so that the next run upgrades
+    _pins_after_the_extract(
+        monkeypatch,
+        lambda: grade_override_set(
+            customer=customers["P3"], grade=grade("basic"), reason="VIP", expires_on=None, by=ops
+        ),
+    )
+    with CaptureQueriesContext(connection) as refused:
+        run = grading_run_execute(as_of=NEXT)
+
+    assert _load_table_marks(plain.captured_queries) == []
+    assert ScoreSnapshot.objects.get(run=run, customer=customers["P3"]).action == "pinned"
+    assert len(_load_table_marks(refused.captured_queries)) == 1
 
 
 @pytest.mark.django_db

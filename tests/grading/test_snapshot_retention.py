@@ -199,6 +199,62 @@ def test_a_run_whose_partition_exists_writes_through_the_table_and_skips_written
     assert _rows(again) == before
 
 
+def _change_inserts(queries):
+    return [q["sql"] for q in queries if "INSERT INTO grading_gradechange" in q["sql"]]
+
+
+def _resumed_with_one_change_kept():
+    """A first run, then everything of it undone but one customer's change and audit row
+    (their snapshot and grade state too, so the resumed run assigns them again); the run
+    marked failed. Its partition stays (empty)."""
+    _population()
+    with CaptureQueriesContext(connection) as first:
+        run = grading_run_execute(as_of=MONTHS[-1])
+    kept = GradeChange.objects.filter(run=run).order_by("customer_id").first().customer_id
+    _lose_writes(exclude=kept)
+    ScoreSnapshot.objects.filter(customer_id=kept).delete()
+    CustomerGrade.objects.filter(customer_id=kept).delete()
+    GradingRun.objects.filter(pk=run.pk).update(status=GradingRun.Status.FAILED)
+    return run, _change_inserts(first.captured_queries)
+
+
+@postgresql
+@pytest.mark.django_db
+def test_a_first_write_inserts_changes_plainly_and_a_resumed_run_skips_those_it_wrote():
+    """The run that makes its partition inserts its changes without ON CONFLICT (none of
+    its rows can exist); a resumed run, whose partition exists, skips the changes it wrote
+    before: one change and one audit row per customer."""
+    run, first_inserts = _resumed_with_one_change_kept()
+
+    with CaptureQueriesContext(connection) as again_queries:
+        again = grading_run_execute(as_of=MONTHS[-1])
+
+    assert [("ON CONFLICT" in sql) for sql in first_inserts] == [False]
+    assert [("ON CONFLICT" in sql) for sql in _change_inserts(again_queries)] == [True]
+    assert (again.pk, again.status) == (run.pk, GradingRun.Status.SUCCEEDED)
+    changes = GradeChange.objects.filter(run=again)
+    assert changes.count() == changes.values("customer").distinct().count() == 12
+    assert GradeAuditEntry.objects.filter(run=again).count() == 12
+
+
+@postgresql
+@pytest.mark.django_db
+def test_a_resumed_run_inserting_changes_plainly_would_fail(monkeypatch):
+    """Mutant twin of the test above: a run whose partition exists must skip conflicts."""
+    from grading.pipeline.backends import postgresql as backend
+
+    _resumed_with_one_change_kept()
+    original = backend.changes_insert
+    monkeypatch.setattr(
+        backend,
+        "changes_insert",
+        lambda *args, **kwargs: original(*args, **{**kwargs, "first_write": True}),
+    )
+
+    with pytest.raises(DatabaseError, match="change_once_per_run"):
+        grading_run_execute(as_of=MONTHS[-1])
+
+
 @postgresql
 @pytest.mark.django_db
 def test_without_the_existence_check_a_resumed_run_would_fail(monkeypatch):

@@ -82,9 +82,15 @@ class Backend(Protocol):
         ...
 
     def returned_mark(
-        self, statements: Sequence[tuple[str, Sequence[Any]]], *, table: str, assignment: str
+        self,
+        statements: Sequence[tuple[str, Sequence[Any]]],
+        *,
+        table: str,
+        assignment: str,
+        expected: int,
     ) -> int:
-        """Run grade-state writes that return customer ids; apply `assignment` to those rows."""
+        """Run grade-state writes that return customer ids; return how many. Apply
+        `assignment` to those rows of `table`, at least when fewer than `expected` came back."""
         ...
 
     def changes_insert(
@@ -95,8 +101,10 @@ class Backend(Protocol):
         *,
         run_id: int,
         now: dt.datetime,
+        first_write: bool,
     ) -> None:
-        """Insert the changes `select_sql` yields, and an audit row per applied change."""
+        """Insert the changes `select_sql` yields, and an audit row per applied change;
+        `first_write`: no change of the run can exist yet."""
         ...
 
 

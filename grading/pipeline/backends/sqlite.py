@@ -262,11 +262,16 @@ def decode(column: str, labels: Sequence[str]) -> tuple[str, list[Any]]:
 
 
 def returned_mark(
-    statements: Sequence[tuple[str, Sequence[Any]]], *, table: str, assignment: str
+    statements: Sequence[tuple[str, Sequence[Any]]],
+    *,
+    table: str,
+    assignment: str,
+    expected: int,
 ) -> int:
     """Run each grade-state write, then apply `assignment` to the rows of `table` it wrote.
 
-    Each statement ends in RETURNING the customer id; return how many came back.
+    Each statement ends in RETURNING the customer id; return how many came back. The rows
+    are marked whatever `expected` says (a few thousand at most on SQLite).
     """
     ids: list[int] = []
     with connection.cursor() as cursor:
@@ -290,10 +295,12 @@ def changes_insert(
     *,
     run_id: int,
     now: dt.datetime,
+    first_write: bool,
 ) -> None:
     """Insert the changes `select_sql` yields, and an audit row per applied change of the run.
 
     NOT EXISTS keeps a re-run at one audit row per change (its index serves the anti-join).
+    `first_write` is always False here (SQLite has no partitions) and unused.
     """
     c, a = CHANGES.c, AUDIT.c
     with connection.cursor() as cursor:
