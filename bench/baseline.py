@@ -94,6 +94,9 @@ SNAPSHOT_INTS = (
     "f_score",
     "m_score",
 )
+#: Not scoring inputs: the window's recorded profit in cents and its orders without one, read
+#: from the orders (`window_profit`) for the reports and the what-if.
+SNAPSHOT_BIGINTS = ("window_profit_cents", "unknown_profit")
 SNAPSHOT_FLOATS = (
     "breadth",
     "stability",
@@ -224,6 +227,28 @@ def fetch(conn: Any, sql: str) -> dict[str, np.ndarray]:
         cursor.execute(sql)
         table = cursor.fetch_arrow_table()
     return {name: table.column(name).to_numpy() for name in table.column_names}
+
+
+def window_profit(
+    adbc_conn: Any, scores: pd.DataFrame, *, as_of: dt.date, tz: ZoneInfo, window_days: int
+) -> pd.DataFrame:
+    """`scores` with each customer's window profit in cents and orders without a recorded
+    profit (`SNAPSHOT_BIGINTS`; 0 without window orders), grouped from the window's orders."""
+    end = dt.datetime.combine(as_of, dt.time.min, tzinfo=tz).isoformat()
+    start = dt.datetime.combine(
+        as_of - dt.timedelta(days=window_days), dt.time.min, tzinfo=tz
+    ).isoformat()
+    rows = fetch(
+        adbc_conn,
+        "SELECT customer_id, coalesce(sum((profit * 100)::bigint), 0)::bigint AS profit,"
+        " (count(*) - count(profit))::bigint AS unknown FROM customers_order"
+        f" WHERE status IN ('paid', 'completed') AND placed_at >= '{start}'"
+        f" AND placed_at < '{end}' GROUP BY customer_id",
+    )
+    for name, column in zip(SNAPSHOT_BIGINTS, ("profit", "unknown"), strict=True):
+        values = pd.Series(rows[column].astype(np.int64), index=rows["customer_id"])
+        scores[name] = values.reindex(scores.index, fill_value=0).to_numpy(np.int64)
+    return scores
 
 
 def engagement_read(conn: Any, *, start: str, end: str) -> dict[str, np.ndarray]:
@@ -653,6 +678,7 @@ def write(
         ("second_half", "i8", scores["second_half_cents"].to_numpy(np.int64)),
         ("gap_cv", "f8", scores["gap_cv"].to_numpy(np.float64, na_value=np.nan)),
         *((name, "i4", scores[name].to_numpy(np.int32)) for name in SNAPSHOT_INTS),
+        *((name, "i8", scores[name].to_numpy(np.int64)) for name in SNAPSHOT_BIGINTS),
         *((name, "f8", scores[name].to_numpy(np.float64)) for name in SNAPSHOT_FLOATS),
         *((name, "i2", codes(name, scores[name])) for name in SNAPSHOT_TEXTS),
         ("computed", "i8", computed),
@@ -712,11 +738,11 @@ def write(
         cursor.execute(
             f"INSERT INTO {target} (run_id, customer_id, recency_days, monetary,"
             " first_half_amount, second_half_amount, gap_cv, "
-            + ", ".join((*SNAPSHOT_INTS, *SNAPSHOT_FLOATS, *SNAPSHOT_TEXTS))
+            + ", ".join((*SNAPSHOT_INTS, *SNAPSHOT_BIGINTS, *SNAPSHOT_FLOATS, *SNAPSHOT_TEXTS))
             + ", computed_grade_id, grade_before_id, grade_after_id, action, rule, periods_under)"
             " SELECT %s, customer_id, NULLIF(recency_days, -1), monetary / 100.0,"
             " first_half / 100.0, second_half / 100.0, NULLIF(gap_cv, 'NaN'), "
-            + ", ".join((*SNAPSHOT_INTS, *SNAPSHOT_FLOATS))
+            + ", ".join((*SNAPSHOT_INTS, *SNAPSHOT_BIGINTS, *SNAPSHOT_FLOATS))
             + ", "
             + ", ".join(case(name, labels[name]) for name in SNAPSHOT_TEXTS)
             + f", computed, NULLIF(before, -1), after, {case('action', actions)},"
@@ -847,6 +873,9 @@ def run_once(
             lap("extract")
             scores = score_facts(facts, params=params, ladder=rules)
             del facts
+        scores = window_profit(
+            adbc_conn, scores, as_of=as_of, tz=tz, window_days=params.window_days
+        )
         lap("score")
         state = extract_state(adbc_conn, conn, as_of=as_of, ids=scores.index)
         frame = state.copy()

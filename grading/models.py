@@ -555,6 +555,12 @@ class ScoreSnapshot(models.Model):
     first_half_amount = models.DecimalField(_("first-half purchases"), **MONEY)
     second_half_amount = models.DecimalField(_("second-half purchases"), **MONEY)
     gap_cv = models.FloatField(_("order gap variation"), null=True, blank=True)
+    # The window's recorded profit and its orders without one (not scoring inputs: for the
+    # reports and the what-if); NULL on snapshots written before they were kept.
+    window_profit_cents = models.BigIntegerField(_("window profit in cents"), null=True, blank=True)
+    unknown_profit = models.IntegerField(
+        _("orders without a recorded profit"), null=True, blank=True
+    )
     campaign_invitations = models.IntegerField(default=0)
     campaign_joins = models.IntegerField(default=0)
     referrals = models.IntegerField(default=0)

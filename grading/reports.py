@@ -27,11 +27,11 @@ from django.utils.translation import gettext as _
 
 from common import formatting
 from common.dates import local_midnight
-from customers.facts import facts_unusable_reason
-from customers.models import CustomerMonth, Order
+from customers.models import Order
 from grading.labels import lifecycle_label, pyramid_label, run_label
 from grading.models import Grade, GradingRun, ScoreSnapshot
 from grading.pipeline import pgcopy
+from grading.pipeline.extract import window_money_sql
 from grading.scoring.rules import LIFECYCLE_STAGES, PYRAMID_LAYERS
 
 
@@ -150,6 +150,9 @@ CELL_SUMS = (
     "sum_monetary",
     "buyers",
     "repeat",
+    "sum_profit_cents",
+    "sum_unknown_profit",
+    "no_profit",
 )
 
 
@@ -160,7 +163,9 @@ def snapshot_cells(run: GradingRun) -> list[dict[str, Any]]:
     per-grade, per-stage and per-layer table of the run is added up (`cells_by`), instead of
     one scan of the snapshots per table: customers, the sums of composite, historical,
     potential and cooperation, net purchases in the window (`sum_monetary`, exact), buying
-    customers (F >= 1) and repeat buyers (F >= 2). Language-neutral: the tables of every
+    customers (F >= 1) and repeat buyers (F >= 2), the window's recorded profit in cents and
+    orders without a recorded profit, and the snapshots that do not keep those (written
+    before they were kept: `no_profit`). Language-neutral: the tables of every
     language are built from the same cells.
     """
     rows = (
@@ -175,6 +180,9 @@ def snapshot_cells(run: GradingRun) -> list[dict[str, Any]]:
             sum_monetary=Sum("monetary"),
             buyers=Count("id", filter=Q(frequency__gte=1)),
             repeat=Count("id", filter=Q(frequency__gte=2)),
+            sum_profit_cents=Sum("window_profit_cents"),
+            sum_unknown_profit=Sum("unknown_profit"),
+            no_profit=Count("id", filter=Q(unknown_profit__isnull=True)),
         )
         .order_by()
     )
@@ -182,6 +190,8 @@ def snapshot_cells(run: GradingRun) -> list[dict[str, Any]]:
     for row in rows:
         cell: dict[str, Any] = dict(row)
         cell["sum_monetary"] = cell["sum_monetary"] or Decimal(0)
+        cell["sum_profit_cents"] = int(cell["sum_profit_cents"] or 0)
+        cell["sum_unknown_profit"] = int(cell["sum_unknown_profit"] or 0)
         cell.update({name: float(cell[name] or 0) for name in CELL_SUMS[1:5]})
         cells.append(cell)
     return cells
@@ -232,55 +242,33 @@ def by_run_grade(
         return {row[0]: tuple(row[1:]) for row in cursor.fetchall()}
 
 
-def _next_month(day: dt.date) -> dt.date:
-    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-
-
-def window_money_sql(*, as_of: dt.date, window_days: int) -> tuple[str, list[Any]] | None:
-    """The window's counted orders' money from the customer facts, or None when unusable.
-
-    A SELECT of rows (customer_id, net_cents, profit_cents, unknown_profit) whose sums per
-    customer are that customer's counted orders placed in [as_of - window_days, as_of): the
-    buckets of the window's whole local months (`customers.models.CustomerMonth`) and one row
-    per order of the days before the first and after the last whole month. The buckets are
-    the orders' exact sums (docs/grading.md, "Customer facts"), so this equals reading every
-    order of the window, at a fraction of the rows. None on SQLite, or when the facts are
-    incomplete or were built in another zone or with other statuses
-    (`customers.facts.facts_unusable_reason`): read the orders then.
-    """
-    if facts_unusable_reason() is not None:
-        return None
-    start = as_of - dt.timedelta(days=window_days)
-    months: list[dt.date] = []
-    month = start if start.day == 1 else _next_month(start)
-    while _next_month(month) <= as_of:
-        months.append(month)
-        month = _next_month(month)
-    spans = [(start, months[0]), (_next_month(months[-1]), as_of)] if months else [(start, as_of)]
-    spans = [(low, high) for low, high in spans if low < high]
-    placed = " OR ".join("(o.placed_at >= %s AND o.placed_at < %s)" for _ in spans) or "FALSE"
-    f = CustomerMonth._meta.db_table
-    sql = (
-        f"SELECT customer_id, net_cents, profit_cents, unknown_profit FROM {f}"
-        " WHERE month = ANY(%s::date[])"
-        " UNION ALL SELECT o.customer_id, ((o.amount - o.refunded_amount) * 100)::bigint,"
-        " coalesce((o.profit * 100)::bigint, 0), (o.profit IS NULL)::integer"
-        f" FROM {Order._meta.db_table} o WHERE o.status = ANY(%s) AND ({placed})"
-    )
-    instants = [local_midnight(day) for span in spans for day in span]
-    return sql, [months, [str(s) for s in Order.COUNTED_STATUSES], *instants]
-
-
-def window_orders_by_grade(*, run: GradingRun) -> dict[int, dict[str, Any]]:
+def window_orders_by_grade(
+    *, run: GradingRun, cells: Sequence[dict[str, Any]] | None = None
+) -> dict[int, dict[str, Any]]:
     """Return per grade of `run` the counted orders of the window: revenue and profit.
 
     {grade id: {"revenue": net amount, "profit": sum of recorded profits, "unknown_profit":
     orders with no recorded profit}} over paid/completed orders placed in [as_of -
-    window_days, as_of), by the run's grade of their customer. One statement, over the
-    customer facts where they can be read (`window_money_sql`), else over the window's
-    orders; the reports page computes it once for the revenue and cost-to-serve tables (pass
-    it as `orders=`).
+    window_days, as_of), by the run's grade of their customer, for the grades with such
+    orders. From the run's `snapshot_cells` (read when not given): revenue is the snapshots'
+    `monetary` (the same window, statuses and refunds), profit and unknown orders what the
+    run wrote next to it; no order is read. A run whose snapshots do not keep the profit
+    (written before it was kept) reads it in one statement over the customer facts where
+    they can be read (`extract.window_money_sql`), else over the window's orders, as they
+    are now. The reports page computes it once for the revenue and cost-to-serve tables
+    (pass it as `orders=`).
     """
+    totals = cells_by(snapshot_cells(run) if cells is None else cells, "grade_after_id")
+    if not any(total["no_profit"] for total in totals.values()):
+        return {
+            grade_id: {
+                "revenue": money(total["sum_monetary"]),
+                "profit": money(Decimal(total["sum_profit_cents"]) / 100),
+                "unknown_profit": total["sum_unknown_profit"],
+            }
+            for grade_id, total in totals.items()
+            if total["buyers"]
+        }
     money_sql = window_money_sql(as_of=run.as_of, window_days=run.scheme.window_days)
     if money_sql is not None:
         sql, params = money_sql
@@ -661,8 +649,9 @@ class ReportContext:
 
     @functools.cached_property
     def window_orders(self) -> dict[int, dict[str, Any]]:
-        """`window_orders_by_grade` of the run, read once per page for every table using it."""
-        return window_orders_by_grade(run=self.run)
+        """`window_orders_by_grade` of the run (from `cells`), once per page for every table
+        using it."""
+        return window_orders_by_grade(run=self.run, cells=self.cells)
 
     @functools.cached_property
     def cells(self) -> list[dict[str, Any]]:

@@ -9,8 +9,8 @@ changed since (`what_if_source`), the draft scores the facts that run stored on 
 snapshots (one read of the run's snapshots, no order read: the facts do not depend on the
 scheme's weights, thresholds, priors or RFM method, only on its window); otherwise, from the
 orders (the pipeline's extract), and the page says why (docs/operations.md, "Check its
-what-if"). Scoring a population is the expensive part (the facts, the scoring, plus one
-grouped read of the window's profit), so its result is kept in the cache
+what-if"). Scoring a population is the expensive part (the facts, with the window's profit
+per customer, and the scoring), so its result is kept in the cache
 (`settings.CACHES`, as the report tables are: `grading.services.report_cache`) in a
 language-neutral form: per (current grade, draft grade) sums, and one row per mover. The
 key holds the draft's rules (an edited draft is scored again), the as-of date, the run
@@ -52,6 +52,7 @@ from grading.models import (
     ScoreSnapshot,
 )
 from grading.pipeline import decide
+from grading.pipeline.extract import UNKNOWN_PROFIT, WINDOW_PROFIT_CENTS, window_money_sql
 from grading.pipeline.rules import SchemeRules, scheme_rules
 from grading.reports import (
     REVENUE_SHARE_KINDS,
@@ -60,7 +61,6 @@ from grading.reports import (
     numeric_columns,
     percent,
     revenue_share_columns,
-    window_money_sql,
 )
 from grading.scoring import FACT_COLUMNS, score_facts
 from grading.scoring import inputs as col
@@ -252,8 +252,10 @@ def snapshot_facts(*, run: GradingRun) -> pd.DataFrame | None:
     ordered. Snapshots do not keep the first order date, so `first_order_date` and
     `tenure_days` are unknown (NaT / NA): they feed only the lifecycle stage, which neither
     the grade nor the what-if reads (`grading.scoring.compute.score_facts`: the grade is
-    the composite with the F and M gates). None when the run's snapshots are no longer in the
-    database (retention) or it scored no one.
+    the composite with the F and M gates). The window's profit the run kept
+    (`extract.WINDOW_PROFIT_CENTS`, `UNKNOWN_PROFIT`) follows the fact columns, unless any
+    snapshot lacks it (written before it was kept). None when the run's snapshots are no
+    longer in the database (retention) or it scored no one.
     """
     s = ScoreSnapshot._meta.db_table
     c = Customer._meta.db_table
@@ -286,6 +288,7 @@ def snapshot_facts(*, run: GradingRun) -> pd.DataFrame | None:
         " CAST(round(s.first_half_amount * 100) AS bigint),"
         f" CAST(round(s.second_half_amount * 100) AS bigint), {gap_sql},"
         + ", ".join(f"s.{name}" for name in counts)
+        + ", coalesce(s.window_profit_cents, 0), CAST(coalesce(s.unknown_profit, -1) AS bigint)"
         + f" FROM {s} s JOIN {c} c ON c.id = s.customer_id"
         " WHERE c.is_active AND s.run_id = %s"
     )
@@ -300,6 +303,8 @@ def snapshot_facts(*, run: GradingRun) -> pd.DataFrame | None:
         ("second_half", "i8"),
         ("gap_cv", "f8"),
         *[(name, "i4") for name in counts],
+        (WINDOW_PROFIT_CENTS, "i8"),
+        (UNKNOWN_PROFIT, "i8"),
     ]
     rows = numeric_columns(sql, params, columns)
     if rows["customer_id"].size == 0:
@@ -341,7 +346,11 @@ def snapshot_facts(*, run: GradingRun) -> pd.DataFrame | None:
         },
         index=table.index,
     )
-    return pd.concat([facts, table], axis=1)[list(FACT_COLUMNS)]
+    facts = pd.concat([facts, table], axis=1)[list(FACT_COLUMNS)]
+    if (rows[UNKNOWN_PROFIT] >= 0).all():  # NULL (-1): written before the profit was kept
+        facts[WINDOW_PROFIT_CENTS] = rows[WINDOW_PROFIT_CENTS].astype(np.int64)
+        facts[UNKNOWN_PROFIT] = rows[UNKNOWN_PROFIT].astype(np.int64)
+    return facts
 
 
 def _cache_key(
@@ -395,9 +404,13 @@ def _score(
             "repeat": scores["frequency"] >= 2,
         }
     )
-    profit = _window_profit(as_of=as_of, window_days=scheme.window_days).reindex(
-        scores.index, fill_value=0.0
-    )
+    if WINDOW_PROFIT_CENTS in scores:
+        # The window's profit the run stored (snapshot facts) or the extract read.
+        profit = scores[WINDOW_PROFIT_CENTS].astype("float64") / 100
+    else:
+        profit = _window_profit(as_of=as_of, window_days=scheme.window_days).reindex(
+            scores.index, fill_value=0.0
+        )
     frame["buyer_profit"] = profit.where(frame["buyers"], 0.0)
     pairs = frame.groupby(["current", "draft"]).agg(
         customers=("draft", "size"),

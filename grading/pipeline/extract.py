@@ -9,15 +9,18 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from django.db import connection
 from django.db.models import Q
 
 from common.dates import local_midnight
+from customers.facts import MONTHS, ORDERS, facts_unusable_reason
 from customers.models import Order
 from grading.models import GradeChange, GradeOverride
-from grading.pipeline import backends
+from grading.pipeline import backends, pgcopy
 from grading.scoring import ScoringParams, customer_facts, facts_from_segments
 
 logger = logging.getLogger(__name__)
@@ -67,14 +70,155 @@ def extract_facts(
             segments, earlier, categories, customers = backends.current().read_facts(
                 as_of, params.window_days, statuses, id_range
             )
-            return facts_from_segments(
+            facts = facts_from_segments(
                 segments, earlier, categories, customers, as_of=as_of, params=params
+            )
+            return _with_profit(
+                facts, as_of=as_of, window_days=params.window_days, id_range=id_range
             )
         logger.info("Grading reads the orders, not the customer facts: %s.", reason)
     orders, customers = extract_period(
         as_of=as_of, window_days=params.window_days, id_range=id_range
     )
-    return customer_facts(orders.drop(columns=["on_time"]), customers, as_of=as_of, params=params)
+    facts = customer_facts(orders.drop(columns=["on_time"]), customers, as_of=as_of, params=params)
+    return _with_profit(
+        facts, as_of=as_of, window_days=params.window_days, id_range=id_range, from_orders=True
+    )
+
+
+#: The facts frame's columns after `scoring.FACT_COLUMNS`: the window's recorded profit in
+#: cents and its counted orders without a recorded profit. Not scoring inputs: the run writes
+#: them on its snapshots for the reports and the what-if (docs/grading.md, "Customer facts").
+WINDOW_PROFIT_CENTS = "window_profit_cents"
+UNKNOWN_PROFIT = "unknown_profit"
+
+
+def window_money_sql(
+    *, as_of: dt.date, window_days: int, id_range: tuple[int, int] | None = None
+) -> tuple[str, list[Any]] | None:
+    """The window's counted orders' money from the customer facts, or None when unusable.
+
+    A SELECT of rows (customer_id, net_cents, profit_cents, unknown_profit) whose sums per
+    customer are that customer's counted orders placed in [as_of - window_days, as_of): the
+    buckets of the window's whole local months (`customers.models.CustomerMonth`) and one row
+    per order of the days before the first and after the last whole month (optionally of one
+    customer-id range). The buckets are the orders' exact sums, so this equals reading every
+    order of the window, at a fraction of the rows. None on SQLite, or when the facts are
+    incomplete or were built in another zone or with other statuses
+    (`customers.facts.facts_unusable_reason`): read the orders then.
+    """
+    if facts_unusable_reason() is not None:
+        return None
+    start = as_of - dt.timedelta(days=window_days)
+    months: list[dt.date] = []
+    month = start if start.day == 1 else _next_month(start)
+    while _next_month(month) <= as_of:
+        months.append(month)
+        month = _next_month(month)
+    spans = [(start, months[0]), (_next_month(months[-1]), as_of)] if months else [(start, as_of)]
+    spans = [(low, high) for low, high in spans if low < high]
+    placed = " OR ".join("(o.placed_at >= %s AND o.placed_at < %s)" for _ in spans) or "FALSE"
+    ranged = "" if id_range is None else " AND customer_id >= %s AND customer_id < %s"
+    ids = [] if id_range is None else list(id_range)
+    sql = (
+        f"SELECT customer_id, net_cents, profit_cents, unknown_profit FROM {MONTHS}"
+        f" WHERE month = ANY(%s::date[]){ranged}"
+        " UNION ALL SELECT o.customer_id, ((o.amount - o.refunded_amount) * 100)::bigint,"
+        " coalesce((o.profit * 100)::bigint, 0), (o.profit IS NULL)::integer"
+        f" FROM {ORDERS} o WHERE o.status = ANY(%s) AND ({placed}){ranged}"
+    )
+    instants = [local_midnight(day) for span in spans for day in span]
+    statuses = [str(s) for s in Order.COUNTED_STATUSES]
+    return sql, [months, *ids, statuses, *instants, *ids]
+
+
+def _next_month(day: dt.date) -> dt.date:
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def window_profit(
+    *,
+    as_of: dt.date,
+    window_days: int,
+    id_range: tuple[int, int] | None = None,
+    from_orders: bool = False,
+) -> pd.DataFrame:
+    """Each customer's window profit: `WINDOW_PROFIT_CENTS` and `UNKNOWN_PROFIT`, by id.
+
+    Customers with counted orders in [as_of - window_days, as_of) only; from the customer
+    facts (`window_money_sql`) unless `from_orders` or they cannot be read, else from the
+    window's orders. One grouped statement, one binary COPY on PostgreSQL.
+    """
+    money_sql = (
+        None
+        if from_orders
+        else window_money_sql(as_of=as_of, window_days=window_days, id_range=id_range)
+    )
+    if money_sql is not None:
+        sql, params = money_sql
+    else:
+        sql, params = _orders_money_sql(as_of=as_of, window_days=window_days, id_range=id_range)
+    rows = _numeric_rows(
+        f"SELECT customer_id, CAST(sum(profit_cents) AS bigint),"
+        f" CAST(sum(unknown_profit) AS bigint) FROM ({sql}) w"
+        " GROUP BY customer_id",
+        params,
+        [("customer_id", "i8"), (WINDOW_PROFIT_CENTS, "i8"), (UNKNOWN_PROFIT, "i8")],
+    )
+    return pd.DataFrame(
+        {name: rows[name] for name in (WINDOW_PROFIT_CENTS, UNKNOWN_PROFIT)},
+        index=pd.Index(rows["customer_id"], name="customer_id"),
+    )
+
+
+def _orders_money_sql(
+    *, as_of: dt.date, window_days: int, id_range: tuple[int, int] | None
+) -> tuple[str, list[Any]]:
+    """`window_money_sql`'s rows read from every counted order of the window (any database)."""
+    start = local_midnight(as_of - dt.timedelta(days=window_days))
+    statuses = [str(s) for s in Order.COUNTED_STATUSES]
+    ranged = "" if id_range is None else " AND customer_id >= %s AND customer_id < %s"
+    adapt = connection.ops.adapt_datetimefield_value
+    return (
+        "SELECT customer_id, CAST(round((amount - refunded_amount) * 100) AS bigint) AS net_cents,"
+        " coalesce(CAST(round(profit * 100) AS bigint), 0) AS profit_cents,"
+        " CASE WHEN profit IS NULL THEN 1 ELSE 0 END AS unknown_profit"
+        f" FROM {ORDERS} WHERE status IN ({', '.join(['%s'] * len(statuses))})"
+        f" AND placed_at >= %s AND placed_at < %s{ranged}",
+        [*statuses, adapt(start), adapt(local_midnight(as_of)), *(id_range or ())],
+    )
+
+
+def _numeric_rows(
+    sql: str, params: list[Any], columns: list[tuple[str, str]]
+) -> dict[str, np.ndarray]:
+    """The rows of `sql` as one numpy array per column: a binary COPY on PostgreSQL."""
+    if connection.vendor == "postgresql":
+        return pgcopy.copy_out(sql, params, columns)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return {
+        name: np.array([row[i] for row in rows], dtype=np.int64).astype(kind)
+        for i, (name, kind) in enumerate(columns)
+    }
+
+
+def _with_profit(
+    facts: pd.DataFrame,
+    *,
+    as_of: dt.date,
+    window_days: int,
+    id_range: tuple[int, int] | None,
+    from_orders: bool = False,
+) -> pd.DataFrame:
+    """`facts` with each customer's window profit columns (0 without window orders)."""
+    profit = window_profit(
+        as_of=as_of, window_days=window_days, id_range=id_range, from_orders=from_orders
+    ).reindex(facts.index, fill_value=0)
+    for name in (WINDOW_PROFIT_CENTS, UNKNOWN_PROFIT):
+        facts[name] = profit[name].to_numpy(dtype=np.int64)
+    return facts
 
 
 def _with_on_time(customers: pd.DataFrame, orders: pd.DataFrame, *, start: dt.date) -> pd.DataFrame:

@@ -164,13 +164,20 @@ def test_admin_links_to_reports_and_what_if(client, ops, scheme):
 
 
 @pytest.mark.django_db
-def test_window_revenue_and_profit_from_the_customer_facts_equal_the_orders(scheme, monkeypatch):
-    """On PostgreSQL the window's money per grade (reports) and per customer (what-if) is
-    read from the customer facts' buckets of the whole months plus the orders of the window's
-    partial months; it equals reading every order of the window. Elsewhere the facts are
-    not used."""
+def test_window_revenue_and_profit_from_the_snapshots_equal_the_facts_and_the_orders(
+    scheme, monkeypatch
+):
+    """The run writes each customer's window profit and orders without one on its snapshots;
+    the reports sum them (revenue: `monetary`) per grade. Snapshots without them (written
+    before they were kept) are read from the customer facts on PostgreSQL (the window's whole
+    months from the buckets, the partial months' orders), else from the orders: all three
+    give the same figures, and the what-if's profit per customer too."""
+    from django.db import connection
+
     from customers.models import Order
     from grading import whatif
+    from grading.models import ScoreSnapshot
+    from grading.pipeline import extract
 
     as_of = dt.date(2026, 4, 17)  # the window starts and ends mid-month
     start = as_of - dt.timedelta(days=scheme.window_days)
@@ -195,18 +202,27 @@ def test_window_revenue_and_profit_from_the_customer_facts_equal_the_orders(sche
                 profit=None if (i + n) % 3 == 0 else Decimal(f"{(i - 3) * 7 + n}.25"),
                 status=Order.Status.CANCELLED if (i, n) == (3, 1) else Order.Status.PAID,
             )
+    CustomerFactory(code="NEVER")
     run = grading_run_execute(as_of=as_of, scheme=scheme)
 
-    facts_read = reports.window_money_sql(as_of=as_of, window_days=scheme.window_days)
-    from django.db import connection
+    stored = reports.window_orders_by_grade(run=run)
+    assert sum(g["unknown_profit"] for g in stored.values()) == 6  # (i + n) % 3 == 0, i 1..6
+    snapshots = ScoreSnapshot.objects.filter(run=run)
+    assert snapshots.get(customer__code="NEVER").window_profit_cents == 0
+    # By hand, B (n = 1): profits of i = 1, 4, 6 in the window (2 and 5 unknown, 3
+    # cancelled): -13.25 + 8.25 + 22.25.
+    assert snapshots.get(customer__code="B").window_profit_cents == 1725
+    assert snapshots.get(customer__code="B").unknown_profit == 2
+    per_customer = {s.customer_id: s.window_profit_cents / 100 for s in snapshots}
 
+    snapshots.update(window_profit_cents=None, unknown_profit=None)
+    facts_read = extract.window_money_sql(as_of=as_of, window_days=scheme.window_days)
     assert (facts_read is not None) == (connection.vendor == "postgresql")
-    kept = reports.window_orders_by_grade(run=run)
+    assert reports.window_orders_by_grade(run=run) == stored
     profits = whatif._window_profit(as_of=as_of, window_days=scheme.window_days)
+    assert profits.reindex(list(per_customer), fill_value=0.0).to_dict() == per_customer
     monkeypatch.setattr(reports, "window_money_sql", lambda **kwargs: None)
     monkeypatch.setattr(whatif, "window_money_sql", lambda **kwargs: None)
-
-    assert kept == reports.window_orders_by_grade(run=run)
-    assert sum(g["unknown_profit"] for g in kept.values()) == 6  # (i + n) % 3 == 0, i in 1..6
+    assert reports.window_orders_by_grade(run=run) == stored
     orders = whatif._window_profit(as_of=as_of, window_days=scheme.window_days)
-    assert profits.sort_index().to_dict() == orders.sort_index().to_dict()
+    assert orders.sort_index().to_dict() == profits.sort_index().to_dict()

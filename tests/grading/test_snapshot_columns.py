@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from grading.models import ScoreSnapshot
-from grading.pipeline import write
+from grading.pipeline import extract, write
 from grading.scoring import SCORE_COLUMNS
 from grading.services.runs import grading_run_execute
 from tests.grading.test_runs import AS_OF, _population
@@ -20,7 +20,12 @@ def test_score_columns_are_model_fields_that_scoring_computes():
     fields = {field.name for field in ScoreSnapshot._meta.concrete_fields}
 
     assert set(write.SNAPSHOT_SCORE_COLUMNS) <= fields
-    assert set(write.SNAPSHOT_SCORE_COLUMNS) <= set(SCORE_COLUMNS)
+    # The scores, and the window's profit the extract adds to the facts (not a scoring input).
+    assert set(write.SNAPSHOT_SCORE_COLUMNS) <= {
+        *SCORE_COLUMNS,
+        extract.WINDOW_PROFIT_CENTS,
+        extract.UNKNOWN_PROFIT,
+    }
     # Written from the load table's own columns instead: keys, money, grades, the decision.
     assert fields - set(write.SNAPSHOT_SCORE_COLUMNS) == {
         "id",
