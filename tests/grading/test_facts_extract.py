@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 from common.dates import local_midnight
 from customers import facts
 from customers.models import CustomerMonth, Order, SalesLine
-from grading import reports
 from grading.pipeline import extract
 from grading.pipeline.backends import postgresql
 from grading.scoring import ScoringParams
@@ -333,7 +332,7 @@ def _order_profits() -> dict[tuple, tuple[int, int]]:
 
 
 def _window_money(window: int) -> dict[int, tuple[int, int, int]]:
-    money_sql = reports.window_money_sql(as_of=AS_OF, window_days=window)
+    money_sql = extract.window_money_sql(as_of=AS_OF, window_days=window)
     assert money_sql is not None
     sql, params = money_sql
     with connection.cursor() as cursor:
