@@ -53,8 +53,10 @@ def extract_facts(
     params: ScoringParams,
     id_range: tuple[int, int] | None = None,
     from_orders: bool = False,
+    profit: bool = True,
 ) -> pd.DataFrame:
-    """Return the period's facts frame (`scoring.FACT_COLUMNS`, by customer_id) at `as_of`.
+    """Return the period's facts frame (`scoring.FACT_COLUMNS`, by customer_id) at `as_of`,
+    followed by the window's profit columns (`window_profit`) unless `profit` is False.
 
     On PostgreSQL, when the customer facts are complete and were built in the project's time
     zone (`customers.facts`), the window's whole months come from their buckets and only the
@@ -73,6 +75,8 @@ def extract_facts(
             facts = facts_from_segments(
                 segments, earlier, categories, customers, as_of=as_of, params=params
             )
+            if not profit:
+                return facts
             return _with_profit(
                 facts, as_of=as_of, window_days=params.window_days, id_range=id_range
             )
@@ -81,6 +85,8 @@ def extract_facts(
         as_of=as_of, window_days=params.window_days, id_range=id_range
     )
     facts = customer_facts(orders.drop(columns=["on_time"]), customers, as_of=as_of, params=params)
+    if not profit:
+        return facts
     return _with_profit(
         facts, as_of=as_of, window_days=params.window_days, id_range=id_range, from_orders=True
     )

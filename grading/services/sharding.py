@@ -48,6 +48,8 @@ def run_cuts_compute(
     """Return the population's cut points, reading one id range at a time."""
     parts = []
     for id_range in ranges:
-        facts = extract.extract_facts(as_of=run.as_of, params=rules.params, id_range=id_range)
+        facts = extract.extract_facts(
+            as_of=run.as_of, params=rules.params, id_range=id_range, profit=False
+        )
         parts.append(facts.loc[:, list(CUT_FACT_COLUMNS)])
     return population_cuts(pd.concat(parts), params=rules.params)
