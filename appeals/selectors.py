@@ -154,7 +154,7 @@ def warning_pending_for_customer(
     succeeded run warned or proposed a downgrade. An open proposal from an earlier run
     counts too, so the follow-up can name it. `latest`, when given, is the customer's
     snapshot in their newest succeeded run, with its run
-    (`portal.selectors.snapshot_latest_for_customer`): the warning is read from it, one
+    (`grading.selectors.snapshot_latest_for_customer`): the warning is read from it, one
     query fewer, whenever it is the latest run's.
     """
     run = run_get_latest_succeeded()

@@ -25,9 +25,9 @@ from grading.models import (
     GradeAuditEntry,
     GradeChange,
     GradeOverride,
-    GradingRun,
     ScoreSnapshot,
 )
+from grading.selectors import snapshot_latest_for_customer
 
 #: Rows shown per section; the full list is one link away (the admin list, filtered).
 SECTION_LIMIT = 10
@@ -64,16 +64,6 @@ class Customer360:
     orders: Section[Order]
     portal_logins: int
     last_assignment: ManagerAssignment | None
-
-
-def snapshot_latest_for_customer(*, customer: Customer) -> ScoreSnapshot | None:
-    """Return the customer's snapshot in the newest succeeded run (None if never graded)."""
-    return (
-        ScoreSnapshot.objects.filter(customer=customer, run__status=GradingRun.Status.SUCCEEDED)
-        .select_related("run__scheme", "grade_after", "grade_before", "computed_grade")
-        .order_by("-run__as_of", "-run_id")
-        .first()
-    )
 
 
 def customer_360_get(*, customer: Customer) -> Customer360:

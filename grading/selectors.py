@@ -105,6 +105,17 @@ def run_get_latest_succeeded(*, as_of: dt.date | None = None) -> GradingRun | No
     return runs.order_by("-as_of", "-finished_at").first()
 
 
+def snapshot_latest_for_customer(*, customer: Customer) -> ScoreSnapshot | None:
+    """Return the customer's snapshot in the newest succeeded run (None if never graded),
+    with its run and scheme and its grades: the customer pages explain it."""
+    return (
+        ScoreSnapshot.objects.filter(customer=customer, run__status=GradingRun.Status.SUCCEEDED)
+        .select_related("run__scheme", "grade_after", "grade_before", "computed_grade")
+        .order_by("-run__as_of", "-run_id")
+        .first()
+    )
+
+
 #: The columns `customer_export_values` reads, in export order (see grading.customer_export).
 EXPORT_VALUES = (
     "code",

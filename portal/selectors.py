@@ -32,7 +32,12 @@ from grading.models import (
     SchemeGrade,
     ScoreSnapshot,
 )
-from grading.selectors import LADDER_TTL, LADDER_VERSION, provisional_upgrade_latest
+from grading.selectors import (
+    LADDER_TTL,
+    LADDER_VERSION,
+    provisional_upgrade_latest,
+    snapshot_latest_for_customer,
+)
 from portal.explain import (
     CutPoints,
     Dimension,
@@ -111,16 +116,6 @@ def _ladder_read(today: dt.date) -> list[Rung]:
         )
         for r in rungs
     ]
-
-
-def snapshot_latest_for_customer(*, customer: Customer) -> ScoreSnapshot | None:
-    """Return the customer's snapshot in the newest succeeded run (None if never graded)."""
-    return (
-        ScoreSnapshot.objects.filter(customer=customer, run__status=GradingRun.Status.SUCCEEDED)
-        .select_related("run__scheme", "grade_after", "grade_before", "computed_grade")
-        .order_by("-run__as_of", "-run_id")
-        .first()
-    )
 
 
 def cut_points_for_run(run: GradingRun) -> CutPoints:

@@ -171,7 +171,7 @@ def _another_scheme_graded_the_period_later(customer):
 @pytest.mark.django_db
 def test_the_pending_warning_read_from_the_page_s_snapshot_is_the_one_read_alone(alice, history):
     """The manager's customer page passes the snapshot its explanation read: same answer."""
-    from portal.selectors import snapshot_latest_for_customer
+    from grading.selectors import snapshot_latest_for_customer
 
     customer = CustomerFactory(account_manager=alice)
     set_grade(customer, "key")
