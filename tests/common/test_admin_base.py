@@ -53,9 +53,10 @@ def _row_links(admin_client, query: str) -> tuple[list[str], int]:
     import re
     from unittest import mock
 
-    from django.contrib.admin.templatetags import admin_urls
+    from django.urls import resolve as django_resolve
 
-    with mock.patch.object(admin_urls, "resolve", wraps=admin_urls.resolve) as resolve:
+    tag_resolve = "django.contrib.admin.templatetags.admin_urls.resolve"
+    with mock.patch(tag_resolve, wraps=django_resolve) as resolve:
         response = admin_client.get(f"/admin/customers/customer/?{query}")
     assert response.status_code == 200
     links = re.findall(r'href="(/admin/customers/customer/\d+/change/[^"]*)"', response.text)
