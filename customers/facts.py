@@ -263,13 +263,32 @@ END $$
 """
 
 
+#: The lock the sales-line-insert trigger takes first: the orders the new lines name (with
+#: a category), counted or not, in id order. Tests empty it (the mutant twin of
+#: tests/customers/test_facts_concurrency.py) to show it matters.
+LINE_ORDER_LOCK = (
+    f"PERFORM 1 FROM {ORDERS} o WHERE o.order_no IN (SELECT document_no FROM new_rows"
+    " WHERE category_id IS NOT NULL) ORDER BY o.id FOR SHARE;"
+)
+
+
 def _line_insert_function_sql() -> str:
     """The sales-line-insert trigger: add the new lines' categories to their orders' buckets.
 
     A line only adds a category to the bucket of its counted order's (customer, month), so a
     bucket that exists takes the sorted distinct union in one UPDATE; a key without a bucket
-    (facts loaded behind the triggers' back) is rebuilt. The lines' orders are read once,
-    into arrays (one entry per key and category), before the customers are locked as the
+    (facts loaded behind the triggers' back) is rebuilt.
+
+    Concurrency (READ COMMITTED): the keys come from the orders, and a transaction that
+    changes an order's customer, month or status (or deletes it) rebuilds the buckets it
+    touched without seeing lines not yet committed. So the trigger first locks the orders the
+    lines name, counted or not (`LINE_ORDER_LOCK`, FOR SHARE, which conflicts with any update
+    or deletion of them): it waits for an uncommitted writer of one of them, and a later
+    writer waits for this transaction's commit, its rebuild then seeing the new lines. Only
+    then are the orders read, once, into arrays (one entry per key and category), in a new
+    snapshot that sees what the writers committed; reading them before the lock (as this
+    function did up to migration 0014) added a category to the bucket an order had just
+    left, and missed an order just counted. The customers are then locked as the
     order-insert trigger does: an UPDATE waiting for a concurrent rebuild that deletes and
     re-inserts the bucket would otherwise find the old row gone and add nothing.
     """
@@ -286,6 +305,7 @@ BEGIN
     IF NOT FOUND THEN
         RETURN NULL;
     END IF;
+    {LINE_ORDER_LOCK}
     SELECT array_agg(o.customer_id), array_agg({_local_month("o.placed_at")}),
         array_agg(l.category_id::integer) INTO ids, months, cats
     FROM new_rows l JOIN {ORDERS} o ON o.order_no = l.document_no

@@ -1,12 +1,25 @@
-"""Two transactions appending to one customer-month at once keep its bucket exact.
+"""Concurrent writers of one customer's orders and sales lines keep the buckets exact.
 
-PostgreSQL only. The first transaction appends day 10 to a bucket whose last day is the 5th
-and holds its commit; the second appends day 7 meanwhile, so its order lands before the
-first one's. The order-insert trigger locks the customers before it reads the bucket
-(`customers.facts.APPEND_LOCK`): the second waits, then sees day 10 and rebuilds the bucket.
-The mutant twin empties the lock, and the second transaction, having read the last day as
-the 5th, appends across the first one's day: the test catches it (docs/grading.md,
-"Customer facts").
+PostgreSQL only; each race holds one transaction uncommitted while another writes, then
+compares the buckets kept with the ones `facts_rebuild` builds from the orders.
+
+Two appends to one customer-month: the first transaction appends day 10 to a bucket whose
+last day is the 5th and holds its commit; the second appends day 7 meanwhile, so its order
+lands before the first one's. The order-insert trigger locks the customers before it reads
+the bucket (`customers.facts.APPEND_LOCK`): the second waits, then sees day 10 and rebuilds
+the bucket. The mutant twin empties the lock, and the second transaction, having read the
+last day as the 5th, appends across the first one's day: the test catches it
+(docs/grading.md, "Customer facts").
+
+Sales lines inserted while their order changes: one transaction moves the order to another
+customer or month, counts it or no longer counts it, or deletes it, while another inserts a
+line with a category for it, in either order. The sales-line-insert trigger locks the
+orders its lines name before reading them (`customers.facts.LINE_ORDER_LOCK`): the line
+insert waits for an uncommitted change and then reads the order as changed, and a change
+waits for an uncommitted line insert and then rebuilds with its line. The mutant twin
+installs the function as it was before migration 0014 (the orders read before any lock,
+then the customers locked): the line's category lands in the bucket the order left, or is
+missed when the order was just counted.
 """
 
 from __future__ import annotations
@@ -14,14 +27,17 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.db import connection, connections, transaction
 
 from common.dates import local_midnight
 from customers import facts
-from customers.models import Customer, CustomerMonth, Order
+from customers.models import Customer, CustomerMonth, Order, SalesLine
+from tests.customers.factories import CategoryFactory, SalesLineFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -44,11 +60,12 @@ def _order(customer: Customer, no: str, day: int) -> Order:
     )
 
 
-def _wait_for_a_lock_wait(timeout: float = 30) -> bool:
-    """True once another session waits for a lock (the second insert), False at timeout."""
+def _wait_for_a_lock_wait(timeout: float = 30, running: threading.Thread | None = None) -> bool:
+    """True once another session waits for a lock (the second insert), False at timeout or
+    once `running` has finished without waiting."""
     deadline = time.monotonic() + timeout
     with connection.cursor() as cursor:
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and (running is None or running.is_alive()):
             cursor.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
                 " AND pid <> pg_backend_pid()"
@@ -127,3 +144,220 @@ def test_without_the_lock_the_second_append_goes_wrong(monkeypatch):
         facts.triggers_install()
     assert rebuilt == (3, 5, 10, 13)
     assert kept != rebuilt
+
+
+# --- Sales lines inserted while their order changes ---
+
+JUNE = dt.date(2025, 6, 1)
+
+#: The sales-line-insert trigger as it was before migration 0014: the orders read before any
+#: lock, then the customers locked (the mutant twin installs it).
+OLD_LINE_INSERT_SQL = f"""
+CREATE OR REPLACE FUNCTION customers_facts_line_insert() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    s record;
+    ids bigint[];
+    months date[];
+    cats integer[];
+BEGIN
+    SELECT time_zone, statuses INTO s FROM {facts.STATE} WHERE id = 1;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    SELECT array_agg(o.customer_id),
+        array_agg(date_trunc('month', o.placed_at AT TIME ZONE s.time_zone)::date),
+        array_agg(l.category_id::integer) INTO ids, months, cats
+    FROM new_rows l JOIN {facts.ORDERS} o ON o.order_no = l.document_no
+    WHERE l.category_id IS NOT NULL AND o.status = ANY(s.statuses);
+    IF ids IS NULL THEN
+        RETURN NULL;
+    END IF;
+    {facts.APPEND_LOCK.format(customers="SELECT unnest(ids)")}
+    WITH n AS MATERIALIZED (
+        SELECT customer_id, month, array_agg(DISTINCT category ORDER BY category) AS cats
+        FROM unnest(ids, months, cats) AS u(customer_id, month, category) GROUP BY 1, 2
+    ),
+    added AS (
+        UPDATE {facts.MONTHS} f
+        SET categories = ARRAY(SELECT DISTINCT x FROM unnest(f.categories || n.cats) x
+            ORDER BY x)
+        FROM n WHERE f.customer_id = n.customer_id AND f.month = n.month
+            AND NOT n.cats <@ f.categories
+    )
+    SELECT array_agg(n.customer_id), array_agg(n.month) INTO ids, months FROM n
+    WHERE NOT EXISTS (
+        SELECT 1 FROM {facts.MONTHS} f WHERE f.customer_id = n.customer_id AND f.month = n.month
+    );
+    PERFORM {facts.REFRESH}(s.time_zone, s.statuses::text[], ids, months);
+    RETURN NULL;
+END $$
+"""
+
+PAID = Order.Status.PAID
+CANCELLED = Order.Status.CANCELLED
+
+#: The changes of order X (customer A, 10 May): its status before, and the change.
+CHANGES: dict[str, tuple[str, Callable[[Customer], dict[str, Any]] | None]] = {
+    "moved to another customer": (PAID, lambda other: {"customer": other}),
+    "moved to another month": (
+        PAID,
+        lambda other: {"placed_at": local_midnight(JUNE.replace(day=10)) + dt.timedelta(hours=12)},
+    ),
+    "cancelled": (PAID, lambda other: {"status": CANCELLED}),
+    "counted": (CANCELLED, lambda other: {"status": PAID}),
+    "counted for another customer": (CANCELLED, lambda other: {"status": PAID, "customer": other}),
+    "deleted": (PAID, None),
+}
+
+
+class Writer(threading.Thread):
+    """Runs `write` in its own transaction on its own connection, holding the commit until
+    `hold` is set."""
+
+    def __init__(self, write: Callable[[], Any], hold: threading.Event | None = None) -> None:
+        super().__init__(daemon=True)
+        self.write = write
+        self.hold = hold
+        self.written = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            with transaction.atomic():
+                self.write()
+                self.written.set()
+                if self.hold is not None:
+                    assert self.hold.wait(60)
+        except BaseException as exc:  # reported by the test
+            self.error = exc
+        finally:
+            connections.close_all()
+
+
+def _buckets() -> dict[tuple[str, int], tuple]:
+    return {
+        (row.customer.code, row.month.month): (
+            row.orders,
+            row.net_cents,
+            row.first_day,
+            row.last_day,
+            row.gap_squares,
+            tuple(row.categories),
+        )
+        for row in CustomerMonth.objects.select_related("customer")
+    }
+
+
+def _line_race(change: str, line_first: bool) -> tuple[bool, dict, dict]:
+    """Order X (customer A, 10 May; A also has 5 May, B 7 May) changes while a line with a
+    new category is inserted for it; the first writer holds its commit until the second has
+    waited for a lock or finished. (the second waited, kept buckets, rebuilt buckets)."""
+    status, values = CHANGES[change]
+    a = Customer.objects.create(code="A", name="A")
+    b = Customer.objects.create(code="B", name="B")
+    category = CategoryFactory()
+    Order.objects.bulk_create([_order(a, "A5", 5), _order(b, "B7", 7), _order(a, "X", 10)])
+    Order.objects.filter(order_no="X").update(status=status)
+
+    def write_order() -> None:
+        orders = Order.objects.filter(order_no="X")
+        if values is None:
+            orders.delete()
+        else:
+            orders.update(**values(b))
+
+    def write_line() -> None:
+        SalesLine.objects.bulk_create(
+            [SalesLineFactory.build(document_no="X", line_no=1, category=category)]
+        )
+
+    release = threading.Event()
+    first_write, second_write = (
+        (write_line, write_order) if line_first else (write_order, write_line)
+    )
+    first = Writer(first_write, hold=release)
+    first.start()
+    assert first.written.wait(60)
+    second = Writer(second_write)
+    second.start()
+    waited = _wait_for_a_lock_wait(running=second)
+    release.set()
+    first.join(60)
+    second.join(60)
+    assert first.error is None, first.error
+    assert second.error is None, second.error
+    kept = _buckets()
+    facts.facts_rebuild()
+    return waited, kept, _buckets()
+
+
+@pytest.mark.parametrize("line_first", [False, True], ids=["order first", "line first"])
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_a_line_inserted_while_its_order_changes_lands_in_the_right_bucket(change, line_first):
+    waited, kept, rebuilt = _line_race(change, line_first)
+    assert waited, "the second writer never waited for the first"
+    assert kept == rebuilt
+
+
+#: The races the function as it was before migration 0014 loses: every change made first
+#: (the line read the order before the change committed), and a count made second (the line
+#: found no counted order, so it locked nothing and the change's rebuild did not see it).
+OLD_LOSES = [(change, False) for change in CHANGES] + [
+    ("counted", True),
+    ("counted for another customer", True),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "line_first"),
+    OLD_LOSES,
+    ids=[f"{change}, {'line' if first else 'order'} first" for change, first in OLD_LOSES],
+)
+def test_without_the_order_lock_the_line_lands_in_the_wrong_bucket(change, line_first):
+    """The mutant twin: the orders read before the lock. The race test would fail."""
+    with connection.cursor() as cursor:
+        cursor.execute(OLD_LINE_INSERT_SQL)
+    try:
+        _, kept, rebuilt = _line_race(change, line_first)
+    finally:
+        facts.triggers_install()
+    assert kept != rebuilt
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap (docs/grading.md, Customer facts): a line and its order inserted by two"
+    " transactions at once do not see each other; facts_rebuild repairs it",
+)
+@pytest.mark.parametrize("line_first", [False, True], ids=["order first", "line first"])
+def test_a_line_inserted_with_its_order_at_once_is_missed(line_first):
+    """Neither trigger sees the other's uncommitted row (no row of the other exists to lock
+    yet): the order's bucket misses the line's category. Strict: it fails once fixed."""
+    a = Customer.objects.create(code="A", name="A")
+    category = CategoryFactory()
+    Order.objects.bulk_create([_order(a, "A5", 5)])
+
+    def write_order() -> None:
+        Order.objects.bulk_create([_order(a, "X", 10)])
+
+    def write_line() -> None:
+        SalesLine.objects.bulk_create(
+            [SalesLineFactory.build(document_no="X", line_no=1, category=category)]
+        )
+
+    release = threading.Event()
+    first = Writer(write_line if line_first else write_order, hold=release)
+    first.start()
+    assert first.written.wait(60)
+    second = Writer(write_order if line_first else write_line)
+    second.start()
+    _wait_for_a_lock_wait(running=second)
+    release.set()
+    first.join(60)
+    second.join(60)
+    assert first.error is None, first.error
+    assert second.error is None, second.error
+    kept = _buckets()
+    facts.facts_rebuild()
+    assert kept == _buckets()
