@@ -118,35 +118,44 @@ def _order_columns(zone: str) -> str:
     )
 
 
-#: The refresh: lock the customers (concurrent writers of one customer's buckets take turns,
-#: and each rebuild's statements then see the other's committed orders), delete the keys'
-#: buckets, rebuild them from their orders. The orders are found through
-#: order_customer_placed_idx, a day either side of the month in UTC (no zone is further off).
-_REFRESH_SQL = f"""
+#: The refresh's lock: the customers `ids`, in id order. Tests empty it (a mutant twin of
+#: tests/customers/test_facts_concurrency.py) to show it matters.
+REFRESH_LOCK = (
+    f"PERFORM 1 FROM {CUSTOMERS} c"
+    " WHERE c.id IN (SELECT unnest(ids)) ORDER BY c.id FOR NO KEY UPDATE;"
+)
+
+
+def _refresh_sql() -> str:
+    """The refresh: lock the customers (concurrent writers of one customer's buckets take
+    turns, and each rebuild's statements then see the other's committed orders), delete the
+    keys' buckets, rebuild them from their orders. The orders are found through
+    order_customer_placed_idx, a day either side of the month in UTC (no zone is further off).
+    """
+    return f"""
 CREATE OR REPLACE FUNCTION {REFRESH}(zone text, statuses text[], ids bigint[], months date[])
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     IF ids IS NULL OR cardinality(ids) = 0 THEN
         RETURN;
     END IF;
-    PERFORM 1 FROM {CUSTOMERS} c
-    WHERE c.id IN (SELECT unnest(ids)) ORDER BY c.id FOR NO KEY UPDATE;
+    {REFRESH_LOCK}
     DELETE FROM {MONTHS} f USING unnest(ids, months) AS k(customer_id, month)
     WHERE f.customer_id = k.customer_id AND f.month = k.month;
     {
-    buckets_insert_sql(
-        "SELECT o.customer_id, k.month, "
-        + _order_columns("zone")
-        + " FROM (SELECT DISTINCT customer_id, month FROM unnest(ids, months)"
-        " AS u(customer_id, month)) k"
-        f" JOIN {ORDERS} o ON o.customer_id = k.customer_id"
-        " AND o.placed_at >= (k.month - 1)::timestamp AT TIME ZONE 'UTC'"
-        " AND o.placed_at < ((k.month + interval '1 month')::date + 1)::timestamp"
-        " AT TIME ZONE 'UTC'"
-        " WHERE o.status = ANY(statuses)"
-        " AND date_trunc('month', o.placed_at AT TIME ZONE zone)::date = k.month"
-    )
-};
+        buckets_insert_sql(
+            "SELECT o.customer_id, k.month, "
+            + _order_columns("zone")
+            + " FROM (SELECT DISTINCT customer_id, month FROM unnest(ids, months)"
+            " AS u(customer_id, month)) k"
+            f" JOIN {ORDERS} o ON o.customer_id = k.customer_id"
+            " AND o.placed_at >= (k.month - 1)::timestamp AT TIME ZONE 'UTC'"
+            " AND o.placed_at < ((k.month + interval '1 month')::date + 1)::timestamp"
+            " AT TIME ZONE 'UTC'"
+            " WHERE o.status = ANY(statuses)"
+            " AND date_trunc('month', o.placed_at AT TIME ZONE zone)::date = k.month"
+        )
+    };
 END $$
 """
 
@@ -370,7 +379,7 @@ def triggers_install(using: BaseDatabaseWrapper | None = None) -> None:
     if conn.vendor != "postgresql":
         return
     with conn.cursor() as cursor:
-        cursor.execute(_REFRESH_SQL)
+        cursor.execute(_refresh_sql())
         for name, table, event, referencing in TRIGGERS:
             cursor.execute(triggers_function_sql(name))
             cursor.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")

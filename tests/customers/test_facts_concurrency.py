@@ -32,7 +32,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import IntegrityError, connection, connections, transaction
 
 from common.dates import local_midnight
 from customers import facts
@@ -323,6 +323,68 @@ def test_without_the_order_lock_the_line_lands_in_the_wrong_bucket(change, line_
     finally:
         facts.triggers_install()
     assert kept != rebuilt
+
+
+def _two_lines_race(bucket: str) -> tuple[bool, BaseException | None, dict, dict]:
+    """Two transactions insert lines with different categories for two orders of one bucket
+    (A, May), the first holding its commit until the second waits for a lock or finishes;
+    the bucket `kept`, or `missing` (deleted behind the triggers' back, so both rebuild it).
+    (the second waited, its error, kept buckets, rebuilt buckets)."""
+    a = Customer.objects.create(code="A", name="A")
+    first_category, second_category = CategoryFactory(), CategoryFactory()
+    Order.objects.bulk_create([_order(a, "A5", 5), _order(a, "A10", 10)])
+    if bucket == "missing":
+        CustomerMonth.objects.filter(customer=a).delete()
+
+    def line(no: str, category: Any) -> Callable[[], Any]:
+        return lambda: SalesLine.objects.bulk_create(
+            [SalesLineFactory.build(document_no=no, line_no=1, category=category)]
+        )
+
+    release = threading.Event()
+    first = Writer(line("A5", first_category), hold=release)
+    first.start()
+    assert first.written.wait(60)
+    second = Writer(line("A10", second_category))
+    second.start()
+    waited = _wait_for_a_lock_wait(running=second)
+    release.set()
+    first.join(60)
+    second.join(60)
+    assert first.error is None, first.error
+    kept = _buckets()
+    facts.facts_rebuild()
+    return waited, second.error, kept, _buckets()
+
+
+@pytest.mark.parametrize("bucket", ["kept", "missing"])
+def test_two_line_inserts_for_one_bucket_at_once_keep_both_categories(bucket):
+    """Safe: the second waits for the first's customer lock, then reads the bucket (or
+    rebuilds it) in a new snapshot that sees the first's committed category. Where the bucket
+    is kept, PostgreSQL's row lock would also do it alone: an UPDATE waiting for a row is
+    evaluated again on the committed version. Where it is missing, both rebuild it, and the
+    refresh's lock (`customers.facts.REFRESH_LOCK`) keeps the second's insert from colliding
+    with the first's (its mutant twin below)."""
+    waited, error, kept, rebuilt = _two_lines_race(bucket)
+    assert waited, "the second line insert never waited for the first"
+    assert error is None, error
+    assert len(rebuilt[("A", 5)][-1]) == 2
+    assert kept == rebuilt
+
+
+def test_without_the_customer_locks_two_rebuilds_of_one_bucket_collide(monkeypatch):
+    """The mutant twin: no customer lock in the line trigger nor in the refresh. The second
+    rebuild does not see the first's uncommitted bucket, inserts its own, and fails on the
+    primary key once the first commits."""
+    monkeypatch.setattr(facts, "APPEND_LOCK", "")
+    monkeypatch.setattr(facts, "REFRESH_LOCK", "")
+    facts.triggers_install()
+    try:
+        _, error, _, _ = _two_lines_race("missing")
+    finally:
+        monkeypatch.undo()
+        facts.triggers_install()
+    assert isinstance(error, IntegrityError), error
 
 
 @pytest.mark.xfail(
