@@ -1,11 +1,13 @@
 """gunicorn settings for TierHub (issue #19), read from the working directory by default.
 
-Chosen from the page benchmark on 2 cores (bench/pages.py, bench/README.md "Pages"):
-`gthread` workers, (2 x cores) processes with 4 threads each. A page spends a good part of
-its time waiting on PostgreSQL, so threads keep the cores busy without the memory of more
-processes; each thread holds one persistent database connection (CONN_MAX_AGE), so
-connections = workers x threads per web container (16 on 2 cores) — size PostgreSQL's
-max_connections, or a pooler, for every container and the Celery workers together.
+Chosen from the page benchmark on 2 cores (bench/pages.py, bench/README.md "Pages", the
+gunicorn layouts measured at 1M on 2026-12-04 evening): `gthread` workers, (3 x cores)
+processes with 3 threads each. A page spends a good part of its time waiting on PostgreSQL,
+so threads keep the cores busy without the memory of more processes, and fewer threads per
+process (one GIL each) keep a busy moment's slowest pages shorter than 4 threads did; each
+thread holds one persistent database connection (CONN_MAX_AGE), so connections = workers x
+threads per web container (18 on 2 cores) — size PostgreSQL's max_connections, or a pooler,
+for every container and the Celery workers together.
 
 Every value can be overridden from the environment: GUNICORN_BIND, GUNICORN_WORKERS,
 GUNICORN_THREADS, GUNICORN_TIMEOUT, GUNICORN_MAX_REQUESTS.
@@ -16,8 +18,8 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 worker_class = "gthread"
-workers = int(os.environ.get("GUNICORN_WORKERS", 2 * multiprocessing.cpu_count()))
-threads = int(os.environ.get("GUNICORN_THREADS", 4))
+workers = int(os.environ.get("GUNICORN_WORKERS", 3 * multiprocessing.cpu_count()))
+threads = int(os.environ.get("GUNICORN_THREADS", 3))
 # Long exports stream; a request stuck longer than this is killed and logged.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 60))
 graceful_timeout = 30

@@ -20,7 +20,7 @@ Builds on a database `run.py --keep` left (customers, orders, two graded periods
 
     .venv/bin/python bench/run.py --customers 1000000 --orders 10000000 --pipelines engine --keep
     .venv/bin/python bench/pages.py --dsn postgres://tierhub@127.0.0.1:PORT/tierhub --setup
-    .venv/bin/python bench/pages.py --dsn ... [--workers 4 --threads 4] [--pieces]
+    .venv/bin/python bench/pages.py --dsn ... [--workers 6 --threads 3] [--pieces]
 
 Only 127.0.0.1; the load loop stops by itself (bounded duration). Results go to
 `bench/results/pages-*.json` (git-ignored) and a table to stdout.
@@ -572,8 +572,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dsn", required=True, help="the database run.py --keep left")
     parser.add_argument("--setup", action="store_true", help="create managers and logins first")
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=4)
+    # gunicorn.conf.py's layout on this 2-core machine (3 x cores workers, 3 threads).
+    parser.add_argument("--workers", type=int, default=6)
+    parser.add_argument("--threads", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--pieces", action="store_true", help="per-page query costs, in-process")
