@@ -8,12 +8,9 @@ from django.db import migrations
 
 
 def triggers_reinstall(apps, schema_editor):
-    connection = schema_editor.connection
-    if connection.vendor != "postgresql":
-        return
     from customers import facts
 
-    facts.triggers_install(connection)
+    facts.triggers_install(schema_editor.connection)  # PostgreSQL only
 
 
 class Migration(migrations.Migration):

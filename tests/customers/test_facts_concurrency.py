@@ -76,21 +76,22 @@ def _wait_for_a_lock_wait(timeout: float = 30, running: threading.Thread | None 
     return False
 
 
-class Appender(threading.Thread):
-    """Inserts one order in its own transaction on its own connection."""
+class Writer(threading.Thread):
+    """Runs `write` in its own transaction on its own connection, holding the commit until
+    `hold` is set."""
 
-    def __init__(self, order: Order, hold: threading.Event | None = None) -> None:
+    def __init__(self, write: Callable[[], Any], hold: threading.Event | None = None) -> None:
         super().__init__(daemon=True)
-        self.order = order
+        self.write = write
         self.hold = hold
-        self.inserted = threading.Event()
+        self.written = threading.Event()
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
             with transaction.atomic():
-                Order.objects.bulk_create([self.order])
-                self.inserted.set()
+                self.write()
+                self.written.set()
                 if self.hold is not None:
                     assert self.hold.wait(60)
         except BaseException as exc:  # reported by the test
@@ -104,10 +105,10 @@ def _race() -> tuple[tuple, tuple]:
     customer = Customer.objects.create(code="RACE", name="Race")
     Order.objects.bulk_create([_order(customer, "R5", 5)])
     release = threading.Event()
-    first = Appender(_order(customer, "R10", 10), hold=release)
+    first = Writer(lambda: Order.objects.bulk_create([_order(customer, "R10", 10)]), hold=release)
     first.start()
-    assert first.inserted.wait(60)
-    second = Appender(_order(customer, "R7", 7))
+    assert first.written.wait(60)
+    second = Writer(lambda: Order.objects.bulk_create([_order(customer, "R7", 7)]))
     second.start()
     waited = _wait_for_a_lock_wait()
     release.set()
@@ -209,30 +210,6 @@ CHANGES: dict[str, tuple[str, Callable[[Customer], dict[str, Any]] | None]] = {
     "counted for another customer": (CANCELLED, lambda other: {"status": PAID, "customer": other}),
     "deleted": (PAID, None),
 }
-
-
-class Writer(threading.Thread):
-    """Runs `write` in its own transaction on its own connection, holding the commit until
-    `hold` is set."""
-
-    def __init__(self, write: Callable[[], Any], hold: threading.Event | None = None) -> None:
-        super().__init__(daemon=True)
-        self.write = write
-        self.hold = hold
-        self.written = threading.Event()
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            with transaction.atomic():
-                self.write()
-                self.written.set()
-                if self.hold is not None:
-                    assert self.hold.wait(60)
-        except BaseException as exc:  # reported by the test
-            self.error = exc
-        finally:
-            connections.close_all()
 
 
 def _buckets() -> dict[tuple[str, int], tuple]:
