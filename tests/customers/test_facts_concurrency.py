@@ -100,23 +100,35 @@ class Writer(threading.Thread):
             connections.close_all()
 
 
+def _interleave(
+    first_write: Callable[[], Any], second_write: Callable[[], Any]
+) -> tuple[bool, BaseException | None, BaseException | None]:
+    """Run `first_write` and hold its commit until `second_write`, on another connection, is
+    seen waiting for a lock (or has finished); then commit both. (waited, errors)."""
+    release = threading.Event()
+    first = Writer(first_write, hold=release)
+    first.start()
+    assert first.written.wait(60)
+    second = Writer(second_write)
+    second.start()
+    waited = _wait_for_a_lock_wait(running=second)
+    release.set()
+    first.join(60)
+    second.join(60)
+    return waited, first.error, second.error
+
+
 def _race() -> tuple[tuple, tuple]:
     """Day 5 stored; day 10 held uncommitted while day 7 is inserted. (kept, rebuilt)."""
     customer = Customer.objects.create(code="RACE", name="Race")
     Order.objects.bulk_create([_order(customer, "R5", 5)])
-    release = threading.Event()
-    first = Writer(lambda: Order.objects.bulk_create([_order(customer, "R10", 10)]), hold=release)
-    first.start()
-    assert first.written.wait(60)
-    second = Writer(lambda: Order.objects.bulk_create([_order(customer, "R7", 7)]))
-    second.start()
-    waited = _wait_for_a_lock_wait()
-    release.set()
-    first.join(60)
-    second.join(60)
+    waited, first_error, second_error = _interleave(
+        lambda: Order.objects.bulk_create([_order(customer, "R10", 10)]),
+        lambda: Order.objects.bulk_create([_order(customer, "R7", 7)]),
+    )
     assert waited, "the second insert never waited for the first"
-    assert first.error is None, first.error
-    assert second.error is None, second.error
+    assert first_error is None, first_error
+    assert second_error is None, second_error
 
     def bucket() -> tuple:
         row = CustomerMonth.objects.get(customer=customer, month=MAY)
@@ -249,21 +261,10 @@ def _line_race(change: str, line_first: bool) -> tuple[bool, dict, dict]:
             [SalesLineFactory.build(document_no="X", line_no=1, category=category)]
         )
 
-    release = threading.Event()
-    first_write, second_write = (
-        (write_line, write_order) if line_first else (write_order, write_line)
-    )
-    first = Writer(first_write, hold=release)
-    first.start()
-    assert first.written.wait(60)
-    second = Writer(second_write)
-    second.start()
-    waited = _wait_for_a_lock_wait(running=second)
-    release.set()
-    first.join(60)
-    second.join(60)
-    assert first.error is None, first.error
-    assert second.error is None, second.error
+    writes = (write_line, write_order) if line_first else (write_order, write_line)
+    waited, first_error, second_error = _interleave(*writes)
+    assert first_error is None, first_error
+    assert second_error is None, second_error
     kept = _buckets()
     facts.facts_rebuild()
     return waited, kept, _buckets()
@@ -318,20 +319,13 @@ def _two_lines_race(bucket: str) -> tuple[bool, BaseException | None, dict, dict
             [SalesLineFactory.build(document_no=no, line_no=1, category=category)]
         )
 
-    release = threading.Event()
-    first = Writer(line("A5", first_category), hold=release)
-    first.start()
-    assert first.written.wait(60)
-    second = Writer(line("A10", second_category))
-    second.start()
-    waited = _wait_for_a_lock_wait(running=second)
-    release.set()
-    first.join(60)
-    second.join(60)
-    assert first.error is None, first.error
+    waited, first_error, second_error = _interleave(
+        line("A5", first_category), line("A10", second_category)
+    )
+    assert first_error is None, first_error
     kept = _buckets()
     facts.facts_rebuild()
-    return waited, second.error, kept, _buckets()
+    return waited, second_error, kept, _buckets()
 
 
 @pytest.mark.parametrize("bucket", ["kept", "missing"])
@@ -385,18 +379,10 @@ def test_a_line_inserted_with_its_order_at_once_is_missed(line_first):
             [SalesLineFactory.build(document_no="X", line_no=1, category=category)]
         )
 
-    release = threading.Event()
-    first = Writer(write_line if line_first else write_order, hold=release)
-    first.start()
-    assert first.written.wait(60)
-    second = Writer(write_order if line_first else write_line)
-    second.start()
-    _wait_for_a_lock_wait(running=second)
-    release.set()
-    first.join(60)
-    second.join(60)
-    assert first.error is None, first.error
-    assert second.error is None, second.error
+    writes = (write_line, write_order) if line_first else (write_order, write_line)
+    _, first_error, second_error = _interleave(*writes)
+    assert first_error is None, first_error
+    assert second_error is None, second_error
     kept = _buckets()
     facts.facts_rebuild()
     assert kept == _buckets()
