@@ -15,3 +15,8 @@ def local_midnight(day: dt.date) -> dt.datetime:
     [local_midnight(day), local_midnight(day + 1 day)).
     """
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def month_after(day: dt.date) -> dt.date:
+    """Return the first day of the month after `day`'s."""
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)

@@ -30,8 +30,8 @@ from common.dates import local_midnight
 from customers.models import Order
 from grading.labels import lifecycle_label, pyramid_label, run_label
 from grading.models import Grade, GradingRun, ScoreSnapshot
-from grading.pipeline import pgcopy
 from grading.pipeline.extract import window_money_sql
+from grading.pipeline.pgcopy import numeric_columns
 from grading.scoring.rules import LIFECYCLE_STAGES, PYRAMID_LAYERS
 
 
@@ -77,29 +77,6 @@ class Table:
         """Return the rows as (text for people, is a number) pairs, for the page's table."""
         numeric = self.numeric_columns()
         return [[(text, numeric[i]) for i, text in enumerate(row)] for row in self.display_rows()]
-
-
-def numeric_columns(
-    sql: str, params: Sequence[Any], columns: Sequence[tuple[str, str]]
-) -> dict[str, np.ndarray]:
-    """Return the rows of `sql` as one numpy array per column (`columns`: (name, kind) pairs,
-    kind i2/i4/i8/f8), for the reads of a run's million snapshots in one statement.
-
-    On PostgreSQL one binary COPY (`grading.pipeline.pgcopy`: every value NOT NULL and of the
-    named width); elsewhere (SQLite, small) the cursor's rows, where a NULL float is NaN.
-    """
-    if connection.vendor == "postgresql":
-        return pgcopy.copy_out(sql, params, columns)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, list(params))
-        rows = cursor.fetchall()
-    return {
-        name: np.array(
-            [row[i] for row in rows],
-            dtype=np.float64 if kind == "f8" else np.int64,
-        ).astype(kind)
-        for i, (name, kind) in enumerate(columns)
-    }
 
 
 def grades_by_rank() -> dict[int, Grade]:

@@ -53,12 +53,12 @@ from grading.models import (
 )
 from grading.pipeline import decide
 from grading.pipeline.extract import UNKNOWN_PROFIT, WINDOW_PROFIT_CENTS, window_money_sql
+from grading.pipeline.pgcopy import numeric_columns
 from grading.pipeline.rules import SchemeRules, scheme_rules
 from grading.reports import (
     REVENUE_SHARE_KINDS,
     Table,
     inversion_notes,
-    numeric_columns,
     percent,
     revenue_share_columns,
 )

@@ -16,7 +16,7 @@ import pandas as pd
 from django.db import connection
 from django.db.models import Q
 
-from common.dates import local_midnight
+from common.dates import local_midnight, month_after
 from customers.facts import MONTHS, ORDERS, facts_unusable_reason
 from customers.models import Order
 from grading.models import GradeChange, GradeOverride
@@ -117,11 +117,11 @@ def window_money_sql(
         return None
     start = as_of - dt.timedelta(days=window_days)
     months: list[dt.date] = []
-    month = start if start.day == 1 else _next_month(start)
-    while _next_month(month) <= as_of:
+    month = start if start.day == 1 else month_after(start)
+    while month_after(month) <= as_of:
         months.append(month)
-        month = _next_month(month)
-    spans = [(start, months[0]), (_next_month(months[-1]), as_of)] if months else [(start, as_of)]
+        month = month_after(month)
+    spans = [(start, months[0]), (month_after(months[-1]), as_of)] if months else [(start, as_of)]
     spans = [(low, high) for low, high in spans if low < high]
     placed = " OR ".join("(o.placed_at >= %s AND o.placed_at < %s)" for _ in spans) or "FALSE"
     ranged = "" if id_range is None else " AND customer_id >= %s AND customer_id < %s"
@@ -136,10 +136,6 @@ def window_money_sql(
     instants = [local_midnight(day) for span in spans for day in span]
     statuses = [str(s) for s in Order.COUNTED_STATUSES]
     return sql, [months, *ids, statuses, *instants, *ids]
-
-
-def _next_month(day: dt.date) -> dt.date:
-    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
 
 
 def window_profit(
@@ -164,7 +160,7 @@ def window_profit(
         sql, params = money_sql
     else:
         sql, params = _orders_money_sql(as_of=as_of, window_days=window_days, id_range=id_range)
-    rows = _numeric_rows(
+    rows = pgcopy.numeric_columns(
         f"SELECT customer_id, CAST(sum(profit_cents) AS bigint),"
         f" CAST(sum(unknown_profit) AS bigint) FROM ({sql}) w"
         " GROUP BY customer_id",
@@ -193,21 +189,6 @@ def _orders_money_sql(
         f" AND placed_at >= %s AND placed_at < %s{ranged}",
         [*statuses, adapt(start), adapt(local_midnight(as_of)), *(id_range or ())],
     )
-
-
-def _numeric_rows(
-    sql: str, params: list[Any], columns: list[tuple[str, str]]
-) -> dict[str, np.ndarray]:
-    """The rows of `sql` as one numpy array per column: a binary COPY on PostgreSQL."""
-    if connection.vendor == "postgresql":
-        return pgcopy.copy_out(sql, params, columns)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return {
-        name: np.array([row[i] for row in rows], dtype=np.int64).astype(kind)
-        for i, (name, kind) in enumerate(columns)
-    }
 
 
 def _with_profit(

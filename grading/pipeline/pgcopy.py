@@ -4,7 +4,9 @@ Big reads and writes of a grading run on PostgreSQL use COPY in its binary forma
 fixed-width, NOT NULL columns only (NULLs travel as sentinels, text as small integer codes),
 so a whole block of rows is one numpy structured array: no per-value Python object, no text
 formatting or parsing on either side. Used by the grading pipeline's PostgreSQL backend
-(`grading.pipeline.backends.postgresql`: extract, grade states and the write's load) only.
+(`grading.pipeline.backends.postgresql`: extract, grade states and the write's load), and
+through `numeric_columns` (which falls back to the cursor's rows on SQLite) by the reports,
+the what-if and the window's profit read.
 """
 
 from __future__ import annotations
@@ -144,3 +146,27 @@ def copy_in(
                 block[name] = array[start:stop]
             copy.write(block.tobytes())
         copy.write(_COPY_TRAILER)
+
+
+def numeric_columns(
+    sql: str, params: Sequence[Any], columns: Sequence[tuple[str, str]]
+) -> dict[str, np.ndarray]:
+    """Return the rows of `sql` as one numpy array per column (`columns`: (name, kind) pairs,
+    kind i2/i4/i8/f8), for the reads of a run's million snapshots or customers in one
+    statement (the reports, the what-if, the window's profit).
+
+    On PostgreSQL one binary COPY (`copy_out`: every value NOT NULL and of the named width);
+    elsewhere (SQLite, small) the cursor's rows, where a NULL float is NaN.
+    """
+    if connection.vendor == "postgresql":
+        return copy_out(sql, params, columns)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(params))
+        rows = cursor.fetchall()
+    return {
+        name: np.array(
+            [row[i] for row in rows],
+            dtype=np.float64 if kind == "f8" else np.int64,
+        ).astype(kind)
+        for i, (name, kind) in enumerate(columns)
+    }

@@ -18,7 +18,7 @@ import pandas as pd
 from django.conf import settings
 from django.db import connection
 
-from common.dates import local_midnight
+from common.dates import local_midnight, month_after
 from customers.facts import facts_unusable_reason
 from customers.models import Customer
 from grading.models import Grade, GradeChange
@@ -242,10 +242,6 @@ def facts_unusable() -> str | None:
     return facts_unusable_reason()
 
 
-def _next_month(day: dt.date) -> dt.date:
-    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-
-
 def facts_plan(
     as_of: dt.date, window_days: int
 ) -> tuple[list[dt.date], list[tuple[dt.date, dt.date]], dt.date]:
@@ -259,17 +255,17 @@ def facts_plan(
     start = as_of - dt.timedelta(days=window_days)
     mid = as_of - dt.timedelta(days=window_days // 2)
     months: list[dt.date] = []
-    month = start if start.day == 1 else _next_month(start)
-    while _next_month(month) <= as_of:
-        if not month < mid < _next_month(month):
+    month = start if start.day == 1 else month_after(start)
+    while month_after(month) <= as_of:
+        if not month < mid < month_after(month):
             months.append(month)
-        month = _next_month(month)
+        month = month_after(month)
     spans: list[tuple[dt.date, dt.date]] = []
     cursor = start.replace(day=1)
     for month in months:
         if cursor < month:
             spans.append((cursor, month))
-        cursor = _next_month(month)
+        cursor = month_after(month)
     if cursor < as_of:
         spans.append((cursor, as_of))
     return months, spans, start.replace(day=1)
