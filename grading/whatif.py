@@ -33,13 +33,11 @@ import pandas as pd
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import FloatField, Max, Sum
-from django.db.models.functions import Cast
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common import formatting
-from common.dates import local_midnight
 from customers.models import Customer, Order
 from grading.labels import run_label
 from grading.models import (
@@ -52,7 +50,7 @@ from grading.models import (
     ScoreSnapshot,
 )
 from grading.pipeline import decide
-from grading.pipeline.extract import UNKNOWN_PROFIT, WINDOW_PROFIT_CENTS, window_money_sql
+from grading.pipeline.extract import UNKNOWN_PROFIT, WINDOW_PROFIT_CENTS, window_profit
 from grading.pipeline.pgcopy import numeric_columns
 from grading.pipeline.rules import SchemeRules, scheme_rules
 from grading.reports import (
@@ -527,39 +525,13 @@ def _tables(*, scheme: GradingScheme, as_of: dt.date, figures: WhatIfFigures) ->
 def _window_profit(*, as_of: dt.date, window_days: int) -> pd.Series:
     """Return the profit of each customer's counted orders in the window, by customer_id.
 
-    One grouped query (profit is not a scoring input, so the scores frame lacks it), over the
-    customer facts where they can be read (`grading.reports.window_money_sql`: the window's
-    whole months from their buckets, one binary COPY), else over the window's orders; orders
-    with no recorded profit count as 0, as in `benefits.reports.cost_to_serve`.
+    For scores without it (a run's snapshots written before the profit was kept): the
+    extract's read (`extract.window_profit`: the customer facts where they can be read, else
+    the window's orders); orders with no recorded profit count as 0, as in
+    `benefits.reports.cost_to_serve`.
     """
-    money_sql = window_money_sql(as_of=as_of, window_days=window_days)
-    if money_sql is not None:
-        sql, params = money_sql
-        cents = numeric_columns(
-            f"SELECT customer_id, sum(profit_cents)::bigint FROM ({sql}) w GROUP BY customer_id",
-            params,
-            [("customer_id", "i8"), ("profit_cents", "i8")],
-        )
-        return pd.Series(
-            cents["profit_cents"] / 100,
-            index=pd.Index(cents["customer_id"], dtype="int64"),
-            dtype="float64",
-        )
-    start = local_midnight(as_of - dt.timedelta(days=window_days))
-    rows = list(
-        Order.objects.filter(
-            status__in=[str(s) for s in Order.COUNTED_STATUSES],
-            placed_at__gte=start,
-            placed_at__lt=local_midnight(as_of),
-            profit__isnull=False,
-        )
-        .values("customer_id")
-        .annotate(total=Cast(Sum("profit"), FloatField()))
-        .order_by()
-        .values_list("customer_id", "total")
-    )
-    ids, profits = zip(*rows, strict=True) if rows else ((), ())
-    return pd.Series(list(profits), index=pd.Index(list(ids), dtype="int64"), dtype="float64")
+    cents = window_profit(as_of=as_of, window_days=window_days)[WINDOW_PROFIT_CENTS]
+    return cents.astype("float64") / 100
 
 
 def _revenue_share(
