@@ -12,21 +12,24 @@ from appeals.evidence import EXTENSIONS, private_storage
 from appeals.models import Evidence
 from common.exceptions import DomainError
 from common.models import Notification
+from common.selectors import notification_unread_count
 from common.services import notification_mark_read
 
 
 def notifications_context(user: User | AnonymousUser, *, limit: int = 10) -> dict:
     """Return the unread count and the latest notifications of `user`.
 
-    The count is one query (every page's menu shows it); the notifications are a query run
-    only where a page lists them (the messages pages), not on every page.
+    The count comes from the cache while the user's notifications do not change (every
+    page's menu shows it); the notifications are a query run only where a page lists them
+    (the messages pages), not on every page.
     """
     if not user.is_authenticated:
         return {"unread_count": 0, "notifications": []}
-    mine = Notification.objects.filter(recipient=user)
     return {
-        "unread_count": mine.filter(read_at__isnull=True).count(),
-        "notifications": mine.order_by("-created_at", "-id")[:limit],
+        "unread_count": notification_unread_count(user_id=user.pk),
+        "notifications": Notification.objects.filter(recipient=user).order_by("-created_at", "-id")[
+            :limit
+        ],
     }
 
 

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.contrib.auth.signals import user_logged_in
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_delete, post_migrate, post_save
 from django.http import HttpRequest
 from django.urls import register_converter
 from django.utils import translation
@@ -25,6 +25,15 @@ class CommonConfig(AppConfig):
         register_converter(KeyConverter, "key")
         post_migrate.connect(_beat_schedule_sync, sender=self)
         user_logged_in.connect(_language_remember, dispatch_uid="common.language_remember")
+        # A notification saved or deleted one by one (the admin) shows in its recipient's
+        # unread count at once (common.selectors).
+        notification = self.get_model("Notification")
+        for signal in (post_save, post_delete):
+            signal.connect(
+                _notification_changed,
+                sender=notification,
+                dispatch_uid=f"common.notification_changed.{signal is post_save}",
+            )
         # Each app words its notifications in its own `messages.py` (common.messages).
         autodiscover_modules("messages")
 
@@ -35,6 +44,13 @@ def _language_remember(sender: Any, request: HttpRequest | None, user: Any, **kw
 
     if request is not None:
         user_language_set(user=user, language=translation.get_language() or "")
+
+
+def _notification_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
+    from common.selectors import NOTIFICATIONS_TTL, notifications_version
+    from common.versions import version_replace
+
+    version_replace(notifications_version(instance.recipient_id), ttl=NOTIFICATIONS_TTL)
 
 
 def _beat_schedule_sync(sender: AppConfig, using: str = "default", **kwargs: Any) -> None:

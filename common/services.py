@@ -18,6 +18,8 @@ from django.utils import timezone, translation
 
 from common.messages import message_render
 from common.models import Notification, UserPreference
+from common.selectors import NOTIFICATIONS_TTL, NOTIFICATIONS_VERSION, notifications_version
+from common.versions import version_replace
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +60,9 @@ def notification_send_many(*, drafts: Sequence[NotificationDraft]) -> int:
                 )
             )
     Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
+    # bulk_create sends no signal: the unread counts are read afresh (one version for all
+    # recipients: a run's notices may have a hundred thousand).
+    version_replace(NOTIFICATIONS_VERSION)
 
     def enqueue() -> None:
         from common.tasks import send_notification_emails_task
@@ -163,4 +168,8 @@ def notification_mark_read(*, user_id: int, ids: Sequence[int] | None = None) ->
     queryset = Notification.objects.filter(recipient_id=user_id, read_at__isnull=True)
     if ids is not None:
         queryset = queryset.filter(pk__in=ids)
-    return queryset.update(read_at=timezone.now())
+    changed = queryset.update(read_at=timezone.now())
+    if changed:
+        # update() sends no signal: the unread count is read afresh.
+        version_replace(notifications_version(user_id), ttl=NOTIFICATIONS_TTL)
+    return changed

@@ -25,22 +25,27 @@ def version_key(name: str) -> str:
     return f"{name}-version"
 
 
-def version(name: str) -> str:
-    """The current version of `name` (a new one when the cache has none)."""
+def version(name: str, *, ttl: int | None = None) -> str:
+    """The current version of `name` (a new one when the cache has none).
+
+    `ttl` bounds how long a version is kept (one per user, say): a version that ran out is
+    replaced by a new one, which only makes the values kept under the old one unreachable.
+    """
     key = version_key(name)
     current = cache.get(key)
     if current is None:
-        cache.add(key, uuid.uuid4().hex, None)
+        cache.add(key, uuid.uuid4().hex, ttl)
         current = cache.get(key) or ""
     return str(current)
 
 
-def version_replace(name: str) -> None:
-    """Make every process read `name`'s rows afresh: now and when the transaction commits
-    (a request between the two may have read the rows before the change)."""
+def version_replace(*names: str, ttl: int | None = None) -> None:
+    """Make every process read the rows of each of `names` afresh: now and when the
+    transaction commits (a request between the two may have read the rows before the change).
+    `ttl` as for `version`."""
 
     def replace() -> None:
-        cache.set(version_key(name), uuid.uuid4().hex, None)
+        cache.set_many({version_key(name): uuid.uuid4().hex for name in names}, ttl)
 
     replace()
     transaction.on_commit(replace)
