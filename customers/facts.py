@@ -17,6 +17,7 @@ See docs/grading.md, "Customer facts".
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -25,9 +26,23 @@ from django.db import connection, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
-from customers.models import Customer, CustomerMonth, FactsState, Order, SalesLine
+from common.dates import month_after
+from customers.models import (
+    CampaignInvitation,
+    Complaint,
+    Customer,
+    CustomerEngagementMonth,
+    CustomerMonth,
+    FactsState,
+    Order,
+    PointsEntry,
+    ProductReview,
+    Referral,
+    SalesLine,
+)
 
 MONTHS = CustomerMonth._meta.db_table
+ENGAGEMENT = CustomerEngagementMonth._meta.db_table
 STATE = FactsState._meta.db_table
 ORDERS = Order._meta.db_table
 LINES = SalesLine._meta.db_table
@@ -396,6 +411,184 @@ def triggers_install(using: BaseDatabaseWrapper | None = None) -> None:
             f"CREATE TRIGGER {TRUNCATE} AFTER TRUNCATE ON {ORDERS}"
             f" FOR EACH STATEMENT EXECUTE FUNCTION {TRUNCATE}()"
         )
+        if engagement_kept(cursor):
+            for statement in engagement_triggers_sql():
+                cursor.execute(statement)
+
+
+# ------------------------------------------------------------------------ engagement
+
+
+def whole_months(
+    start: dt.date, end: dt.date
+) -> tuple[list[dt.date], list[tuple[dt.date, dt.date]]]:
+    """The local months wholly inside the days [start, end) (their first days), and the
+    half-open day spans of [start, end) outside them (at most one before, one after)."""
+    months: list[dt.date] = []
+    month = start if start.day == 1 else month_after(start)
+    while month_after(month) <= end:
+        months.append(month)
+        month = month_after(month)
+    spans = [(start, months[0]), (month_after(months[-1]), end)] if months else [(start, end)]
+    return months, [(low, high) for low, high in spans if low < high]
+
+
+class EngagementSource:
+    """One table whose rows count in `CustomerEngagementMonth`: its customer and time
+    columns, and what each row adds to which bucket columns (SQL over the row)."""
+
+    def __init__(self, name: str, model: type, customer: str, time: str, adds: dict[str, str]):
+        self.name = name
+        self.table: str = model._meta.db_table  # type: ignore[attr-defined]
+        self.customer: str = model._meta.get_field(customer).column  # type: ignore[attr-defined]
+        self.time: str = model._meta.get_field(time).column  # type: ignore[attr-defined]
+        self.adds = adds
+
+
+#: The engagement bucket columns, in table order.
+ENGAGEMENT_COLUMNS = ("invitations", "joins", "referrals", "complaints", "reviews", "points")
+
+#: The five tables and what each of their rows adds to its customer's local month.
+ENGAGEMENT_SOURCES = (
+    EngagementSource(
+        "invitation",
+        CampaignInvitation,
+        "customer",
+        "invited_at",
+        {"invitations": "1", "joins": "(joined_at IS NOT NULL)::integer"},
+    ),
+    EngagementSource("referral", Referral, "referrer", "created_at", {"referrals": "1"}),
+    EngagementSource("complaint", Complaint, "customer", "created_at", {"complaints": "1"}),
+    EngagementSource("review", ProductReview, "customer", "created_at", {"reviews": "1"}),
+    EngagementSource("points", PointsEntry, "customer", "created_at", {"points": "points::bigint"}),
+)
+
+
+def engagement_kept(cursor: Any) -> bool:
+    """Whether the engagement buckets' table exists (migration 0015 creates it)."""
+    cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [ENGAGEMENT])
+    return bool(cursor.fetchone()[0])
+
+
+def _engagement_rows(source: EngagementSource, table: str, sign: str, zone: str) -> str:
+    """SELECT of one row per row of `table` (a transition table or the source itself):
+    customer, local month in `zone`, then each bucket column (`sign` times what it adds)."""
+    values = ", ".join(
+        (f"{sign}({source.adds[column]})" if column in source.adds else "0") + f" AS {column}"
+        for column in ENGAGEMENT_COLUMNS
+    )
+    return (
+        f"SELECT {source.customer} AS customer_id,"
+        f" {_local_month(f'{source.time}')} AS month, {values} FROM {table}"
+    ).replace("s.time_zone", zone)
+
+
+_SUMS = ", ".join(f"sum({column})::bigint AS {column}" for column in ENGAGEMENT_COLUMNS)
+_ZERO = " AND ".join(f"{{row}}.{column} = 0" for column in ENGAGEMENT_COLUMNS)
+
+
+def engagement_rebuild_sql() -> str:
+    """INSERT of every engagement bucket of the customers in [%(low)s, %(high)s), local
+    months in %(zone)s."""
+    rows = " UNION ALL ".join(
+        _engagement_rows(
+            source,
+            f"{source.table} WHERE {source.customer} >= %(low)s AND {source.customer} < %(high)s",
+            "",
+            "%(zone)s::text",
+        )
+        for source in ENGAGEMENT_SOURCES
+    )
+    return (
+        f"INSERT INTO {ENGAGEMENT} (customer_id, month, {', '.join(ENGAGEMENT_COLUMNS)})"
+        f" SELECT customer_id, month, {_SUMS} FROM ({rows}) x GROUP BY customer_id, month"
+        " HAVING NOT (" + " AND ".join(f"sum({column}) = 0" for column in ENGAGEMENT_COLUMNS) + ")"
+    )
+
+
+def _engagement_function_sql(source: EngagementSource, event: str) -> str:
+    """The trigger function of `source`'s `event`: the statement's deltas added.
+
+    Each new row adds to its (customer, local month) bucket, each old row takes away from
+    its own: an update moving a row to another customer or month, or changing `joined_at`,
+    is both. The deltas are summed per key, keys whose delta is zero dropped, and added to
+    the stored buckets in one INSERT ... ON CONFLICT DO UPDATE, in key order; the buckets
+    left at zero are deleted. Additions commute, so no customer lock is needed: two writers
+    of one bucket take turns on its row (the second's ON CONFLICT waits for the first's
+    commit and adds to what it committed; a bucket the first deleted is inserted again), and
+    a statement's buckets are locked in key order, so two writers cannot deadlock on them.
+    """
+    tables = {"INSERT": [("new_rows", "")], "DELETE": [("old_rows", "-")]}.get(
+        event, [("new_rows", ""), ("old_rows", "-")]
+    )
+    rows = " UNION ALL ".join(
+        _engagement_rows(source, table, sign, "s.time_zone") for table, sign in tables
+    )
+    added = ", ".join(f"{column} = e.{column} + EXCLUDED.{column}" for column in ENGAGEMENT_COLUMNS)
+    columns = ", ".join(ENGAGEMENT_COLUMNS)
+    return f"""
+CREATE OR REPLACE FUNCTION customers_facts_{source.name}_{event.lower()}() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    s record;
+    ids bigint[];
+    months date[];
+BEGIN
+    SELECT time_zone INTO s FROM {STATE} WHERE id = 1;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    WITH d AS (
+        SELECT customer_id, month, {_SUMS} FROM ({rows}) x GROUP BY customer_id, month
+    ),
+    up AS (
+        INSERT INTO {ENGAGEMENT} AS e (customer_id, month, {columns})
+        SELECT customer_id, month, {columns} FROM d
+        WHERE NOT ({_ZERO.format(row="d")})
+        ORDER BY customer_id, month
+        ON CONFLICT (customer_id, month) DO UPDATE SET {added}
+        RETURNING e.*
+    )
+    SELECT array_agg(up.customer_id), array_agg(up.month) INTO ids, months FROM up
+    WHERE {_ZERO.format(row="up")};
+    IF ids IS NOT NULL THEN
+        DELETE FROM {ENGAGEMENT} e USING unnest(ids, months) AS k(customer_id, month)
+        WHERE e.customer_id = k.customer_id AND e.month = k.month AND {_ZERO.format(row="e")};
+    END IF;
+    RETURN NULL;
+END $$
+"""
+
+
+def engagement_triggers_sql() -> list[str]:
+    """The statements creating (or replacing) the engagement trigger functions and triggers:
+    insert, update and delete of each source, and its truncate (its columns set to zero,
+    the buckets left at zero deleted)."""
+    statements: list[str] = []
+    for source in ENGAGEMENT_SOURCES:
+        for event, referencing in (
+            ("INSERT", "REFERENCING NEW TABLE AS new_rows"),
+            ("UPDATE", "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+            ("DELETE", "REFERENCING OLD TABLE AS old_rows"),
+        ):
+            name = f"customers_facts_{source.name}_{event.lower()}"
+            statements += [
+                _engagement_function_sql(source, event),
+                f"DROP TRIGGER IF EXISTS {name} ON {source.table}",
+                f"CREATE TRIGGER {name} AFTER {event} ON {source.table} {referencing}"
+                f" FOR EACH STATEMENT EXECUTE FUNCTION {name}()",
+            ]
+        name = f"customers_facts_{source.name}_truncate"
+        zeroed = ", ".join(f"{column} = 0" for column in source.adds)
+        statements += [
+            f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$"
+            f" BEGIN UPDATE {ENGAGEMENT} SET {zeroed};"
+            f" DELETE FROM {ENGAGEMENT} e WHERE {_ZERO.format(row='e')}; RETURN NULL; END $$",
+            f"DROP TRIGGER IF EXISTS {name} ON {source.table}",
+            f"CREATE TRIGGER {name} AFTER TRUNCATE ON {source.table}"
+            f" FOR EACH STATEMENT EXECUTE FUNCTION {name}()",
+        ]
+    return statements
 
 
 #: Customers rebuilt per statement by `facts_rebuild`.
@@ -408,13 +601,15 @@ def facts_rebuild(
     chunk: int = REBUILD_CHUNK,
     progress: Callable[[int], Any] | None = None,
 ) -> int:
-    """Build every customer's buckets again in the project time zone; return the buckets.
+    """Build every customer's buckets again in the project time zone; return the buckets
+    (order months plus engagement months).
 
     One transaction: the state row is set to settings.TIME_ZONE and the counted statuses
     (the triggers follow it from then on), the buckets are deleted, then rebuilt one
     customer-id range of `chunk` customers at a time (`progress(customers done)` after each)
-    with one INSERT ... SELECT each, and the state is marked complete. Concurrent order
-    writes wait for the commit (the order and sales-line tables are locked SHARE).
+    with one INSERT ... SELECT each for the orders and one for the engagement (where its
+    table exists: migration 0015), and the state is marked complete. Concurrent writes wait
+    for the commit (the order, sales-line and engagement tables are locked SHARE).
     PostgreSQL only (raises RuntimeError elsewhere).
     """
     conn = using or connection
@@ -422,7 +617,9 @@ def facts_rebuild(
         raise RuntimeError("customer facts are kept on PostgreSQL only")
     statuses = [str(status) for status in Order.COUNTED_STATUSES]
     with transaction.atomic(using=conn.alias), conn.cursor() as cursor:
-        cursor.execute(f"LOCK TABLE {ORDERS}, {LINES} IN SHARE MODE")
+        engagement = engagement_kept(cursor)
+        sources = [source.table for source in ENGAGEMENT_SOURCES] if engagement else []
+        cursor.execute(f"LOCK TABLE {', '.join([ORDERS, LINES, *sources])} IN SHARE MODE")
         cursor.execute(
             f"INSERT INTO {STATE} (id, time_zone, statuses, complete, built_at)"
             " VALUES (1, %s, %s, false, NULL) ON CONFLICT (id) DO UPDATE"
@@ -431,6 +628,8 @@ def facts_rebuild(
             [settings.TIME_ZONE, statuses],
         )
         cursor.execute(f"TRUNCATE {MONTHS}")
+        if engagement:
+            cursor.execute(f"TRUNCATE {ENGAGEMENT}")
         cursor.execute(f"SELECT coalesce(min(id), 0), coalesce(max(id), -1) FROM {CUSTOMERS}")
         low, high = cursor.fetchone()
         buckets = 0
@@ -451,9 +650,14 @@ def facts_rebuild(
             }
             cursor.execute(sql, params)
             buckets += max(cursor.rowcount, 0)
+            if engagement:
+                cursor.execute(engagement_rebuild_sql(), params)
+                buckets += max(cursor.rowcount, 0)
             if progress is not None:
                 progress(min(start + chunk, high + 1) - low)
         cursor.execute(f"ANALYZE {MONTHS}")
+        if engagement:
+            cursor.execute(f"ANALYZE {ENGAGEMENT}")
         cursor.execute(
             f"UPDATE {STATE} SET complete = true, built_at = %s WHERE id = 1", [timezone.now()]
         )

@@ -16,8 +16,8 @@ import pandas as pd
 from django.db import connection
 from django.db.models import Q
 
-from common.dates import local_midnight, month_after
-from customers.facts import MONTHS, ORDERS, facts_unusable_reason
+from common.dates import local_midnight
+from customers.facts import MONTHS, ORDERS, facts_unusable_reason, whole_months
 from customers.models import Order
 from grading.models import GradeChange, GradeOverride
 from grading.pipeline import backends, pgcopy
@@ -115,14 +115,7 @@ def window_money_sql(
     """
     if facts_unusable_reason() is not None:
         return None
-    start = as_of - dt.timedelta(days=window_days)
-    months: list[dt.date] = []
-    month = start if start.day == 1 else month_after(start)
-    while month_after(month) <= as_of:
-        months.append(month)
-        month = month_after(month)
-    spans = [(start, months[0]), (month_after(months[-1]), as_of)] if months else [(start, as_of)]
-    spans = [(low, high) for low, high in spans if low < high]
+    months, spans = whole_months(as_of - dt.timedelta(days=window_days), as_of)
     placed = " OR ".join("(o.placed_at >= %s AND o.placed_at < %s)" for _ in spans) or "FALSE"
     ranged = "" if id_range is None else " AND customer_id >= %s AND customer_id < %s"
     ids = [] if id_range is None else list(id_range)

@@ -11,11 +11,26 @@ from django.db import connection
 
 from common.dates import local_midnight
 from customers import facts
-from customers.models import Customer, CustomerMonth, Order, SalesLine
+from customers.models import (
+    CampaignInvitation,
+    Complaint,
+    Customer,
+    CustomerEngagementMonth,
+    CustomerMonth,
+    Order,
+    PointsEntry,
+    ProductReview,
+    Referral,
+    SalesLine,
+)
 from tests.customers.factories import (
+    CampaignInvitationFactory,
     CategoryFactory,
+    ComplaintFactory,
     CustomerFactory,
     OrderFactory,
+    ProductReviewFactory,
+    ReferralFactory,
     SalesLineFactory,
 )
 
@@ -326,3 +341,145 @@ def test_buckets_keep_the_months_profit_and_its_unknown_orders():
     kept = _profits(customer)
     facts.facts_rebuild()
     assert _profits(customer) == kept
+
+
+# --- engagement months (customers.models.CustomerEngagementMonth) -------------------------
+
+
+def _engagement(customer: Customer) -> dict[str, tuple]:
+    return {
+        f"{row.month:%Y-%m}": (
+            row.invitations,
+            row.joins,
+            row.referrals,
+            row.complaints,
+            row.reviews,
+            row.points,
+        )
+        for row in CustomerEngagementMonth.objects.filter(customer=customer)
+    }
+
+
+def test_engagement_rows_fill_their_months():
+    customer = CustomerFactory()
+    CampaignInvitationFactory(customer=customer, invited_at=_at(dt.date(2024, 2, 29)))
+    CampaignInvitationFactory(
+        customer=customer,
+        invited_at=_at(dt.date(2024, 2, 1)),
+        joined_at=_at(dt.date(2024, 3, 5)),  # counted in the invitation's month
+    )
+    ReferralFactory(referrer=customer, created_at=_at(dt.date(2024, 3, 1)))
+    ComplaintFactory(customer=customer, created_at=_at(dt.date(2024, 3, 31), hour=23))
+    ProductReviewFactory(customer=customer, created_at=_at(dt.date(2024, 2, 10)))
+    PointsEntry.objects.bulk_create(
+        [
+            PointsEntry(
+                customer=customer, points=5, dedupe_key="a", created_at=_at(dt.date(2024, 2, 3))
+            ),
+            PointsEntry(
+                customer=customer, points=7, dedupe_key="b", created_at=_at(dt.date(2024, 2, 4))
+            ),
+            PointsEntry(
+                customer=customer,
+                points=1,
+                dedupe_key="c",
+                created_at=_at(dt.date(2024, 4, 1), hour=0),
+            ),
+        ]
+    )
+    assert _engagement(customer) == {
+        "2024-02": (2, 1, 0, 0, 1, 12),
+        "2024-03": (0, 0, 1, 1, 0, 0),
+        "2024-04": (0, 0, 0, 0, 0, 1),
+    }
+
+
+def test_every_kind_of_engagement_write_keeps_the_months():
+    customer, other = CustomerFactory(), CustomerFactory()
+    invitation = CampaignInvitationFactory(customer=customer, invited_at=_at(dt.date(2025, 5, 2)))
+    assert _engagement(customer) == {"2025-05": (1, 0, 0, 0, 0, 0)}
+
+    # Joining (save) and un-joining (QuerySet.update) change the joins only.
+    invitation.joined_at = _at(dt.date(2025, 7, 1))
+    invitation.save()
+    assert _engagement(customer) == {"2025-05": (1, 1, 0, 0, 0, 0)}
+    CampaignInvitation.objects.filter(pk=invitation.pk).update(joined_at=None)
+    assert _engagement(customer) == {"2025-05": (1, 0, 0, 0, 0, 0)}
+
+    # Moving to another month, then to another customer: the empty months go.
+    CampaignInvitation.objects.filter(pk=invitation.pk).update(
+        invited_at=_at(dt.date(2025, 4, 30)), joined_at=_at(dt.date(2025, 5, 1))
+    )
+    assert _engagement(customer) == {"2025-04": (1, 1, 0, 0, 0, 0)}
+    CampaignInvitation.objects.filter(pk=invitation.pk).update(customer=other)
+    assert _engagement(customer) == {}
+    assert _engagement(other) == {"2025-04": (1, 1, 0, 0, 0, 0)}
+
+    # Referrals, complaints, reviews: moved by update, deleted.
+    referral = ReferralFactory(referrer=customer, created_at=_at(dt.date(2025, 6, 3)))
+    complaint = ComplaintFactory(customer=customer, created_at=_at(dt.date(2025, 6, 4)))
+    review = ProductReviewFactory(customer=customer, created_at=_at(dt.date(2025, 6, 5)))
+    assert _engagement(customer) == {"2025-06": (0, 0, 1, 1, 1, 0)}
+    Referral.objects.filter(pk=referral.pk).update(created_at=_at(dt.date(2025, 7, 1)))
+    Complaint.objects.filter(pk=complaint.pk).update(customer=other)
+    assert _engagement(customer) == {"2025-06": (0, 0, 0, 0, 1, 0), "2025-07": (0, 0, 1, 0, 0, 0)}
+    assert _engagement(other)["2025-06"] == (0, 0, 0, 1, 0, 0)
+    review.delete()
+    Referral.objects.filter(pk=referral.pk).delete()
+    assert _engagement(customer) == {}
+
+    # Points: append-only through the ORM, but a raw update or delete is kept too.
+    entry = PointsEntry.objects.create(
+        customer=customer, points=10, dedupe_key="x", created_at=_at(dt.date(2025, 8, 9))
+    )
+    assert _engagement(customer) == {"2025-08": (0, 0, 0, 0, 0, 10)}
+    PointsEntry.objects.filter(pk=entry.pk).update(points=3)
+    assert _engagement(customer) == {"2025-08": (0, 0, 0, 0, 0, 3)}
+    PointsEntry.objects.filter(pk=entry.pk)._raw_delete(PointsEntry.objects.db)
+    assert _engagement(customer) == {}
+
+    # Deleting the customer (its rows cascade) leaves no month.
+    ComplaintFactory(customer=other, created_at=_at(dt.date(2025, 1, 1)))
+    other_id = other.pk
+    other.delete()
+    assert not CustomerEngagementMonth.objects.filter(customer_id=other_id).exists()
+
+
+def test_engagement_copy_and_truncate():
+    customer = CustomerFactory()
+    ComplaintFactory(customer=customer, created_at=_at(dt.date(2025, 3, 3)))
+    ProductReviewFactory(customer=customer, created_at=_at(dt.date(2025, 3, 3)))
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(
+            f"COPY {Complaint._meta.db_table} (customer_id, description, created_at, severity)"
+            " FROM STDIN"
+        ) as copy,
+    ):
+        for day in (3, 4):
+            copy.write_row([customer.pk, "copied", _at(dt.date(2025, 3, day)), "low"])
+    assert _engagement(customer) == {"2025-03": (0, 0, 0, 3, 1, 0)}
+    with connection.cursor() as cursor:
+        # The deferred foreign-key checks of the rows above first (TRUNCATE refuses pending ones).
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(f"TRUNCATE {Complaint._meta.db_table}")
+    assert _engagement(customer) == {"2025-03": (0, 0, 0, 0, 1, 0)}
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {ProductReview._meta.db_table}")
+    assert _engagement(customer) == {}
+
+
+def test_engagement_months_follow_the_zone_and_the_rebuild(settings):
+    """New York (daylight saving): 2026-03-31 23:30 EDT is April in UTC, March locally."""
+    settings.TIME_ZONE = "America/New_York"
+    facts.facts_rebuild()
+    customer = CustomerFactory()
+    edt = dt.timezone(dt.timedelta(hours=-4))
+    ComplaintFactory(customer=customer, created_at=dt.datetime(2026, 3, 31, 23, 30, tzinfo=edt))
+    ComplaintFactory(customer=customer, created_at=dt.datetime(2026, 4, 1, 0, 30, tzinfo=edt))
+    expected = {"2026-03": (0, 0, 0, 1, 0, 0), "2026-04": (0, 0, 0, 1, 0, 0)}
+    assert _engagement(customer) == expected
+    # The rebuild gives the same months; behind the triggers' back it repairs them.
+    CustomerEngagementMonth.objects.filter(customer=customer).delete()
+    facts.facts_rebuild(chunk=1)
+    assert _engagement(customer) == expected

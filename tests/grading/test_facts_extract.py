@@ -18,14 +18,28 @@ from hypothesis import strategies as st
 
 from common.dates import local_midnight
 from customers import facts
-from customers.models import CustomerMonth, Order, SalesLine
+from customers.models import (
+    CampaignInvitation,
+    Complaint,
+    CustomerEngagementMonth,
+    CustomerMonth,
+    Order,
+    PointsEntry,
+    ProductReview,
+    Referral,
+    SalesLine,
+)
 from grading.pipeline import extract
 from grading.pipeline.backends import postgresql
 from grading.scoring import ScoringParams
 from tests.customers.factories import (
+    CampaignInvitationFactory,
     CategoryFactory,
+    ComplaintFactory,
     CustomerFactory,
     OrderFactory,
+    ProductReviewFactory,
+    ReferralFactory,
     SalesLineFactory,
 )
 
@@ -194,8 +208,34 @@ appends = st.tuples(
         max_size=6,
     ),
 )
+#: The engagement tables: model, customer field, date field (customers.facts).
+ENGAGEMENT_KINDS = {
+    "invitation": (CampaignInvitation, "customer", "invited_at"),
+    "referral": (Referral, "referrer", "created_at"),
+    "complaint": (Complaint, "customer", "created_at"),
+    "review": (ProductReview, "customer", "created_at"),
+    "points": (PointsEntry, "customer", "created_at"),
+}
+kinds = st.sampled_from(list(ENGAGEMENT_KINDS))
+#: An invitation joined this many days after it was sent (or not joined); points credited.
+joins = st.one_of(st.none(), st.integers(0, 40))
+#: Engagement days: the order days, or the last 70 days (the 60-day window's whole month, its
+#: partial ones and joins crossing its end).
+recent = st.one_of(days, st.integers(-70, 3).map(lambda offset: AS_OF + dt.timedelta(days=offset)))
+engagements = st.tuples(
+    st.just("engage"), kinds, st.integers(0, 2), recent, st.integers(0, 23), joins
+)
+#: Writes to the engagement rows already there (an index picks one of the kind).
+engagement_edits = st.one_of(
+    engagements,
+    st.tuples(st.just("engage_join"), st.integers(0, 30), joins, st.integers(0, 23)),
+    st.tuples(st.just("engage_move"), kinds, st.integers(0, 30), recent, st.integers(0, 23)),
+    st.tuples(st.just("engage_customer"), kinds, st.integers(0, 30), st.integers(0, 2)),
+    st.tuples(st.just("engage_delete"), kinds, st.integers(0, 30)),
+)
 #: Writes to the orders already there (an index picks one), and late inserts among them.
 edits = st.one_of(
+    engagement_edits,
     inserts,
     appends,
     st.tuples(st.just("refund"), st.integers(0, 30), st.integers(0, 100)),
@@ -208,8 +248,58 @@ edits = st.one_of(
 )
 
 
+def _apply_engagement(write: tuple, customers: list) -> None:
+    """One engagement write: inserts by the ORM, the rest by QuerySet.update or delete."""
+    kind = write[0]
+    if kind == "engage":
+        _, table, who, day, hour, extra = write
+        model, customer_field, time_field = ENGAGEMENT_KINDS[table]
+        at = _at(day, hour)
+        fields = {customer_field: customers[who], time_field: at}
+        if table == "invitation":
+            joined = None if extra is None else at + dt.timedelta(days=extra, hours=extra % 5)
+            CampaignInvitationFactory(**fields, joined_at=joined)
+        elif table == "points":
+            key = f"k{PointsEntry.objects.count()}-{who}-{at:%Y%m%d%H}-{extra}"
+            PointsEntry.objects.create(**fields, points=(extra or 0) + 1, dedupe_key=key)
+        else:
+            {
+                "referral": ReferralFactory,
+                "complaint": ComplaintFactory,
+                "review": ProductReviewFactory,
+            }[table](**fields)
+        return
+    table = "invitation" if kind == "engage_join" else write[1]
+    model, customer_field, time_field = ENGAGEMENT_KINDS[table]
+    ids = list(model._default_manager.order_by("pk").values_list("pk", flat=True))
+    if not ids:
+        return
+    pk = ids[write[1 if kind == "engage_join" else 2] % len(ids)]
+    rows = model._default_manager.filter(pk=pk)
+    if kind == "engage_join":
+        invited = rows.get().invited_at
+        offset, hour = write[2], write[3]
+        rows.update(
+            joined_at=None if offset is None else invited + dt.timedelta(days=offset, hours=hour)
+        )
+    elif kind == "engage_move":
+        at = _at(write[3], write[4])
+        if table == "invitation":
+            joined = rows.get().joined_at
+            rows.update(invited_at=at, joined_at=None if joined is None else max(joined, at))
+        else:
+            rows.update(**{time_field: at})
+    elif kind == "engage_customer":
+        rows.update(**{customer_field: customers[write[3]]})
+    else:
+        rows._raw_delete(rows.db)  # points entries refuse the ORM's delete
+
+
 def _apply(write: tuple, customers: list, categories: list) -> None:
     kind = write[0]
+    if kind.startswith("engage"):
+        _apply_engagement(write, customers)
+        return
     if kind == "insert":
         _, who, day, hour, cents, category, status, on_time, profit = write
         OrderFactory(
@@ -289,8 +379,8 @@ def new_york(settings):
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
-    first=st.lists(st.one_of(inserts, appends), min_size=2, max_size=8),
-    then=st.lists(edits, min_size=1, max_size=10),
+    first=st.lists(st.one_of(inserts, appends, engagements), min_size=2, max_size=10),
+    then=st.lists(edits, min_size=1, max_size=12),
     window=st.sampled_from([365, 60]),
 )
 def test_random_writes_keep_the_facts_equal_to_the_orders(new_york, first, then, window):
@@ -304,7 +394,52 @@ def test_random_writes_keep_the_facts_equal_to_the_orders(new_york, first, then,
         pd.testing.assert_frame_equal(kept, orders, check_exact=True)
         assert _bucket_profits() == _order_profits()
         assert _window_money(window) == _order_window_money(window)
+        # The engagement counts: every month's bucket, and the window's read both ways.
+        assert _engagement_buckets() == _engagement_by_hand()
+        start = AS_OF - dt.timedelta(days=window)
+        instants = (local_midnight(start), local_midnight(AS_OF))
+        pd.testing.assert_frame_equal(
+            postgresql._customers(*instants, None, facts_window=(start, AS_OF)),
+            postgresql._customers(*instants, None),
+            check_exact=True,
+        )
         transaction.set_rollback(True)
+
+
+def _engagement_buckets() -> dict[tuple, tuple[int, ...]]:
+    return {
+        (row.customer_id, row.month): (
+            row.invitations,
+            row.joins,
+            row.referrals,
+            row.complaints,
+            row.reviews,
+            row.points,
+        )
+        for row in CustomerEngagementMonth.objects.all()
+    }
+
+
+def _engagement_by_hand() -> dict[tuple, tuple[int, ...]]:
+    """Each (customer, local month)'s engagement counts from the five tables' rows."""
+    sums: dict[tuple, list[int]] = {}
+    for position, (table, (model, customer_field, time_field)) in enumerate(
+        ENGAGEMENT_KINDS.items()
+    ):
+        for row in model._default_manager.all():
+            key = (
+                getattr(row, f"{customer_field}_id"),
+                timezone.localdate(getattr(row, time_field)).replace(day=1),
+            )
+            counts = sums.setdefault(key, [0] * 6)
+            if table == "invitation":
+                counts[0] += 1
+                counts[1] += row.joined_at is not None
+            elif table == "points":
+                counts[5] += row.points
+            else:
+                counts[position + 1] += 1
+    return {key: tuple(counts) for key, counts in sums.items() if any(counts)}
 
 
 def _bucket_profits() -> dict[tuple, tuple[int, int]]:

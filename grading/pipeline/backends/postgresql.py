@@ -19,7 +19,13 @@ from django.conf import settings
 from django.db import connection
 
 from common.dates import local_midnight, month_after
-from customers.facts import facts_unusable_reason
+from customers.facts import (
+    ENGAGEMENT,
+    ENGAGEMENT_COLUMNS,
+    ENGAGEMENT_SOURCES,
+    facts_unusable_reason,
+    whole_months,
+)
 from customers.models import Customer
 from grading.models import Grade, GradeChange
 from grading.pipeline import pgcopy
@@ -294,7 +300,8 @@ def read_facts(
     window = (local_midnight(start), local_midnight(as_of))
 
     def side() -> tuple[dict[str, np.ndarray], pd.DataFrame]:
-        return _bucket_earlier(before, id_range), _customers(*window, id_range)
+        customers = _customers(*window, id_range, facts_window=(start, as_of))
+        return _bucket_earlier(before, id_range), customers
 
     if connection.in_atomic_block:
         earlier, customers = side()
@@ -429,21 +436,94 @@ _ENGAGEMENT_COLUMNS = (
 )
 
 
+def _engagement_facts_sql(
+    window: tuple[dt.date, dt.date], in_range: Callable[[str], str]
+) -> tuple[str, dict[str, Any]]:
+    """The window's engagement counts per customer from the customer facts: a SELECT of
+    (customer_id, invitations, joins, referrals, complaints, reviews, points) and its
+    parameters (besides `end`, `low` and `high`).
+
+    The local months wholly inside the window come from their engagement buckets
+    (`customers.models.CustomerEngagementMonth`), the days before and after them from the
+    five tables' rows (through their date indexes). A bucket counts every joined invitation
+    of its month, the window only those joined before its end: the invitations of the whole
+    months joined at or after the end (few, found through `invitation_joined_idx`) are taken
+    away again. The sums equal the raw-table read of `_customers` exactly.
+    """
+    months, spans = whole_months(*window)
+    params: dict[str, Any] = {"months": months}
+    placed: list[str] = []
+    for number, (low, high) in enumerate(spans):
+        params[f"span{number}_low"] = local_midnight(low)
+        params[f"span{number}_high"] = local_midnight(high)
+        placed.append(f"({{time}} >= %(span{number}_low)s AND {{time}} < %(span{number}_high)s)")
+    columns = ", ".join(ENGAGEMENT_COLUMNS)
+    pieces = [
+        f"SELECT customer_id, {columns} FROM {ENGAGEMENT}"
+        " WHERE month = ANY(%(months)s::date[])" + in_range("customer_id")
+    ]
+    for source in ENGAGEMENT_SOURCES:
+        adds = {**source.adds, "joins": "(joined_at < %(end)s)::integer"}
+        values = ", ".join(
+            f"{adds[column]}" if column in source.adds else "0" for column in ENGAGEMENT_COLUMNS
+        )
+        if placed:
+            time = " OR ".join(placed).format(time=source.time)
+            pieces.append(
+                f"SELECT {source.customer}, {values} FROM {source.table}"
+                f" WHERE ({time})" + in_range(source.customer)
+            )
+    if months:
+        # The whole months' invitations joined at or after the window's end.
+        invitations = ENGAGEMENT_SOURCES[0]
+        params["whole_low"] = local_midnight(months[0])
+        params["whole_high"] = local_midnight(month_after(months[-1]))
+        pieces.append(
+            f"SELECT {invitations.customer}, 0, -1, 0, 0, 0, 0 FROM {invitations.table}"
+            " WHERE joined_at >= %(end)s"
+            f" AND {invitations.time} >= %(whole_low)s AND {invitations.time} < %(whole_high)s"
+            + in_range(invitations.customer)
+        )
+    sums = ", ".join(f"sum({column})::bigint AS {column}" for column in ENGAGEMENT_COLUMNS)
+    union = " UNION ALL ".join(f"({piece})" for piece in pieces)
+    return (
+        f"SELECT customer_id, {sums} FROM ({union}) x({'customer_id, ' + columns})"
+        " GROUP BY customer_id",
+        params,
+    )
+
+
 def _customers(
-    start: dt.datetime, end: dt.datetime, id_range: tuple[int, int] | None
+    start: dt.datetime,
+    end: dt.datetime,
+    id_range: tuple[int, int] | None,
+    *,
+    facts_window: tuple[dt.date, dt.date] | None = None,
 ) -> pd.DataFrame:
     """Active customers with their window engagement counts: one COPY of fixed-width rows.
 
     The industry travels as its position in the list of distinct industries (read first), so
-    every column is fixed width.
+    every column is fixed width. With `facts_window` (the window's local days [first, end),
+    `start` and `end` their midnights) the counts come from the customer facts
+    (`_engagement_facts_sql`), else from the five tables' rows of the window.
     """
     low, high = id_range if id_range is not None else (None, None)
 
     def in_range(column: str) -> str:
         return "" if id_range is None else f" AND {column} >= %(low)s AND {column} < %(high)s"
 
-    active = in_id_range(Customer.objects.filter(is_active=True), "id", id_range)
-    industries = sorted(active.values_list("industry", flat=True).distinct().order_by())
+    if facts_window is not None:
+        engagement, extra = _engagement_facts_sql(facts_window, in_range)
+        return _customers_read(
+            "SELECT c.{id}, {industry},"
+            " coalesce(e.invitations, 0), coalesce(e.joins, 0), coalesce(e.referrals, 0),"
+            " coalesce(e.complaints, 0), coalesce(e.reviews, 0), coalesce(e.points, 0)"
+            f" FROM {CUSTOMERS} c LEFT JOIN ({engagement}) e ON e.customer_id = c.{{id}}"
+            " WHERE c.{is_active}" + in_range("c.{id}"),
+            {**extra, "end": end, "low": low, "high": high},
+            id_range,
+        )
+
     cu, inv, ref, com, rev, pts = (
         CUSTOMERS.c,
         INVITATIONS.c,
@@ -453,8 +533,7 @@ def _customers(
         POINTS.c,
     )
     sql = (
-        f"SELECT c.{cu.id}, coalesce(array_position(%(industries)s::text[],"
-        f" c.{cu.industry}::text), 0),"
+        "SELECT c.{id}, {industry},"
         " coalesce(i.invitations, 0), coalesce(i.joins, 0), coalesce(r.referrals, 0),"
         " coalesce(k.complaints, 0), coalesce(v.reviews, 0), coalesce(p.points, 0)"
         f" FROM {CUSTOMERS} c"
@@ -482,12 +561,26 @@ def _customers(
         f"   WHERE {pts.created_at} >= %(start)s AND {pts.created_at} < %(end)s"
         + in_range(pts.customer)
         + f"   GROUP BY {pts.customer}) p ON p.{pts.customer} = c.{cu.id}"
-        f" WHERE c.{cu.is_active}" + in_range(f"c.{cu.id}")
+        " WHERE c.{is_active}" + in_range("c.{id}")
     )
-    params = {"industries": industries, "start": start, "end": end, "low": low, "high": high}
+    params = {"start": start, "end": end, "low": low, "high": high}
+    return _customers_read(sql, params, id_range)
+
+
+def _customers_read(
+    sql: str, params: dict[str, Any], id_range: tuple[int, int] | None
+) -> pd.DataFrame:
+    """`_customers`' frame from `sql`: its `{id}`, `{is_active}` and `{industry}` (the
+    industry's 1-based position among the distinct industries, read first) filled in."""
+    cu = CUSTOMERS.c
+    active = in_id_range(Customer.objects.filter(is_active=True), "id", id_range)
+    industries = sorted(active.values_list("industry", flat=True).distinct().order_by())
+    position = f"coalesce(array_position(%(industries)s::text[], c.{cu.industry}::text), 0)"
     rows = pgcopy.copy_out(
-        sql,
-        params,  # type: ignore[arg-type]
+        sql.replace("{id}", cu.id)
+        .replace("{is_active}", cu.is_active)
+        .replace("{industry}", position),
+        {**params, "industries": industries},  # type: ignore[arg-type]
         [("customer_id", "i8"), ("industry", "i4")] + [(c, "i8") for c in _ENGAGEMENT_COLUMNS],
     )
     order = np.argsort(rows["customer_id"], kind="stable")
