@@ -277,7 +277,7 @@ def _apply_engagement(write: tuple, customers: list) -> None:
     pk = ids[write[1 if kind == "engage_join" else 2] % len(ids)]
     rows = model._default_manager.filter(pk=pk)
     if kind == "engage_join":
-        invited = rows.get().invited_at
+        invited = rows.values_list("invited_at", flat=True).get()
         offset, hour = write[2], write[3]
         rows.update(
             joined_at=None if offset is None else invited + dt.timedelta(days=offset, hours=hour)
@@ -285,7 +285,7 @@ def _apply_engagement(write: tuple, customers: list) -> None:
     elif kind == "engage_move":
         at = _at(write[3], write[4])
         if table == "invitation":
-            joined = rows.get().joined_at
+            joined = rows.values_list("joined_at", flat=True).get()
             rows.update(invited_at=at, joined_at=None if joined is None else max(joined, at))
         else:
             rows.update(**{time_field: at})
@@ -426,17 +426,15 @@ def _engagement_by_hand() -> dict[tuple, tuple[int, ...]]:
     for position, (table, (model, customer_field, time_field)) in enumerate(
         ENGAGEMENT_KINDS.items()
     ):
-        for row in model._default_manager.all():
-            key = (
-                getattr(row, f"{customer_field}_id"),
-                timezone.localdate(getattr(row, time_field)).replace(day=1),
-            )
-            counts = sums.setdefault(key, [0] * 6)
+        extra = {"invitation": "joined_at", "points": "points"}.get(table, time_field)
+        rows = model._default_manager.values_list(f"{customer_field}_id", time_field, extra)
+        for customer_id, at, value in rows:
+            counts = sums.setdefault((customer_id, timezone.localdate(at).replace(day=1)), [0] * 6)
             if table == "invitation":
                 counts[0] += 1
-                counts[1] += row.joined_at is not None
+                counts[1] += value is not None
             elif table == "points":
-                counts[5] += row.points
+                counts[5] += value
             else:
                 counts[position + 1] += 1
     return {key: tuple(counts) for key, counts in sums.items() if any(counts)}
