@@ -20,6 +20,12 @@ waits for an uncommitted line insert and then rebuilds with its line. The mutant
 installs the function as it was before migration 0014 (the orders read before any lock,
 then the customers locked): the line's category lands in the bucket the order left, or is
 missed when the order was just counted.
+
+Engagement months: a complaint inserted, deleted or moved away by one transaction held
+uncommitted while another inserts a complaint into the same month. The engagement triggers
+only add deltas (INSERT ... ON CONFLICT DO UPDATE): the second waits on the month's row and
+adds to what the first committed, or inserts it again after the first deleted it; no lock
+is taken, so there is no mutant twin to remove one.
 """
 
 from __future__ import annotations
@@ -36,7 +42,14 @@ from django.db import IntegrityError, connection, connections, transaction
 
 from common.dates import local_midnight
 from customers import facts
-from customers.models import Customer, CustomerMonth, Order, SalesLine
+from customers.models import (
+    Complaint,
+    Customer,
+    CustomerEngagementMonth,
+    CustomerMonth,
+    Order,
+    SalesLine,
+)
 from tests.customers.factories import CategoryFactory, SalesLineFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -386,3 +399,40 @@ def test_a_line_inserted_with_its_order_at_once_is_missed(line_first):
     kept = _buckets()
     facts.facts_rebuild()
     assert kept == _buckets()
+
+
+# --- engagement months: additions commute, no customer lock ---------------------------
+
+
+def _engagement_months() -> dict[tuple, tuple]:
+    return {
+        (row.customer_id, row.month): (row.complaints, row.reviews)
+        for row in CustomerEngagementMonth.objects.order_by("customer_id", "month")
+    }
+
+
+@pytest.mark.parametrize("first_write", ["insert", "delete", "move"])
+def test_two_writers_of_one_engagement_month_keep_it_exact(first_write):
+    """A complaint inserted, the month's only complaint deleted (its bucket with it), or
+    moved to June, held uncommitted while another transaction inserts a complaint into the
+    same May bucket: the second waits on the bucket's row, then adds to what the first
+    committed (or inserts the bucket again), and both months are the rebuild's."""
+    customer = Customer.objects.create(code="ENGAGE", name="Engage")
+    may = local_midnight(MAY) + dt.timedelta(hours=12)
+    stored = Complaint.objects.create(customer=customer, created_at=may)
+    rows = Complaint.objects.filter(pk=stored.pk)
+    first = {
+        "insert": lambda: Complaint.objects.create(customer=customer, created_at=may),
+        "delete": rows.delete,
+        "move": lambda: rows.update(created_at=may + dt.timedelta(days=40)),
+    }[first_write]
+    waited, first_error, second_error = _interleave(
+        first, lambda: Complaint.objects.create(customer=customer, created_at=may)
+    )
+    assert waited, "the second insert never waited for the first"
+    assert first_error is None, first_error
+    assert second_error is None, second_error
+    kept = _engagement_months()
+    facts.facts_rebuild()
+    assert kept == _engagement_months()
+    assert kept[(customer.pk, MAY)] == ({"insert": 3, "delete": 1, "move": 1}[first_write], 0)
