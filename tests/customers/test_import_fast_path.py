@@ -233,7 +233,7 @@ def _stored_orders() -> list[tuple[Any, ...]]:
         return list(cursor.fetchall())
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 @time_machine.travel(NOW, tick=False)
 @pytest.mark.parametrize("zone", ["Asia/Shanghai", "Europe/London"])
 def test_fast_path_writes_the_rows_the_checker_and_write_row_wrote(
