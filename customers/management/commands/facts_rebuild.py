@@ -18,8 +18,9 @@ from customers.models import Customer
 
 class Command(BaseCommand):
     help = (
-        "Build the customer facts (monthly buckets of each customer's counted orders) again "
-        "from the orders, in the project's time zone. PostgreSQL only."
+        "Build the customer facts (monthly buckets of each customer's counted orders and of "
+        "their engagement) again from the orders and the engagement tables, in the project's "
+        "time zone. PostgreSQL only."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -41,4 +42,4 @@ class Command(BaseCommand):
             buckets = facts.facts_rebuild(
                 chunk=chunk, progress=lambda done: bar.update(done - bar.n)
             )
-        self.stdout.write(f"Built {buckets:,} customer-month buckets.")
+        self.stdout.write(f"Built {buckets:,} customer-month buckets (orders and engagement).")
