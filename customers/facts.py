@@ -12,6 +12,11 @@ added to it instead. Every write path (imports and COPY, the API, the admin, Que
 refunds, status changes, deletions) keeps them exact. The local zone and the counted statuses
 are read from the one `FactsState` row, never hard-coded; `facts_rebuild` builds every bucket
 again (after a change of zone, or to repair). SQLite keeps no facts: the runs read the orders there.
+
+`CustomerEngagementMonth` holds, per customer and local month, the engagement a run counts
+(campaign invitations and those joined, referrals, complaints, reviews, growth points):
+statement-level triggers on those five tables add each statement's new rows and take away
+its old ones, as deltas (`ENGAGEMENT_SOURCES`); `facts_rebuild` builds them with the rest.
 See docs/grading.md, "Customer facts".
 """
 
@@ -389,7 +394,8 @@ def triggers_function_sql(name: str) -> str:
 
 
 def triggers_install(using: BaseDatabaseWrapper | None = None) -> None:
-    """Create (or replace) the refresh function and the six triggers (PostgreSQL only)."""
+    """Create (or replace) the refresh function and the six order and sales-line triggers,
+    and the engagement tables' triggers where their months' table exists (PostgreSQL only)."""
     conn = using or connection
     if conn.vendor != "postgresql":
         return
