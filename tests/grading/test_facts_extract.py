@@ -398,11 +398,13 @@ def test_random_writes_keep_the_facts_equal_to_the_orders(new_york, first, then,
         assert _engagement_buckets() == _engagement_by_hand()
         start = AS_OF - dt.timedelta(days=window)
         instants = (local_midnight(start), local_midnight(AS_OF))
-        pd.testing.assert_frame_equal(
-            postgresql._customers(*instants, None, facts_window=(start, AS_OF)),
-            postgresql._customers(*instants, None),
-            check_exact=True,
-        )
+        # All customers, and one shard's id range (the second and third customer).
+        for id_range in (None, (customers[1].pk, customers[2].pk + 1)):
+            pd.testing.assert_frame_equal(
+                postgresql._customers(*instants, id_range, facts_window=(start, AS_OF)),
+                postgresql._customers(*instants, id_range),
+                check_exact=True,
+            )
         transaction.set_rollback(True)
 
 
