@@ -45,20 +45,24 @@ def all_read(user) -> Callable[[], int]:
     return lambda: 0
 
 
+def oldest() -> Notification:
+    return Notification.objects.order_by("id")[0]
+
+
 def one_read(user) -> Callable[[], int]:
-    notification_mark_read(user_id=user.pk, ids=[Notification.objects.first().pk])
+    notification_mark_read(user_id=user.pk, ids=[oldest().pk])
     return lambda: 1
 
 
 def read_in_the_admin(user) -> Callable[[], int]:
-    note = Notification.objects.first()
+    note = oldest()
     note.read_at = timezone.now()
     note.save()
     return lambda: 1
 
 
 def deleted_in_the_admin(user) -> Callable[[], int]:
-    Notification.objects.first().delete()
+    oldest().delete()
     return lambda: 1
 
 
