@@ -572,9 +572,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dsn", required=True, help="the database run.py --keep left")
     parser.add_argument("--setup", action="store_true", help="create managers and logins first")
-    # gunicorn.conf.py's layout on this 2-core machine (3 x cores workers, 3 threads).
-    parser.add_argument("--workers", type=int, default=6)
-    parser.add_argument("--threads", type=int, default=3)
+    # gunicorn.conf.py's layout on this 2-core machine (6 x cores workers, 1 thread).
+    parser.add_argument("--workers", type=int, default=12)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--pieces", action="store_true", help="per-page query costs, in-process")
