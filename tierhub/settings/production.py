@@ -27,7 +27,8 @@ STORAGES = {
 }
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
 
-# Database connections (issue #19). Each gunicorn thread keeps its connection for
+# Database connections (issue #19; docs/operations.md, "Serving the pages"). Each gunicorn
+# thread (one per process: gunicorn.conf.py) keeps its connection for
 # CONN_MAX_AGE seconds (default 60) instead of connecting per request (~3 ms and a backend
 # fork each time), checked before reuse. With many web containers, put PgBouncer (transaction
 # pooling) in front of PostgreSQL and point DATABASE_URL at it; or set DATABASE_POOL_SIZE to
