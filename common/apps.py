@@ -9,6 +9,12 @@ from django.utils import translation
 from django.utils.module_loading import autodiscover_modules
 from django.utils.translation import gettext_lazy as _
 
+#: The signals that replace a recipient's notifications version, with their receivers' ids.
+NOTIFICATION_RECEIVERS = (
+    (post_save, "common.notification_saved"),
+    (post_delete, "common.notification_deleted"),
+)
+
 
 class CommonConfig(AppConfig):
     name = "common"
@@ -28,12 +34,8 @@ class CommonConfig(AppConfig):
         # A notification saved or deleted one by one (the admin) shows in its recipient's
         # unread count at once (common.selectors).
         notification = self.get_model("Notification")
-        for signal in (post_save, post_delete):
-            signal.connect(
-                _notification_changed,
-                sender=notification,
-                dispatch_uid=f"common.notification_changed.{signal is post_save}",
-            )
+        for signal, uid in NOTIFICATION_RECEIVERS:
+            signal.connect(_notification_changed, sender=notification, dispatch_uid=uid)
         # Each app words its notifications in its own `messages.py` (common.messages).
         autodiscover_modules("messages")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from common import apps as common_apps
@@ -81,17 +80,11 @@ def two_unread(alice):
 def replacements_removed(monkeypatch):
     """The mutant twin: nothing replaces the versions when notifications change."""
     monkeypatch.setattr(services, "version_replace", lambda *names, **kwargs: None)
-    for signal in (post_save, post_delete):
-        assert signal.disconnect(
-            sender=Notification, dispatch_uid=f"common.notification_changed.{signal is post_save}"
-        )
+    for signal, uid in common_apps.NOTIFICATION_RECEIVERS:
+        assert signal.disconnect(sender=Notification, dispatch_uid=uid)
     yield
-    for signal in (post_save, post_delete):
-        signal.connect(
-            common_apps._notification_changed,
-            sender=Notification,
-            dispatch_uid=f"common.notification_changed.{signal is post_save}",
-        )
+    for signal, uid in common_apps.NOTIFICATION_RECEIVERS:
+        signal.connect(common_apps._notification_changed, sender=Notification, dispatch_uid=uid)
 
 
 def test_the_count_is_read_once_then_comes_from_the_cache(two_unread, django_assert_num_queries):
