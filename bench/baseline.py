@@ -705,6 +705,74 @@ def copy_binary(
         copy.write(b"\xff\xff")
 
 
+#: The snapshot's SQL types as `pgcopy.CopyColumn` kinds (read from the catalog, not the model).
+COPY_KINDS = {
+    "smallint": "int2",
+    "integer": "int4",
+    "bigint": "int8",
+    "double precision": "float8",
+    "numeric": "numeric",
+    "character varying": "text",
+}
+
+
+def snapshots_copy(
+    cursor: psycopg.Cursor,
+    target: str,
+    *,
+    run_id: int,
+    keys: list[tuple[str, str, np.ndarray]],
+    snapshot: list[tuple[str, str, np.ndarray]],
+    labels: dict[str, list[str]],
+) -> int:
+    """COPY the run's snapshots into its new partition `target` (binary, NULLs, text and
+    numeric money: `grading.pipeline.pgcopy.copy_rows_stream`); return the rows."""
+    from grading.pipeline.pgcopy import CopyColumn, copy_rows_stream
+
+    cursor.execute(
+        "SELECT column_name, data_type FROM information_schema.columns"
+        " WHERE table_name = 'grading_scoresnapshot'"
+    )
+    kinds = {name: COPY_KINDS[sql_type] for name, sql_type in cursor.fetchall()}
+    arrays = {name: values for name, _, values in keys + snapshot}
+    rows = len(arrays["customer_id"])
+    columns = [
+        CopyColumn("run_id", "int8", np.full(rows, run_id, dtype=np.int64)),
+        CopyColumn("customer_id", "int8", arrays["customer_id"]),
+        CopyColumn(
+            "recency_days",
+            kinds["recency_days"],
+            arrays["recency_days"],
+            null=arrays["recency_days"] == -1,
+        ),
+        *(
+            CopyColumn(column, "numeric", arrays[name], scale=2)
+            for column, name in (
+                ("monetary", "monetary"),
+                ("first_half_amount", "first_half"),
+                ("second_half_amount", "second_half"),
+            )
+        ),
+        CopyColumn("gap_cv", "float8", arrays["gap_cv"], null=np.isnan(arrays["gap_cv"])),
+        *(
+            CopyColumn(name, kinds[name], arrays[name])
+            for name in (*SNAPSHOT_INTS, *SNAPSHOT_BIGINTS, *SNAPSHOT_FLOATS)
+        ),
+        *(CopyColumn(name, "text", arrays[name], labels=labels[name]) for name in SNAPSHOT_TEXTS),
+        CopyColumn("computed_grade_id", "int8", arrays["computed"]),
+        CopyColumn("grade_before_id", "int8", arrays["before"], null=arrays["before"] == -1),
+        CopyColumn("grade_after_id", "int8", arrays["after"]),
+        CopyColumn("action", "text", arrays["action"], labels=labels["action"]),
+        CopyColumn("rule", "text", arrays["rule"], labels=labels["rule"]),
+        CopyColumn("periods_under", kinds["periods_under"], arrays["periods_under"]),
+    ]
+    names = ", ".join(column.name for column in columns)
+    with cursor.copy(f"COPY {target} ({names}) FROM STDIN (FORMAT binary)") as copy:
+        for data in copy_rows_stream(columns):
+            copy.write(data)
+    return rows
+
+
 def case(column: str, labels: list[str]) -> str:
     """SQL mapping a 1-based code column to its label (labels are our own identifiers)."""
     if not labels:
@@ -736,8 +804,17 @@ def write(
 
     computed = pks(scores["grade"].astype("str"))
     after = pks(decisions["new_grade"])
-    columns: list[tuple[str, str, np.ndarray]] = [
+    keys: list[tuple[str, str, np.ndarray]] = [
         ("customer_id", "i8", scores.index.to_numpy(np.int64)),
+        ("computed", "i8", computed),
+        ("before", "i8", pks(decisions["old_grade"])),
+        ("after", "i8", np.where(after < 0, computed, after)),
+        ("target", "i8", pks(decisions["target_grade"])),
+        ("action", "i2", codes("action", decisions["action"])),
+        ("rule", "i2", codes("rule", decisions["rule"])),
+        ("periods_under", "i4", decisions["periods_under"].to_numpy(np.int32)),
+    ]
+    snapshot: list[tuple[str, str, np.ndarray]] = [
         ("recency_days", "i4", scores["recency_days"].to_numpy(np.int32, na_value=-1)),
         ("monetary", "i8", scores["monetary_cents"].to_numpy(np.int64)),
         ("first_half", "i8", scores["first_half_cents"].to_numpy(np.int64)),
@@ -747,13 +824,6 @@ def write(
         *((name, "i8", scores[name].to_numpy(np.int64)) for name in SNAPSHOT_BIGINTS),
         *((name, "f8", scores[name].to_numpy(np.float64)) for name in SNAPSHOT_FLOATS),
         *((name, "i2", codes(name, scores[name])) for name in SNAPSHOT_TEXTS),
-        ("computed", "i8", computed),
-        ("before", "i8", pks(decisions["old_grade"])),
-        ("after", "i8", np.where(after < 0, computed, after)),
-        ("target", "i8", pks(decisions["target_grade"])),
-        ("action", "i2", codes("action", decisions["action"])),
-        ("rule", "i2", codes("rule", decisions["rule"])),
-        ("periods_under", "i4", decisions["periods_under"].to_numpy(np.int32)),
     ]
     sql_types = {"i2": "smallint", "i4": "integer", "i8": "bigint", "f8": "double precision"}
     actions = labels["action"]
@@ -767,6 +837,23 @@ def write(
     run_id = run["id"]
     reason = run["reason"]
     with conn.cursor() as cursor:
+        # The engine's snapshot write (grading.pipeline.partitions): a run with no partition
+        # yet loads a table of its own, unindexed, then indexes and attaches it; the rows are
+        # copied straight into it, and only the keys the statements read go into the load table.
+        target, fresh = "grading_scoresnapshot", False
+        cursor.execute(
+            "SELECT relkind = 'p', to_regclass(%s) IS NULL FROM pg_class"
+            " WHERE oid = 'grading_scoresnapshot'::regclass",
+            [f"grading_scoresnapshot_r{int(run_id)}"],
+        )
+        partitioned, missing = cursor.fetchone() or (False, False)
+        if partitioned and missing:
+            target, fresh = f"grading_scoresnapshot_r{int(run_id)}", True
+            cursor.execute(
+                f"CREATE TABLE {target} (LIKE grading_scoresnapshot INCLUDING DEFAULTS,"
+                f" CONSTRAINT {target}_run CHECK (run_id IS NOT NULL AND run_id = {int(run_id)}))"
+            )
+        columns = keys if fresh else keys + snapshot
         cursor.execute(
             "CREATE TEMPORARY TABLE load ("
             + ", ".join(f"{name} {sql_types[kind]}" for name, kind, _ in columns)
@@ -786,37 +873,34 @@ def write(
                 "DELETE FROM load l WHERE NOT EXISTS"
                 " (SELECT 1 FROM customers_customer c WHERE c.id = l.customer_id)"
             )
-        # The engine's snapshot write (grading.pipeline.partitions): a run with no partition
-        # yet loads a table of its own, unindexed, then indexes and attaches it.
-        target, fresh = "grading_scoresnapshot", False
-        cursor.execute(
-            "SELECT relkind = 'p', to_regclass(%s) IS NULL FROM pg_class"
-            " WHERE oid = 'grading_scoresnapshot'::regclass",
-            [f"grading_scoresnapshot_r{int(run_id)}"],
-        )
-        partitioned, missing = cursor.fetchone() or (False, False)
-        if partitioned and missing:
-            target, fresh = f"grading_scoresnapshot_r{int(run_id)}", True
-            cursor.execute(
-                f"CREATE TABLE {target} (LIKE grading_scoresnapshot INCLUDING DEFAULTS,"
-                f" CONSTRAINT {target}_run CHECK (run_id IS NOT NULL AND run_id = {int(run_id)}))"
+        if fresh:
+            snapshots = snapshots_copy(
+                cursor, target, run_id=run_id, keys=keys, snapshot=snapshot, labels=labels
             )
-        cursor.execute(
-            f"INSERT INTO {target} (run_id, customer_id, recency_days, monetary,"
-            " first_half_amount, second_half_amount, gap_cv, "
-            + ", ".join((*SNAPSHOT_INTS, *SNAPSHOT_BIGINTS, *SNAPSHOT_FLOATS, *SNAPSHOT_TEXTS))
-            + ", computed_grade_id, grade_before_id, grade_after_id, action, rule, periods_under)"
-            " SELECT %s, customer_id, NULLIF(recency_days, -1), monetary / 100.0,"
-            " first_half / 100.0, second_half / 100.0, NULLIF(gap_cv, 'NaN'), "
-            + ", ".join((*SNAPSHOT_INTS, *SNAPSHOT_BIGINTS, *SNAPSHOT_FLOATS))
-            + ", "
-            + ", ".join(case(name, labels[name]) for name in SNAPSHOT_TEXTS)
-            + f", computed, NULLIF(before, -1), after, {case('action', actions)},"
-            f" {case('rule', labels['rule'])}, periods_under FROM load"
-            + ("" if fresh else " ON CONFLICT DO NOTHING"),
-            [run_id],
-        )
-        snapshots = cursor.rowcount
+            if held != len(scores):
+                cursor.execute(
+                    f"DELETE FROM {target} t WHERE NOT EXISTS"
+                    " (SELECT 1 FROM load l WHERE l.customer_id = t.customer_id)"
+                )
+                snapshots -= cursor.rowcount
+        else:
+            cursor.execute(
+                f"INSERT INTO {target} (run_id, customer_id, recency_days, monetary,"
+                " first_half_amount, second_half_amount, gap_cv, "
+                + ", ".join((*SNAPSHOT_INTS, *SNAPSHOT_BIGINTS, *SNAPSHOT_FLOATS, *SNAPSHOT_TEXTS))
+                + ", computed_grade_id, grade_before_id, grade_after_id, action, rule,"
+                " periods_under)"
+                " SELECT %s, customer_id, NULLIF(recency_days, -1), monetary / 100.0,"
+                " first_half / 100.0, second_half / 100.0, NULLIF(gap_cv, 'NaN'), "
+                + ", ".join((*SNAPSHOT_INTS, *SNAPSHOT_BIGINTS, *SNAPSHOT_FLOATS))
+                + ", "
+                + ", ".join(case(name, labels[name]) for name in SNAPSHOT_TEXTS)
+                + f", computed, NULLIF(before, -1), after, {case('action', actions)},"
+                f" {case('rule', labels['rule'])}, periods_under FROM load"
+                + " ON CONFLICT DO NOTHING",
+                [run_id],
+            )
+            snapshots = cursor.rowcount
         if fresh:
             cursor.execute(f"ALTER TABLE {target} ADD PRIMARY KEY (id, run_id)")
             cursor.execute(f"ALTER TABLE {target} ADD UNIQUE (run_id, customer_id)")

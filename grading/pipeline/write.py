@@ -148,15 +148,15 @@ def write_results(
         lookup = np.array([grade_ids.get(str(u), -1) for u in uniques] + [-1], dtype=np.int64)
         return lookup[codes]
 
-    columns: list[tuple[str, str, str]] = [
-        ("customer_id", "bigint", "i8"),
+    # The scores of the snapshots: in the load table, or copied straight into the run's new
+    # partition (`fresh`), in which case the load table holds only what the statements read.
+    score_columns: list[tuple[str, str, str]] = [
         ("recency_days", "bigint", "i8"),  # -1: never ordered
         ("monetary_cents", "bigint", "i8"),
         ("first_half_cents", "bigint", "i8"),
         ("second_half_cents", "bigint", "i8"),
     ]
-    values: list[np.ndarray] = [
-        scores.index.to_numpy(dtype=np.int64),
+    score_values: list[np.ndarray] = [
         scores["recency_days"].to_numpy(dtype=np.int64, na_value=-1),
         scores["monetary_cents"].to_numpy(dtype=np.int64),
         scores["first_half_cents"].to_numpy(dtype=np.int64),
@@ -164,14 +164,16 @@ def write_results(
     ]
     for name in SNAPSHOT_SCORE_COLUMNS:
         if name in _CODED_COLUMNS:
-            columns.append((name, "smallint", "i2"))
-            values.append(coded(name, scores[name]))
+            score_columns.append((name, "smallint", "i2"))
+            score_values.append(coded(name, scores[name]))
         elif name in _FLOAT_COLUMNS:
-            columns.append((name, "double precision", "f8"))
-            values.append(scores[name].to_numpy(dtype=np.float64, na_value=np.nan))
+            score_columns.append((name, "double precision", "f8"))
+            score_values.append(scores[name].to_numpy(dtype=np.float64, na_value=np.nan))
         else:
-            columns.append((name, "bigint", "i8"))
-            values.append(scores[name].to_numpy(dtype=np.int64))
+            score_columns.append((name, "bigint", "i8"))
+            score_values.append(scores[name].to_numpy(dtype=np.int64))
+    columns: list[tuple[str, str, str]] = [("customer_id", "bigint", "i8")]
+    values: list[np.ndarray] = [scores.index.to_numpy(dtype=np.int64)]
     computed = grade_pks(scores["grade"].astype("str"))
     after = grade_pks(decisions["new_grade"])
     # A pinned customer whose grade is not one of this ladder's keeps it (grade_after = pin).
@@ -207,18 +209,29 @@ def write_results(
     # each statement than queued until the commit. Django declares every FK DEFERRABLE
     # INITIALLY DEFERRED, so the deferred mode at the end restores the transaction's default.
     backends.current().foreign_keys_immediate()
+    # The run's own snapshot partition, made now when it has none (PostgreSQL): then no row
+    # of this run was ever committed, so its changes go in without conflict handling, and
+    # its snapshots are copied in from the arrays instead of through the load table.
+    fresh = partitions.partition_fresh(run.pk)
+    if fresh is None:
+        columns += score_columns
+        values += score_values
     _temp_load(_LOAD_TABLE, columns, values)
-    backends.current().customers_hold(_LOAD_TABLE, len(scores))
+    vanished = backends.current().customers_hold(_LOAD_TABLE, len(scores))
+    if fresh is not None:
+        named = zip(
+            [name for name, _, _ in columns + score_columns], values + score_values, strict=True
+        )
+        snapshots = _snapshots_copy(fresh, run=run, labels=labels, load=dict(named))
 
     intended = int(np.count_nonzero(states == _INTENDED))
     written = _states_write(run=run, labels=labels["action"], now=now, intended=intended)
     refused = intended - written
     if refused:
         _refused_record(labels=labels)
+    if fresh is not None and (refused or vanished):
+        snapshots -= _snapshots_amend(fresh, labels=labels, refused=refused, vanished=vanished)
 
-    # The run's own snapshot partition, made now when it has none (PostgreSQL): then no row
-    # of this run was ever committed, so its changes go in without conflict handling.
-    fresh = partitions.partition_fresh(run.pk)
     _history_write(
         run=run,
         labels=labels["action"],
@@ -228,7 +241,10 @@ def write_results(
     )
     # Last: a run's new partition is attached here, and the attach's lock on the snapshot
     # table is held until the commit (it blocks no reader, only another attach or detach).
-    snapshots = _snapshots_insert(run=run, labels=labels, fresh=fresh)
+    if fresh is None:
+        snapshots = _snapshots_insert(run=run, labels=labels)
+    else:
+        partitions.partition_attach(run.pk)
     with connection.cursor() as cursor:
         if refused:
             cursor.execute(f"SELECT action, count(*) FROM {_LOAD_TABLE} GROUP BY action")
@@ -414,14 +430,13 @@ def _refused_record(*, labels: dict[str, list[str]]) -> None:
         )
 
 
-def _snapshots_insert(*, run: GradingRun, labels: dict[str, list[str]], fresh: str | None) -> int:
-    """Insert the batch's snapshots from the load table; return how many were new.
+def _snapshots_insert(*, run: GradingRun, labels: dict[str, list[str]]) -> int:
+    """Insert the batch's snapshots from the load table through the snapshot table, skipping
+    those already written; return how many were new.
 
-    On a partitioned PostgreSQL table, a run with no partition yet (a single-process run's
-    first write) loads the new table of its own that `write_results` made (`fresh`,
-    `partitions.partition_fresh`), unindexed, then indexes and attaches it
-    (`grading.pipeline.partitions`); otherwise (`fresh` is None) the rows go through the
-    snapshot table and skip those already written.
+    For a run whose rows go through the table: SQLite, a sharded run's shards, a resumed run.
+    A single-process run's first write on PostgreSQL copies them into its new partition
+    instead (`_snapshots_copy`).
     """
     decode = backends.current().decode
     select: list[str] = ["%s", "customer_id", "NULLIF(recency_days, -1)"]
@@ -459,14 +474,99 @@ def _snapshots_insert(*, run: GradingRun, labels: dict[str, list[str]], fresh: s
         c.periods_under,
     ]
     select_sql = f"SELECT {', '.join(select)} FROM {_LOAD_TABLE}"
-    if fresh is None:
-        return _insert_ignore(str(SNAPSHOTS), columns, select_sql, params)
+    return _insert_ignore(str(SNAPSHOTS), columns, select_sql, params)
+
+
+#: `pgcopy.CopyColumn.kind` of a snapshot score field, by its Django type.
+_COPY_KINDS = {
+    "CharField": "text",
+    "FloatField": "float8",
+    "SmallIntegerField": "int2",
+    "PositiveSmallIntegerField": "int2",
+    "IntegerField": "int4",
+    "PositiveIntegerField": "int4",
+    "BigIntegerField": "int8",
+    "PositiveBigIntegerField": "int8",
+}
+
+
+def _snapshots_copy(
+    table: str, *, run: GradingRun, labels: dict[str, list[str]], load: dict[str, np.ndarray]
+) -> int:
+    """Copy the batch's snapshots, as decided, into the run's new partition `table`; return
+    how many.
+
+    One binary COPY from the arrays the load table was made of (`load`, by load-table
+    column): the same values `_snapshots_insert` would select from it, without writing them
+    to the load table and reading them back (a third of a million-customer run's write).
+    The rows are those the run intended; `_snapshots_amend` makes them what happened when
+    some write was refused or some customer vanished. The new table has no index and no
+    other reader: the partition is indexed and attached once it is complete
+    (`grading.pipeline.partitions`).
+    """
+    from grading.pipeline.pgcopy import CopyColumn, copy_rows
+
+    c = SNAPSHOTS.c
+    customers = load["customer_id"]
+    recency = load["recency_days"]
+    columns = [
+        CopyColumn(c.run, "int8", np.full(len(customers), run.pk, dtype=np.int64)),
+        CopyColumn(c.customer, "int8", customers),
+        CopyColumn(c.recency_days, "int4", recency, null=recency == -1),
+        CopyColumn(c.monetary, "numeric", load["monetary_cents"], scale=2),
+        CopyColumn(c.first_half_amount, "numeric", load["first_half_cents"], scale=2),
+        CopyColumn(c.second_half_amount, "numeric", load["second_half_cents"], scale=2),
+    ]
+    for field in _SCORE_FIELDS:
+        kind = _COPY_KINDS[field.get_internal_type()]
+        array = load[field.name]
+        null = np.isnan(array) if field.name in _NULLABLE_FLOAT_COLUMNS else None
+        columns.append(
+            CopyColumn(c[field.name], kind, array, null=null, labels=labels.get(field.name, ()))
+        )
+    before = load["grade_before_id"]
+    columns += [
+        CopyColumn(c.computed_grade, "int8", load["computed_grade_id"]),
+        CopyColumn(c.grade_before, "int8", before, null=before == -1),
+        CopyColumn(c.grade_after, "int8", load["grade_after_id"]),
+        CopyColumn(c.action, "text", load["action"], labels=labels["action"]),
+        CopyColumn(c.rule, "text", load["rule"], labels=labels["rule"]),
+        CopyColumn(c.periods_under, "int2", load["periods_under"]),
+    ]
+    return copy_rows(table, columns)
+
+
+def _snapshots_amend(
+    table: str, *, labels: dict[str, list[str]], refused: int, vanished: int
+) -> int:
+    """Make the snapshots `_snapshots_copy` wrote what happened; return how many went.
+
+    A refused decision's row takes what `_refused_record` wrote in the load table (action,
+    rule, grade after, counter); a customer deleted since the extract (no longer in the load
+    table, `customers_hold`) loses its row. Both are rare: the run's new table is read in full
+    once per case, unindexed.
+    """
+    decode = backends.current().decode
+    c = SNAPSHOTS.c
+    gone = 0
     with connection.cursor() as cursor:
-        # The load table holds each customer once: nothing to skip, no index to keep up.
-        cursor.execute(f"INSERT INTO {fresh} ({', '.join(columns)}) {select_sql}", params)
-        inserted = max(cursor.rowcount, 0)
-    partitions.partition_attach(run.pk)
-    return inserted
+        if refused:
+            action_sql, action_params = decode("l.action", labels["action"])
+            rule_sql, rule_params = decode("l.rule", labels["rule"])
+            cursor.execute(
+                f"UPDATE {table} SET {c.action} = {action_sql}, {c.rule} = {rule_sql},"
+                f" {c.grade_after} = l.grade_after_id, {c.periods_under} = l.periods_under"
+                f" FROM {_LOAD_TABLE} l WHERE {table}.{c.customer} = l.customer_id"
+                f" AND l.state = {_INTENDED}",
+                [*action_params, *rule_params],
+            )
+        if vanished:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE NOT EXISTS (SELECT 1 FROM {_LOAD_TABLE} l"
+                f" WHERE l.customer_id = {table}.{c.customer})"
+            )
+            gone = max(cursor.rowcount, 0)
+    return gone
 
 
 CHANGE_ACTIONS = {

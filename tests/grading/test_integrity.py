@@ -279,12 +279,13 @@ def test_a_run_whose_connection_drops_is_failed_with_its_error_and_a_rerun_conve
     url = _database_url().replace("postgres://", "postgresql://")
 
     def hold_then_drop(table, rows):
-        original(table, rows)
+        held = original(table, rows)
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
             (pid,) = cursor.fetchone()
         with psycopg.connect(url, autocommit=True) as killer:
             killer.execute("SELECT pg_terminate_backend(%s)", [pid])
+        return held
 
     monkeypatch.setattr(postgresql, "customers_hold", hold_then_drop)
     with pytest.raises(Exception):  # noqa: B017, PT011  (whatever psycopg raises)

@@ -7,7 +7,7 @@ import datetime as dt
 
 import numpy as np
 import pytest
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 
 from grading.pipeline import pgcopy
 from grading.pipeline.backends import postgresql
@@ -192,3 +192,154 @@ def test_a_null_is_refused():
 def test_a_server_error_is_raised_with_its_message():
     with pytest.raises(DatabaseError, match="division by zero"):
         pgcopy.copy_out("SELECT 1 / 0", [], [("n", "i4")])
+
+
+# ------------------------------------------------------------------- copy_rows: any shape
+
+#: What `copy_rows` writes, against the SQL type each kind is for.
+ROW_TABLE = (
+    "CREATE TEMPORARY TABLE shaped (n bigint NOT NULL, small smallint, medium integer,"
+    " real double precision, money numeric(14, 2), whole numeric(12, 0), label varchar(20),"
+    " note text)"
+)
+
+
+def _shaped_columns(rng: np.random.Generator, rows: int) -> list[pgcopy.CopyColumn]:
+    """Columns with extremes first, then seeded random values, NULLs in every nullable one."""
+    cents = rng.integers(-(10**14) + 1, 10**14, rows, dtype=np.int64)
+    edge_cents = [0, 1, -1, 99, -99, 100, 10_000, 123_456_789, 10**14 - 1, -(10**14) + 1]
+    cents[: len(edge_cents)] = edge_cents
+    small = rng.integers(-(2**15), 2**15, rows, dtype=np.int64)
+    small[:2] = [-(2**15), 2**15 - 1]
+    medium = rng.integers(-(2**31), 2**31, rows, dtype=np.int64)
+    medium[:2] = [-(2**31), 2**31 - 1]
+    real = rng.normal(0, 1e6, rows)
+    real[:4] = [-0.0, np.inf, 5e-324, np.finfo(np.float64).max]
+    whole = rng.integers(-(10**12) + 1, 10**12, rows, dtype=np.int64)
+    whole[:3] = [0, 10**12 - 1, 9_999]
+    label = rng.integers(0, len(LABELS) + 1, rows, dtype=np.int16)
+    label[: len(LABELS) + 1] = np.arange(len(LABELS) + 1)
+    return [
+        pgcopy.CopyColumn("n", "int8", np.arange(rows)),
+        pgcopy.CopyColumn("small", "int2", small, null=rng.random(rows) < 0.2),
+        pgcopy.CopyColumn("medium", "int4", medium),
+        pgcopy.CopyColumn("real", "float8", real, null=rng.random(rows) < 0.3),
+        pgcopy.CopyColumn("money", "numeric", cents, null=rng.random(rows) < 0.1, scale=2),
+        pgcopy.CopyColumn("whole", "numeric", whole),
+        pgcopy.CopyColumn("label", "text", label, labels=LABELS),
+        pgcopy.CopyColumn("note", "text", np.ones(rows, dtype=np.int16), labels=["é ✓"]),
+    ]
+
+
+def _expected(columns: list[pgcopy.CopyColumn]) -> list[tuple]:
+    """The rows as psycopg reads them back: NULL as None, money as exact Decimals."""
+    from decimal import Decimal
+
+    out = []
+    for row in range(len(columns[0].values)):
+        values: list[object] = []
+        for column in columns:
+            value = column.values[row]
+            if (column.null is not None and column.null[row]) or (
+                column.kind == "text" and value == 0
+            ):
+                values.append(None)
+            elif column.kind == "text":
+                values.append(column.labels[int(value) - 1])
+            elif column.kind == "numeric":
+                values.append(Decimal(int(value)).scaleb(-column.scale))
+            elif column.kind == "float8":
+                values.append(float(value))
+            else:
+                values.append(int(value))
+        out.append(tuple(values))
+    return out
+
+
+@pytest.mark.parametrize("chunk_bytes", [None, 1, 300])
+def test_rows_of_every_shape_arrive_as_they_went(chunk_bytes):
+    """NULLs, text of every length (empty, multibyte), money of every sign and size: each row
+    comes back exactly and in its order, whether the rows are sent in one block or one by one."""
+    columns = _shaped_columns(np.random.default_rng(11), 600)
+    with connection.cursor() as cursor:
+        cursor.execute(ROW_TABLE)
+
+    written = pgcopy.copy_rows("shaped", columns, chunk_bytes=chunk_bytes)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT n FROM shaped ORDER BY ctid")  # as the COPY wrote them
+        order = [n for (n,) in cursor.fetchall()]
+        cursor.execute("SELECT * FROM shaped ORDER BY n")
+        rows = cursor.fetchall()
+        cursor.execute("SELECT DISTINCT scale(money) FROM shaped WHERE money IS NOT NULL")
+        scales = cursor.fetchall()
+    assert written == len(rows) == 600
+    assert order == list(range(600))
+    assert rows == _expected(columns)
+    assert scales == [(2,)], "money keeps its two decimals, as a cast to numeric(14, 2) gives"
+
+
+def test_money_is_stored_as_the_cast_of_its_cents_stores_it():
+    """The bytes the server keeps are those of the SQL the INSERT path uses (cents / 100.0)."""
+    cents = np.array([0, 1, -1, 100, -100, 1_000_000, 123_456_789_012, -99_990_000], np.int64)
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMPORARY TABLE money (n bigint, copied numeric(14, 2))")
+    pgcopy.copy_rows(
+        "money",
+        [
+            pgcopy.CopyColumn("n", "int8", cents),
+            pgcopy.CopyColumn("copied", "numeric", cents, scale=2),
+        ],
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM money WHERE numeric_send(copied)"
+            " = numeric_send((n / 100.0)::numeric(14, 2))"
+        )
+        assert cursor.fetchone()[0] == len(cents)
+
+
+@pytest.mark.parametrize(
+    ("column", "message"),
+    [
+        (pgcopy.CopyColumn("small", "int2", np.array([1, 2**15])), "small: a value is out of"),
+        (pgcopy.CopyColumn("medium", "int4", np.array([-(2**31) - 1])), "medium: a value is out"),
+        (pgcopy.CopyColumn("label", "text", np.array([1, 2]), labels=["x"]), "label: a code"),
+        (pgcopy.CopyColumn("money", "numeric", np.array([1]), scale=5), "money: numeric scale"),
+    ],
+)
+def test_a_value_that_does_not_fit_is_refused_before_anything_is_sent(column, message):
+    with connection.cursor() as cursor:
+        cursor.execute(ROW_TABLE)
+    values = np.arange(len(column.values))
+
+    with pytest.raises((DatabaseError, ValueError), match=message):
+        pgcopy.copy_rows("shaped", [pgcopy.CopyColumn("n", "int8", values), column])
+
+
+def test_the_server_refuses_what_only_it_checks():
+    """Too long for varchar(20), too many digits for numeric(14, 2): the server's message."""
+    with connection.cursor() as cursor:
+        cursor.execute(ROW_TABLE)
+    one = np.array([0])
+
+    with pytest.raises(DatabaseError, match="character varying"), transaction.atomic():
+        pgcopy.copy_rows(
+            "shaped",
+            [
+                pgcopy.CopyColumn("n", "int8", one),
+                pgcopy.CopyColumn("label", "text", np.array([1]), labels=["x" * 21]),
+            ],
+        )
+    with pytest.raises(DatabaseError, match="numeric field overflow"), transaction.atomic():
+        pgcopy.copy_rows(
+            "shaped",
+            [
+                pgcopy.CopyColumn("n", "int8", one),
+                pgcopy.CopyColumn("money", "numeric", np.array([10**14]), scale=2),
+            ],
+        )
+
+
+def test_no_rows_write_nothing():
+    assert pgcopy.copy_rows("shaped", [pgcopy.CopyColumn("n", "int8", np.empty(0))]) == 0

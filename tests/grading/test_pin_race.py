@@ -179,12 +179,13 @@ def _repetition(number: int, lowest: Grade, rules: SchemeRules, up) -> list[str]
     pinner.start()
     original_hold = postgresql.customers_hold
 
-    def hold_then_pin(table: str, rows: int) -> None:
-        original_hold(table, rows)
+    def hold_then_pin(table: str, rows: int) -> int:
+        vanished = original_hold(table, rows)
         pinner.start_first.set()
         assert pinner.committed_first.wait(60)
         pinner.start_holding.set()
         assert pinner.holding.wait(60)
+        return vanished
 
     postgresql.customers_hold = hold_then_pin
     try:

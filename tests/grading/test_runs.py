@@ -222,13 +222,14 @@ def test_a_customer_deleted_during_a_runs_write_takes_the_runs_rows_with_it(monk
     deleter = threading.Thread(target=_delete_customer, args=[prospect])
 
     def hold_then_let_a_delete_wait(table, rows):
-        hold(table, rows)
+        vanished = hold(table, rows)
         deleter.start()
         deadline = time.monotonic() + 10
         while not _sessions_waiting_on_a_lock():
             assert deleter.is_alive(), "the delete did not wait for the run"
             assert time.monotonic() < deadline, "the delete never waited for the run"
             time.sleep(0.05)
+        return vanished
 
     monkeypatch.setattr(postgresql, "customers_hold", hold_then_let_a_delete_wait)
 

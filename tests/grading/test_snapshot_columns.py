@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from grading.models import ScoreSnapshot
-from grading.pipeline import extract, write
+from grading.pipeline import extract, pgcopy, write
 from grading.scoring import SCORE_COLUMNS
 from grading.services.runs import grading_run_execute
 from tests.grading.test_runs import AS_OF, _population
@@ -45,20 +45,31 @@ def test_score_columns_are_model_fields_that_scoring_computes():
 
 
 @pytest.mark.django_db
-def test_a_run_writes_every_column_of_the_snapshot_model():
+def test_a_run_writes_every_column_of_the_snapshot_model(monkeypatch):
     _population()
     table = ScoreSnapshot._meta.db_table
+    # On PostgreSQL a run's first write copies its snapshots into its own partition, named
+    # after the table (`write._snapshots_copy`); elsewhere an INSERT ... SELECT writes them.
+    copied: list[list[str]] = []
+    copy_rows = pgcopy.copy_rows
+
+    def spy(target, columns, **kwargs):
+        if re.fullmatch(rf"{table}_r\d+", target):
+            copied.append([column.name for column in columns])
+        return copy_rows(target, columns, **kwargs)
+
+    monkeypatch.setattr(pgcopy, "copy_rows", spy)
 
     with CaptureQueriesContext(connection) as queries:
         grading_run_execute(as_of=AS_OF)
 
     inserts = [
-        # On PostgreSQL a run writes into its own partition, named after the table.
-        q["sql"]
+        re.match(r"[^(]*\(([^)]*)\)", q["sql"]).group(1).split(", ")
         for q in queries
         if re.match(rf"INSERT (OR IGNORE )?INTO {table}(_r\d+)? ", q["sql"])
     ]
-    assert len(inserts) == 1
-    written = re.match(r"[^(]*\(([^)]*)\)", inserts[0]).group(1).split(", ")
+    writes = inserts + copied
+    assert len(writes) == 1
+    assert bool(copied) == (connection.vendor == "postgresql")
     columns = [field.column for field in ScoreSnapshot._meta.concrete_fields]
-    assert sorted(written) == sorted(set(columns) - {"id"})
+    assert sorted(writes[0]) == sorted(set(columns) - {"id"})

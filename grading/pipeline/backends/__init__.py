@@ -69,8 +69,9 @@ class Backend(Protocol):
         """Fill the new temporary `table` ((name, numpy kind) columns) with aligned arrays."""
         ...
 
-    def customers_hold(self, table: str, rows: int) -> None:
-        """Keep the customers of `table` from being deleted until the commit; drop vanished ones."""
+    def customers_hold(self, table: str, rows: int) -> int:
+        """Keep the customers of `table` from being deleted until the commit; drop vanished
+        ones and return how many rows went."""
         ...
 
     def insert_ignore_sql(self, table: str, columns: Sequence[str], select_sql: str) -> str:

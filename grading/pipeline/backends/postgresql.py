@@ -660,8 +660,9 @@ def load(
         cursor.execute(f"ANALYZE {table} ({', '.join(analyze)})")
 
 
-def customers_hold(table: str, rows: int) -> None:
-    """Keep the customers of `table` from being deleted until the commit; drop vanished ones.
+def customers_hold(table: str, rows: int) -> int:
+    """Keep the customers of `table` from being deleted until the commit; drop vanished ones
+    and return how many rows went.
 
     The rows a run writes check their customer reference here, once for the batch
     (`grading.models.RUN_WRITTEN_CUSTOMER`): the customers' rows are locked FOR KEY SHARE
@@ -676,11 +677,12 @@ def customers_hold(table: str, rows: int) -> None:
             f" WHERE c.{pk} IN (SELECT customer_id FROM {table}) FOR KEY SHARE OF c) held"
         )
         if cursor.fetchone()[0] == rows:
-            return
+            return 0
         cursor.execute(
             f"DELETE FROM {table} WHERE NOT EXISTS"
             f" (SELECT 1 FROM {CUSTOMERS} c WHERE c.{pk} = {table}.customer_id)"
         )
+        return max(cursor.rowcount, 0)
 
 
 def insert_ignore_sql(table: str, columns: Sequence[str], select_sql: str) -> str:

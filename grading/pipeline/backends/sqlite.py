@@ -236,8 +236,8 @@ def load(
         )
 
 
-def customers_hold(table: str, rows: int) -> None:
-    """Drop the rows of `table` whose customer was deleted since the extract.
+def customers_hold(table: str, rows: int) -> int:
+    """Drop the rows of `table` whose customer was deleted since the extract; return how many.
 
     No row locks here (PostgreSQL's backend holds the customers too); `rows` is unused.
     """
@@ -246,6 +246,7 @@ def customers_hold(table: str, rows: int) -> None:
             f"DELETE FROM {table} WHERE NOT EXISTS"
             f" (SELECT 1 FROM {CUSTOMERS} c WHERE c.{CUSTOMERS.c.id} = {table}.customer_id)"
         )
+        return max(cursor.rowcount, 0)
 
 
 def insert_ignore_sql(table: str, columns: Sequence[str], select_sql: str) -> str:
