@@ -21,6 +21,7 @@ from customers.facts import MONTHS, ORDERS, facts_unusable_reason, whole_months
 from customers.models import Order
 from grading.models import GradeChange, GradeOverride
 from grading.pipeline import backends, pgcopy
+from grading.pipeline.frames import UNKNOWN_PROFIT, WINDOW_PROFIT_CENTS
 from grading.scoring import ScoringParams, customer_facts, facts_from_segments
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,8 @@ def extract_facts(
     profit: bool = True,
 ) -> pd.DataFrame:
     """Return the period's facts frame (`scoring.FACT_COLUMNS`, by customer_id) at `as_of`,
-    followed by the window's profit columns (`window_profit`) unless `profit` is False.
+    followed by the window's profit columns (as `window_profit` reads them; from the facts,
+    with the same reads as the rest) unless `profit` is False.
 
     On PostgreSQL, when the customer facts are complete and were built in the project's time
     zone (`customers.facts`), the window's whole months come from their buckets and only the
@@ -77,9 +79,12 @@ def extract_facts(
             )
             if not profit:
                 return facts
-            return _with_profit(
-                facts, as_of=as_of, window_days=params.window_days, id_range=id_range
-            )
+            # The window's profit came with the same reads (`read_facts`).
+            money = customers.set_index("customer_id")[[WINDOW_PROFIT_CENTS, UNKNOWN_PROFIT]]
+            money = money.reindex(facts.index, fill_value=0)
+            for name in (WINDOW_PROFIT_CENTS, UNKNOWN_PROFIT):
+                facts[name] = money[name].to_numpy(dtype=np.int64)
+            return facts
         logger.info("Grading reads the orders, not the customer facts: %s.", reason)
     orders, customers = extract_period(
         as_of=as_of, window_days=params.window_days, id_range=id_range
@@ -90,13 +95,6 @@ def extract_facts(
     return _with_profit(
         facts, as_of=as_of, window_days=params.window_days, id_range=id_range, from_orders=True
     )
-
-
-#: The facts frame's columns after `scoring.FACT_COLUMNS`: the window's recorded profit in
-#: cents and its counted orders without a recorded profit. Not scoring inputs: the run writes
-#: them on its snapshots for the reports and the what-if (docs/grading.md, "Customer facts").
-WINDOW_PROFIT_CENTS = "window_profit_cents"
-UNKNOWN_PROFIT = "unknown_profit"
 
 
 def window_money_sql(

@@ -1,10 +1,17 @@
-"""What both backends' reads share: the empty orders frame and the customer-id range filter."""
+"""What both backends' reads share: the empty orders frame, the customer-id range filter and
+the names of the window's profit columns."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pandas as pd
+
+#: The facts frame's columns after `scoring.FACT_COLUMNS`: the window's recorded profit in
+#: cents and its counted orders without a recorded profit. Not scoring inputs: the run writes
+#: them on its snapshots for the reports and the what-if (docs/grading.md, "Customer facts").
+WINDOW_PROFIT_CENTS = "window_profit_cents"
+UNKNOWN_PROFIT = "unknown_profit"
 
 
 def empty_orders() -> pd.DataFrame:

@@ -194,8 +194,8 @@ def _checked(column: CopyColumn, rows: int) -> np.ndarray:
     null = _null_mask(column)
     present = values if null is None else values[~null]
     if column.kind == "float8":
-        return values.astype(np.float64)
-    values = values.astype(np.int64)
+        return values.astype(np.float64, copy=False)
+    values = values.astype(np.int64, copy=False)
     if column.kind == "text":
         if len(present) and (present.min() < 0 or present.max() > len(column.labels)):
             raise ValueError(f"{column.name}: a code has no label")

@@ -7,6 +7,7 @@ writes of every kind before comparing both reads (docs/grading.md, "Customer fac
 
 import datetime as dt
 from decimal import Decimal
+from unittest import mock
 
 import pandas as pd
 import pytest
@@ -88,7 +89,11 @@ def test_the_plan_reads_whole_months_from_buckets_and_the_rest_from_orders():
     assert spans == [(dt.date(2024, 1, 1), dt.date(2024, 2, 1))]
 
 
-def test_facts_from_buckets_equal_facts_from_orders_by_hand(monkeypatch):
+@pytest.mark.parametrize("inline", [1, postgresql.INLINE_CATEGORIES])
+def test_facts_from_buckets_equal_facts_from_orders_by_hand(monkeypatch, inline):
+    """Every fact and the window's profit; a bucket's categories read inline (May 2023 has
+    two: with one inline, the second comes from the read of longer lists)."""
+    monkeypatch.setattr(postgresql, "INLINE_CATEGORIES", inline)
     a, b, c = CategoryFactory(), CategoryFactory(), CategoryFactory()
     regular, lapsed, fresh, quiet = (CustomerFactory() for _ in range(4))
     days = [
@@ -97,6 +102,7 @@ def test_facts_from_buckets_equal_facts_from_orders_by_hand(monkeypatch):
         (regular, dt.date(2023, 3, 16), 20, b),  # the window's first day
         (regular, dt.date(2023, 5, 1), 5, None),
         (regular, dt.date(2023, 5, 1), 6, None),  # same day
+        (regular, dt.date(2023, 5, 20), 4, a),  # a second category in May's bucket
         (regular, dt.date(2023, 5, 31), 7, c),
         (regular, dt.date(2023, 9, 14), 8, a),  # the split month, first half
         (regular, dt.date(2023, 9, 15), 9, a),  # second half
@@ -123,7 +129,7 @@ def test_facts_from_buckets_equal_facts_from_orders_by_hand(monkeypatch):
     kept, orders = _both()
 
     pd.testing.assert_frame_equal(kept, orders, check_exact=True)
-    assert kept.loc[regular.pk, "frequency"] == 8
+    assert kept.loc[regular.pk, "frequency"] == 9
     assert kept.loc[regular.pk, "categories"] == 3
     assert kept.loc[regular.pk, "first_order_date"] == pd.Timestamp("2022-12-31")
     assert kept.loc[lapsed.pk, "last_order_date"] == pd.Timestamp("2023-03-15")
@@ -392,6 +398,9 @@ def test_random_writes_keep_the_facts_equal_to_the_orders(new_york, first, then,
             _apply(write, customers, categories)
         kept, orders = _both(params=params)
         pd.testing.assert_frame_equal(kept, orders, check_exact=True)
+        # A bucket's categories inline or, past the first, in the read of longer lists.
+        with mock.patch.object(postgresql, "INLINE_CATEGORIES", 1):
+            pd.testing.assert_frame_equal(_both(params=params)[0], orders, check_exact=True)
         assert _bucket_profits() == _order_profits()
         assert _window_money(window) == _order_window_money(window)
         # The engagement counts: every month's bucket, and the window's read both ways.
