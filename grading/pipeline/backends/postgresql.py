@@ -394,9 +394,6 @@ def read_facts(
 _EPOCH_SQL = "DATE '1970-01-01'"
 
 
-#: A bucket's first categories travel as columns of its row (most months have one or two);
-#: the rest of a longer list comes in a second, small read (`_buckets`).
-INLINE_CATEGORIES = 4
 _BUCKET_COLUMNS = (
     "customer_id",
     "month",
@@ -415,44 +412,25 @@ _BUCKET_COLUMNS = (
 def _buckets(
     months: list[dt.date], id_range: tuple[int, int] | None
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """The buckets of `months` (days since 1970) and their categories, one row each.
-
-    A bucket's categories come with its row, the first `INLINE_CATEGORIES` as columns (-1
-    past the end of its list), and only the buckets with more send the rest, one row per
-    category: at a million customers a whole read of 2.4M category rows less (the client's
-    cost is per row: `pgcopy.copy_out`).
-    """
+    """The buckets of `months` (days since 1970, with their profit) and their categories,
+    one row each."""
     f = MONTHS.c
     range_sql, range_params = _range_sql(f.customer, id_range)
-    inline = [f"coalesce({f.categories}[{i}], -1)::bigint" for i in range(1, INLINE_CATEGORIES + 1)]
     rows = pgcopy.copy_out(
         f"SELECT {f.customer}, ({f.month} - {_EPOCH_SQL})::bigint, {f.orders}::bigint,"
         f" {f.net_cents}, {f.rated}::bigint, {f.on_time}::bigint,"
         f" ({f.first_day} - {_EPOCH_SQL})::bigint, ({f.last_day} - {_EPOCH_SQL})::bigint,"
-        f" {f.gap_squares}, {f.profit_cents}, {f.unknown_profit}::bigint, {', '.join(inline)}"
+        f" {f.gap_squares}, {f.profit_cents}, {f.unknown_profit}::bigint"
         f" FROM {MONTHS} WHERE {f.month} = ANY(%s::date[])" + range_sql,
         [months, *range_params],
-        [(name, "i8") for name in _BUCKET_COLUMNS]
-        + [(f"category{i}", "i8") for i in range(INLINE_CATEGORIES)],
+        [(name, "i8") for name in _BUCKET_COLUMNS],
     )
-    more = pgcopy.copy_out(
-        f"SELECT {f.customer}, unnest({f.categories}[{INLINE_CATEGORIES + 1}:])::bigint"
-        f" FROM {MONTHS} WHERE {f.month} = ANY(%s::date[])"
-        f" AND cardinality({f.categories}) > {INLINE_CATEGORIES}" + range_sql,
+    categories = pgcopy.copy_out(
+        f"SELECT {f.customer}, unnest({f.categories})::bigint FROM {MONTHS}"
+        f" WHERE {f.month} = ANY(%s::date[])" + range_sql,
         [months, *range_params],
         [("customer_id", "i8"), ("category", "i8")],
     )
-    inline_categories = [rows.pop(f"category{i}") for i in range(INLINE_CATEGORIES)]
-    listed = [category >= 0 for category in inline_categories]
-    categories = {
-        "customer_id": np.concatenate(
-            [rows["customer_id"][mask] for mask in listed] + [more["customer_id"]]
-        ),
-        "category": np.concatenate(
-            [category[mask] for category, mask in zip(inline_categories, listed, strict=True)]
-            + [more["category"]]
-        ),
-    }
     return rows, categories
 
 
