@@ -191,11 +191,11 @@ def _checked(column: CopyColumn, rows: int) -> np.ndarray:
     if len(column.values) != rows:
         raise ValueError(f"{column.name}: {len(column.values)} values for {rows} rows")
     values = np.asarray(column.values)
-    null = _null_mask(column)
-    present = values if null is None else values[~null]
-    if column.kind == "float8":
+    if column.kind == "float8":  # nothing to check: any double fits
         return values.astype(np.float64, copy=False)
     values = values.astype(np.int64, copy=False)
+    null = _null_mask(column)
+    present = values if null is None else values[~null]
     if column.kind == "text":
         if len(present) and (present.min() < 0 or present.max() > len(column.labels)):
             raise ValueError(f"{column.name}: a code has no label")
